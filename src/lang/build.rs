@@ -1,0 +1,724 @@
+//! From parsed KDL documents to the validated desired state. The first pass
+//! reads each node on its own; the second checks what spans files
+//! (uniqueness, references, limits). Every problem is collected.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use kdl::{KdlDocument, KdlNode};
+
+use super::diagnostic::{Location, Problem};
+use super::reader::{NodeReader, Spanned};
+use super::source::Sources;
+use super::suggest::did_you_mean;
+use crate::model::derive::{MAX_GROUPS_PER_USER, group_name, managed_groups};
+use crate::model::desired::{
+    Access, Account, DesiredState, JumpAccount, Organization, PasswordPolicy, Project, RoleDef,
+    User,
+};
+use crate::model::names::{
+    AccountId, AccountName, Color, Email, GroupName, NameError, PolicyArn, ProjectName, Region,
+    RoleKey, RoleName, UserName,
+};
+use crate::policy::{GROUP_INLINE_POLICY_MAX, group_policy, policy_size};
+
+const TOP_LEVEL: &[&str] = &[
+    "jump-account",
+    "organization",
+    "role",
+    "project",
+    "account",
+    "user",
+];
+const DEFAULT_JUMP_NAME: &str = "jump";
+const DEFAULT_ACCESS_ROLE: &str = "OrganizationAccountAccessRole";
+
+#[derive(Default)]
+struct Collected {
+    /// Every `jump-account` node, valid or not.
+    jump_nodes: Vec<Location>,
+    /// The first valid one.
+    jump: Option<JumpAccount>,
+    organizations: Vec<Location>,
+    organization: Option<Organization>,
+    roles: Vec<(RoleDef, Location)>,
+    projects: Vec<(ProjectName, Location)>,
+    accounts: Vec<AccountDecl>,
+    users: Vec<UserDecl>,
+}
+
+struct AccountDecl {
+    account: Account,
+    at: Location,
+    id_at: Option<Location>,
+    /// Whether an `id` or `email` was written at all, even if invalid
+    /// (already reported), so that no second problem says it is missing.
+    wrote_id_or_email: bool,
+}
+
+struct UserDecl {
+    /// The name as written, for messages; `user` is built only when it is valid.
+    written_name: String,
+    user: Option<User>,
+    access: Vec<Access>,
+    at: Location,
+    /// Where each access line is, parallel to `user.access`.
+    access_at: Vec<AccessDecl>,
+}
+
+struct AccessDecl {
+    role_at: Location,
+    project_at: Option<Location>,
+}
+
+/// Reads every node; `complete` says whether `documents` are all the files
+/// (no syntax error), without which checks across files would mislead.
+pub fn build(
+    sources: &Sources,
+    documents: &[(usize, KdlDocument)],
+    complete: bool,
+) -> (Option<DesiredState>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut collected = Collected::default();
+    for (file, document) in documents {
+        for node in document.nodes() {
+            read_top_level(node, *file, &mut collected, &mut problems);
+        }
+    }
+    if !complete {
+        return (None, problems);
+    }
+    let state = check(sources, collected, &mut problems);
+    if problems.is_empty() {
+        (state, problems)
+    } else {
+        (None, problems)
+    }
+}
+
+fn unknown_node(node: &KdlNode, file: usize, parent: Option<&str>, allowed: &[&str]) -> Problem {
+    let name = node.name().value();
+    let place = parent.map_or("at the top level".to_owned(), |p| format!("inside `{p}`"));
+    let help = match did_you_mean(name, allowed) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None if allowed.is_empty() => "this node takes no child nodes".to_owned(),
+        None => format!("expected one of: {}", allowed.join(", ")),
+    };
+    Problem::new(
+        "unknown-node",
+        Location::new(file, node.name().span()),
+        format!("unknown node `{name}` {place}"),
+        "unknown node",
+    )
+    .with_help(help)
+}
+
+/// Turns a rule violation from a newtype constructor into a problem.
+fn typed<T>(
+    value: Option<Spanned<String>>,
+    make: impl Fn(&str) -> Result<T, NameError>,
+    problems: &mut Vec<Problem>,
+) -> Option<Spanned<T>> {
+    let value = value?;
+    match make(&value.value) {
+        Ok(v) => Some(Spanned {
+            value: v,
+            at: value.at,
+        }),
+        Err(err) => {
+            problems.push(Problem::new(
+                "invalid-value",
+                value.at,
+                err.0,
+                "invalid value",
+            ));
+            None
+        }
+    }
+}
+
+fn read_top_level(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Vec<Problem>) {
+    match node.name().value() {
+        "jump-account" => read_jump(node, file, out, problems),
+        "organization" => {
+            let mut r = NodeReader::new(node, file, problems, &[], &["access-role"]);
+            r.no_children();
+            let at = r.at();
+            let role = r.string("access-role");
+            let access_role = match role {
+                Some(role) => typed(Some(role), RoleName::new, problems).map(|s| s.value),
+                None => Some(RoleName::new(DEFAULT_ACCESS_ROLE).expect("valid default")),
+            };
+            out.organizations.push(at);
+            if let Some(access_role) = access_role {
+                out.organization.get_or_insert(Organization { access_role });
+            }
+        }
+        "role" => {
+            let mut r = NodeReader::new(
+                node,
+                file,
+                problems,
+                &["role name"],
+                &["policy", "session-hours"],
+            );
+            r.no_children();
+            let at = r.at();
+            let key = r.string_argument(0, "role name");
+            let policy = r.string("policy");
+            let hours = r.integer("session-hours", 1, 12);
+            if policy.is_none() && node.entry("policy").is_none() {
+                problems.push(
+                    Problem::new(
+                        "missing-property",
+                        at,
+                        "a role needs a `policy`",
+                        "no policy",
+                    )
+                    .with_help("e.g. policy=\"arn:aws:iam::aws:policy/ReadOnlyAccess\""),
+                );
+            }
+            let key = typed(key, RoleKey::new, problems);
+            let policy = typed(policy, PolicyArn::new, problems);
+            if let (Some(key), Some(policy)) = (key, policy) {
+                let session_hours = hours.map_or(RoleDef::DEFAULT_SESSION_HOURS, |h| h.value as u8);
+                out.roles.push((
+                    RoleDef {
+                        key: key.value,
+                        policy: policy.value,
+                        session_hours,
+                    },
+                    key.at,
+                ));
+            }
+        }
+        "project" => read_project(node, file, out, problems),
+        "account" => read_account(node, file, None, out, problems),
+        "user" => read_user(node, file, out, problems),
+        _ => problems.push(unknown_node(node, file, None, TOP_LEVEL)),
+    }
+}
+
+fn read_jump(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Vec<Problem>) {
+    let mut r = NodeReader::new(
+        node,
+        file,
+        problems,
+        &[],
+        &["id", "region", "name", "target"],
+    );
+    let at = r.at();
+    let id = r.string("id");
+    let region = r.string("region");
+    let name = r.string("name");
+    let is_target = r.bool("target").is_none_or(|t| t.value);
+    for (key, value) in [("id", &id), ("region", &region)] {
+        if value.is_none() && node.entry(key).is_none() {
+            problems.push(Problem::new(
+                "missing-property",
+                at,
+                format!("`jump-account` needs `{key}`"),
+                format!("no {key}"),
+            ));
+        }
+    }
+    let id = typed(id, AccountId::new, problems);
+    let region = typed(region, Region::new, problems);
+    let name = match name {
+        Some(name) => typed(Some(name), AccountName::new, problems).map(|n| n.value),
+        None => Some(AccountName::new(DEFAULT_JUMP_NAME).expect("valid default")),
+    };
+    let mut password_policy = None;
+    if let Some(children) = node.children() {
+        for child in children.nodes() {
+            if child.name().value() == "password-policy" {
+                password_policy = read_password_policy(child, file, problems);
+            } else {
+                problems.push(unknown_node(
+                    child,
+                    file,
+                    Some("jump-account"),
+                    &["password-policy"],
+                ));
+            }
+        }
+    }
+    out.jump_nodes.push(at);
+    if let (Some(id), Some(region), Some(name)) = (id, region, name) {
+        out.jump.get_or_insert(JumpAccount {
+            name,
+            id: id.value,
+            region: region.value,
+            is_target,
+            password_policy,
+        });
+    }
+}
+
+fn read_password_policy(
+    node: &KdlNode,
+    file: usize,
+    problems: &mut Vec<Problem>,
+) -> Option<PasswordPolicy> {
+    let flags = [
+        "require-symbols",
+        "require-numbers",
+        "require-uppercase",
+        "require-lowercase",
+        "allow-users-to-change",
+        "hard-expiry",
+    ];
+    let mut allowed = vec!["min-length", "max-age-days", "reuse-prevention"];
+    allowed.extend(flags);
+    let mut r = NodeReader::new(node, file, problems, &[], &allowed);
+    r.no_children();
+    let defaults = PasswordPolicy::default();
+    let mut flag = |key: &str, default: bool| r.bool(key).map_or(default, |b| b.value);
+    let require_symbols = flag("require-symbols", defaults.require_symbols);
+    let require_numbers = flag("require-numbers", defaults.require_numbers);
+    let require_uppercase = flag("require-uppercase", defaults.require_uppercase);
+    let require_lowercase = flag("require-lowercase", defaults.require_lowercase);
+    let allow_users_to_change = flag("allow-users-to-change", defaults.allow_users_to_change);
+    let hard_expiry = flag("hard-expiry", defaults.hard_expiry);
+    // IAM's own bounds for each setting.
+    Some(PasswordPolicy {
+        min_length: r
+            .integer("min-length", 6, 128)
+            .map_or(defaults.min_length, |v| v.value as u8),
+        max_age_days: r.integer("max-age-days", 1, 1095).map(|v| v.value as u16),
+        reuse_prevention: r.integer("reuse-prevention", 1, 24).map(|v| v.value as u8),
+        require_symbols,
+        require_numbers,
+        require_uppercase,
+        require_lowercase,
+        allow_users_to_change,
+        hard_expiry,
+    })
+}
+
+fn read_project(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Vec<Problem>) {
+    let mut r = NodeReader::new(node, file, problems, &["project name"], &[]);
+    let name = r.string_argument(0, "project name");
+    let name = typed(name, ProjectName::new, problems);
+    if let Some(children) = node.children() {
+        for child in children.nodes() {
+            if child.name().value() == "account" {
+                read_account(child, file, name.as_ref().map(|n| &n.value), out, problems);
+            } else {
+                problems.push(unknown_node(child, file, Some("project"), &["account"]));
+            }
+        }
+    }
+    if let Some(name) = name {
+        out.projects.push((name.value, name.at));
+    }
+}
+
+fn read_account(
+    node: &KdlNode,
+    file: usize,
+    project: Option<&ProjectName>,
+    out: &mut Collected,
+    problems: &mut Vec<Problem>,
+) {
+    let mut r = NodeReader::new(
+        node,
+        file,
+        problems,
+        &["account name"],
+        &["id", "email", "env", "color"],
+    );
+    r.no_children();
+    let name = r.string_argument(0, "account name");
+    let id = r.string("id");
+    let email = r.string("email");
+    let env = r.string("env");
+    let color = r.string("color");
+    let name = typed(name, AccountName::new, problems);
+    let id = typed(id, AccountId::new, problems);
+    let email = typed(email, Email::new, problems);
+    let color = typed(color, Color::new, problems);
+    if let Some(name) = name {
+        out.accounts.push(AccountDecl {
+            id_at: id.as_ref().map(|i| i.at),
+            wrote_id_or_email: node.entry("id").is_some() || node.entry("email").is_some(),
+            account: Account {
+                name: name.value,
+                id: id.map(|i| i.value),
+                email: email.map(|e| e.value),
+                project: project.cloned(),
+                env: env.map(|e| e.value),
+                color: color.map(|c| c.value),
+            },
+            at: name.at,
+        });
+    }
+}
+
+fn read_user(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Vec<Problem>) {
+    let mut r = NodeReader::new(
+        node,
+        file,
+        problems,
+        &["user name"],
+        &["console", "age-recipient"],
+    );
+    let name = r.string_argument(0, "user name");
+    let console = r.bool("console").is_none_or(|c| c.value);
+    let recipient = r.string("age-recipient");
+    let written_name = name.as_ref().map(|n| n.value.clone());
+    let name = typed(name, UserName::new, problems);
+    let age_recipient = recipient.and_then(|rec| {
+        match rec.value.parse::<age::x25519::Recipient>() {
+            Ok(_) => Some(rec.value),
+            Err(err) => {
+                problems.push(
+                    Problem::new(
+                        "invalid-value",
+                        rec.at,
+                        format!("`age-recipient` is not an age public key: {err}"),
+                        "invalid recipient",
+                    )
+                    .with_help("an age X25519 recipient starts with `age1`; `age-keygen -y key.txt` prints it"),
+                );
+                None
+            }
+        }
+    });
+    let mut access = Vec::new();
+    let mut access_at = Vec::new();
+    if let Some(children) = node.children() {
+        for child in children.nodes() {
+            if child.name().value() != "access" {
+                problems.push(unknown_node(child, file, Some("user"), &["access"]));
+                continue;
+            }
+            let mut r = NodeReader::new(child, file, problems, &["role name"], &["project"]);
+            r.no_children();
+            let role = r.string_argument(0, "role name");
+            let project = r.string("project");
+            let project_at = project.as_ref().map(|p| p.at);
+            let role = typed(role, RoleKey::new, problems);
+            let project = typed(project, ProjectName::new, problems);
+            if let Some(role) = role {
+                access.push(Access {
+                    role: role.value,
+                    project: project.map(|p| p.value),
+                });
+                access_at.push(AccessDecl {
+                    role_at: role.at,
+                    project_at,
+                });
+            }
+        }
+    }
+    let Some(written_name) = written_name else {
+        return;
+    };
+    out.users.push(UserDecl {
+        written_name,
+        at: name
+            .as_ref()
+            .map_or(Location::new(file, node.name().span()), |n| n.at),
+        user: name.map(|name| User {
+            name: name.value,
+            console,
+            age_recipient,
+            access: access.clone(),
+        }),
+        access,
+        access_at,
+    });
+}
+
+/// Reports every later occurrence of a key already seen (case-insensitive
+/// where IAM is), pointing at the first one in the hint.
+fn report_duplicates<'a>(
+    sources: &Sources,
+    items: impl IntoIterator<Item = (String, Location)>,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let mut first: HashMap<String, Location> = HashMap::new();
+    for (key, at) in items {
+        match first.get(&key.to_lowercase()) {
+            Some(earlier) => {
+                let (line, col) = sources.line_col(earlier.file, earlier.span.offset());
+                let file = &sources.files[earlier.file].name;
+                problems.push(
+                    Problem::new(
+                        "duplicate",
+                        at,
+                        format!("{what} `{key}` is declared twice"),
+                        "declared again here",
+                    )
+                    .with_help(format!(
+                        "first declared at {file}:{line}:{col}; IAM names are case-insensitive"
+                    )),
+                );
+            }
+            None => {
+                first.insert(key.to_lowercase(), at);
+            }
+        }
+    }
+}
+
+fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option<DesiredState> {
+    let jump = match c.jump_nodes.as_slice() {
+        [] => {
+            problems.push(
+                Problem::new(
+                    "missing-jump-account",
+                    Location::new(0, (0, 0).into()),
+                    "no `jump-account` is declared",
+                    "expected somewhere in these files",
+                )
+                .with_help("add: jump-account id=\"111111111111\" region=\"ap-northeast-1\""),
+            );
+            None
+        }
+        [_, extra @ ..] => {
+            for at in extra {
+                problems.push(
+                    Problem::new(
+                        "duplicate",
+                        *at,
+                        "a second `jump-account` is declared",
+                        "only one is allowed",
+                    )
+                    .with_help("the jump account is the one account that holds the IAM users"),
+                );
+            }
+            c.jump.clone()
+        }
+    };
+    let jump_at = c.jump_nodes.first().copied();
+    for at in c.organizations.iter().skip(1) {
+        problems.push(Problem::new(
+            "duplicate",
+            *at,
+            "a second `organization` is declared",
+            "only one is allowed",
+        ));
+    }
+    let organization = c.organization;
+
+    report_duplicates(
+        sources,
+        c.roles.iter().map(|(r, at)| (r.key.to_string(), *at)),
+        "role",
+        problems,
+    );
+    let roles: BTreeMap<RoleKey, RoleDef> = if c.roles.is_empty() {
+        RoleDef::defaults()
+    } else {
+        c.roles
+            .iter()
+            .map(|(r, _)| (r.key.clone(), r.clone()))
+            .collect()
+    };
+
+    report_duplicates(
+        sources,
+        c.projects.iter().map(|(p, at)| (p.to_string(), *at)),
+        "project",
+        problems,
+    );
+    report_duplicates(
+        sources,
+        jump.iter()
+            .zip(jump_at)
+            .map(|(j, at)| (j.name.to_string(), at))
+            .chain(
+                c.accounts
+                    .iter()
+                    .map(|a| (a.account.name.to_string(), a.at)),
+            ),
+        "account",
+        problems,
+    );
+    report_duplicates(
+        sources,
+        jump.iter()
+            .zip(jump_at)
+            .map(|(j, at)| (j.id.to_string(), at))
+            .chain(
+                c.accounts
+                    .iter()
+                    .filter_map(|a| Some((a.account.id.as_ref()?.to_string(), a.id_at?))),
+            ),
+        "account id",
+        problems,
+    );
+    report_duplicates(
+        sources,
+        c.accounts
+            .iter()
+            .filter_map(|a| Some((a.account.email.as_ref()?.to_string(), a.at))),
+        "account e-mail",
+        problems,
+    );
+    for decl in &c.accounts {
+        let account = &decl.account;
+        if account.id.is_none() && (decl.wrote_id_or_email && account.email.is_none()) {
+            continue;
+        }
+        if account.id.is_none() {
+            let problem = match (&account.email, &organization) {
+                (None, _) => Problem::new(
+                    "account-without-id",
+                    decl.at,
+                    format!("account `{}` has no `id`", account.name),
+                    "no id",
+                )
+                .with_help(if organization.is_some() {
+                    "give its 12-digit id, or an `email` to have Organizations create it"
+                } else {
+                    "give its 12-digit id (or declare `organization` to create accounts from an `email`)"
+                }),
+                (Some(_), None) => Problem::new(
+                    "account-without-id",
+                    decl.at,
+                    format!("account `{}` has an `email` but no `id`, and there is no `organization`", account.name),
+                    "cannot be created",
+                )
+                .with_help("creating accounts from an e-mail needs Organizations mode: add `organization`"),
+                (Some(_), Some(_)) => continue,
+            };
+            problems.push(problem);
+        }
+    }
+
+    report_duplicates(
+        sources,
+        c.users.iter().map(|u| (u.written_name.clone(), u.at)),
+        "user",
+        problems,
+    );
+    let role_names: Vec<String> = roles.keys().map(|k| k.to_string()).collect();
+    let project_names: Vec<String> = c.projects.iter().map(|(p, _)| p.to_string()).collect();
+    for decl in &c.users {
+        let mut seen = Vec::new();
+        let user_name = &decl.written_name;
+        for (access, at) in decl.access.iter().zip(&decl.access_at) {
+            if !roles.contains_key(&access.role) {
+                let mut problem = Problem::new(
+                    "unknown-role",
+                    at.role_at,
+                    format!("user `{user_name}` is given unknown role `{}`", access.role),
+                    "no such role",
+                );
+                problem.help = Some(match did_you_mean(access.role.as_str(), &role_names) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("declared roles: {}", role_names.join(", ")),
+                });
+                problems.push(problem);
+            }
+            if let (Some(project), Some(project_at)) = (&access.project, at.project_at) {
+                if !c.projects.iter().any(|(p, _)| p == project) {
+                    let mut problem = Problem::new(
+                        "unknown-project",
+                        project_at,
+                        format!(
+                            "user `{user_name}` is given access to unknown project `{project}`"
+                        ),
+                        "no such project",
+                    );
+                    problem.help = did_you_mean(project.as_str(), &project_names)
+                        .map(|close| format!("did you mean `{close}`?"))
+                        .or_else(|| {
+                            Some(format!("declared projects: {}", project_names.join(", ")))
+                        });
+                    problems.push(problem);
+                }
+            }
+            if seen.contains(&access) {
+                problems.push(Problem::new(
+                    "duplicate",
+                    at.role_at,
+                    format!("user `{user_name}` is given the same access twice"),
+                    "repeated access",
+                ));
+            }
+            seen.push(access);
+        }
+        let groups: BTreeSet<GroupName> = decl.access.iter().map(group_name).collect();
+        if groups.len() > MAX_GROUPS_PER_USER {
+            problems.push(
+                Problem::new(
+                    "too-many-groups",
+                    decl.at,
+                    format!(
+                        "user `{user_name}` would be in {} groups; AWS allows at most {MAX_GROUPS_PER_USER}",
+                        groups.len()
+                    ),
+                    "too many groups",
+                )
+                .with_help("grant a global role instead of the same role in many projects"),
+            );
+        }
+    }
+
+    let jump = jump?;
+    let state = DesiredState {
+        jump,
+        organization,
+        roles,
+        projects: c
+            .projects
+            .iter()
+            .map(|(name, _)| {
+                let accounts = c
+                    .accounts
+                    .iter()
+                    .filter(|a| a.account.project.as_ref() == Some(name))
+                    .map(|a| a.account.name.clone())
+                    .collect();
+                (
+                    name.clone(),
+                    Project {
+                        name: name.clone(),
+                        accounts,
+                    },
+                )
+            })
+            .collect(),
+        accounts: c.accounts.into_iter().map(|a| a.account).collect(),
+        users: c
+            .users
+            .into_iter()
+            .filter_map(|u| u.user)
+            .map(|u| (u.name.clone(), u))
+            .collect(),
+    };
+    for group in managed_groups(&state).values() {
+        let Some(document) = group_policy(group) else {
+            continue;
+        };
+        let size = policy_size(&document);
+        if size > GROUP_INLINE_POLICY_MAX {
+            let project = group
+                .project
+                .as_ref()
+                .expect("global group policies are constant");
+            let at = c
+                .projects
+                .iter()
+                .find(|(p, _)| p == project)
+                .map(|(_, at)| *at)?;
+            problems.push(
+                Problem::new(
+                    "policy-too-large",
+                    at,
+                    format!(
+                        "the policy of `{}` would be {size} characters; AWS allows {GROUP_INLINE_POLICY_MAX} for a group's inline policy",
+                        group.name
+                    ),
+                    "too many accounts in this project",
+                )
+                .with_help("split the project into smaller projects"),
+            );
+        }
+    }
+    Some(state)
+}

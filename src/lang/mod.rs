@@ -1,0 +1,64 @@
+//! The desired-state language: KDL files in, validated `DesiredState` out,
+//! or every problem found, each with its place in a file.
+
+mod build;
+mod diagnostic;
+mod reader;
+mod source;
+mod suggest;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use diagnostic::{Invalid, Location, Problem};
+pub use source::{LoadError, SourceFile, Sources};
+pub use suggest::did_you_mean;
+
+use crate::model::desired::DesiredState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadStateError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+}
+
+/// Reads and validates the file or directory at `path`.
+pub fn load(path: &Path) -> Result<DesiredState, LoadStateError> {
+    let (sources, problems) = Sources::load(path)?;
+    Ok(validate(sources, problems)?)
+}
+
+/// Validates already-read sources; `problems` are those found while reading.
+pub fn validate(sources: Sources, mut problems: Vec<Problem>) -> Result<DesiredState, Invalid> {
+    let mut documents = Vec::new();
+    for (index, file) in sources.files.iter().enumerate() {
+        match file.text.parse::<kdl::KdlDocument>() {
+            Ok(document) => documents.push((index, document)),
+            Err(err) => problems.extend(err.diagnostics.iter().map(|d| {
+                let message = d
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "invalid KDL".to_owned());
+                let mut problem = Problem::new(
+                    "syntax",
+                    Location::new(index, d.span),
+                    format!("syntax error: {message}"),
+                    d.label.clone().unwrap_or_else(|| "here".to_owned()),
+                );
+                problem.help = d.help.clone();
+                problem
+            })),
+        }
+    }
+    let syntax_ok = problems.is_empty();
+    let (state, more) = build::build(&sources, &documents, syntax_ok);
+    problems.extend(more);
+    match state {
+        // A file with a syntax error was not read at all, so a state built
+        // from the others would be missing it.
+        Some(state) if syntax_ok && problems.is_empty() => Ok(state),
+        _ => Err(Invalid::new(problems, Arc::new(sources))),
+    }
+}

@@ -1,0 +1,10 @@
+//! jumpgate: the IAM of a multi-account AWS estate, kept in Git.
+//!
+//! The pipeline: `lang` (KDL text → `model::desired::DesiredState`) →
+//! `observe` (live AWS → `live::LiveState`) → `plan` (pure diff → `Plan`) →
+//! `render` (text, JSON, Markdown) and `apply` (run a `Plan`). Only `aws`
+//! talks to AWS. See ARCHITECTURE.md.
+
+pub mod lang;
+pub mod model;
+pub mod policy;

@@ -1,0 +1,372 @@
+//! Newtypes whose constructors enforce AWS's rules, so a value of one of
+//! these types is always something AWS will accept.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a value was rejected; the validator attaches a span to it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NameError(pub String);
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = NameError;
+            fn try_from(value: String) -> Result<Self, NameError> {
+                $name::new(&value)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = NameError;
+            fn from_str(value: &str) -> Result<Self, NameError> {
+                $name::new(value)
+            }
+        }
+    };
+}
+
+/// Characters IAM allows in user, group, role and policy names.
+fn is_iam_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
+}
+
+fn check_iam_name(what: &str, value: &str, max: usize) -> Result<(), NameError> {
+    if value.is_empty() {
+        return Err(NameError(format!("{what} must not be empty")));
+    }
+    if let Some(bad) = value.chars().find(|c| !is_iam_name_char(*c)) {
+        return Err(NameError(format!(
+            "{what} `{}` contains {bad:?}; IAM allows only letters, digits and + = , . @ _ -",
+            value.escape_debug()
+        )));
+    }
+    if value.len() > max {
+        return Err(NameError(format!(
+            "{what} `{value}` is {} characters long; IAM allows at most {max}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+string_newtype!(
+    /// A 12-digit AWS account id.
+    AccountId
+);
+
+impl AccountId {
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(NameError(format!(
+                "account id `{}` must be exactly 12 digits",
+                value.escape_debug()
+            )))
+        }
+    }
+}
+
+string_newtype!(
+    /// An IAM user name (1–64 characters).
+    UserName
+);
+
+impl UserName {
+    pub const MAX_LEN: usize = 64;
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        check_iam_name("user name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// An IAM group name (1–128 characters).
+    GroupName
+);
+
+impl GroupName {
+    pub const MAX_LEN: usize = 128;
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        check_iam_name("group name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// An IAM role name (1–64 characters).
+    RoleName
+);
+
+impl RoleName {
+    pub const MAX_LEN: usize = 64;
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        check_iam_name("role name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
+    }
+}
+
+/// Characters allowed in the short names jumpgate composes into IAM names
+/// (role keys, project names): a subset of IAM's so that `group-<role>-<project>`
+/// stays readable and unambiguous.
+fn check_short_name(what: &str, value: &str, max: usize) -> Result<(), NameError> {
+    if value.is_empty() {
+        return Err(NameError(format!("{what} must not be empty")));
+    }
+    let first_ok = value.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !first_ok
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return Err(NameError(format!(
+            "{what} `{}` must start with a letter or digit and contain only letters, digits, `.`, `_` and `-`",
+            value.escape_debug()
+        )));
+    }
+    if value.len() > max {
+        return Err(NameError(format!(
+            "{what} `{value}` is {} characters long; at most {max} allowed",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+string_newtype!(
+    /// The short name of a role (`admin`), deployed as `role-<key>`.
+    RoleKey
+);
+
+impl RoleKey {
+    /// `role-` plus the key must fit IAM's 64-character role names.
+    pub const MAX_LEN: usize = RoleName::MAX_LEN - "role-".len();
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        check_short_name("role name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// A project name, used in group names `group-<role>-<project>`.
+    ProjectName
+);
+
+impl ProjectName {
+    /// Keeps `group-<role>-<project>` within IAM's 128-character group names.
+    pub const MAX_LEN: usize = GroupName::MAX_LEN - "group--".len() - RoleKey::MAX_LEN;
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        check_short_name("project name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// An account's name in the file, used in profile names; AWS allows 50
+    /// characters for an account name.
+    AccountName
+);
+
+impl AccountName {
+    pub const MAX_LEN: usize = 50;
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        check_short_name("account name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// An AWS region code such as `ap-northeast-1`.
+    Region
+);
+
+impl Region {
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        // <partition-prefix>-<area>-<number>, e.g. us-gov-west-1, eu-central-2.
+        let parts: Vec<&str> = value.split('-').collect();
+        let valid = parts.len() >= 3
+            && parts.iter().all(|p| !p.is_empty())
+            && parts[..parts.len() - 1]
+                .iter()
+                .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
+            && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit());
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(NameError(format!(
+                "`{}` is not an AWS region code (like `ap-northeast-1`)",
+                value.escape_debug()
+            )))
+        }
+    }
+}
+
+string_newtype!(
+    /// A console colour: six hexadecimal digits, no `#`.
+    Color
+);
+
+impl Color {
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        if value.len() == 6 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(value.to_ascii_lowercase()))
+        } else {
+            Err(NameError(format!(
+                "colour `{}` must be 6 hexadecimal digits, like `d13212`",
+                value.escape_debug()
+            )))
+        }
+    }
+}
+
+string_newtype!(
+    /// An e-mail address, as Organizations accepts for CreateAccount.
+    Email
+);
+
+impl Email {
+    pub const MAX_LEN: usize = 64;
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        let invalid = || {
+            NameError(format!(
+                "`{}` is not an e-mail address",
+                value.escape_debug()
+            ))
+        };
+        let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
+        let local_ok = !local.is_empty()
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        let domain_ok = domain.contains('.')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !local_ok || !domain_ok {
+            return Err(invalid());
+        }
+        if value.len() > Self::MAX_LEN {
+            return Err(NameError(format!(
+                "e-mail `{value}` is {} characters long; Organizations allows at most {}",
+                value.len(),
+                Self::MAX_LEN
+            )));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// The ARN of an IAM managed policy.
+    PolicyArn
+);
+
+impl PolicyArn {
+    pub fn new(value: &str) -> Result<Self, NameError> {
+        // arn:<partition>:iam::<account id or "aws">:policy/<path and name>
+        let invalid = || {
+            NameError(format!(
+                "`{}` is not an IAM policy ARN (like `arn:aws:iam::aws:policy/ReadOnlyAccess`)",
+                value.escape_debug()
+            ))
+        };
+        let parts: Vec<&str> = value.splitn(6, ':').collect();
+        let [arn, partition, service, region, account, resource] = parts[..] else {
+            return Err(invalid());
+        };
+        let account_ok = account == "aws" || AccountId::new(account).is_ok();
+        let name = resource.strip_prefix("policy/").ok_or_else(invalid)?;
+        let name_ok = !name.is_empty()
+            && name
+                .split('/')
+                .all(|seg| !seg.is_empty() && seg.chars().all(is_iam_name_char));
+        if arn != "arn"
+            || !partition.starts_with("aws")
+            || service != "iam"
+            || !region.is_empty()
+            || !account_ok
+            || !name_ok
+        {
+            return Err(invalid());
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_ids_are_twelve_digits() {
+        assert!(AccountId::new("123456789012").is_ok());
+        for bad in ["12345678901", "1234567890123", "12345678901a", ""] {
+            assert!(AccountId::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn iam_names_follow_aws_rules() {
+        assert!(UserName::new("yamada.taro+ops@corp_x=1,2-3").is_ok());
+        assert!(UserName::new("bad name!").is_err());
+        assert!(UserName::new(&"a".repeat(64)).is_ok());
+        assert!(UserName::new(&"a".repeat(65)).is_err());
+        assert!(GroupName::new(&"g".repeat(128)).is_ok());
+        assert!(GroupName::new(&"g".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn short_names_fit_their_composed_iam_names() {
+        assert!(RoleKey::new(&"r".repeat(59)).is_ok());
+        assert!(RoleKey::new(&"r".repeat(60)).is_err());
+        assert!(ProjectName::new("-leading-dash").is_err());
+    }
+
+    #[test]
+    fn values_are_checked_for_format() {
+        assert!(Region::new("ap-northeast-1").is_ok());
+        assert!(Region::new("us-gov-west-1").is_ok());
+        assert!(Region::new("tokyo").is_err());
+        assert!(Region::new("ap-northeast-x").is_err());
+        assert_eq!(Color::new("D13212").unwrap().as_str(), "d13212");
+        assert!(Color::new("#d13212").is_err());
+        assert!(Email::new("me+sandbox@example.com").is_ok());
+        for bad in [
+            "me",
+            "me@",
+            "@example.com",
+            "me@example",
+            "me@-x.com",
+            "a b@x.com",
+        ] {
+            assert!(Email::new(bad).is_err(), "{bad}");
+        }
+        assert!(PolicyArn::new("arn:aws:iam::aws:policy/ReadOnlyAccess").is_ok());
+        assert!(PolicyArn::new("arn:aws:iam::123456789012:policy/team/Custom").is_ok());
+        assert!(PolicyArn::new("arn:aws:s3:::bucket").is_err());
+        assert!(PolicyArn::new("ReadOnlyAccess").is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! IAM policy documents: the ones jumpgate writes, their normalised form for
+//! comparison, and statement-level diffs for display. Pure.
+
+use serde_json::{Map, Value, json};
+
+use crate::model::derive::{GroupSpec, role_name};
+use crate::model::names::AccountId;
+
+/// The inline policy jumpgate puts on each managed group.
+pub const GROUP_POLICY_NAME: &str = "assume-role";
+/// The managed policy attached to every managed group.
+pub const MFA_POLICY_NAME: &str = "policy-enforce-mfa";
+/// AWS's limit on a group's inline policy, counted without whitespace.
+pub const GROUP_INLINE_POLICY_MAX: usize = 5120;
+/// AWS's limit on a managed policy document, counted without whitespace.
+pub const MANAGED_POLICY_MAX: usize = 6144;
+
+const MFA_POLICY: &str = include_str!("../templates/policy-enforce-mfa.json");
+
+pub fn mfa_policy() -> Value {
+    serde_json::from_str(MFA_POLICY).expect("the embedded MFA policy is valid JSON")
+}
+
+/// The assume-role policy of a group, or `None` for a project group whose
+/// project has no account yet (IAM refuses a statement with no resource).
+pub fn group_policy(group: &GroupSpec) -> Option<Value> {
+    let role = role_name(&group.role);
+    let resource = match &group.project {
+        // Global groups reach the role wherever it exists; only accounts that
+        // trust the jump account have it, so adding an account changes nothing here.
+        None => json!(format!("arn:aws:iam::*:role/{role}")),
+        Some(_) if group.accounts.is_empty() => return None,
+        Some(_) => Value::Array(
+            group
+                .accounts
+                .iter()
+                .map(|id| json!(role_arn(id, role.as_str())))
+                .collect(),
+        ),
+    };
+    Some(json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AssumeRoleWithMfa",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": resource,
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+        }]
+    }))
+}
+
+pub fn role_arn(account: &AccountId, role: &str) -> String {
+    format!("arn:aws:iam::{account}:role/{role}")
+}
+
+/// The size AWS counts against its limits: the document without whitespace
+/// outside strings.
+pub fn policy_size(document: &Value) -> usize {
+    serde_json::to_string(document).map_or(0, |s| s.len())
+}
+
+/// Decodes a policy document as IAM returns it (URL-encoded) or as written.
+pub fn parse_document(text: &str) -> Result<Value, serde_json::Error> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') {
+        return serde_json::from_str(text);
+    }
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    serde_json::from_str(&decoded)
+}
+
+/// A canonical form in which documents that IAM treats as equal compare
+/// equal: statements as a sorted list, single-item lists as scalars, lists of
+/// strings sorted, and no dependence on key order or whitespace.
+pub fn normalise(document: &Value) -> Value {
+    let mut doc = document.clone();
+    if let Some(obj) = doc.as_object_mut() {
+        let statements = match obj.remove("Statement") {
+            Some(Value::Array(list)) => list,
+            Some(single) => vec![single],
+            None => Vec::new(),
+        };
+        let mut statements: Vec<Value> = statements.iter().map(normalise_value).collect();
+        statements.sort_by_cached_key(|s| s.to_string());
+        obj.insert("Statement".into(), Value::Array(statements));
+    }
+    sort_keys(&doc)
+}
+
+fn normalise_value(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(normalise_value).collect();
+            if items.len() == 1 {
+                return items.remove(0);
+            }
+            items.sort_by_cached_key(|v| v.to_string());
+            Value::Array(items)
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), normalise_value(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn sort_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let sorted: Map<String, Value> = keys
+                .into_iter()
+                .map(|k| (k.clone(), sort_keys(&map[k])))
+                .collect();
+            Value::Object(sorted)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sort_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether two documents grant the same thing as far as IAM's equality goes.
+pub fn equivalent(a: &Value, b: &Value) -> bool {
+    normalise(a) == normalise(b)
+}
+
+/// A unified diff of two documents, one normalised statement per block, so a
+/// reviewer sees which statements changed rather than a reflowed blob.
+pub fn statement_diff(before: Option<&Value>, after: Option<&Value>) -> String {
+    let render = |doc: Option<&Value>| -> String {
+        let Some(doc) = doc else { return String::new() };
+        let normal = normalise(doc);
+        let statements = normal["Statement"].as_array().cloned().unwrap_or_default();
+        statements
+            .iter()
+            .map(|s| serde_json::to_string_pretty(s).unwrap_or_default() + "\n")
+            .collect()
+    };
+    let (old, new) = (render(before), render(after));
+    similar::TextDiff::from_lines(&old, &new)
+        .iter_all_changes()
+        .map(|change| format!("{}{}", change.tag(), change.value()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_documents_in_other_shapes_are_equivalent() {
+        let a = json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow",
+            "Action": ["sts:AssumeRole"], "Resource": ["b", "a"]}});
+        let b = json!({"Statement": [{"Resource": ["a", "b"], "Action": "sts:AssumeRole",
+            "Effect": "Allow"}], "Version": "2012-10-17"});
+        assert!(equivalent(&a, &b));
+        let c = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+            "Action": "sts:AssumeRole", "Resource": ["a", "b"]}]});
+        assert!(!equivalent(&a, &c));
+    }
+
+    #[test]
+    fn statement_order_does_not_matter() {
+        let s1 = json!({"Effect": "Allow", "Action": "a:A", "Resource": "*"});
+        let s2 = json!({"Effect": "Allow", "Action": "b:B", "Resource": "*"});
+        let a = json!({"Version": "2012-10-17", "Statement": [s1.clone(), s2.clone()]});
+        let b = json!({"Version": "2012-10-17", "Statement": [s2, s1]});
+        assert!(equivalent(&a, &b));
+    }
+
+    #[test]
+    fn url_encoded_documents_decode() {
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
+        assert_eq!(
+            parse_document(encoded).unwrap(),
+            json!({"Version": "2012-10-17", "Statement": []})
+        );
+        assert_eq!(
+            parse_document(" {\"Statement\": []}").unwrap(),
+            json!({"Statement": []})
+        );
+    }
+
+    #[test]
+    fn diffs_show_changed_statements_only() {
+        let before = json!({"Statement": [{"Effect": "Allow", "Action": "a:A", "Resource": "*"}]});
+        let after = json!({"Statement": [{"Effect": "Allow", "Action": "a:A", "Resource": "*"},
+            {"Effect": "Deny", "Action": "b:B", "Resource": "*"}]});
+        let diff = statement_diff(Some(&before), Some(&after));
+        assert!(diff.contains("+  \"Effect\": \"Deny\""), "{diff}");
+        assert!(!diff.contains("-  \"Effect\": \"Allow\""), "{diff}");
+    }
+
+    #[test]
+    fn the_mfa_policy_fits_a_managed_policy() {
+        assert!(policy_size(&mfa_policy()) <= MANAGED_POLICY_MAX);
+    }
+}
