@@ -6,5 +6,8 @@
 //! talks to AWS. See ARCHITECTURE.md.
 
 pub mod lang;
+pub mod live;
 pub mod model;
+pub mod plan;
 pub mod policy;
+pub mod templates;

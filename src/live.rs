@@ -1,0 +1,126 @@
+//! The observed live state of the jump account and the StackSet: what
+//! `observe` read from AWS, as plain data the planner compares against.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::desired::PasswordPolicy;
+use crate::model::names::AccountId;
+
+/// The tag that marks a user as jumpgate's.
+pub const OWNER_TAG_KEY: &str = "managed-by";
+pub const OWNER_TAG_VALUE: &str = "jumpgate";
+/// The IAM path that marks groups and policies (which cannot carry the tag)
+/// as jumpgate's.
+pub const OWNED_PATH: &str = "/jumpgate/";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveState {
+    /// The account the credentials belong to.
+    pub caller_account: Option<AccountId>,
+    pub password_policy: Option<PasswordPolicy>,
+    /// Every user in the jump account, owned or not, by name.
+    pub users: BTreeMap<String, LiveUser>,
+    /// Every group in the jump account, by name.
+    pub groups: BTreeMap<String, LiveGroup>,
+    /// Customer-managed policies on jumpgate's path, by name.
+    pub policies: BTreeMap<String, LivePolicy>,
+    /// CloudFormation stacks jumpgate deploys in the jump account, by name.
+    pub stacks: BTreeMap<String, LiveStack>,
+    pub stack_set: Option<LiveStackSet>,
+    pub stack_instances: Vec<LiveStackInstance>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveUser {
+    pub name: String,
+    pub path: String,
+    pub tags: BTreeMap<String, String>,
+    pub groups: BTreeSet<String>,
+    pub inline_policies: BTreeSet<String>,
+    pub attached_policies: BTreeSet<String>,
+    /// `None` when it was not looked at (users jumpgate does not own).
+    pub login_profile: Option<bool>,
+    /// Credentials and devices; read only for users about to be deleted,
+    /// because that is when AWS requires them gone.
+    pub dependents: Option<UserDependents>,
+}
+
+impl LiveUser {
+    pub fn is_owned(&self) -> bool {
+        self.tags.get(OWNER_TAG_KEY).map(String::as_str) == Some(OWNER_TAG_VALUE)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserDependents {
+    pub access_keys: Vec<String>,
+    pub signing_certificates: Vec<String>,
+    pub ssh_public_keys: Vec<String>,
+    pub service_specific_credentials: Vec<String>,
+    pub mfa_devices: Vec<String>,
+    /// Lists that could not be read, with the reason; DeleteUser may then fail.
+    pub unreadable: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveGroup {
+    pub name: String,
+    pub path: String,
+    /// Inline policies by name, decoded.
+    pub inline_policies: BTreeMap<String, Value>,
+    pub attached_policies: BTreeSet<String>,
+}
+
+impl LiveGroup {
+    pub fn is_owned(&self) -> bool {
+        self.path == OWNED_PATH
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivePolicy {
+    pub name: String,
+    pub arn: String,
+    pub path: String,
+    pub default_version: String,
+    /// Every version id, the default included.
+    pub versions: Vec<String>,
+    pub document: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveStack {
+    pub name: String,
+    pub status: String,
+    pub template: Value,
+    pub parameters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveStackSet {
+    pub name: String,
+    pub status: String,
+    pub template: Value,
+    pub parameters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveStackInstance {
+    pub account: String,
+    pub region: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+}
+
+impl LiveState {
+    /// A digest of everything the plan was computed from, so that a saved
+    /// plan can tell whether the world moved since.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let bytes = serde_json::to_vec(self).expect("live state serialises");
+        hex::encode(Sha256::digest(bytes))
+    }
+}

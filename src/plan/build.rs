@@ -1,0 +1,845 @@
+//! The planner: a pure function from desired and live state to a `Plan`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::{Action, Change, Kind, Operation, Plan, SecretDelivery, Stage, Summary, lockouts};
+use crate::live::{LiveState, LiveUser, OWNED_PATH, OWNER_TAG_KEY, OWNER_TAG_VALUE};
+use crate::model::derive::{managed_groups, targets, user_groups};
+use crate::model::desired::{DesiredState, User};
+use crate::model::names::AccountId;
+use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, equivalent, group_policy, mfa_policy};
+use crate::templates::{
+    ADMIN_ROLE_STACK, EXECUTION_ROLE_STACK, ROLES_STACK_SET, admin_role, execution_role, iam_roles,
+};
+
+/// IAM keeps at most five versions of a managed policy.
+const MAX_POLICY_VERSIONS: usize = 5;
+
+pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
+    let mut planner = Planner {
+        desired,
+        live,
+        jump: desired.jump.id.clone(),
+        changes: Vec::new(),
+        warnings: Vec::new(),
+    };
+    planner.password_policy();
+    planner.stacks();
+    planner.stack_set();
+    planner.mfa_policy();
+    planner.groups();
+    planner.users();
+    let Planner {
+        mut changes,
+        warnings,
+        ..
+    } = planner;
+    // Stable: within a stage, changes keep the order they were planned in.
+    changes.sort_by_key(|c| c.stage);
+    let unmanaged_users = live
+        .users
+        .values()
+        .filter(|u| !u.is_owned() && !desired.users.keys().any(|d| d.as_str() == u.name))
+        .map(|u| u.name.clone())
+        .collect();
+    Plan {
+        format_version: super::FORMAT_VERSION,
+        jump_account: desired.jump.id.clone(),
+        region: desired.jump.region.clone(),
+        fingerprint: live.fingerprint(),
+        summary: Summary::of(&changes),
+        changes,
+        unmanaged_users,
+        lockouts: lockouts(desired),
+        warnings,
+    }
+}
+
+struct Planner<'a> {
+    desired: &'a DesiredState,
+    live: &'a LiveState,
+    jump: AccountId,
+    changes: Vec<Change>,
+    warnings: Vec<String>,
+}
+
+fn owner_tags() -> BTreeMap<String, String> {
+    [(OWNER_TAG_KEY.to_owned(), OWNER_TAG_VALUE.to_owned())].into()
+}
+
+impl Planner<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        action: Action,
+        kind: Kind,
+        address: String,
+        stage: Stage,
+        before: Option<Value>,
+        after: Option<Value>,
+        operations: Vec<Operation>,
+    ) {
+        self.push_in(
+            self.jump.clone(),
+            action,
+            kind,
+            address,
+            stage,
+            before,
+            after,
+            operations,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_in(
+        &mut self,
+        account: AccountId,
+        action: Action,
+        kind: Kind,
+        address: String,
+        stage: Stage,
+        before: Option<Value>,
+        after: Option<Value>,
+        operations: Vec<Operation>,
+    ) {
+        self.changes.push(Change {
+            action,
+            kind,
+            address,
+            account,
+            stage,
+            before,
+            after,
+            operations,
+        });
+    }
+
+    fn password_policy(&mut self) {
+        let Some(wanted) = &self.desired.jump.password_policy else {
+            return;
+        };
+        if self.live.password_policy.as_ref() == Some(wanted) {
+            return;
+        }
+        let action = if self.live.password_policy.is_some() {
+            Action::Update
+        } else {
+            Action::Create
+        };
+        self.push(
+            action,
+            Kind::PasswordPolicy,
+            "password-policy".into(),
+            Stage::PasswordPolicy,
+            self.live.password_policy.as_ref().map(|p| json!(p)),
+            Some(json!(wanted)),
+            vec![Operation::UpdateAccountPasswordPolicy {
+                policy: wanted.clone(),
+            }],
+        );
+    }
+
+    fn stack(
+        &mut self,
+        name: &str,
+        stage: Stage,
+        template: Value,
+        parameters: BTreeMap<String, String>,
+    ) {
+        let after = json!({"template": template, "parameters": parameters});
+        match self.live.stacks.get(name) {
+            None => self.push(
+                Action::Create,
+                Kind::Stack,
+                format!("stack.{name}"),
+                stage,
+                None,
+                Some(after),
+                vec![Operation::CreateStack {
+                    stack: name.into(),
+                    template,
+                    parameters,
+                }],
+            ),
+            Some(live) if live.template != template || live.parameters != parameters => {
+                let before = json!({"template": live.template, "parameters": live.parameters});
+                self.push(
+                    Action::Update,
+                    Kind::Stack,
+                    format!("stack.{name}"),
+                    stage,
+                    Some(before),
+                    Some(after),
+                    vec![Operation::UpdateStack {
+                        stack: name.into(),
+                        template,
+                        parameters,
+                    }],
+                );
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn stacks(&mut self) {
+        self.stack(
+            ADMIN_ROLE_STACK,
+            Stage::AdminRoleStack,
+            admin_role(),
+            BTreeMap::new(),
+        );
+        if self.desired.jump.is_target {
+            let parameters = [("AdministratorAccountId".to_owned(), self.jump.to_string())].into();
+            self.stack(
+                EXECUTION_ROLE_STACK,
+                Stage::ExecutionRoleStack,
+                execution_role(),
+                parameters,
+            );
+        }
+    }
+
+    fn stack_set(&mut self) {
+        let template = iam_roles(self.desired.roles.values());
+        let parameters: BTreeMap<String, String> =
+            [("AdminAccountId".to_owned(), self.jump.to_string())].into();
+        let after = json!({"template": template, "parameters": parameters});
+        let address = format!("stack-set.{ROLES_STACK_SET}");
+        let live_set = self
+            .live
+            .stack_set
+            .as_ref()
+            .filter(|s| s.status != "DELETED");
+        match live_set {
+            None => self.push(
+                Action::Create,
+                Kind::StackSet,
+                address,
+                Stage::StackSet,
+                None,
+                Some(after),
+                vec![Operation::CreateStackSet {
+                    stack_set: ROLES_STACK_SET.into(),
+                    template,
+                    parameters,
+                }],
+            ),
+            Some(live) if live.template != template || live.parameters != parameters => {
+                let before = json!({"template": live.template, "parameters": live.parameters});
+                self.push(
+                    Action::Update,
+                    Kind::StackSet,
+                    address,
+                    Stage::StackSet,
+                    Some(before),
+                    Some(after),
+                    vec![Operation::UpdateStackSet {
+                        stack_set: ROLES_STACK_SET.into(),
+                        template,
+                        parameters,
+                    }],
+                );
+            }
+            Some(_) => {}
+        }
+        self.stack_instances(live_set.is_some());
+    }
+
+    fn stack_instances(&mut self, stack_set_exists: bool) {
+        let region = self.desired.jump.region.to_string();
+        let live: BTreeSet<(String, String)> = if stack_set_exists {
+            self.live
+                .stack_instances
+                .iter()
+                .map(|i| (i.account.clone(), i.region.clone()))
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        let wanted = targets(self.desired);
+        for target in &wanted {
+            let key = (target.id.to_string(), region.clone());
+            if live.contains(&key) {
+                continue;
+            }
+            self.push_in(
+                target.id.clone(),
+                Action::Create,
+                Kind::StackInstance,
+                format!("stack-instance.{ROLES_STACK_SET}/{}/{region}", target.id),
+                Stage::StackInstances,
+                None,
+                Some(json!({"account": target.id, "name": target.name, "region": region})),
+                vec![Operation::CreateStackInstances {
+                    stack_set: ROLES_STACK_SET.into(),
+                    accounts: vec![target.id.to_string()],
+                    regions: vec![region.clone()],
+                }],
+            );
+        }
+        for instance in self
+            .live
+            .stack_instances
+            .iter()
+            .filter(|_| stack_set_exists)
+        {
+            let wanted_here = instance.region == region
+                && wanted.iter().any(|t| t.id.as_str() == instance.account);
+            if !wanted_here {
+                let Ok(account) = AccountId::new(&instance.account) else {
+                    continue;
+                };
+                self.push_in(
+                    account,
+                    Action::Delete,
+                    Kind::StackInstance,
+                    format!("stack-instance.{ROLES_STACK_SET}/{}/{}", instance.account, instance.region),
+                    Stage::DeleteStackInstances,
+                    Some(json!({"account": instance.account, "region": instance.region, "status": instance.status})),
+                    None,
+                    vec![Operation::DeleteStackInstances {
+                        stack_set: ROLES_STACK_SET.into(),
+                        accounts: vec![instance.account.clone()],
+                        regions: vec![instance.region.clone()],
+                    }],
+                );
+            } else if instance.status != "CURRENT" {
+                let reason = instance
+                    .status_reason
+                    .as_deref()
+                    .unwrap_or("no reason given");
+                self.warnings.push(format!(
+                    "stack instance of {ROLES_STACK_SET} in {} ({}) is {}: {reason}",
+                    instance.account, instance.region, instance.status
+                ));
+            }
+        }
+    }
+
+    fn mfa_policy_arn(&self) -> String {
+        format!(
+            "arn:aws:iam::{}:policy{OWNED_PATH}{MFA_POLICY_NAME}",
+            self.jump
+        )
+    }
+
+    fn mfa_policy(&mut self) {
+        let document = mfa_policy();
+        let address = format!("managed-policy.{MFA_POLICY_NAME}");
+        match self.live.policies.get(MFA_POLICY_NAME) {
+            None => self.push(
+                Action::Create,
+                Kind::ManagedPolicy,
+                address,
+                Stage::MfaPolicy,
+                None,
+                Some(document.clone()),
+                vec![Operation::CreatePolicy {
+                    name: MFA_POLICY_NAME.into(),
+                    path: OWNED_PATH.into(),
+                    document,
+                }],
+            ),
+            Some(live) if live.path != OWNED_PATH => self.warnings.push(format!(
+                "a policy named {MFA_POLICY_NAME} exists at path {} outside jumpgate's {OWNED_PATH}; \
+                 groups cannot get the MFA policy until it is renamed or deleted",
+                live.path
+            )),
+            Some(live) if !equivalent(&live.document, &document) => {
+                // Free a slot first when IAM's five versions are used up.
+                let delete_version = (live.versions.len() >= MAX_POLICY_VERSIONS)
+                    .then(|| {
+                        live.versions
+                            .iter()
+                            .filter(|v| **v != live.default_version)
+                            .min_by_key(|v| v.trim_start_matches('v').parse::<u32>().unwrap_or(0))
+                            .cloned()
+                    })
+                    .flatten();
+                self.push(
+                    Action::Update,
+                    Kind::ManagedPolicy,
+                    address,
+                    Stage::MfaPolicy,
+                    Some(live.document.clone()),
+                    Some(document.clone()),
+                    vec![Operation::CreatePolicyVersion {
+                        policy_arn: live.arn.clone(),
+                        document,
+                        delete_version,
+                    }],
+                );
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn groups(&mut self) {
+        let wanted = managed_groups(self.desired);
+        let mfa_arn = self.mfa_policy_arn();
+        for (name, spec) in &wanted {
+            let name = name.as_str();
+            let live = self.live.groups.get(name);
+            match live {
+                None => self.push(
+                    Action::Create,
+                    Kind::Group,
+                    format!("group.{name}"),
+                    Stage::Groups,
+                    None,
+                    Some(json!({"name": name, "path": OWNED_PATH})),
+                    vec![Operation::CreateGroup {
+                        group: name.into(),
+                        path: OWNED_PATH.into(),
+                    }],
+                ),
+                Some(group) if !group.is_owned() => self.push(
+                    Action::Update,
+                    Kind::Group,
+                    format!("group.{name}"),
+                    Stage::Groups,
+                    Some(json!({"name": name, "path": group.path})),
+                    Some(json!({"name": name, "path": OWNED_PATH, "adopted": true})),
+                    vec![Operation::UpdateGroupPath {
+                        group: name.into(),
+                        path: OWNED_PATH.into(),
+                    }],
+                ),
+                Some(_) => {}
+            }
+            let live_policies = live.map(|g| &g.inline_policies);
+            let live_policy = live_policies.and_then(|p| p.get(GROUP_POLICY_NAME));
+            let policy_address = format!("group-policy.{name}/{GROUP_POLICY_NAME}");
+            match (group_policy(spec), live_policy) {
+                (Some(document), None) => self.push(
+                    Action::Create,
+                    Kind::GroupPolicy,
+                    policy_address,
+                    Stage::GroupPolicies,
+                    None,
+                    Some(document.clone()),
+                    vec![Operation::PutGroupPolicy {
+                        group: name.into(),
+                        policy_name: GROUP_POLICY_NAME.into(),
+                        document,
+                    }],
+                ),
+                (Some(document), Some(current)) if !equivalent(&document, current) => self.push(
+                    Action::Update,
+                    Kind::GroupPolicy,
+                    policy_address,
+                    Stage::GroupPolicies,
+                    Some(current.clone()),
+                    Some(document.clone()),
+                    vec![Operation::PutGroupPolicy {
+                        group: name.into(),
+                        policy_name: GROUP_POLICY_NAME.into(),
+                        document,
+                    }],
+                ),
+                (None, Some(current)) => self.delete_group_policy(name, GROUP_POLICY_NAME, current),
+                _ => {}
+            }
+            // On a group it owns, jumpgate's policies are the only ones.
+            if let Some(group) = live {
+                for (policy_name, document) in &group.inline_policies {
+                    if policy_name != GROUP_POLICY_NAME {
+                        self.delete_group_policy(name, policy_name, document);
+                    }
+                }
+                for arn in &group.attached_policies {
+                    if *arn != mfa_arn {
+                        self.detach_group_policy(name, arn);
+                    }
+                }
+            }
+            if !live.is_some_and(|g| g.attached_policies.contains(&mfa_arn)) {
+                self.push(
+                    Action::Create,
+                    Kind::GroupPolicyAttachment,
+                    format!("group-policy-attachment.{name}/{MFA_POLICY_NAME}"),
+                    Stage::GroupPolicies,
+                    None,
+                    Some(json!({"group": name, "policy_arn": mfa_arn})),
+                    vec![Operation::AttachGroupPolicy {
+                        group: name.into(),
+                        policy_arn: mfa_arn.clone(),
+                    }],
+                );
+            }
+        }
+        let declared = |user: &str| self.desired.users.keys().any(|u| u.as_str() == user);
+        let obsolete: Vec<_> = self
+            .live
+            .groups
+            .values()
+            .filter(|g| g.is_owned() && !wanted.keys().any(|w| w.as_str() == g.name))
+            .collect();
+        for group in obsolete {
+            // Members jumpgate owns leave through their own membership
+            // changes; others must still leave before DeleteGroup.
+            let mut operations: Vec<Operation> = self
+                .live
+                .users
+                .values()
+                .filter(|u| u.groups.contains(&group.name) && !u.is_owned() && !declared(&u.name))
+                .map(|u| Operation::RemoveUserFromGroup {
+                    user: u.name.clone(),
+                    group: group.name.clone(),
+                })
+                .collect();
+            operations.extend(
+                group
+                    .inline_policies
+                    .keys()
+                    .map(|p| Operation::DeleteGroupPolicy {
+                        group: group.name.clone(),
+                        policy_name: p.clone(),
+                    }),
+            );
+            operations.extend(group.attached_policies.iter().map(|arn| {
+                Operation::DetachGroupPolicy {
+                    group: group.name.clone(),
+                    policy_arn: arn.clone(),
+                }
+            }));
+            operations.push(Operation::DeleteGroup {
+                group: group.name.clone(),
+            });
+            self.push(
+                Action::Delete,
+                Kind::Group,
+                format!("group.{}", group.name),
+                Stage::DeleteGroups,
+                Some(json!({
+                    "name": group.name,
+                    "inline_policies": group.inline_policies.keys().collect::<Vec<_>>(),
+                    "attached_policies": group.attached_policies,
+                })),
+                None,
+                operations,
+            );
+        }
+    }
+
+    fn delete_group_policy(&mut self, group: &str, policy_name: &str, document: &Value) {
+        self.push(
+            Action::Delete,
+            Kind::GroupPolicy,
+            format!("group-policy.{group}/{policy_name}"),
+            Stage::RemoveGroupPolicies,
+            Some(document.clone()),
+            None,
+            vec![Operation::DeleteGroupPolicy {
+                group: group.into(),
+                policy_name: policy_name.into(),
+            }],
+        );
+    }
+
+    fn detach_group_policy(&mut self, group: &str, arn: &str) {
+        self.push(
+            Action::Delete,
+            Kind::GroupPolicyAttachment,
+            format!("group-policy-attachment.{group}/{}", policy_name_of(arn)),
+            Stage::RemoveGroupPolicies,
+            Some(json!({"group": group, "policy_arn": arn})),
+            None,
+            vec![Operation::DetachGroupPolicy {
+                group: group.into(),
+                policy_arn: arn.into(),
+            }],
+        );
+    }
+
+    fn users(&mut self) {
+        let owned_groups: BTreeSet<&str> = self
+            .live
+            .groups
+            .values()
+            .filter(|g| g.is_owned())
+            .map(|g| g.name.as_str())
+            .collect();
+        let desired = self.desired;
+        for user in desired.users.values() {
+            let live = self.live.users.get(user.name.as_str());
+            self.user(user, live, &owned_groups);
+        }
+        let live = self.live;
+        for user in live.users.values() {
+            if user.is_owned() && !desired.users.keys().any(|d| d.as_str() == user.name) {
+                self.offboard(user);
+            }
+        }
+    }
+
+    fn user(&mut self, user: &User, live: Option<&LiveUser>, owned_groups: &BTreeSet<&str>) {
+        let name = user.name.as_str();
+        match live {
+            None => self.push(
+                Action::Create,
+                Kind::User,
+                format!("user.{name}"),
+                Stage::Users,
+                None,
+                Some(json!({"name": name, "tags": owner_tags(), "console": user.console})),
+                vec![Operation::CreateUser {
+                    user: name.into(),
+                    tags: owner_tags(),
+                }],
+            ),
+            Some(existing) if !existing.is_owned() => self.push(
+                Action::Update,
+                Kind::User,
+                format!("user.{name}"),
+                Stage::Users,
+                Some(json!({"name": name, "tags": existing.tags})),
+                Some(json!({"name": name, "tags": owner_tags(), "adopted": true})),
+                vec![Operation::TagUser {
+                    user: name.into(),
+                    tags: owner_tags(),
+                }],
+            ),
+            Some(_) => {}
+        }
+        let wanted = user_groups(user);
+        let current = live.map(|l| l.groups.clone()).unwrap_or_default();
+        for group in &wanted {
+            if !current.contains(group.as_str()) {
+                self.membership(Action::Create, name, group.as_str());
+            }
+        }
+        for group in &current {
+            let ours =
+                owned_groups.contains(group.as_str()) || wanted.iter().any(|w| w.as_str() == group);
+            if ours && !wanted.iter().any(|w| w.as_str() == group) {
+                self.membership(Action::Delete, name, group);
+            }
+        }
+        if let Some(existing) = live {
+            for policy_name in &existing.inline_policies {
+                self.remove_user_policy(name, policy_name, Stage::RemoveMemberships);
+            }
+            for arn in &existing.attached_policies {
+                self.detach_user_policy(name, arn, Stage::RemoveMemberships);
+            }
+        }
+        let has_profile = live.and_then(|l| l.login_profile).unwrap_or(false);
+        if user.console && !has_profile {
+            let delivery = match &user.age_recipient {
+                Some(recipient) => SecretDelivery::Age {
+                    recipient: recipient.clone(),
+                },
+                None => SecretDelivery::File,
+            };
+            self.push(
+                Action::Create,
+                Kind::LoginProfile,
+                format!("login-profile.{name}"),
+                Stage::LoginProfiles,
+                None,
+                Some(json!({"user": name, "password_reset_required": true, "password": delivery})),
+                vec![Operation::CreateLoginProfile {
+                    user: name.into(),
+                    delivery,
+                }],
+            );
+        } else if !user.console && has_profile {
+            self.delete_login_profile(name, Stage::RemoveLoginProfiles);
+        }
+    }
+
+    fn membership(&mut self, action: Action, user: &str, group: &str) {
+        let value = Some(json!({"user": user, "group": group}));
+        let (stage, before, after, operation) = match action {
+            Action::Delete => (
+                Stage::RemoveMemberships,
+                value,
+                None,
+                Operation::RemoveUserFromGroup {
+                    user: user.into(),
+                    group: group.into(),
+                },
+            ),
+            _ => (
+                Stage::Memberships,
+                None,
+                value,
+                Operation::AddUserToGroup {
+                    user: user.into(),
+                    group: group.into(),
+                },
+            ),
+        };
+        self.push(
+            action,
+            Kind::Membership,
+            format!("membership.{user}/{group}"),
+            stage,
+            before,
+            after,
+            vec![operation],
+        );
+    }
+
+    fn delete_login_profile(&mut self, user: &str, stage: Stage) {
+        self.push(
+            Action::Delete,
+            Kind::LoginProfile,
+            format!("login-profile.{user}"),
+            stage,
+            Some(json!({"user": user})),
+            None,
+            vec![Operation::DeleteLoginProfile { user: user.into() }],
+        );
+    }
+
+    fn remove_user_policy(&mut self, user: &str, policy_name: &str, stage: Stage) {
+        self.push(
+            Action::Delete,
+            Kind::UserPolicy,
+            format!("user-policy.{user}/{policy_name}"),
+            stage,
+            Some(json!({"user": user, "policy_name": policy_name})),
+            None,
+            vec![Operation::DeleteUserPolicy {
+                user: user.into(),
+                policy_name: policy_name.into(),
+            }],
+        );
+    }
+
+    fn detach_user_policy(&mut self, user: &str, arn: &str, stage: Stage) {
+        self.push(
+            Action::Delete,
+            Kind::UserPolicyAttachment,
+            format!("user-policy-attachment.{user}/{}", policy_name_of(arn)),
+            stage,
+            Some(json!({"user": user, "policy_arn": arn})),
+            None,
+            vec![Operation::DetachUserPolicy {
+                user: user.into(),
+                policy_arn: arn.into(),
+            }],
+        );
+    }
+
+    /// Everything AWS requires gone before DeleteUser, then DeleteUser.
+    fn offboard(&mut self, user: &LiveUser) {
+        let name = user.name.as_str();
+        let stage = Stage::UserDependents;
+        if user.login_profile == Some(true) {
+            self.delete_login_profile(name, stage);
+        }
+        let dependents = user.dependents.clone().unwrap_or_default();
+        for reason in &dependents.unreadable {
+            self.warnings.push(format!(
+                "could not list everything user {name} holds ({reason}); DeleteUser fails if any remain"
+            ));
+        }
+        let mut dependent = |kind: Kind, id: &str, operations: Vec<Operation>| {
+            self.push(
+                Action::Delete,
+                kind,
+                format!("{kind}.{name}/{id}"),
+                stage,
+                Some(json!({"user": name, "id": id})),
+                None,
+                operations,
+            );
+        };
+        for id in &dependents.access_keys {
+            dependent(
+                Kind::AccessKey,
+                id,
+                vec![Operation::DeleteAccessKey {
+                    user: name.into(),
+                    access_key_id: id.clone(),
+                }],
+            );
+        }
+        for id in &dependents.signing_certificates {
+            dependent(
+                Kind::SigningCertificate,
+                id,
+                vec![Operation::DeleteSigningCertificate {
+                    user: name.into(),
+                    certificate_id: id.clone(),
+                }],
+            );
+        }
+        for id in &dependents.ssh_public_keys {
+            dependent(
+                Kind::SshPublicKey,
+                id,
+                vec![Operation::DeleteSshPublicKey {
+                    user: name.into(),
+                    ssh_public_key_id: id.clone(),
+                }],
+            );
+        }
+        for id in &dependents.service_specific_credentials {
+            dependent(
+                Kind::ServiceSpecificCredential,
+                id,
+                vec![Operation::DeleteServiceSpecificCredential {
+                    user: name.into(),
+                    credential_id: id.clone(),
+                }],
+            );
+        }
+        for serial in &dependents.mfa_devices {
+            let mut operations = vec![Operation::DeactivateMfaDevice {
+                user: name.into(),
+                serial_number: serial.clone(),
+            }];
+            // Virtual devices have an ARN and are deleted; hardware ones are only detached.
+            if serial.starts_with("arn:") {
+                operations.push(Operation::DeleteVirtualMfaDevice {
+                    serial_number: serial.clone(),
+                });
+            }
+            dependent(
+                Kind::MfaDevice,
+                serial.rsplit('/').next().unwrap_or(serial),
+                operations,
+            );
+        }
+        for policy_name in &user.inline_policies {
+            self.remove_user_policy(name, policy_name, stage);
+        }
+        for arn in &user.attached_policies {
+            self.detach_user_policy(name, arn, stage);
+        }
+        for group in &user.groups {
+            self.push(
+                Action::Delete,
+                Kind::Membership,
+                format!("membership.{name}/{group}"),
+                stage,
+                Some(json!({"user": name, "group": group})),
+                None,
+                vec![Operation::RemoveUserFromGroup {
+                    user: name.into(),
+                    group: group.clone(),
+                }],
+            );
+        }
+        self.push(
+            Action::Delete,
+            Kind::User,
+            format!("user.{name}"),
+            Stage::DeleteUsers,
+            Some(json!({"name": name, "path": user.path, "tags": user.tags})),
+            None,
+            vec![Operation::DeleteUser { user: name.into() }],
+        );
+    }
+}
+
+fn policy_name_of(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}

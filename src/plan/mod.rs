@@ -1,0 +1,312 @@
+//! A `Plan`: inert, ordered data saying what `apply` will do and why. Built
+//! by `build` (pure: desired + live state in, plan out); read by `render`
+//! and carried out by `apply`.
+
+mod build;
+mod lockout;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::desired::PasswordPolicy;
+use crate::model::names::{AccountId, Region};
+
+pub use build::build;
+pub use lockout::{Lockout, lockouts};
+
+/// Bumped whenever the JSON shape of a plan changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub jump_account: AccountId,
+    pub region: Region,
+    /// Digest of the live state the plan was computed from.
+    pub fingerprint: String,
+    /// In the order `apply` carries them out; changes of one stage are
+    /// independent of each other.
+    pub changes: Vec<Change>,
+    /// Users in the jump account that jumpgate does not own and leaves alone.
+    pub unmanaged_users: Vec<String>,
+    /// Accounts where, after this plan, nobody could reach the admin role.
+    pub lockouts: Vec<Lockout>,
+    /// Things a reviewer should know that are not changes.
+    pub warnings: Vec<String>,
+    pub summary: Summary,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+impl Summary {
+    pub fn of(changes: &[Change]) -> Self {
+        let count = |action| changes.iter().filter(|c| c.action == action).count();
+        Self {
+            add: count(Action::Create),
+            change: count(Action::Update),
+            destroy: count(Action::Delete),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    /// The symbol users see in text plans.
+    pub fn symbol(self) -> char {
+        match self {
+            Action::Create => '+',
+            Action::Update => '~',
+            Action::Delete => '-',
+        }
+    }
+}
+
+/// What kind of AWS object a change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    PasswordPolicy,
+    Stack,
+    StackSet,
+    StackInstance,
+    ManagedPolicy,
+    Group,
+    GroupPolicy,
+    GroupPolicyAttachment,
+    User,
+    UserPolicy,
+    UserPolicyAttachment,
+    Membership,
+    LoginProfile,
+    AccessKey,
+    SigningCertificate,
+    SshPublicKey,
+    ServiceSpecificCredential,
+    MfaDevice,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_value(self).expect("kinds serialise");
+        f.write_str(text.as_str().expect("kinds serialise as strings"))
+    }
+}
+
+/// The order of execution: every change of a stage finishes before the next
+/// stage starts. Creations come first, in dependency order, then deletions
+/// in reverse dependency order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    PasswordPolicy,
+    AdminRoleStack,
+    ExecutionRoleStack,
+    StackSet,
+    StackInstances,
+    MfaPolicy,
+    Groups,
+    GroupPolicies,
+    Users,
+    Memberships,
+    LoginProfiles,
+    RemoveMemberships,
+    RemoveLoginProfiles,
+    UserDependents,
+    DeleteUsers,
+    RemoveGroupPolicies,
+    DeleteGroups,
+    DeleteStackInstances,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub action: Action,
+    pub kind: Kind,
+    /// `<kind>.<name>`, unique within a plan.
+    pub address: String,
+    /// The account the object lives in.
+    pub account: AccountId,
+    pub stage: Stage,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// The AWS calls `apply` makes for this change, in order.
+    pub operations: Vec<Operation>,
+}
+
+/// Where an initial console password goes: never into the plan itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "to")]
+pub enum SecretDelivery {
+    /// Encrypted to the user's age public key.
+    Age { recipient: String },
+    /// A file readable only by its owner, under `--secrets-dir`.
+    File,
+}
+
+/// One AWS API call, with everything it needs: a saved plan can be applied
+/// without the desired-state files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "call")]
+pub enum Operation {
+    UpdateAccountPasswordPolicy {
+        policy: PasswordPolicy,
+    },
+    CreateStack {
+        stack: String,
+        template: Value,
+        parameters: BTreeMap<String, String>,
+    },
+    UpdateStack {
+        stack: String,
+        template: Value,
+        parameters: BTreeMap<String, String>,
+    },
+    CreateStackSet {
+        stack_set: String,
+        template: Value,
+        parameters: BTreeMap<String, String>,
+    },
+    UpdateStackSet {
+        stack_set: String,
+        template: Value,
+        parameters: BTreeMap<String, String>,
+    },
+    CreateStackInstances {
+        stack_set: String,
+        accounts: Vec<String>,
+        regions: Vec<String>,
+    },
+    DeleteStackInstances {
+        stack_set: String,
+        accounts: Vec<String>,
+        regions: Vec<String>,
+    },
+    CreatePolicy {
+        name: String,
+        path: String,
+        document: Value,
+    },
+    CreatePolicyVersion {
+        policy_arn: String,
+        document: Value,
+        /// IAM keeps five versions; the oldest non-default one goes first.
+        delete_version: Option<String>,
+    },
+    CreateGroup {
+        group: String,
+        path: String,
+    },
+    UpdateGroupPath {
+        group: String,
+        path: String,
+    },
+    PutGroupPolicy {
+        group: String,
+        policy_name: String,
+        document: Value,
+    },
+    DeleteGroupPolicy {
+        group: String,
+        policy_name: String,
+    },
+    AttachGroupPolicy {
+        group: String,
+        policy_arn: String,
+    },
+    DetachGroupPolicy {
+        group: String,
+        policy_arn: String,
+    },
+    DeleteGroup {
+        group: String,
+    },
+    CreateUser {
+        user: String,
+        tags: BTreeMap<String, String>,
+    },
+    TagUser {
+        user: String,
+        tags: BTreeMap<String, String>,
+    },
+    AddUserToGroup {
+        user: String,
+        group: String,
+    },
+    RemoveUserFromGroup {
+        user: String,
+        group: String,
+    },
+    CreateLoginProfile {
+        user: String,
+        delivery: SecretDelivery,
+    },
+    DeleteLoginProfile {
+        user: String,
+    },
+    DeleteAccessKey {
+        user: String,
+        access_key_id: String,
+    },
+    DeleteSigningCertificate {
+        user: String,
+        certificate_id: String,
+    },
+    #[serde(rename = "DeleteSSHPublicKey")]
+    DeleteSshPublicKey {
+        user: String,
+        ssh_public_key_id: String,
+    },
+    DeleteServiceSpecificCredential {
+        user: String,
+        credential_id: String,
+    },
+    #[serde(rename = "DeactivateMFADevice")]
+    DeactivateMfaDevice {
+        user: String,
+        serial_number: String,
+    },
+    #[serde(rename = "DeleteVirtualMFADevice")]
+    DeleteVirtualMfaDevice {
+        serial_number: String,
+    },
+    DeleteUserPolicy {
+        user: String,
+        policy_name: String,
+    },
+    DetachUserPolicy {
+        user: String,
+        policy_arn: String,
+    },
+    DeleteUser {
+        user: String,
+    },
+}
+
+impl Operation {
+    /// The API action's name, as AWS and request logs spell it.
+    pub fn name(&self) -> String {
+        let value = serde_json::to_value(self).expect("operations serialise");
+        value["call"].as_str().unwrap_or_default().to_owned()
+    }
+}

@@ -1,0 +1,88 @@
+//! The CloudFormation templates jumpgate deploys, embedded at build time from
+//! `templates/`. The `iam-roles` template gets one role resource per declared
+//! role, built from `templates/iam-role.json`.
+
+use serde_json::{Value, json};
+
+use crate::model::derive::role_name;
+use crate::model::desired::RoleDef;
+
+pub const ADMIN_ROLE_STACK: &str = "stackset-admin-role";
+pub const EXECUTION_ROLE_STACK: &str = "stackset-execution-role";
+pub const ROLES_STACK_SET: &str = "iam-roles";
+pub const ADMINISTRATION_ROLE_NAME: &str = "AWSCloudFormationStackSetAdministrationRole";
+pub const EXECUTION_ROLE_NAME: &str = "AWSCloudFormationStackSetExecutionRole";
+
+const ADMIN_ROLE: &str = include_str!("../templates/stackset-admin-role.json");
+const EXECUTION_ROLE: &str = include_str!("../templates/stackset-execution-role.json");
+const IAM_ROLES: &str = include_str!("../templates/iam-roles.json");
+const IAM_ROLE: &str = include_str!("../templates/iam-role.json");
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).expect("embedded templates are valid JSON")
+}
+
+pub fn admin_role() -> Value {
+    parse(ADMIN_ROLE)
+}
+
+pub fn execution_role() -> Value {
+    parse(EXECUTION_ROLE)
+}
+
+/// The `iam-roles` StackSet template for these roles.
+pub fn iam_roles<'a>(roles: impl IntoIterator<Item = &'a RoleDef>) -> Value {
+    let mut template = parse(IAM_ROLES);
+    for role in roles {
+        let mut resource = parse(IAM_ROLE);
+        let props = &mut resource["Properties"];
+        props["RoleName"] = json!(role_name(&role.key).as_str());
+        props["MaxSessionDuration"] = json!(u32::from(role.session_hours) * 3600);
+        props["ManagedPolicyArns"] = json!([role.policy.as_str()]);
+        template["Resources"][logical_id(role.key.as_str())] = resource;
+    }
+    template
+}
+
+/// CloudFormation logical ids are alphanumeric: `operator-2` → `RoleOperator2`.
+fn logical_id(key: &str) -> String {
+    let mut id = String::from("Role");
+    for part in key.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            id.push(first.to_ascii_uppercase());
+            id.extend(chars);
+        }
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_role_gets_an_mfa_only_resource() {
+        let roles = RoleDef::defaults();
+        let template = iam_roles(roles.values());
+        let resources = template["Resources"].as_object().unwrap();
+        let ids: Vec<&String> = resources.keys().collect();
+        assert_eq!(ids, ["RoleAdmin", "RoleDeveloper", "RoleOperator"]);
+        for resource in resources.values() {
+            let statement = &resource["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+            assert_eq!(
+                statement["Condition"]["Bool"]["aws:MultiFactorAuthPresent"],
+                "true"
+            );
+        }
+        assert_eq!(
+            resources["RoleAdmin"]["Properties"]["ManagedPolicyArns"][0],
+            "arn:aws:iam::aws:policy/AdministratorAccess"
+        );
+    }
+
+    #[test]
+    fn logical_ids_are_alphanumeric() {
+        assert_eq!(logical_id("read-only_2"), "RoleReadOnly2");
+    }
+}
