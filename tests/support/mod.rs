@@ -1,0 +1,7 @@
+//! Helpers shared by the integration tests.
+//!
+//! Every test binary compiles this module with `mod support;` but uses only
+//! part of it, so unused-item warnings here would be noise.
+#![allow(dead_code)]
+
+pub mod emulator;
