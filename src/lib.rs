@@ -10,4 +10,5 @@ pub mod live;
 pub mod model;
 pub mod plan;
 pub mod policy;
+pub mod render;
 pub mod templates;

@@ -556,12 +556,16 @@ impl Planner<'_> {
     }
 
     fn users(&mut self) {
+        // The groups jumpgate owns once `groups` has run: those on its path,
+        // and the managed ones it adopts in this plan.
+        let managed = managed_groups(self.desired);
         let owned_groups: BTreeSet<&str> = self
             .live
             .groups
             .values()
             .filter(|g| g.is_owned())
             .map(|g| g.name.as_str())
+            .chain(managed.keys().map(|g| g.as_str()))
             .collect();
         let desired = self.desired;
         for user in desired.users.values() {

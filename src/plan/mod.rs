@@ -4,6 +4,8 @@
 
 mod build;
 mod lockout;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,0 +1,819 @@
+//! The planner's behaviour on small fixtures: desired state from KDL, live
+//! state built by hand or by "applying" a plan in memory.
+
+use serde_json::{Value, json};
+
+use super::{Action, Kind, Operation, Plan, Stage, build};
+use crate::lang::{self, Sources};
+use crate::live::{
+    LiveGroup, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveState, LiveUser,
+    UserDependents,
+};
+use crate::model::desired::DesiredState;
+use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, parse_document};
+
+/// A valid age X25519 recipient (the one in age's README).
+pub(crate) const AGE_RECIPIENT: &str =
+    "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+pub(crate) fn state(text: &str) -> DesiredState {
+    let mut sources = Sources::default();
+    sources.push("test.kdl", text);
+    match lang::validate(sources, Vec::new()) {
+        Ok(state) => state,
+        Err(invalid) => panic!("fixture is invalid: {invalid:?}"),
+    }
+}
+
+/// Carries out a plan's operations on a `LiveState` the way AWS would, and
+/// records what `observe` would then read back.
+pub(crate) fn apply_in_memory(live: &mut LiveState, plan: &Plan) {
+    for change in &plan.changes {
+        for operation in &change.operations {
+            apply_operation(live, plan, operation);
+        }
+    }
+}
+
+/// The live state after applying the plan for `desired` to `live`.
+pub(crate) fn converge(desired: &DesiredState, mut live: LiveState) -> LiveState {
+    let plan = build(desired, &live);
+    apply_in_memory(&mut live, &plan);
+    live
+}
+
+fn user_mut<'a>(live: &'a mut LiveState, name: &str) -> &'a mut LiveUser {
+    live.users
+        .get_mut(name)
+        .unwrap_or_else(|| panic!("no user {name}"))
+}
+
+fn group_mut<'a>(live: &'a mut LiveState, name: &str) -> &'a mut LiveGroup {
+    live.groups
+        .get_mut(name)
+        .unwrap_or_else(|| panic!("no group {name}"))
+}
+
+fn dependents_mut<'a>(live: &'a mut LiveState, user: &str) -> &'a mut UserDependents {
+    user_mut(live, user).dependents.get_or_insert_default()
+}
+
+fn apply_operation(live: &mut LiveState, plan: &Plan, operation: &Operation) {
+    use Operation as O;
+    match operation.clone() {
+        O::UpdateAccountPasswordPolicy { policy } => live.password_policy = Some(policy),
+        O::CreateStack {
+            stack,
+            template,
+            parameters,
+        }
+        | O::UpdateStack {
+            stack,
+            template,
+            parameters,
+        } => {
+            let status = "UPDATE_COMPLETE".to_owned();
+            let live_stack = LiveStack {
+                name: stack.clone(),
+                status,
+                template,
+                parameters,
+            };
+            live.stacks.insert(stack, live_stack);
+        }
+        O::CreateStackSet {
+            stack_set,
+            template,
+            parameters,
+        }
+        | O::UpdateStackSet {
+            stack_set,
+            template,
+            parameters,
+        } => {
+            live.stack_set = Some(LiveStackSet {
+                name: stack_set,
+                status: "ACTIVE".into(),
+                template,
+                parameters,
+            });
+        }
+        O::CreateStackInstances {
+            accounts, regions, ..
+        } => {
+            for account in &accounts {
+                for region in &regions {
+                    live.stack_instances.push(LiveStackInstance {
+                        account: account.clone(),
+                        region: region.clone(),
+                        status: "CURRENT".into(),
+                        status_reason: None,
+                    });
+                }
+            }
+        }
+        O::DeleteStackInstances {
+            accounts, regions, ..
+        } => live
+            .stack_instances
+            .retain(|i| !(accounts.contains(&i.account) && regions.contains(&i.region))),
+        O::CreatePolicy {
+            name,
+            path,
+            document,
+        } => {
+            let arn = format!("arn:aws:iam::{}:policy{path}{name}", plan.jump_account);
+            let policy = LivePolicy {
+                name: name.clone(),
+                arn,
+                path,
+                default_version: "v1".into(),
+                versions: vec!["v1".into()],
+                document,
+            };
+            live.policies.insert(name, policy);
+        }
+        O::CreatePolicyVersion {
+            policy_arn,
+            document,
+            delete_version,
+        } => {
+            let policy = live
+                .policies
+                .values_mut()
+                .find(|p| p.arn == policy_arn)
+                .expect("policy exists");
+            if let Some(old) = delete_version {
+                policy.versions.retain(|v| *v != old);
+            }
+            assert!(policy.versions.len() < 5, "IAM keeps at most five versions");
+            let next = format!("v{}", policy.versions.len() + 10);
+            policy.versions.push(next.clone());
+            policy.default_version = next;
+            policy.document = document;
+        }
+        O::CreateGroup { group, path } => {
+            let new = LiveGroup {
+                name: group.clone(),
+                path,
+                ..LiveGroup::default()
+            };
+            assert!(live.groups.insert(group, new).is_none(), "group exists");
+        }
+        O::UpdateGroupPath { group, path } => group_mut(live, &group).path = path,
+        O::PutGroupPolicy {
+            group,
+            policy_name,
+            document,
+        } => {
+            group_mut(live, &group)
+                .inline_policies
+                .insert(policy_name, document);
+        }
+        O::DeleteGroupPolicy { group, policy_name } => {
+            let removed = group_mut(live, &group).inline_policies.remove(&policy_name);
+            assert!(removed.is_some(), "no policy {policy_name} on {group}");
+        }
+        O::AttachGroupPolicy { group, policy_arn } => {
+            assert!(
+                live.policies.values().any(|p| p.arn == policy_arn)
+                    || policy_arn.starts_with("arn:aws:iam::aws:"),
+                "attaching {policy_arn}, which does not exist"
+            );
+            group_mut(live, &group).attached_policies.insert(policy_arn);
+        }
+        O::DetachGroupPolicy { group, policy_arn } => {
+            group_mut(live, &group)
+                .attached_policies
+                .remove(&policy_arn);
+        }
+        O::DeleteGroup { group } => {
+            let g = &live.groups[&group];
+            assert!(
+                g.inline_policies.is_empty() && g.attached_policies.is_empty(),
+                "DeleteGroup {group} with policies left"
+            );
+            assert!(
+                !live.users.values().any(|u| u.groups.contains(&group)),
+                "DeleteGroup {group} with members left"
+            );
+            live.groups.remove(&group);
+        }
+        O::CreateUser { user, tags } => {
+            let new = LiveUser {
+                name: user.clone(),
+                path: "/".into(),
+                tags,
+                login_profile: Some(false),
+                ..LiveUser::default()
+            };
+            assert!(live.users.insert(user, new).is_none(), "user exists");
+        }
+        O::TagUser { user, tags } => {
+            let existing = user_mut(live, &user);
+            existing.tags.extend(tags);
+            existing.login_profile.get_or_insert(false);
+        }
+        O::AddUserToGroup { user, group } => {
+            assert!(live.groups.contains_key(&group), "no group {group}");
+            user_mut(live, &user).groups.insert(group);
+        }
+        O::RemoveUserFromGroup { user, group } => {
+            user_mut(live, &user).groups.remove(&group);
+        }
+        O::CreateLoginProfile { user, .. } => {
+            let existing = user_mut(live, &user);
+            assert_ne!(existing.login_profile, Some(true), "profile exists");
+            existing.login_profile = Some(true);
+        }
+        O::DeleteLoginProfile { user } => user_mut(live, &user).login_profile = Some(false),
+        O::DeleteAccessKey {
+            user,
+            access_key_id,
+        } => dependents_mut(live, &user)
+            .access_keys
+            .retain(|k| *k != access_key_id),
+        O::DeleteSigningCertificate {
+            user,
+            certificate_id,
+        } => dependents_mut(live, &user)
+            .signing_certificates
+            .retain(|c| *c != certificate_id),
+        O::DeleteSshPublicKey {
+            user,
+            ssh_public_key_id,
+        } => dependents_mut(live, &user)
+            .ssh_public_keys
+            .retain(|k| *k != ssh_public_key_id),
+        O::DeleteServiceSpecificCredential {
+            user,
+            credential_id,
+        } => dependents_mut(live, &user)
+            .service_specific_credentials
+            .retain(|c| *c != credential_id),
+        O::DeactivateMfaDevice {
+            user,
+            serial_number,
+        } => dependents_mut(live, &user)
+            .mfa_devices
+            .retain(|d| *d != serial_number),
+        O::DeleteVirtualMfaDevice { .. } => {}
+        O::DeleteUserPolicy { user, policy_name } => {
+            user_mut(live, &user).inline_policies.remove(&policy_name);
+        }
+        O::DetachUserPolicy { user, policy_arn } => {
+            user_mut(live, &user).attached_policies.remove(&policy_arn);
+        }
+        O::DeleteUser { user } => {
+            let u = &live.users[&user];
+            let left = u.dependents.clone().unwrap_or_default();
+            let clean = u.login_profile != Some(true)
+                && u.groups.is_empty()
+                && u.inline_policies.is_empty()
+                && u.attached_policies.is_empty()
+                && left.access_keys.is_empty()
+                && left.signing_certificates.is_empty()
+                && left.ssh_public_keys.is_empty()
+                && left.service_specific_credentials.is_empty()
+                && left.mfa_devices.is_empty();
+            assert!(clean, "DeleteUser {user} with dependents left: {u:?}");
+            live.users.remove(&user);
+        }
+    }
+}
+
+/// `stage action address`, one per change: what a reviewer checks first.
+pub(crate) fn outline(plan: &Plan) -> String {
+    plan.changes
+        .iter()
+        .map(|c| {
+            let stage = serde_json::to_value(c.stage).unwrap();
+            format!(
+                "{:<22} {} {}\n",
+                stage.as_str().unwrap(),
+                c.action.symbol(),
+                c.address
+            )
+        })
+        .collect()
+}
+
+fn addresses(plan: &Plan) -> Vec<&str> {
+    plan.changes.iter().map(|c| c.address.as_str()).collect()
+}
+
+const ESTATE: &str = r#"
+    jump-account id="111111111111" region="ap-northeast-1"
+    project "p" {
+        account "p-prod" id="222222222222"
+    }
+    account "shared" id="333333333333"
+    user "alice" {
+        access "admin"
+    }
+    user "bob" {
+        access "developer" project="p"
+    }
+"#;
+
+fn owned_user(name: &str) -> LiveUser {
+    LiveUser {
+        name: name.into(),
+        path: "/".into(),
+        tags: [("managed-by".to_owned(), "jumpgate".to_owned())].into(),
+        login_profile: Some(true),
+        ..LiveUser::default()
+    }
+}
+
+fn unowned_user(name: &str) -> LiveUser {
+    LiveUser {
+        name: name.into(),
+        path: "/".into(),
+        ..LiveUser::default()
+    }
+}
+
+#[test]
+fn from_nothing_everything_is_created_in_dependency_order() {
+    let plan = build(&state(ESTATE), &LiveState::default());
+    assert!(plan.changes.iter().all(|c| c.action == Action::Create));
+    let mut stages: Vec<Stage> = plan.changes.iter().map(|c| c.stage).collect();
+    stages.dedup();
+    assert_eq!(
+        stages,
+        [
+            Stage::AdminRoleStack,
+            Stage::ExecutionRoleStack,
+            Stage::StackSet,
+            Stage::StackInstances,
+            Stage::MfaPolicy,
+            Stage::Groups,
+            Stage::GroupPolicies,
+            Stage::Users,
+            Stage::Memberships,
+            Stage::LoginProfiles,
+        ]
+    );
+    assert_eq!(plan.summary.add, plan.changes.len());
+    assert!(plan.lockouts.is_empty() && plan.warnings.is_empty());
+    insta::assert_snapshot!(outline(&plan));
+}
+
+#[test]
+fn stack_instances_live_in_their_target_account() {
+    let plan = build(&state(ESTATE), &LiveState::default());
+    let accounts: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == Kind::StackInstance)
+        .map(|c| c.account.as_str())
+        .collect();
+    assert_eq!(accounts, ["111111111111", "222222222222", "333333333333"]);
+    assert!(
+        plan.changes
+            .iter()
+            .filter(|c| c.kind != Kind::StackInstance)
+            .all(|c| c.account.as_str() == "111111111111")
+    );
+}
+
+#[test]
+fn a_converged_estate_plans_nothing() {
+    let desired = state(ESTATE);
+    let live = converge(&desired, LiveState::default());
+    let plan = build(&desired, &live);
+    assert!(plan.is_empty(), "{}", outline(&plan));
+    assert!(plan.warnings.is_empty() && plan.unmanaged_users.is_empty());
+    assert_eq!(plan.summary, Default::default());
+}
+
+#[test]
+fn an_apply_cut_off_anywhere_is_finished_by_the_next() {
+    let desired = state(ESTATE);
+    let full = build(&desired, &LiveState::default());
+    for done in 0..=full.changes.len() {
+        let mut live = LiveState::default();
+        let partial = Plan {
+            changes: full.changes[..done].to_vec(),
+            ..full.clone()
+        };
+        apply_in_memory(&mut live, &partial);
+        let rest = build(&desired, &live);
+        assert_eq!(
+            rest.changes.len(),
+            full.changes.len() - done,
+            "after {done} changes:\n{}",
+            outline(&rest)
+        );
+        let live = converge(&desired, live);
+        let again = build(&desired, &live);
+        assert!(again.is_empty(), "after {done}: {}", outline(&again));
+    }
+}
+
+#[test]
+fn a_password_policy_comes_first_and_converges() {
+    let text = ESTATE.replace(
+        r#"region="ap-northeast-1""#,
+        r#"region="ap-northeast-1" { password-policy min-length=14 }"#,
+    );
+    let desired = state(&text);
+    let plan = build(&desired, &LiveState::default());
+    assert_eq!(plan.changes[0].address, "password-policy");
+    assert_eq!(plan.changes[0].stage, Stage::PasswordPolicy);
+    let live = converge(&desired, LiveState::default());
+    assert!(build(&desired, &live).is_empty());
+}
+
+#[test]
+fn offboarding_removes_every_dependent_before_the_user() {
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    let mut carol = owned_user("carol");
+    carol.groups = ["group-admin".to_owned(), "legacy-team".to_owned()].into();
+    carol.inline_policies = ["scratch".to_owned()].into();
+    carol.attached_policies = ["arn:aws:iam::aws:policy/IAMUserChangePassword".to_owned()].into();
+    carol.dependents = Some(UserDependents {
+        access_keys: vec!["AKIAEXAMPLE".into()],
+        signing_certificates: vec!["CERT1".into()],
+        ssh_public_keys: vec!["APKAEXAMPLE".into()],
+        service_specific_credentials: vec!["ACCAEXAMPLE".into()],
+        mfa_devices: vec!["arn:aws:iam::111111111111:mfa/carol".into()],
+        unreadable: vec![],
+    });
+    live.users.insert("carol".into(), carol);
+    live.groups.insert(
+        "legacy-team".into(),
+        LiveGroup {
+            name: "legacy-team".into(),
+            path: "/".into(),
+            ..LiveGroup::default()
+        },
+    );
+
+    let plan = build(&desired, &live);
+    assert!(plan.changes.iter().all(|c| c.action == Action::Delete));
+    let (user, dependents) = plan.changes.split_last().unwrap();
+    assert_eq!(user.address, "user.carol");
+    assert_eq!(user.stage, Stage::DeleteUsers);
+    assert!(dependents.iter().all(|c| c.stage == Stage::UserDependents));
+    assert_eq!(
+        addresses(&plan),
+        [
+            "login-profile.carol",
+            "access-key.carol/AKIAEXAMPLE",
+            "signing-certificate.carol/CERT1",
+            "ssh-public-key.carol/APKAEXAMPLE",
+            "service-specific-credential.carol/ACCAEXAMPLE",
+            "mfa-device.carol/carol",
+            "user-policy.carol/scratch",
+            "user-policy-attachment.carol/IAMUserChangePassword",
+            "membership.carol/group-admin",
+            "membership.carol/legacy-team",
+            "user.carol",
+        ]
+    );
+    let mfa = &plan.changes[5];
+    let calls: Vec<String> = mfa.operations.iter().map(Operation::name).collect();
+    assert_eq!(calls, ["DeactivateMFADevice", "DeleteVirtualMFADevice"]);
+    // Applying it really empties the user before DeleteUser (checked in memory).
+    let live = converge(&desired, live);
+    assert!(!live.users.contains_key("carol"));
+    assert!(live.groups.contains_key("legacy-team"), "not ours: kept");
+}
+
+#[test]
+fn unreadable_dependents_are_a_warning() {
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    let mut carol = owned_user("carol");
+    carol.dependents = Some(UserDependents {
+        unreadable: vec!["ListSSHPublicKeys: AccessDenied".into()],
+        ..UserDependents::default()
+    });
+    live.users.insert("carol".into(), carol);
+    let plan = build(&desired, &live);
+    assert_eq!(plan.warnings.len(), 1);
+    assert!(
+        plan.warnings[0].contains("ListSSHPublicKeys"),
+        "{:?}",
+        plan.warnings
+    );
+}
+
+#[test]
+fn an_unowned_undeclared_user_is_listed_and_left_alone() {
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    let mut dave = unowned_user("dave");
+    dave.groups = ["group-admin".to_owned(), "break-glass".to_owned()].into();
+    dave.login_profile = None;
+    live.users.insert("dave".into(), dave);
+    let plan = build(&desired, &live);
+    assert!(plan.is_empty(), "{}", outline(&plan));
+    assert_eq!(plan.unmanaged_users, ["dave"]);
+}
+
+#[test]
+fn adopting_a_declared_unowned_user_is_an_explicit_update() {
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    let mut alice = unowned_user("alice");
+    alice.tags = [("team".to_owned(), "platform".to_owned())].into();
+    alice.login_profile = Some(true);
+    live.users.insert("alice".into(), alice);
+    let plan = build(&desired, &live);
+    assert_eq!(
+        addresses(&plan),
+        ["user.alice", "membership.alice/group-admin"]
+    );
+    let adopt = &plan.changes[0];
+    assert_eq!(adopt.action, Action::Update);
+    assert_eq!(adopt.after.as_ref().unwrap()["adopted"], json!(true));
+    assert!(matches!(adopt.operations[..], [Operation::TagUser { .. }]));
+    assert!(plan.unmanaged_users.is_empty());
+    let live = converge(&desired, live);
+    assert!(build(&desired, &live).is_empty());
+}
+
+#[test]
+fn adding_an_account_to_a_project_touches_only_that_project() {
+    let before = state(ESTATE);
+    let live = converge(&before, LiveState::default());
+    let after = state(&ESTATE.replace(
+        r#"account "p-prod" id="222222222222""#,
+        r#"account "p-prod" id="222222222222"
+        account "p-stg" id="444444444444""#,
+    ));
+    let plan = build(&after, &live);
+    assert_eq!(
+        addresses(&plan),
+        [
+            "stack-instance.iam-roles/444444444444/ap-northeast-1",
+            "group-policy.group-admin-p/assume-role",
+            "group-policy.group-developer-p/assume-role",
+            "group-policy.group-operator-p/assume-role",
+        ]
+    );
+    let instance = &plan.changes[0];
+    assert_eq!(instance.action, Action::Create);
+    assert_eq!(instance.account.as_str(), "444444444444");
+    for change in &plan.changes[1..] {
+        assert_eq!(change.action, Action::Update);
+        let resources = &change.after.as_ref().unwrap()["Statement"][0]["Resource"];
+        assert_eq!(resources.as_array().unwrap().len(), 2, "{resources}");
+    }
+    // Global groups name no account, so they did not change.
+    let global = &live.groups["group-admin"].inline_policies[GROUP_POLICY_NAME];
+    assert_eq!(
+        global["Statement"][0]["Resource"],
+        json!("arn:aws:iam::*:role/role-admin")
+    );
+}
+
+#[test]
+fn removing_an_account_deletes_its_stack_instance_last() {
+    let text = ESTATE.replace(
+        r#"account "p-prod" id="222222222222""#,
+        r#"account "p-prod" id="222222222222"
+        account "p-stg" id="444444444444""#,
+    );
+    let live = converge(&state(&text), LiveState::default());
+    let plan = build(&state(ESTATE), &live);
+    let last = plan.changes.last().unwrap();
+    assert_eq!(
+        last.address,
+        "stack-instance.iam-roles/444444444444/ap-northeast-1"
+    );
+    assert_eq!(
+        (last.action, last.stage),
+        (Action::Delete, Stage::DeleteStackInstances)
+    );
+}
+
+/// A document as IAM hands it back: URL-encoded.
+fn url_encoded(document: &Value) -> String {
+    percent_encoding::utf8_percent_encode(&document.to_string(), percent_encoding::NON_ALPHANUMERIC)
+        .to_string()
+}
+
+#[test]
+fn documents_equal_to_iam_plan_no_change() {
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    // Single-item lists where jumpgate writes scalars, and URL-encoded on the way back.
+    let group = group_mut(&mut live, "group-admin");
+    let document = group.inline_policies[GROUP_POLICY_NAME].clone();
+    let mut listy = document.clone();
+    let statement = &mut listy["Statement"][0];
+    statement["Action"] = json!([statement["Action"]]);
+    statement["Resource"] = json!([statement["Resource"]]);
+    let decoded = parse_document(&url_encoded(&listy)).unwrap();
+    group
+        .inline_policies
+        .insert(GROUP_POLICY_NAME.into(), decoded);
+    // Statements in another order, and lists of strings in another order.
+    let policy = live.policies.get_mut(MFA_POLICY_NAME).unwrap();
+    let statements = policy.document["Statement"].as_array_mut().unwrap();
+    assert!(
+        statements.len() > 1,
+        "the MFA policy has several statements"
+    );
+    statements.reverse();
+    for s in statements.iter_mut() {
+        if let Some(actions) = s.get_mut("Action").and_then(Value::as_array_mut) {
+            actions.reverse();
+        }
+    }
+    let plan = build(&desired, &live);
+    assert!(plan.is_empty(), "{}", outline(&plan));
+}
+
+#[test]
+fn a_changed_document_is_an_update_with_both_sides() {
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    let group = group_mut(&mut live, "group-developer-p");
+    group.inline_policies.insert(
+        GROUP_POLICY_NAME.into(),
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "sts:AssumeRole", "Resource": "*"}]}),
+    );
+    let plan = build(&desired, &live);
+    assert_eq!(
+        addresses(&plan),
+        ["group-policy.group-developer-p/assume-role"]
+    );
+    let change = &plan.changes[0];
+    assert_eq!(change.action, Action::Update);
+    assert_eq!(
+        change.before.as_ref().unwrap()["Statement"][0]["Resource"],
+        "*"
+    );
+}
+
+#[test]
+fn a_full_managed_policy_frees_its_oldest_version_first() {
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    let policy = live.policies.get_mut(MFA_POLICY_NAME).unwrap();
+    policy.versions = ["v3", "v4", "v5", "v6", "v7"].map(String::from).into();
+    policy.default_version = "v7".into();
+    policy.document = json!({"Version": "2012-10-17", "Statement": []});
+    let plan = build(&desired, &live);
+    assert_eq!(addresses(&plan), ["managed-policy.policy-enforce-mfa"]);
+    match &plan.changes[0].operations[..] {
+        [Operation::CreatePolicyVersion { delete_version, .. }] => {
+            assert_eq!(delete_version.as_deref(), Some("v3"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn stray_policies_on_owned_groups_are_removed() {
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    let group = group_mut(&mut live, "group-operator");
+    group
+        .inline_policies
+        .insert("hand-made".into(), json!({"Statement": []}));
+    group
+        .attached_policies
+        .insert("arn:aws:iam::aws:policy/AdministratorAccess".into());
+    let plan = build(&desired, &live);
+    assert_eq!(
+        addresses(&plan),
+        [
+            "group-policy.group-operator/hand-made",
+            "group-policy-attachment.group-operator/AdministratorAccess",
+        ]
+    );
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.stage == Stage::RemoveGroupPolicies)
+    );
+}
+
+#[test]
+fn an_obsolete_owned_group_is_emptied_then_deleted() {
+    let with_project = state(ESTATE);
+    let live = converge(&with_project, LiveState::default());
+    let without = state(
+        r#"
+        jump-account id="111111111111" region="ap-northeast-1"
+        account "shared" id="333333333333"
+        user "alice" { access "admin"; }
+        user "bob" { access "developer"; }
+    "#,
+    );
+    let plan = build(&without, &live);
+    let deleted: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == Kind::Group)
+        .map(|c| c.address.as_str())
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            "group.group-admin-p",
+            "group.group-developer-p",
+            "group.group-operator-p"
+        ]
+    );
+    let live = converge(&without, live);
+    assert!(build(&without, &live).is_empty());
+    assert!(!live.groups.contains_key("group-developer-p"));
+}
+
+#[test]
+fn lockouts_name_every_account_no_admin_can_reach() {
+    let text = ESTATE.replace(r#"access "admin""#, r#"access "admin" project="p""#);
+    let plan = build(&state(&text), &LiveState::default());
+    let locked: Vec<(&str, &str)> = plan
+        .lockouts
+        .iter()
+        .map(|l| (l.account.as_str(), l.account_id.as_str()))
+        .collect();
+    assert_eq!(
+        locked,
+        [("jump", "111111111111"), ("shared", "333333333333")]
+    );
+    assert!(plan.lockouts.iter().all(|l| l.role == "role-admin"));
+}
+
+#[test]
+fn a_console_less_user_gets_no_login_profile_and_loses_one() {
+    let text = ESTATE.replace(r#"user "bob""#, r#"user "bob" console=#false"#);
+    let desired = state(&text);
+    let plan = build(&desired, &LiveState::default());
+    assert!(addresses(&plan).contains(&"login-profile.alice"));
+    assert!(!addresses(&plan).contains(&"login-profile.bob"));
+    let mut live = converge(&state(ESTATE), LiveState::default());
+    assert_eq!(live.users["bob"].login_profile, Some(true));
+    let plan = build(&desired, &live);
+    assert_eq!(addresses(&plan), ["login-profile.bob"]);
+    assert_eq!(plan.changes[0].stage, Stage::RemoveLoginProfiles);
+    apply_in_memory(&mut live, &plan);
+    assert!(build(&desired, &live).is_empty());
+}
+
+#[test]
+fn initial_passwords_go_where_the_file_says() {
+    let text = ESTATE.replace(
+        r#"user "bob""#,
+        &format!(r#"user "bob" age-recipient="{AGE_RECIPIENT}""#),
+    );
+    let plan = build(&state(&text), &LiveState::default());
+    let delivery = |user: &str| {
+        plan.changes
+            .iter()
+            .find(|c| c.address == format!("login-profile.{user}"))
+            .map(|c| c.after.as_ref().unwrap()["password"].clone())
+            .unwrap()
+    };
+    assert_eq!(delivery("alice"), json!({"to": "file"}));
+    assert_eq!(
+        delivery("bob"),
+        json!({"to": "age", "recipient": AGE_RECIPIENT})
+    );
+}
+
+#[test]
+fn a_missing_stack_set_hides_stale_instances() {
+    // Instances listed for a stack set that is gone are not deleted twice.
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    live.stack_set.as_mut().unwrap().status = "DELETED".into();
+    let plan = build(&desired, &live);
+    assert!(plan.changes.iter().all(|c| c.action == Action::Create));
+    assert_eq!(
+        plan.changes
+            .iter()
+            .filter(|c| c.kind == Kind::StackInstance)
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn adopting_a_group_also_settles_its_members_in_one_apply() {
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    // A hand-made group-operator that bob, a developer, is in.
+    let group = group_mut(&mut live, "group-operator");
+    group.path = "/".into();
+    user_mut(&mut live, "bob")
+        .groups
+        .insert("group-operator".into());
+    let plan = build(&desired, &live);
+    assert_eq!(
+        addresses(&plan),
+        ["group.group-operator", "membership.bob/group-operator"]
+    );
+    let live = converge(&desired, live);
+    assert!(build(&desired, &live).is_empty());
+}

@@ -1,0 +1,96 @@
+//! Renderers: a `Plan` in, text for people, JSON for scripts and saved plans,
+//! Markdown for pull-request comments. They only read the plan; adding a
+//! format never touches the planner.
+
+mod json;
+mod markdown;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use crate::plan::Plan;
+
+/// How a plan is written out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Terraform-like, for a terminal or a log.
+    #[default]
+    Text,
+    /// The plan as data; also the saved-plan file format of `apply --plan`.
+    Json,
+    /// A pull-request comment.
+    Markdown,
+}
+
+/// Presentation choices that do not change what is said.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    /// ANSI colours; only the text format uses them, and it reads the same without.
+    pub color: bool,
+}
+
+pub fn render(plan: &Plan, format: Format, style: Style) -> String {
+    match format {
+        Format::Text => text::render(plan, style),
+        Format::Json => json::render(plan),
+        Format::Markdown => markdown::render(plan),
+    }
+}
+
+/// The summary as a sentence, shared by the text and Markdown formats.
+fn summary_line(plan: &Plan) -> String {
+    if plan.is_empty() {
+        "No changes. Live state matches the desired state.".to_owned()
+    } else {
+        let s = plan.summary;
+        format!(
+            "Plan: {} to add, {} to change, {} to destroy.",
+            s.add, s.change, s.destroy
+        )
+    }
+}
+
+/// The accounts the changes are in, in order of first appearance, each with
+/// the indices of its changes in plan order.
+fn by_account(plan: &Plan) -> Vec<(&str, Vec<usize>)> {
+    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (index, change) in plan.changes.iter().enumerate() {
+        let account = change.account.as_str();
+        match groups.iter_mut().find(|(a, _)| *a == account) {
+            Some((_, indices)) => indices.push(index),
+            None => groups.push((account, vec![index])),
+        }
+    }
+    groups
+}
+
+/// A heading for an account: its id, and its name when the plan says it.
+fn account_heading(plan: &Plan, account: &str) -> String {
+    if account == plan.jump_account.as_str() {
+        return format!("Account {account} (jump account)");
+    }
+    let from_lockouts = plan
+        .lockouts
+        .iter()
+        .find(|l| l.account_id == account)
+        .map(|l| l.account.clone());
+    let from_changes = || {
+        plan.changes
+            .iter()
+            .filter(|c| c.account.as_str() == account)
+            .flat_map(|c| [&c.after, &c.before])
+            .flatten()
+            .find_map(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+    };
+    match from_lockouts.or_else(from_changes) {
+        Some(name) => format!("Account {account} ({name})"),
+        None => format!("Account {account}"),
+    }
+}
+
+/// What `apply` will say about a lockout, shared by the text and Markdown formats.
+const LOCKOUT_REFUSAL: &str = "apply will refuse unless --allow-lockout is given.";
+
+const UNMANAGED_USERS: &str =
+    "Users in the jump account that jumpgate does not manage (left alone):";
