@@ -5,10 +5,15 @@
 //! `render` (text, JSON, Markdown) and `apply` (run a `Plan`). Only `aws`
 //! talks to AWS. See ARCHITECTURE.md.
 
+pub mod apply;
+pub mod aws;
 pub mod lang;
 pub mod live;
+pub mod lock;
 pub mod model;
+pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod render;
+pub mod secrets;
 pub mod templates;

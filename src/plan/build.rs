@@ -649,6 +649,7 @@ impl Planner<'_> {
                 vec![Operation::CreateLoginProfile {
                     user: name.into(),
                     delivery,
+                    password_length: password_length(self.desired.jump.password_policy.as_ref()),
                 }],
             );
         } else if !user.console && has_profile {
@@ -842,6 +843,15 @@ impl Planner<'_> {
             vec![Operation::DeleteUser { user: name.into() }],
         );
     }
+}
+
+/// Generated passwords are at least this long, and longer when the policy asks.
+const MIN_PASSWORD_LENGTH: u8 = 20;
+
+fn password_length(policy: Option<&crate::model::desired::PasswordPolicy>) -> u8 {
+    policy.map_or(MIN_PASSWORD_LENGTH, |p| {
+        p.min_length.max(MIN_PASSWORD_LENGTH)
+    })
 }
 
 fn policy_name_of(arn: &str) -> &str {

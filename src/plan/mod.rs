@@ -262,6 +262,9 @@ pub enum Operation {
     CreateLoginProfile {
         user: String,
         delivery: SecretDelivery,
+        /// The generated password's length: the password policy's minimum
+        /// or more. The password itself is made at apply time.
+        password_length: u8,
     },
     DeleteLoginProfile {
         user: String,

@@ -1,0 +1,296 @@
+//! Carrying out a `Plan`: stage by stage, the changes of a stage at once
+//! (within a bound), stopping before the next stage when one fails so that
+//! nothing runs ahead of what it depends on. The next apply finishes the job.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::StreamExt;
+
+use crate::aws::{AwsError, ChangeEstate};
+use crate::plan::{Change, Operation, Plan, SecretDelivery, Stage};
+use crate::secrets::{self, Delivered, SecretError};
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Where plain password files go; required when any user has no age key.
+    pub secrets_dir: Option<PathBuf>,
+    /// Changes of one stage in flight at once.
+    pub changes_at_once: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(
+        "{count} user(s) get a console password but have no `age-recipient`: {users}.\n\
+         Pass --secrets-dir DIR to write their initial passwords to owner-only files, \
+         or give them an age-recipient."
+    )]
+    NoSecretsDir { count: usize, users: String },
+}
+
+/// What happened, for the report.
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    pub applied: Vec<Change>,
+    /// Changes that failed, with the reason.
+    pub failed: Vec<(Change, String)>,
+    /// Changes not attempted because an earlier stage failed.
+    pub not_attempted: usize,
+    /// Initial passwords and where they went.
+    pub secrets: Vec<(String, Delivered)>,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty() && self.not_attempted == 0
+    }
+}
+
+/// Refuses, before any change, a plan whose passwords would have nowhere to go.
+pub fn check_secrets(plan: &Plan, options: &ApplyOptions) -> Result<(), ApplyError> {
+    if options.secrets_dir.is_some() {
+        return Ok(());
+    }
+    let users: Vec<&str> = plan
+        .changes
+        .iter()
+        .flat_map(|c| &c.operations)
+        .filter_map(|op| match op {
+            Operation::CreateLoginProfile {
+                user,
+                delivery: SecretDelivery::File,
+                ..
+            } => Some(user.as_str()),
+            _ => None,
+        })
+        .collect();
+    if users.is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyError::NoSecretsDir {
+            count: users.len(),
+            users: users.join(", "),
+        })
+    }
+}
+
+/// Progress on stderr: a bar on a terminal, a line per change elsewhere.
+struct Progress {
+    total: usize,
+    done: AtomicUsize,
+    bar: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Self {
+            total,
+            done: AtomicUsize::new(0),
+            bar: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn finished(&self, change: &Change, outcome: &Result<(), String>) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let symbol = change.action.symbol();
+        match (outcome, self.bar) {
+            (Ok(()), true) => {
+                const WIDTH: usize = 30;
+                let filled = WIDTH * done / self.total.max(1);
+                eprint!(
+                    "\r\x1b[2K[{}{}] {done}/{} {symbol} {}",
+                    "=".repeat(filled),
+                    " ".repeat(WIDTH - filled),
+                    self.total,
+                    change.address
+                );
+                if done == self.total {
+                    eprintln!();
+                }
+            }
+            (Ok(()), false) => {
+                eprintln!("[{done}/{}] {symbol} {}: done", self.total, change.address)
+            }
+            (Err(reason), bar) => {
+                let start = if bar { "\r\x1b[2K" } else { "" };
+                eprintln!(
+                    "{start}[{done}/{}] {symbol} {}: FAILED: {reason}",
+                    self.total, change.address
+                );
+            }
+        }
+    }
+}
+
+/// Carries out `plan`. Individual failures are in the report, not errors.
+pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions) -> ApplyReport {
+    let progress = Progress::new(plan.changes.len());
+    let mut report = ApplyReport::default();
+    let mut stages: Vec<(Stage, Vec<&Change>)> = Vec::new();
+    for change in &plan.changes {
+        match stages.last_mut() {
+            Some((stage, changes)) if *stage == change.stage => changes.push(change),
+            _ => stages.push((change.stage, vec![change])),
+        }
+    }
+    for (index, (stage, changes)) in stages.iter().enumerate() {
+        let outcomes: Vec<(&Change, Result<Option<(String, Delivered)>, String>)> =
+            match stage {
+                Stage::StackInstances | Stage::DeleteStackInstances => {
+                    // A StackSet runs one operation at a time: one call for all accounts.
+                    let merged = merge_stack_instance_operations(changes);
+                    let result = match merged {
+                        Some(op) => aws.call(&op).await.map_err(|e| e.to_string()),
+                        None => Ok(()),
+                    };
+                    changes
+                        .iter()
+                        .map(|c| (*c, result.clone().map(|()| None)))
+                        .collect()
+                }
+                _ => futures::stream::iter(changes.iter().copied())
+                    .map(|change| async move { (change, run_change(aws, change, options).await) })
+                    .buffer_unordered(options.changes_at_once.max(1))
+                    .collect()
+                    .await,
+            };
+        let mut stage_failed = false;
+        for (change, outcome) in outcomes {
+            progress.finished(change, &outcome.as_ref().map(|_| ()).map_err(Clone::clone));
+            match outcome {
+                Ok(secret) => {
+                    report.secrets.extend(secret);
+                    report.applied.push(change.clone());
+                }
+                Err(reason) => {
+                    stage_failed = true;
+                    report.failed.push((change.clone(), reason));
+                }
+            }
+        }
+        if stage_failed {
+            report.not_attempted = stages[index + 1..].iter().map(|(_, c)| c.len()).sum();
+            break;
+        }
+    }
+    report.applied.sort_by_key(|c| c.stage);
+    report.secrets.sort_by(|a, b| a.0.cmp(&b.0));
+    report
+}
+
+fn merge_stack_instance_operations(changes: &[&Change]) -> Option<Operation> {
+    let mut merged: Option<Operation> = None;
+    for op in changes.iter().flat_map(|c| &c.operations) {
+        match (&mut merged, op) {
+            (None, _) => merged = Some(op.clone()),
+            (
+                Some(Operation::CreateStackInstances {
+                    accounts, regions, ..
+                }),
+                Operation::CreateStackInstances {
+                    accounts: more_accounts,
+                    regions: more_regions,
+                    ..
+                },
+            )
+            | (
+                Some(Operation::DeleteStackInstances {
+                    accounts, regions, ..
+                }),
+                Operation::DeleteStackInstances {
+                    accounts: more_accounts,
+                    regions: more_regions,
+                    ..
+                },
+            ) => {
+                for account in more_accounts {
+                    if !accounts.contains(account) {
+                        accounts.push(account.clone());
+                    }
+                }
+                for region in more_regions {
+                    if !regions.contains(region) {
+                        regions.push(region.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    merged
+}
+
+/// Runs one change's calls in order; returns the delivered secret, if any.
+async fn run_change<A: ChangeEstate>(
+    aws: &A,
+    change: &Change,
+    options: &ApplyOptions,
+) -> Result<Option<(String, Delivered)>, String> {
+    let mut delivered = None;
+    for op in &change.operations {
+        match op {
+            Operation::CreateLoginProfile {
+                user,
+                delivery,
+                password_length,
+            } => {
+                let secret = create_login_profile(aws, user, delivery, *password_length, options)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                delivered = Some((user.clone(), secret));
+            }
+            other => aws.call(other).await.map_err(|e| e.to_string())?,
+        }
+    }
+    Ok(delivered)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LoginProfileError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("no --secrets-dir for a password that has no age-recipient")]
+    NoSecretsDir,
+}
+
+/// Delivers the password first, so a login profile never exists with a
+/// password nobody received; removes the delivery if AWS then refuses.
+async fn create_login_profile<A: ChangeEstate>(
+    aws: &A,
+    user: &str,
+    delivery: &SecretDelivery,
+    length: u8,
+    options: &ApplyOptions,
+) -> Result<Delivered, LoginProfileError> {
+    let password = secrets::generate_password(length);
+    let delivered = match (delivery, &options.secrets_dir) {
+        (SecretDelivery::Age { recipient }, Some(dir)) => {
+            let armored = secrets::encrypt_to(user, recipient, &password)?;
+            Delivered::AgeFile(secrets::write_private(
+                dir,
+                &format!("{user}.password.age"),
+                &armored,
+            )?)
+        }
+        (SecretDelivery::Age { recipient }, None) => {
+            Delivered::AgeArmored(secrets::encrypt_to(user, recipient, &password)?)
+        }
+        (SecretDelivery::File, Some(dir)) => Delivered::PlainFile(secrets::write_private(
+            dir,
+            &format!("{user}.password"),
+            &password,
+        )?),
+        (SecretDelivery::File, None) => return Err(LoginProfileError::NoSecretsDir),
+    };
+    if let Err(err) = aws.create_login_profile(user, &password).await {
+        if let Some(file) = delivered.file() {
+            let _ = std::fs::remove_file(file);
+        }
+        return Err(err.into());
+    }
+    Ok(delivered)
+}

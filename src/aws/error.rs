@@ -1,0 +1,53 @@
+//! AWS failures as users read them: the call, AWS's error code and message.
+
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_iam::error::SdkError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("{call} failed: {code}: {message}")]
+    Service {
+        call: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error("{call} failed: {message}")]
+    Transport { call: &'static str, message: String },
+    #[error("CloudFormation {what} ended in {status}: {reason}")]
+    Operation {
+        what: String,
+        status: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl AwsError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Converts an SDK error, keeping AWS's code and message (the SDK's own
+    /// Display says only "service error").
+    pub fn from_sdk<E, R>(call: &'static str, err: SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match err.as_service_error() {
+            Some(service) if service.code().is_some() => AwsError::Service {
+                call,
+                code: service.code().unwrap_or_default().to_owned(),
+                message: service.message().unwrap_or_default().to_owned(),
+            },
+            _ => AwsError::Transport {
+                call,
+                message: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            },
+        }
+    }
+}

@@ -1,0 +1,686 @@
+//! IAM and STS: reading users, groups and policies; making the planned calls.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::types::{EntityType, Tag};
+
+use super::{Aws, AwsError, Caller, ChangeEstate, IamSnapshot, LockStore, ReadEstate};
+use crate::live::{
+    LiveGroup, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser, OWNED_PATH,
+    UserDependents,
+};
+use crate::model::desired::PasswordPolicy;
+use crate::plan::Operation;
+use crate::policy::{MFA_POLICY_NAME, parse_document};
+
+/// The lock object: a managed policy that grants nothing.
+pub const LOCK_POLICY_NAME: &str = "jumpgate-apply-lock";
+const LOCK_DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"JumpgateApplyLockGrantsNothing","Effect":"Deny","Action":"iam:CreateUser","Resource":"arn:aws:iam::*:user/jumpgate-apply-lock"}]}"#;
+
+fn is_code(err: &AwsError, codes: &[&str]) -> bool {
+    err.code().is_some_and(|c| codes.contains(&c))
+}
+
+/// Treats `codes` as the wanted outcome: the object already is (or is no
+/// longer) there, typically because a retried call took effect the first time.
+fn done_if(result: Result<(), AwsError>, codes: &[&str]) -> Result<(), AwsError> {
+    match result {
+        Err(err) if is_code(&err, codes) => {
+            tracing::debug!("{err}: already in the wanted state");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+const EXISTS: &[&str] = &["EntityAlreadyExists"];
+const GONE: &[&str] = &["NoSuchEntity"];
+
+fn decode(document: Option<&str>) -> serde_json::Value {
+    document
+        .and_then(|d| parse_document(d).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .expect("key and value are set")
+}
+
+impl Aws {
+    fn lock_arn(&self, account: &str) -> String {
+        format!("arn:aws:iam::{account}:policy{OWNED_PATH}{LOCK_POLICY_NAME}")
+    }
+
+    async fn account(&self) -> Result<String, AwsError> {
+        Ok(self.caller().await?.account)
+    }
+}
+
+impl ReadEstate for Aws {
+    async fn caller(&self) -> Result<Caller, AwsError> {
+        let _permit = self.permit().await;
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
+        Ok(Caller {
+            account: out.account().unwrap_or_default().to_owned(),
+            arn: out.arn().unwrap_or_default().to_owned(),
+        })
+    }
+
+    async fn iam_snapshot(&self) -> Result<IamSnapshot, AwsError> {
+        let mut snapshot = IamSnapshot::default();
+        let mut marker: Option<String> = None;
+        // The emulator never paginates; AWS does, so follow markers anyway.
+        loop {
+            let _permit = self.permit().await;
+            let page = self
+                .iam
+                .get_account_authorization_details()
+                .filter(EntityType::User)
+                .filter(EntityType::Group)
+                .filter(EntityType::LocalManagedPolicy)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("GetAccountAuthorizationDetails", e))?;
+            for user in page.user_detail_list() {
+                snapshot.users.push(LiveUser {
+                    name: user.user_name().unwrap_or_default().to_owned(),
+                    path: user.path().unwrap_or("/").to_owned(),
+                    tags: user
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                        .collect(),
+                    groups: user.group_list().iter().cloned().collect(),
+                    inline_policies: user
+                        .user_policy_list()
+                        .iter()
+                        .filter_map(|p| p.policy_name().map(str::to_owned))
+                        .collect(),
+                    attached_policies: user
+                        .attached_managed_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn().map(str::to_owned))
+                        .collect(),
+                    login_profile: None,
+                    dependents: None,
+                });
+            }
+            for group in page.group_detail_list() {
+                snapshot.groups.push(LiveGroup {
+                    name: group.group_name().unwrap_or_default().to_owned(),
+                    path: group.path().unwrap_or("/").to_owned(),
+                    inline_policies: group
+                        .group_policy_list()
+                        .iter()
+                        .map(|p| {
+                            (
+                                p.policy_name().unwrap_or_default().to_owned(),
+                                decode(p.policy_document()),
+                            )
+                        })
+                        .collect(),
+                    attached_policies: group
+                        .attached_managed_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn().map(str::to_owned))
+                        .collect(),
+                });
+            }
+            for policy in page.policies() {
+                // Some IAM stand-ins leave PolicyName out here; the ARN ends with it.
+                let arn = policy.arn().unwrap_or_default();
+                let name = policy
+                    .policy_name()
+                    .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or_default());
+                let path = policy.path().unwrap_or("/");
+                // Only jumpgate's policies, less the lock, which comes and
+                // goes with every apply.
+                if name == LOCK_POLICY_NAME || (path != OWNED_PATH && name != MFA_POLICY_NAME) {
+                    continue;
+                }
+                let default_version = policy.default_version_id().unwrap_or_default().to_owned();
+                let versions = policy.policy_version_list();
+                let document = versions
+                    .iter()
+                    .find(|v| v.is_default_version())
+                    .map(|v| decode(v.document()))
+                    .unwrap_or_default();
+                snapshot.policies.push(LivePolicy {
+                    name: name.to_owned(),
+                    arn: policy.arn().unwrap_or_default().to_owned(),
+                    path: path.to_owned(),
+                    default_version,
+                    versions: versions
+                        .iter()
+                        .filter_map(|v| v.version_id().map(str::to_owned))
+                        .collect(),
+                    document,
+                });
+            }
+            match page.marker() {
+                Some(next) if page.is_truncated() => marker = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(snapshot)
+    }
+
+    async fn password_policy(&self) -> Result<Option<PasswordPolicy>, AwsError> {
+        let _permit = self.permit().await;
+        let result = self.iam.get_account_password_policy().send().await;
+        let out = match result {
+            Ok(out) => out,
+            Err(err) => {
+                let err = AwsError::from_sdk("GetAccountPasswordPolicy", err);
+                return if is_code(&err, GONE) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        let Some(p) = out.password_policy() else {
+            return Ok(None);
+        };
+        Ok(Some(PasswordPolicy {
+            min_length: p.minimum_password_length().unwrap_or(8).clamp(0, 255) as u8,
+            require_symbols: p.require_symbols(),
+            require_numbers: p.require_numbers(),
+            require_uppercase: p.require_uppercase_characters(),
+            require_lowercase: p.require_lowercase_characters(),
+            allow_users_to_change: p.allow_users_to_change_password(),
+            max_age_days: p
+                .max_password_age()
+                .map(|d| d.clamp(0, u16::MAX.into()) as u16),
+            reuse_prevention: p.password_reuse_prevention().map(|d| d.clamp(0, 255) as u8),
+            hard_expiry: p.hard_expiry().unwrap_or(false),
+        }))
+    }
+
+    async fn has_login_profile(&self, user: &str) -> Result<bool, AwsError> {
+        let _permit = self.permit().await;
+        match self.iam.get_login_profile().user_name(user).send().await {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                let err = AwsError::from_sdk("GetLoginProfile", err);
+                if is_code(&err, GONE) {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    async fn user_dependents(&self, user: &str) -> Result<UserDependents, AwsError> {
+        let mut dependents = UserDependents::default();
+        {
+            let _permit = self.permit().await;
+            let pages: Vec<_> = self
+                .iam
+                .list_access_keys()
+                .user_name(user)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Vec<_>>()
+                .await;
+            for key in pages {
+                let key = key.map_err(|e| AwsError::from_sdk("ListAccessKeys", e))?;
+                dependents
+                    .access_keys
+                    .extend(key.access_key_id().map(str::to_owned));
+            }
+        }
+        {
+            let _permit = self.permit().await;
+            let items = self
+                .iam
+                .list_signing_certificates()
+                .user_name(user)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Vec<_>>()
+                .await;
+            for cert in items {
+                let cert = cert.map_err(|e| AwsError::from_sdk("ListSigningCertificates", e))?;
+                dependents
+                    .signing_certificates
+                    .push(cert.certificate_id().to_owned());
+            }
+        }
+        {
+            let _permit = self.permit().await;
+            let items = self
+                .iam
+                .list_ssh_public_keys()
+                .user_name(user)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Vec<_>>()
+                .await;
+            for key in items {
+                let key = key.map_err(|e| AwsError::from_sdk("ListSSHPublicKeys", e))?;
+                dependents
+                    .ssh_public_keys
+                    .push(key.ssh_public_key_id().to_owned());
+            }
+        }
+        {
+            let _permit = self.permit().await;
+            match self
+                .iam
+                .list_service_specific_credentials()
+                .user_name(user)
+                .send()
+                .await
+            {
+                Ok(out) => dependents.service_specific_credentials.extend(
+                    out.service_specific_credentials()
+                        .iter()
+                        .map(|c| c.service_specific_credential_id().to_owned()),
+                ),
+                // Some IAM stand-ins do not implement this call; say so
+                // rather than fail the whole offboarding.
+                Err(err) => {
+                    let err = AwsError::from_sdk("ListServiceSpecificCredentials", err);
+                    if err.code().is_some() {
+                        return Err(err);
+                    }
+                    dependents.unreadable.push(err.to_string());
+                }
+            }
+        }
+        {
+            let _permit = self.permit().await;
+            let items = self
+                .iam
+                .list_mfa_devices()
+                .user_name(user)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Vec<_>>()
+                .await;
+            for device in items {
+                let device = device.map_err(|e| AwsError::from_sdk("ListMFADevices", e))?;
+                dependents
+                    .mfa_devices
+                    .push(device.serial_number().to_owned());
+            }
+        }
+        Ok(dependents)
+    }
+
+    async fn stack(&self, name: &str) -> Result<Option<LiveStack>, AwsError> {
+        self.read_stack(name).await
+    }
+
+    async fn stack_set(
+        &self,
+        name: &str,
+    ) -> Result<Option<(LiveStackSet, Vec<LiveStackInstance>)>, AwsError> {
+        self.read_stack_set(name).await
+    }
+}
+
+fn tags_of(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| tag(k, v)).collect()
+}
+
+impl ChangeEstate for Aws {
+    async fn call(&self, operation: &Operation) -> Result<(), AwsError> {
+        use Operation as Op;
+        let name = operation.name();
+        tracing::debug!(call = %name, "sending");
+        match operation {
+            Op::CreateStack { .. }
+            | Op::UpdateStack { .. }
+            | Op::CreateStackSet { .. }
+            | Op::UpdateStackSet { .. }
+            | Op::CreateStackInstances { .. }
+            | Op::DeleteStackInstances { .. } => return self.call_cloudformation(operation).await,
+            _ => {}
+        }
+        let _permit = self.permit().await;
+        let iam = &self.iam;
+        macro_rules! send {
+            ($call:literal, $request:expr) => {
+                $request
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| AwsError::from_sdk($call, e))
+            };
+        }
+        match operation {
+            Op::UpdateAccountPasswordPolicy { policy } => send!(
+                "UpdateAccountPasswordPolicy",
+                iam.update_account_password_policy()
+                    .minimum_password_length(policy.min_length.into())
+                    .require_symbols(policy.require_symbols)
+                    .require_numbers(policy.require_numbers)
+                    .require_uppercase_characters(policy.require_uppercase)
+                    .require_lowercase_characters(policy.require_lowercase)
+                    .allow_users_to_change_password(policy.allow_users_to_change)
+                    .set_max_password_age(policy.max_age_days.map(i32::from))
+                    .set_password_reuse_prevention(policy.reuse_prevention.map(i32::from))
+                    .hard_expiry(policy.hard_expiry)
+            ),
+            Op::CreatePolicy {
+                name,
+                path,
+                document,
+            } => done_if(
+                send!(
+                    "CreatePolicy",
+                    iam.create_policy()
+                        .policy_name(name)
+                        .path(path)
+                        .policy_document(document.to_string())
+                        .description("jumpgate: users without MFA can only set up MFA")
+                ),
+                EXISTS,
+            ),
+            Op::CreatePolicyVersion {
+                policy_arn,
+                document,
+                delete_version,
+            } => {
+                if let Some(version) = delete_version {
+                    done_if(
+                        send!(
+                            "DeletePolicyVersion",
+                            iam.delete_policy_version()
+                                .policy_arn(policy_arn)
+                                .version_id(version)
+                        ),
+                        GONE,
+                    )?;
+                }
+                send!(
+                    "CreatePolicyVersion",
+                    iam.create_policy_version()
+                        .policy_arn(policy_arn)
+                        .policy_document(document.to_string())
+                        .set_as_default(true)
+                )
+            }
+            Op::CreateGroup { group, path } => done_if(
+                send!(
+                    "CreateGroup",
+                    iam.create_group().group_name(group).path(path)
+                ),
+                EXISTS,
+            ),
+            Op::UpdateGroupPath { group, path } => send!(
+                "UpdateGroup",
+                iam.update_group().group_name(group).new_path(path)
+            ),
+            Op::PutGroupPolicy {
+                group,
+                policy_name,
+                document,
+            } => send!(
+                "PutGroupPolicy",
+                iam.put_group_policy()
+                    .group_name(group)
+                    .policy_name(policy_name)
+                    .policy_document(document.to_string())
+            ),
+            Op::DeleteGroupPolicy { group, policy_name } => done_if(
+                send!(
+                    "DeleteGroupPolicy",
+                    iam.delete_group_policy()
+                        .group_name(group)
+                        .policy_name(policy_name)
+                ),
+                GONE,
+            ),
+            Op::AttachGroupPolicy { group, policy_arn } => send!(
+                "AttachGroupPolicy",
+                iam.attach_group_policy()
+                    .group_name(group)
+                    .policy_arn(policy_arn)
+            ),
+            Op::DetachGroupPolicy { group, policy_arn } => done_if(
+                send!(
+                    "DetachGroupPolicy",
+                    iam.detach_group_policy()
+                        .group_name(group)
+                        .policy_arn(policy_arn)
+                ),
+                GONE,
+            ),
+            Op::DeleteGroup { group } => done_if(
+                send!("DeleteGroup", iam.delete_group().group_name(group)),
+                GONE,
+            ),
+            Op::CreateUser { user, tags } => {
+                let created = send!(
+                    "CreateUser",
+                    iam.create_user()
+                        .user_name(user)
+                        .set_tags(Some(tags_of(tags)))
+                );
+                match created {
+                    // Already there (a retry that took effect, or made by
+                    // hand meanwhile): make sure it carries the marker.
+                    Err(err) if is_code(&err, EXISTS) => send!(
+                        "TagUser",
+                        iam.tag_user().user_name(user).set_tags(Some(tags_of(tags)))
+                    ),
+                    other => other,
+                }
+            }
+            Op::TagUser { user, tags } => send!(
+                "TagUser",
+                iam.tag_user().user_name(user).set_tags(Some(tags_of(tags)))
+            ),
+            Op::AddUserToGroup { user, group } => send!(
+                "AddUserToGroup",
+                iam.add_user_to_group().user_name(user).group_name(group)
+            ),
+            Op::RemoveUserFromGroup { user, group } => done_if(
+                send!(
+                    "RemoveUserFromGroup",
+                    iam.remove_user_from_group()
+                        .user_name(user)
+                        .group_name(group)
+                ),
+                GONE,
+            ),
+            Op::CreateLoginProfile { .. } => Err(AwsError::Unsupported(
+                "CreateLoginProfile needs a password: use create_login_profile".into(),
+            )),
+            Op::DeleteLoginProfile { user } => done_if(
+                send!(
+                    "DeleteLoginProfile",
+                    iam.delete_login_profile().user_name(user)
+                ),
+                GONE,
+            ),
+            Op::DeleteAccessKey {
+                user,
+                access_key_id,
+            } => done_if(
+                send!(
+                    "DeleteAccessKey",
+                    iam.delete_access_key()
+                        .user_name(user)
+                        .access_key_id(access_key_id)
+                ),
+                GONE,
+            ),
+            Op::DeleteSigningCertificate {
+                user,
+                certificate_id,
+            } => done_if(
+                send!(
+                    "DeleteSigningCertificate",
+                    iam.delete_signing_certificate()
+                        .user_name(user)
+                        .certificate_id(certificate_id)
+                ),
+                GONE,
+            ),
+            Op::DeleteSshPublicKey {
+                user,
+                ssh_public_key_id,
+            } => done_if(
+                send!(
+                    "DeleteSSHPublicKey",
+                    iam.delete_ssh_public_key()
+                        .user_name(user)
+                        .ssh_public_key_id(ssh_public_key_id)
+                ),
+                GONE,
+            ),
+            Op::DeleteServiceSpecificCredential {
+                user,
+                credential_id,
+            } => done_if(
+                send!(
+                    "DeleteServiceSpecificCredential",
+                    iam.delete_service_specific_credential()
+                        .user_name(user)
+                        .service_specific_credential_id(credential_id)
+                ),
+                GONE,
+            ),
+            Op::DeactivateMfaDevice {
+                user,
+                serial_number,
+            } => done_if(
+                send!(
+                    "DeactivateMFADevice",
+                    iam.deactivate_mfa_device()
+                        .user_name(user)
+                        .serial_number(serial_number)
+                ),
+                GONE,
+            ),
+            Op::DeleteVirtualMfaDevice { serial_number } => done_if(
+                send!(
+                    "DeleteVirtualMFADevice",
+                    iam.delete_virtual_mfa_device().serial_number(serial_number)
+                ),
+                GONE,
+            ),
+            Op::DeleteUserPolicy { user, policy_name } => done_if(
+                send!(
+                    "DeleteUserPolicy",
+                    iam.delete_user_policy()
+                        .user_name(user)
+                        .policy_name(policy_name)
+                ),
+                GONE,
+            ),
+            Op::DetachUserPolicy { user, policy_arn } => done_if(
+                send!(
+                    "DetachUserPolicy",
+                    iam.detach_user_policy()
+                        .user_name(user)
+                        .policy_arn(policy_arn)
+                ),
+                GONE,
+            ),
+            Op::DeleteUser { user } => {
+                done_if(send!("DeleteUser", iam.delete_user().user_name(user)), GONE)
+            }
+            Op::CreateStack { .. }
+            | Op::UpdateStack { .. }
+            | Op::CreateStackSet { .. }
+            | Op::UpdateStackSet { .. }
+            | Op::CreateStackInstances { .. }
+            | Op::DeleteStackInstances { .. } => unreachable!("handled above"),
+        }
+    }
+
+    async fn create_login_profile(&self, user: &str, password: &str) -> Result<(), AwsError> {
+        let _permit = self.permit().await;
+        self.iam
+            .create_login_profile()
+            .user_name(user)
+            .password(password)
+            .password_reset_required(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("CreateLoginProfile", e))
+    }
+}
+
+impl LockStore for Aws {
+    async fn create_lock(&self, holder: &str) -> Result<bool, AwsError> {
+        let _permit = self.permit().await;
+        let result = self
+            .iam
+            .create_policy()
+            .policy_name(LOCK_POLICY_NAME)
+            .path(OWNED_PATH)
+            .policy_document(LOCK_DOCUMENT)
+            .description(holder)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                let err = AwsError::from_sdk("CreatePolicy", err);
+                if is_code(&err, EXISTS) {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    async fn read_lock(&self) -> Result<Option<String>, AwsError> {
+        let arn = self.lock_arn(&self.account().await?);
+        let _permit = self.permit().await;
+        match self.iam.get_policy().policy_arn(arn).send().await {
+            Ok(out) => Ok(Some(
+                out.policy()
+                    .and_then(|p| p.description())
+                    .unwrap_or("(no holder recorded)")
+                    .to_owned(),
+            )),
+            Err(err) => {
+                let err = AwsError::from_sdk("GetPolicy", err);
+                if is_code(&err, GONE) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    async fn delete_lock(&self) -> Result<(), AwsError> {
+        let arn = self.lock_arn(&self.account().await?);
+        let _permit = self.permit().await;
+        done_if(
+            self.iam
+                .delete_policy()
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("DeletePolicy", e)),
+            GONE,
+        )
+    }
+}

@@ -1,0 +1,148 @@
+//! The only module that talks to AWS. Everything else sees the narrow traits
+//! below. Retries with backoff (the SDK's standard mode, which knows
+//! throttling and transient errors), pagination, the bound on concurrent
+//! requests and the waits for CloudFormation operations all live here.
+
+mod cfn;
+mod error;
+mod iam;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region as SdkRegion};
+use tokio::sync::Semaphore;
+
+pub use error::AwsError;
+
+use crate::live::{
+    LiveGroup, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser, UserDependents,
+};
+use crate::model::desired::PasswordPolicy;
+use crate::plan::Operation;
+
+/// Where and as whom to connect; unset fields follow the SDK's standard
+/// configuration (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, …).
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+/// Who the credentials belong to.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account: String,
+    pub arn: String,
+}
+
+/// Users, groups and jumpgate's policies, from GetAccountAuthorizationDetails.
+#[derive(Debug, Clone, Default)]
+pub struct IamSnapshot {
+    pub users: Vec<LiveUser>,
+    pub groups: Vec<LiveGroup>,
+    pub policies: Vec<LivePolicy>,
+}
+
+/// Reading the live estate.
+#[allow(async_fn_in_trait)]
+pub trait ReadEstate {
+    async fn caller(&self) -> Result<Caller, AwsError>;
+    async fn iam_snapshot(&self) -> Result<IamSnapshot, AwsError>;
+    async fn password_policy(&self) -> Result<Option<PasswordPolicy>, AwsError>;
+    async fn has_login_profile(&self, user: &str) -> Result<bool, AwsError>;
+    async fn user_dependents(&self, user: &str) -> Result<UserDependents, AwsError>;
+    async fn stack(&self, name: &str) -> Result<Option<LiveStack>, AwsError>;
+    async fn stack_set(
+        &self,
+        name: &str,
+    ) -> Result<Option<(LiveStackSet, Vec<LiveStackInstance>)>, AwsError>;
+}
+
+/// Changing the live estate, one planned call at a time. Calls are
+/// idempotent in effect: "already exists" for a creation and "no such
+/// entity" for a removal count as done, since a retried call may have taken
+/// effect the first time.
+#[allow(async_fn_in_trait)]
+pub trait ChangeEstate {
+    async fn call(&self, operation: &Operation) -> Result<(), AwsError>;
+    /// The one call that carries a secret, so it is not an `Operation`.
+    async fn create_login_profile(&self, user: &str, password: &str) -> Result<(), AwsError>;
+}
+
+/// The apply lock: an IAM object whose creation fails when it exists.
+#[allow(async_fn_in_trait)]
+pub trait LockStore {
+    /// Creates the lock with `holder` as its description; `Ok(false)` when
+    /// it is already held.
+    async fn create_lock(&self, holder: &str) -> Result<bool, AwsError>;
+    /// The holder's description, when the lock is held.
+    async fn read_lock(&self) -> Result<Option<String>, AwsError>;
+    async fn delete_lock(&self) -> Result<(), AwsError>;
+}
+
+/// Clients for the jump account, sharing one bound on requests in flight.
+pub struct Aws {
+    iam: aws_sdk_iam::Client,
+    cfn: aws_sdk_cloudformation::Client,
+    sts: aws_sdk_sts::Client,
+    in_flight: Semaphore,
+    /// How often CloudFormation operations are polled.
+    poll_interval: Duration,
+}
+
+impl Aws {
+    /// Connects with the SDK's configuration chain; `fallback_region` (the
+    /// jump account's home region) applies when nothing else names one.
+    pub async fn connect(connection: &Connection, fallback_region: &str) -> Aws {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(8)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(20)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(profile) = &connection.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &connection.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let explicit_region = connection.region.clone().map(SdkRegion::new);
+        let region = aws_config::meta::region::RegionProviderChain::first_try(explicit_region)
+            .or_default_provider()
+            .or_else(SdkRegion::new(fallback_region.to_owned()));
+        let config = loader.region(region).load().await;
+        let local =
+            connection.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        Aws {
+            iam: aws_sdk_iam::Client::new(&config),
+            cfn: aws_sdk_cloudformation::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            in_flight: Semaphore::new(connection.concurrency.max(1)),
+            // An emulator finishes operations at once; AWS takes minutes.
+            poll_interval: if local {
+                Duration::from_millis(50)
+            } else {
+                Duration::from_secs(5)
+            },
+        }
+    }
+
+    async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.in_flight
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
+    }
+}

@@ -1,0 +1,121 @@
+//! Reading the live state the planner needs, with as few calls as stay
+//! exact: one paginated GetAccountAuthorizationDetails for users, groups and
+//! policies; a login-profile check per user jumpgate owns or is about to; the
+//! dependents of users about to be deleted; the stacks and the StackSet.
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::aws::{AwsError, ReadEstate};
+use crate::live::LiveState;
+use crate::model::desired::DesiredState;
+use crate::templates::{ADMIN_ROLE_STACK, EXECUTION_ROLE_STACK, ROLES_STACK_SET};
+
+/// Per-user reads started at once; the AWS layer bounds requests in flight.
+const USER_READS_AT_ONCE: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error(
+        "the credentials are for account {actual} ({arn}), but the file declares jump account {expected}; \
+         use credentials for the jump account (--profile, AWS_PROFILE)"
+    )]
+    WrongAccount {
+        expected: String,
+        actual: String,
+        arn: String,
+    },
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+pub async fn observe<A: ReadEstate>(
+    aws: &A,
+    desired: &DesiredState,
+) -> Result<LiveState, ObserveError> {
+    let caller = aws.caller().await?;
+    if caller.account != desired.jump.id.as_str() {
+        return Err(ObserveError::WrongAccount {
+            expected: desired.jump.id.to_string(),
+            actual: caller.account,
+            arn: caller.arn,
+        });
+    }
+    let (snapshot, password_policy, admin_stack, execution_stack, stack_set) = tokio::try_join!(
+        aws.iam_snapshot(),
+        aws.password_policy(),
+        aws.stack(ADMIN_ROLE_STACK),
+        aws.stack(EXECUTION_ROLE_STACK),
+        aws.stack_set(ROLES_STACK_SET),
+    )?;
+    let mut live = LiveState {
+        caller_account: Some(desired.jump.id.clone()),
+        password_policy,
+        ..LiveState::default()
+    };
+    live.stacks.extend(
+        [admin_stack, execution_stack]
+            .into_iter()
+            .flatten()
+            .map(|s| (s.name.clone(), s)),
+    );
+    if let Some((set, instances)) = stack_set {
+        live.stack_set = Some(set);
+        live.stack_instances = instances;
+    }
+    live.groups = snapshot
+        .groups
+        .into_iter()
+        .map(|g| (g.name.clone(), g))
+        .collect();
+    live.policies = snapshot
+        .policies
+        .into_iter()
+        .map(|p| (p.name.clone(), p))
+        .collect();
+    live.users = snapshot
+        .users
+        .into_iter()
+        .map(|u| (u.name.clone(), u))
+        .collect();
+
+    let declared = |name: &str| desired.users.keys().any(|u| u.as_str() == name);
+    let profile_reads: Vec<String> = live
+        .users
+        .values()
+        .filter(|u| u.is_owned() || declared(&u.name))
+        .map(|u| u.name.clone())
+        .collect();
+    let profiles: Vec<(String, bool)> = futures::stream::iter(profile_reads)
+        .map(|name| async move {
+            let has = aws.has_login_profile(&name).await?;
+            Ok::<_, AwsError>((name, has))
+        })
+        .buffer_unordered(USER_READS_AT_ONCE)
+        .try_collect()
+        .await?;
+    for (name, has) in profiles {
+        if let Some(user) = live.users.get_mut(&name) {
+            user.login_profile = Some(has);
+        }
+    }
+    let leaving: Vec<String> = live
+        .users
+        .values()
+        .filter(|u| u.is_owned() && !declared(&u.name))
+        .map(|u| u.name.clone())
+        .collect();
+    let dependents: Vec<_> = futures::stream::iter(leaving)
+        .map(|name| async move {
+            let found = aws.user_dependents(&name).await?;
+            Ok::<_, AwsError>((name, found))
+        })
+        .buffer_unordered(USER_READS_AT_ONCE)
+        .try_collect()
+        .await?;
+    for (name, found) in dependents {
+        if let Some(user) = live.users.get_mut(&name) {
+            user.dependents = Some(found);
+        }
+    }
+    Ok(live)
+}
