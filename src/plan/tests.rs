@@ -817,3 +817,53 @@ fn adopting_a_group_also_settles_its_members_in_one_apply() {
     let live = converge(&desired, live);
     assert!(build(&desired, &live).is_empty());
 }
+
+/// Estates to move between; every move must converge in one apply.
+const ESTATES: &[&str] = &[
+    ESTATE,
+    r#"
+    jump-account id="111111111111" region="ap-northeast-1" target=#false {
+        password-policy min-length=14 require-symbols=#true
+    }
+    project "p" {
+        account "p-prod" id="222222222222"
+        account "p-stg" id="444444444444"
+    }
+    project "q" { account "q-prod" id="555555555555"; }
+    account "shared" id="333333333333"
+    user "alice" { access "admin"; access "operator" project="q"; }
+    user "erin" console=#false { access "developer" project="p"; }
+    "#,
+    r#"
+    jump-account id="111111111111" region="ap-northeast-1"
+    role "admin" policy="arn:aws:iam::aws:policy/AdministratorAccess"
+    role "auditor" policy="arn:aws:iam::aws:policy/SecurityAudit" session-hours=4
+    account "shared" id="333333333333"
+    user "bob" { access "auditor"; access "admin"; }
+    "#,
+    r#"
+    jump-account id="111111111111" region="ap-northeast-1"
+    project "p" { }
+    user "alice" { access "admin" project="p"; }
+    "#,
+];
+
+#[test]
+fn every_move_between_estates_converges_in_one_apply() {
+    for (i, from) in ESTATES.iter().enumerate() {
+        let live = converge(&state(from), LiveState::default());
+        for (j, to) in ESTATES.iter().enumerate() {
+            let desired = state(to);
+            let plan = build(&desired, &live);
+            let mut moved = live.clone();
+            apply_in_memory(&mut moved, &plan);
+            let again = build(&desired, &moved);
+            assert!(
+                again.is_empty(),
+                "estate {i} → {j} needs a second apply:\n{}",
+                outline(&again)
+            );
+            assert!(plan.warnings.is_empty(), "{i} → {j}: {:?}", plan.warnings);
+        }
+    }
+}
