@@ -245,3 +245,29 @@ fn formats_parse_from_the_command_line() {
         .collect();
     assert_eq!(names, ["text", "json", "markdown"]);
 }
+
+#[test]
+fn other_updates_show_changed_fields_only() {
+    let text = BEFORE.replace(
+        r#"region="ap-northeast-1""#,
+        r#"region="ap-northeast-1" { password-policy min-length=14; }"#,
+    );
+    let desired = state(&text);
+    let mut live = converge(&desired, LiveState::default());
+    live.password_policy.as_mut().unwrap().min_length = 8;
+    let alice = live.users.get_mut("alice").unwrap();
+    alice.tags = [("team".to_owned(), "platform".to_owned())].into();
+    let plan = build(&desired, &live);
+    let out = render(&plan, Format::Text, PLAIN);
+    assert_eq!(
+        out,
+        "Account 111111111111 (jump account):\n\
+         \x20 ~ password-policy password-policy\n\
+         \x20     ~ min_length: 8 → 14\n\
+         \x20 ~ user            user.alice  (adopt: jumpgate takes it over)\n\
+         \x20     ~ tags: {\"team\":\"platform\"} → {\"managed-by\":\"jumpgate\"}\n\
+         \x20     ~ adopted: (none) → true\n\
+         \n\
+         Plan: 0 to add, 2 to change, 0 to destroy.\n"
+    );
+}
