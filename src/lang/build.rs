@@ -10,16 +10,16 @@ use super::diagnostic::{Location, Problem};
 use super::reader::{NodeReader, Spanned};
 use super::source::Sources;
 use super::suggest::did_you_mean;
-use crate::model::derive::{MAX_GROUPS_PER_USER, group_name, managed_groups};
+use crate::model::derive::{GroupSpec, MAX_GROUPS_PER_USER, group_name, managed_groups, role_name};
 use crate::model::desired::{
     Access, Account, DesiredState, JumpAccount, Organization, PasswordPolicy, Project, RoleDef,
     User,
 };
 use crate::model::names::{
     AccountId, AccountName, Color, Email, GroupName, NameError, PolicyArn, ProjectName, Region,
-    RoleKey, RoleName, UserName,
+    RoleKey, RoleName, UserName, shown,
 };
-use crate::policy::{GROUP_INLINE_POLICY_MAX, group_policy, policy_size};
+use crate::policy::{GROUP_INLINE_POLICY_MAX, group_policy, policy_size, role_arn};
 
 const TOP_LEVEL: &[&str] = &[
     "jump-account",
@@ -38,9 +38,18 @@ struct Collected {
     jump_nodes: Vec<Location>,
     /// The first valid one.
     jump: Option<JumpAccount>,
+    /// Where the first valid one's `id` is, and its `name` if written.
+    jump_id_at: Option<Location>,
+    jump_name_at: Option<Location>,
     organizations: Vec<Location>,
     organization: Option<Organization>,
-    roles: Vec<(RoleDef, Location)>,
+    /// Complete role declarations.
+    roles: Vec<RoleDef>,
+    /// Every role name declared, even on a node with other problems, so
+    /// that `access` lines are checked against what the file says.
+    role_keys: Vec<(RoleKey, Location)>,
+    /// Whether any `role` node was written: without one, the defaults apply.
+    any_role_node: bool,
     projects: Vec<(ProjectName, Location)>,
     accounts: Vec<AccountDecl>,
     users: Vec<UserDecl>,
@@ -96,9 +105,9 @@ pub fn build(
 }
 
 fn unknown_node(node: &KdlNode, file: usize, parent: Option<&str>, allowed: &[&str]) -> Problem {
-    let name = node.name().value();
+    let name = shown(node.name().value());
     let place = parent.map_or("at the top level".to_owned(), |p| format!("inside `{p}`"));
-    let help = match did_you_mean(name, allowed) {
+    let help = match did_you_mean(node.name().value(), allowed) {
         Some(close) => format!("did you mean `{close}`?"),
         None if allowed.is_empty() => "this node takes no child nodes".to_owned(),
         None => format!("expected one of: {}", allowed.join(", ")),
@@ -179,16 +188,17 @@ fn read_top_level(node: &KdlNode, file: usize, out: &mut Collected, problems: &m
             }
             let key = typed(key, RoleKey::new, problems);
             let policy = typed(policy, PolicyArn::new, problems);
+            out.any_role_node = true;
+            if let Some(key) = &key {
+                out.role_keys.push((key.value.clone(), key.at));
+            }
             if let (Some(key), Some(policy)) = (key, policy) {
                 let session_hours = hours.map_or(RoleDef::DEFAULT_SESSION_HOURS, |h| h.value as u8);
-                out.roles.push((
-                    RoleDef {
-                        key: key.value,
-                        policy: policy.value,
-                        session_hours,
-                    },
-                    key.at,
-                ));
+                out.roles.push(RoleDef {
+                    key: key.value,
+                    policy: policy.value,
+                    session_hours,
+                });
             }
         }
         "project" => read_project(node, file, out, problems),
@@ -223,6 +233,7 @@ fn read_jump(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Ve
     }
     let id = typed(id, AccountId::new, problems);
     let region = typed(region, Region::new, problems);
+    let name_at = name.as_ref().map(|n| n.at);
     let name = match name {
         Some(name) => typed(Some(name), AccountName::new, problems).map(|n| n.value),
         None => Some(AccountName::new(DEFAULT_JUMP_NAME).expect("valid default")),
@@ -244,6 +255,10 @@ fn read_jump(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Ve
     }
     out.jump_nodes.push(at);
     if let (Some(id), Some(region), Some(name)) = (id, region, name) {
+        if out.jump.is_none() {
+            out.jump_id_at = Some(id.at);
+            out.jump_name_at = name_at;
+        }
         out.jump.get_or_insert(JumpAccount {
             name,
             id: id.value,
@@ -430,12 +445,14 @@ fn read_user(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Ve
     });
 }
 
-/// Reports every later occurrence of a key already seen (case-insensitive
-/// where IAM is), pointing at the first one in the hint.
-fn report_duplicates<'a>(
+/// Reports every later occurrence of a key already seen, compared without
+/// case (as IAM and e-mail do), pointing at the first one in the hint;
+/// `note` explains why the two clash.
+fn report_duplicates(
     sources: &Sources,
     items: impl IntoIterator<Item = (String, Location)>,
     what: &str,
+    note: &str,
     problems: &mut Vec<Problem>,
 ) {
     let mut first: HashMap<String, Location> = HashMap::new();
@@ -448,12 +465,10 @@ fn report_duplicates<'a>(
                     Problem::new(
                         "duplicate",
                         at,
-                        format!("{what} `{key}` is declared twice"),
+                        format!("{what} `{}` is declared twice", shown(&key)),
                         "declared again here",
                     )
-                    .with_help(format!(
-                        "first declared at {file}:{line}:{col}; IAM names are case-insensitive"
-                    )),
+                    .with_help(format!("first declared at {file}:{line}:{col}{note}")),
                 );
             }
             None => {
@@ -503,31 +518,45 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
     }
     let organization = c.organization;
 
+    const IAM_NOTE: &str = "; IAM names are case-insensitive";
     report_duplicates(
         sources,
-        c.roles.iter().map(|(r, at)| (r.key.to_string(), *at)),
+        c.role_keys.iter().map(|(k, at)| (k.to_string(), *at)),
         "role",
+        IAM_NOTE,
         problems,
     );
-    let roles: BTreeMap<RoleKey, RoleDef> = if c.roles.is_empty() {
-        RoleDef::defaults()
+    let roles: BTreeMap<RoleKey, RoleDef> = if c.any_role_node {
+        c.roles.iter().map(|r| (r.key.clone(), r.clone())).collect()
     } else {
-        c.roles
-            .iter()
-            .map(|(r, _)| (r.key.clone(), r.clone()))
-            .collect()
+        RoleDef::defaults()
+    };
+    // What `access` lines may name: every role declared, complete or not.
+    let role_names: Vec<String> = if c.any_role_node {
+        let mut keys: Vec<String> = c.role_keys.iter().map(|(k, _)| k.to_string()).collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    } else {
+        roles.keys().map(|k| k.to_string()).collect()
     };
 
     report_duplicates(
         sources,
         c.projects.iter().map(|(p, at)| (p.to_string(), *at)),
         "project",
+        IAM_NOTE,
         problems,
     );
+    let jump_name_note = if c.jump_name_at.is_none() {
+        "; the jump account is named `jump` unless `jump-account` sets `name`"
+    } else {
+        ""
+    };
     report_duplicates(
         sources,
         jump.iter()
-            .zip(jump_at)
+            .zip(c.jump_name_at.or(jump_at))
             .map(|(j, at)| (j.name.to_string(), at))
             .chain(
                 c.accounts
@@ -535,12 +564,17 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
                     .map(|a| (a.account.name.to_string(), a.at)),
             ),
         "account",
+        if jump_name_note.is_empty() {
+            "; account names are compared without case"
+        } else {
+            jump_name_note
+        },
         problems,
     );
     report_duplicates(
         sources,
         jump.iter()
-            .zip(jump_at)
+            .zip(c.jump_id_at.or(jump_at))
             .map(|(j, at)| (j.id.to_string(), at))
             .chain(
                 c.accounts
@@ -548,6 +582,7 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
                     .filter_map(|a| Some((a.account.id.as_ref()?.to_string(), a.id_at?))),
             ),
         "account id",
+        "; an AWS account is declared once",
         problems,
     );
     report_duplicates(
@@ -556,6 +591,7 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
             .iter()
             .filter_map(|a| Some((a.account.email.as_ref()?.to_string(), a.at))),
         "account e-mail",
+        "; every AWS account needs its own e-mail address",
         problems,
     );
     for decl in &c.accounts {
@@ -593,15 +629,15 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
         sources,
         c.users.iter().map(|u| (u.written_name.clone(), u.at)),
         "user",
+        IAM_NOTE,
         problems,
     );
-    let role_names: Vec<String> = roles.keys().map(|k| k.to_string()).collect();
     let project_names: Vec<String> = c.projects.iter().map(|(p, _)| p.to_string()).collect();
     for decl in &c.users {
         let mut seen = Vec::new();
-        let user_name = &decl.written_name;
+        let user_name = shown(&decl.written_name);
         for (access, at) in decl.access.iter().zip(&decl.access_at) {
-            if !roles.contains_key(&access.role) {
+            if !role_names.iter().any(|r| r == access.role.as_str()) {
                 let mut problem = Problem::new(
                     "unknown-role",
                     at.role_at,
@@ -610,7 +646,14 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
                 );
                 problem.help = Some(match did_you_mean(access.role.as_str(), &role_names) {
                     Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("declared roles: {}", role_names.join(", ")),
+                    None if role_names.is_empty() => "no role is declared".to_owned(),
+                    None if c.any_role_node => {
+                        format!("declared roles: {}", role_names.join(", "))
+                    }
+                    None => format!(
+                        "without `role` nodes the roles are {}",
+                        role_names.join(", ")
+                    ),
                 });
                 problems.push(problem);
             }
@@ -624,11 +667,14 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
                         ),
                         "no such project",
                     );
-                    problem.help = did_you_mean(project.as_str(), &project_names)
-                        .map(|close| format!("did you mean `{close}`?"))
-                        .or_else(|| {
-                            Some(format!("declared projects: {}", project_names.join(", ")))
-                        });
+                    problem.help = Some(match did_you_mean(project.as_str(), &project_names) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None if project_names.is_empty() => {
+                            "no project is declared; declare it with `project \"name\" { account ... }`"
+                                .to_owned()
+                        }
+                        None => format!("declared projects: {}", project_names.join(", ")),
+                    });
                     problems.push(problem);
                 }
             }
@@ -691,34 +737,46 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
             .map(|u| (u.name.clone(), u))
             .collect(),
     };
-    for group in managed_groups(&state).values() {
-        let Some(document) = group_policy(group) else {
+    // One problem per project, about its largest group policy (the one of
+    // the role with the longest name).
+    let mut largest: BTreeMap<&ProjectName, (usize, &GroupSpec)> = BTreeMap::new();
+    let groups = managed_groups(&state);
+    for group in groups.values() {
+        let (Some(project), Some(document)) = (&group.project, group_policy(group)) else {
             continue;
         };
         let size = policy_size(&document);
-        if size > GROUP_INLINE_POLICY_MAX {
-            let project = group
-                .project
-                .as_ref()
-                .expect("global group policies are constant");
-            let at = c
-                .projects
-                .iter()
-                .find(|(p, _)| p == project)
-                .map(|(_, at)| *at)?;
-            problems.push(
-                Problem::new(
-                    "policy-too-large",
-                    at,
-                    format!(
-                        "the policy of `{}` would be {size} characters; AWS allows {GROUP_INLINE_POLICY_MAX} for a group's inline policy",
-                        group.name
-                    ),
-                    "too many accounts in this project",
-                )
-                .with_help("split the project into smaller projects"),
-            );
+        if size > GROUP_INLINE_POLICY_MAX && largest.get(project).is_none_or(|(s, _)| size > *s) {
+            largest.insert(project, (size, group));
         }
+    }
+    for (project, (size, group)) in largest {
+        let Some(at) = c
+            .projects
+            .iter()
+            .find(|(p, _)| p == project)
+            .map(|(_, at)| *at)
+        else {
+            continue;
+        };
+        // Each account adds its quoted role ARN and a comma.
+        let per_account = role_arn(&group.accounts[0], role_name(&group.role).as_str()).len() + 3;
+        let count = group.accounts.len();
+        let fits = (GROUP_INLINE_POLICY_MAX - (size - count * per_account)) / per_account;
+        problems.push(
+            Problem::new(
+                "policy-too-large",
+                at,
+                format!(
+                    "the inline policy of `{}` would be {size} characters; AWS allows {GROUP_INLINE_POLICY_MAX} for a group's inline policy",
+                    group.name
+                ),
+                format!("{count} accounts"),
+            )
+            .with_help(format!(
+                "split `{project}` into projects of at most {fits} accounts"
+            )),
+        );
     }
     Some(state)
 }

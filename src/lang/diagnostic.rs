@@ -99,7 +99,8 @@ impl Invalid {
             let file = &self.sources.files[problem.at.file];
             let report = ProblemReport {
                 problem,
-                source: NamedSource::new(&file.name, file.text.clone()),
+                source: excerpt_fits(&file.text, problem.at.span)
+                    .then(|| NamedSource::new(&file.name, file.text.clone())),
             };
             // Rendering into a String cannot fail.
             let _ = handler.render_report(&mut out, &report);
@@ -122,10 +123,40 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-/// One problem with its file, in the shape miette renders.
+/// The longest line shown in an excerpt; a longer one (a runaway string, a
+/// generated file) would flood the terminal, so the excerpt is left out.
+const MAX_EXCERPT_LINE: usize = 400;
+
+/// Whether the lines an excerpt of `span` shows (one line of context either
+/// side) are short enough to print.
+fn excerpt_fits(text: &str, span: SourceSpan) -> bool {
+    let floor = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = floor(span.offset());
+    let end = floor(span.offset() + span.len());
+    let first = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let first = text[..first.saturating_sub(1)]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let last = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    let last = text[(last + 1).min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| last + 1 + i);
+    text[first..last]
+        .split('\n')
+        .all(|line| line.len() <= MAX_EXCERPT_LINE)
+}
+
+/// One problem with its file, in the shape miette renders; without source
+/// when the excerpt would be unreadable.
 struct ProblemReport<'a> {
     problem: &'a Problem,
-    source: NamedSource<String>,
+    source: Option<NamedSource<String>>,
 }
 
 impl fmt::Debug for ProblemReport<'_> {
@@ -155,12 +186,35 @@ impl Diagnostic for ProblemReport<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.source.as_ref()?;
         let label =
             LabeledSpan::new_with_span(Some(self.problem.label.clone()), self.problem.at.span);
         Some(Box::new(std::iter::once(label)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::source::Sources;
+
+    #[test]
+    fn long_lines_are_not_excerpted() {
+        let text = format!("a\nb \"{}\"\nc\n", "x".repeat(10_000));
+        assert!(!excerpt_fits(&text, SourceSpan::from((4, 1))));
+        assert!(excerpt_fits("a\nb\nc\n", SourceSpan::from((2, 1))));
+        // A long line two lines away is not shown, so it does not matter.
+        let text = format!("a\nb\nc\n{}\n", "x".repeat(10_000));
+        assert!(excerpt_fits(&text, SourceSpan::from((0, 1))));
+        let mut sources = Sources::default();
+        sources.push("f.kdl", text.clone());
+        let problem = Problem::new("x", Location::new(0, (6, 1).into()), "message", "label");
+        let rendered = Invalid::new(vec![problem], Arc::new(sources)).render(false);
+        assert!(rendered.starts_with("f.kdl:4:1: error: message\n"));
+        assert!(rendered.len() < 500, "{rendered}");
     }
 }

@@ -3,9 +3,11 @@
 
 mod build;
 mod diagnostic;
+mod limits;
 mod reader;
 mod source;
 mod suggest;
+mod syntax;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -32,24 +34,24 @@ pub fn load(path: &Path) -> Result<DesiredState, LoadStateError> {
 
 /// Validates already-read sources; `problems` are those found while reading.
 pub fn validate(sources: Sources, mut problems: Vec<Problem>) -> Result<DesiredState, Invalid> {
+    // A file that is not UTF-8 was read lossily; parsing it would only
+    // report the replacement characters again.
+    let texts: Vec<Option<&str>> = sources
+        .files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let unreadable = problems
+                .iter()
+                .any(|p| p.at.file == index && p.code == "invalid-utf8");
+            (!unreadable).then_some(file.text.as_str())
+        })
+        .collect();
     let mut documents = Vec::new();
-    for (index, file) in sources.files.iter().enumerate() {
-        match file.text.parse::<kdl::KdlDocument>() {
+    for (index, parsed) in syntax::parse_all(&texts).into_iter().enumerate() {
+        match parsed {
             Ok(document) => documents.push((index, document)),
-            Err(err) => problems.extend(err.diagnostics.iter().map(|d| {
-                let message = d
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| "invalid KDL".to_owned());
-                let mut problem = Problem::new(
-                    "syntax",
-                    Location::new(index, d.span),
-                    format!("syntax error: {message}"),
-                    d.label.clone().unwrap_or_else(|| "here".to_owned()),
-                );
-                problem.help = d.help.clone();
-                problem
-            })),
+            Err(found) => problems.extend(found),
         }
     }
     let syntax_ok = problems.is_empty();

@@ -7,6 +7,7 @@ use miette::SourceSpan;
 
 use super::diagnostic::{Location, Problem};
 use super::suggest::did_you_mean;
+use crate::model::names::shown;
 
 /// A value with the place it was written.
 #[derive(Debug, Clone)]
@@ -31,7 +32,23 @@ impl<'a> NodeReader<'a> {
         arguments: &[&str],
         properties: &[&str],
     ) -> Self {
-        let name = node.name().value();
+        let shown_name = shown(node.name().value());
+        let name = shown_name.as_str();
+        let annotations = node
+            .ty()
+            .into_iter()
+            .chain(node.entries().iter().filter_map(|e| e.ty()));
+        for ty in annotations {
+            problems.push(
+                Problem::new(
+                    "type-annotation",
+                    Location::new(file, ty.span()),
+                    format!("type annotation `({})` is not used by jumpgate", ty.value()),
+                    "not used",
+                )
+                .with_help("remove the parenthesised type"),
+            );
+        }
         let mut seen: Vec<&str> = Vec::new();
         let mut positional = 0;
         for entry in node.entries() {
@@ -58,11 +75,12 @@ impl<'a> NodeReader<'a> {
                 }
                 Some(key) => {
                     let key = key.value();
+                    let key_shown = shown(key);
                     if !properties.contains(&key) {
                         let mut problem = Problem::new(
                             "unknown-property",
                             at,
-                            format!("unknown property `{key}` on `{name}`"),
+                            format!("unknown property `{key_shown}` on `{name}`"),
                             "unknown property",
                         );
                         problem.help = Some(match did_you_mean(key, properties) {

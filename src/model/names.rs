@@ -51,6 +51,19 @@ macro_rules! string_newtype {
     };
 }
 
+/// A value as messages show it: control characters escaped, and cut short
+/// when long so that a runaway string does not flood the terminal.
+pub fn shown(value: &str) -> String {
+    const MAX_SHOWN: usize = 80;
+    let escaped = value.escape_debug().to_string();
+    if escaped.chars().count() <= MAX_SHOWN {
+        escaped
+    } else {
+        let head: String = escaped.chars().take(MAX_SHOWN).collect();
+        format!("{head}…")
+    }
+}
+
 /// Characters IAM allows in user, group, role and policy names.
 fn is_iam_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
@@ -63,12 +76,13 @@ fn check_iam_name(what: &str, value: &str, max: usize) -> Result<(), NameError> 
     if let Some(bad) = value.chars().find(|c| !is_iam_name_char(*c)) {
         return Err(NameError(format!(
             "{what} `{}` contains {bad:?}; IAM allows only letters, digits and + = , . @ _ -",
-            value.escape_debug()
+            shown(value)
         )));
     }
     if value.len() > max {
         return Err(NameError(format!(
-            "{what} `{value}` is {} characters long; IAM allows at most {max}",
+            "{what} `{}` is {} characters long; IAM allows at most {max}",
+            shown(value),
             value.len()
         )));
     }
@@ -87,7 +101,7 @@ impl AccountId {
         } else {
             Err(NameError(format!(
                 "account id `{}` must be exactly 12 digits",
-                value.escape_debug()
+                shown(value)
             )))
         }
     }
@@ -132,7 +146,8 @@ impl RoleName {
 /// Characters allowed in the short names jumpgate composes into IAM names
 /// (role keys, project names): a subset of IAM's so that `group-<role>-<project>`
 /// stays readable and unambiguous.
-fn check_short_name(what: &str, value: &str, max: usize) -> Result<(), NameError> {
+/// `why` says what the length limit protects.
+fn check_short_name(what: &str, value: &str, max: usize, why: &str) -> Result<(), NameError> {
     if value.is_empty() {
         return Err(NameError(format!("{what} must not be empty")));
     }
@@ -144,12 +159,13 @@ fn check_short_name(what: &str, value: &str, max: usize) -> Result<(), NameError
     {
         return Err(NameError(format!(
             "{what} `{}` must start with a letter or digit and contain only letters, digits, `.`, `_` and `-`",
-            value.escape_debug()
+            shown(value)
         )));
     }
     if value.len() > max {
         return Err(NameError(format!(
-            "{what} `{value}` is {} characters long; at most {max} allowed",
+            "{what} `{}` is {} characters long; at most {max} allowed {why}",
+            shown(value),
             value.len()
         )));
     }
@@ -165,7 +181,13 @@ impl RoleKey {
     /// `role-` plus the key must fit IAM's 64-character role names.
     pub const MAX_LEN: usize = RoleName::MAX_LEN - "role-".len();
     pub fn new(value: &str) -> Result<Self, NameError> {
-        check_short_name("role name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
+        check_short_name(
+            "role name",
+            value,
+            Self::MAX_LEN,
+            "(`role-<name>` must fit IAM's 64-character role names)",
+        )
+        .map(|()| Self(value.to_owned()))
     }
 }
 
@@ -178,7 +200,13 @@ impl ProjectName {
     /// Keeps `group-<role>-<project>` within IAM's 128-character group names.
     pub const MAX_LEN: usize = GroupName::MAX_LEN - "group--".len() - RoleKey::MAX_LEN;
     pub fn new(value: &str) -> Result<Self, NameError> {
-        check_short_name("project name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
+        check_short_name(
+            "project name",
+            value,
+            Self::MAX_LEN,
+            "(`group-<role>-<project>` must fit IAM's 128-character group names)",
+        )
+        .map(|()| Self(value.to_owned()))
     }
 }
 
@@ -191,7 +219,13 @@ string_newtype!(
 impl AccountName {
     pub const MAX_LEN: usize = 50;
     pub fn new(value: &str) -> Result<Self, NameError> {
-        check_short_name("account name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
+        check_short_name(
+            "account name",
+            value,
+            Self::MAX_LEN,
+            "(AWS's limit for account names)",
+        )
+        .map(|()| Self(value.to_owned()))
     }
 }
 
@@ -215,7 +249,7 @@ impl Region {
         } else {
             Err(NameError(format!(
                 "`{}` is not an AWS region code (like `ap-northeast-1`)",
-                value.escape_debug()
+                shown(value)
             )))
         }
     }
@@ -233,7 +267,7 @@ impl Color {
         } else {
             Err(NameError(format!(
                 "colour `{}` must be 6 hexadecimal digits, like `d13212`",
-                value.escape_debug()
+                shown(value)
             )))
         }
     }
@@ -247,12 +281,7 @@ string_newtype!(
 impl Email {
     pub const MAX_LEN: usize = 64;
     pub fn new(value: &str) -> Result<Self, NameError> {
-        let invalid = || {
-            NameError(format!(
-                "`{}` is not an e-mail address",
-                value.escape_debug()
-            ))
-        };
+        let invalid = || NameError(format!("`{}` is not an e-mail address", shown(value)));
         let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
         let local_ok = !local.is_empty()
             && local
@@ -270,7 +299,8 @@ impl Email {
         }
         if value.len() > Self::MAX_LEN {
             return Err(NameError(format!(
-                "e-mail `{value}` is {} characters long; Organizations allows at most {}",
+                "e-mail `{}` is {} characters long; Organizations allows at most {}",
+                shown(value),
                 value.len(),
                 Self::MAX_LEN
             )));
@@ -290,7 +320,7 @@ impl PolicyArn {
         let invalid = || {
             NameError(format!(
                 "`{}` is not an IAM policy ARN (like `arn:aws:iam::aws:policy/ReadOnlyAccess`)",
-                value.escape_debug()
+                shown(value)
             ))
         };
         let parts: Vec<&str> = value.splitn(6, ':').collect();
@@ -343,6 +373,14 @@ mod tests {
         assert!(RoleKey::new(&"r".repeat(59)).is_ok());
         assert!(RoleKey::new(&"r".repeat(60)).is_err());
         assert!(ProjectName::new("-leading-dash").is_err());
+    }
+
+    #[test]
+    fn long_values_are_cut_short_in_messages() {
+        let err = UserName::new(&"x".repeat(10_000)).unwrap_err();
+        assert!(err.0.len() < 200, "{err}");
+        assert!(err.0.contains("is 10000 characters long"));
+        assert_eq!(shown("a\tb"), "a\\tb");
     }
 
     #[test]
