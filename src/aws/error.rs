@@ -1,6 +1,7 @@
 //! AWS failures as users read them: the call, AWS's error code and message.
 
 use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::SdkError;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,10 +34,9 @@ impl AwsError {
 
     /// Converts an SDK error, keeping AWS's code and message (the SDK's own
     /// Display says only "service error").
-    pub fn from_sdk<E, R>(call: &'static str, err: SdkError<E, R>) -> AwsError
+    pub fn from_sdk<E>(call: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         match err.as_service_error() {
             Some(service) if service.code().is_some() => AwsError::Service {
@@ -44,9 +44,17 @@ impl AwsError {
                 code: service.code().unwrap_or_default().to_owned(),
                 message: service.message().unwrap_or_default().to_owned(),
             },
+            // No error code: an HTTP failure with no AWS error body (such as
+            // an endpoint that does not implement the call), or no response.
             _ => AwsError::Transport {
                 call,
-                message: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+                message: match err.raw_response() {
+                    Some(response) => format!(
+                        "HTTP {} with no AWS error in the response",
+                        response.status().as_u16()
+                    ),
+                    None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+                },
             },
         }
     }
