@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod aws;
+pub mod drift;
 pub mod lang;
 pub mod live;
 pub mod lock;

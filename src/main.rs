@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use jumpgate::apply::{self, ApplyOptions, ApplyReport};
+use jumpgate::drift::{self, StackSetDrift};
+use jumpgate::templates::ROLES_STACK_SET;
 use jumpgate::aws::{Aws, Connection, LockStore, ReadEstate};
 use jumpgate::lang::{self, LoadStateError};
 use jumpgate::lock::{self, Holder};
@@ -87,6 +89,14 @@ enum Command {
         /// Apply even if some account would be left without anyone able to reach its admin role.
         #[arg(long)]
         allow_lockout: bool,
+    },
+    /// Report out-of-band changes, including users and groups nobody declared.
+    /// Exit 0 when clean, 2 when drift is found.
+    Drift {
+        #[arg(default_value = "state")]
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Break the lock of an interrupted apply, after showing who held it.
     Unlock {
@@ -215,6 +225,29 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 changes_at_once: connection.concurrency,
             };
             run_apply(&aws, &desired, saved, &options, yes, allow_lockout).await
+        }
+        Command::Drift { path, format } => {
+            let desired = load(&path)?;
+            let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+            let live = observe(&aws, &desired).await?;
+            let plan = plan::build(&desired, &live);
+            let stack_set_drift = if live.stack_set.is_none() {
+                StackSetDrift::NoStackSet
+            } else {
+                match aws.stack_set_drift(ROLES_STACK_SET).await {
+                    Ok(drifted_accounts) => StackSetDrift::Checked { drifted_accounts },
+                    Err(err) => StackSetDrift::Unavailable {
+                        reason: err.to_string(),
+                    },
+                }
+            };
+            let report = drift::detect(&desired, &live, &plan, stack_set_drift);
+            print!("{}", render::render_drift(&report, format));
+            Ok(if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
         }
         Command::Unlock {
             yes,

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::types::{
-    Capability, Parameter, PermissionModels, StackSetOperationPreferences, StackSetOperationStatus,
+    Capability, Parameter, PermissionModels, StackInstanceFilter, StackInstanceFilterName,
+    StackSetOperationPreferences, StackSetOperationStatus,
     Tag,
 };
 use serde_json::Value;
@@ -168,6 +169,54 @@ impl Aws {
         }
         instances.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
         Ok(Some((live_set, instances)))
+    }
+
+    pub(super) async fn detect_stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError> {
+        let operation_id = {
+            let _permit = self.permit().await;
+            self.cfn
+                .detect_stack_set_drift()
+                .stack_set_name(name)
+                .operation_preferences(fast_preferences())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DetectStackSetDrift", e))?
+                .operation_id()
+                .map(str::to_owned)
+        };
+        self.wait_for_stack_set_operation(name, operation_id).await?;
+        let mut drifted = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let _permit = self.permit().await;
+            let page = self
+                .cfn
+                .list_stack_instances()
+                .stack_set_name(name)
+                .filters(
+                    StackInstanceFilter::builder()
+                        .name(StackInstanceFilterName::DriftStatus)
+                        .values("DRIFTED")
+                        .build(),
+                )
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
+            drifted.extend(
+                page.summaries()
+                    .iter()
+                    .filter(|s| s.drift_status().is_some_and(|d| d.as_str() == "DRIFTED"))
+                    .filter_map(|s| s.account().map(str::to_owned)),
+            );
+            match page.next_token() {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        drifted.sort();
+        drifted.dedup();
+        Ok(drifted)
     }
 
     pub(super) async fn call_cloudformation(&self, operation: &Operation) -> Result<(), AwsError> {

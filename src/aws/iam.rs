@@ -334,6 +334,10 @@ impl ReadEstate for Aws {
     ) -> Result<Option<(LiveStackSet, Vec<LiveStackInstance>)>, AwsError> {
         self.read_stack_set(name).await
     }
+
+    async fn stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError> {
+        self.detect_stack_set_drift(name).await
+    }
 }
 
 fn tags_of(tags: &BTreeMap<String, String>) -> Vec<Tag> {

@@ -12,6 +12,8 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region as SdkRegion};
+use aws_sdk_iam::config::interceptors::InterceptorContext;
+use aws_sdk_iam::config::retry::{ClassifyRetry, RetryAction};
 use tokio::sync::Semaphore;
 
 pub use error::AwsError;
@@ -61,6 +63,9 @@ pub trait ReadEstate {
         &self,
         name: &str,
     ) -> Result<Option<(LiveStackSet, Vec<LiveStackInstance>)>, AwsError>;
+    /// Runs CloudFormation's drift detection on the StackSet and returns the
+    /// accounts whose stack instances drifted.
+    async fn stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError>;
 }
 
 /// Changing the live estate, one planned call at a time. Calls are
@@ -126,9 +131,21 @@ impl Aws {
         let local =
             connection.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
         Aws {
-            iam: aws_sdk_iam::Client::new(&config),
-            cfn: aws_sdk_cloudformation::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&config)
+                    .retry_classifier(UnimplementedOperation)
+                    .build(),
+            ),
+            cfn: aws_sdk_cloudformation::Client::from_conf(
+                aws_sdk_cloudformation::config::Builder::from(&config)
+                    .retry_classifier(UnimplementedOperation)
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&config)
+                    .retry_classifier(UnimplementedOperation)
+                    .build(),
+            ),
             in_flight: Semaphore::new(connection.concurrency.max(1)),
             // An emulator finishes operations at once; AWS takes minutes.
             poll_interval: if local {
@@ -144,5 +161,35 @@ impl Aws {
             .acquire()
             .await
             .expect("the semaphore is never closed")
+    }
+}
+
+/// Stops retries of an HTTP 500 or 501 answered with an HTML page instead of
+/// an AWS error: that is how a stand-in (such as a local emulator) says it
+/// does not implement the call. Retrying cannot help, and with the standard
+/// backoff it would take the better part of a minute per call. AWS itself
+/// answers its 5xx with a modelled error, which still retries as before.
+#[derive(Debug)]
+struct UnimplementedOperation;
+
+impl ClassifyRetry for UnimplementedOperation {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(response) = ctx.response() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let status = response.status().as_u16();
+        let html = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t.trim_start().starts_with("text/html"));
+        if matches!(status, 500 | 501) && html {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "jumpgate: operation not implemented by the endpoint"
     }
 }

@@ -2,6 +2,7 @@
 //! Markdown for pull-request comments. They only read the plan; adding a
 //! format never touches the planner.
 
+mod drift;
 mod json;
 mod markdown;
 mod text;
@@ -10,6 +11,8 @@ mod text;
 mod tests;
 
 use crate::plan::Plan;
+
+pub use drift::render_drift;
 
 /// How a plan is written out.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
