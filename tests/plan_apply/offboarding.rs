@@ -1,0 +1,268 @@
+//! Issue #3, acceptance 3: removing a user's block offboards them, removing
+//! everything AWS requires gone before DeleteUser (in that order, proven from
+//! the request log since moto's DeleteUser does not insist), and leaves users
+//! jumpgate does not manage alone.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_iam::types::Tag;
+
+use crate::harness::{
+    JUMP, Workspace, changes, describe, groups_of, iam, jumpgate, mutating, user_exists,
+};
+use crate::support::emulator::Emulator;
+
+const ESTATE: &str = r#"
+jump-account id="123456789012" region="ap-northeast-1"
+project "payments" {
+    account "payments-prod" id="210987654321"
+}
+user "yamada.taro" {
+    access "admin"
+}
+"#;
+
+const LEAVER: &str = r#"
+user "leaver" console=#false {
+    access "operator"
+    access "developer" project="payments"
+}
+"#;
+
+/// Created by hand, without jumpgate's tag: never touched.
+const BYSTANDER: &str = "contractor";
+
+const SSH_KEY: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDtSJMEKyyX4ZJf0NdEKpQQLLVi/TQ0pb2H8DPXspDZ4vdUJJqTDxIHxoR7UbAbNHW5dkhVkk/EJVbSp6h16Kmj6+rvsu/0JNIHhuLSG1y7XpUXZ/YJFB3gYMDIiHLKm8Naba3xecblrXfwCrzLGQ0zrsKs/Ib4GEi0Oy3a+77rHOkHu8lHqMGBb3tQ626EQsS73dPNPshhA0Nwsnn9TNJ8AfYytj7er4a3nD4t0HIIGlTTqJNkwfYqhulE0VBYqFXqIeg8fiBT3sVK+nY2QVwcOFgjtgIIjOVjzMZR8tVaBPE+z7pYZRyzuPyUSnbSveC4+u3uP9rKHrIgNqNtNZ/p test";
+
+const INLINE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+
+/// What the leaver holds once given, outside jumpgate, everything AWS makes
+/// DeleteUser wait for.
+async fn equip_leaver(iam: &aws_sdk_iam::Client) -> String {
+    iam.create_access_key()
+        .user_name("leaver")
+        .send()
+        .await
+        .expect("CreateAccessKey");
+    let device = iam
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name("leaver-phone")
+        .send()
+        .await
+        .expect("CreateVirtualMFADevice");
+    let serial = device
+        .virtual_mfa_device()
+        .expect("the device")
+        .serial_number()
+        .to_owned();
+    iam.enable_mfa_device()
+        .user_name("leaver")
+        .serial_number(&serial)
+        .authentication_code1("123456")
+        .authentication_code2("654321")
+        .send()
+        .await
+        .expect("EnableMFADevice");
+    iam.create_login_profile()
+        .user_name("leaver")
+        .password("Initial-Passw0rd!xyz")
+        .send()
+        .await
+        .expect("CreateLoginProfile");
+    iam.put_user_policy()
+        .user_name("leaver")
+        .policy_name("by-hand")
+        .policy_document(INLINE_POLICY)
+        .send()
+        .await
+        .expect("PutUserPolicy");
+    iam.upload_ssh_public_key()
+        .user_name("leaver")
+        .ssh_public_key_body(SSH_KEY)
+        .send()
+        .await
+        .expect("UploadSSHPublicKey");
+    serial
+}
+
+/// A user made by hand, untagged, in a group jumpgate manages, with a key.
+async fn create_bystander(iam: &aws_sdk_iam::Client) {
+    iam.create_user()
+        .user_name(BYSTANDER)
+        .tags(Tag::builder().key("team").value("vendor").build().unwrap())
+        .send()
+        .await
+        .expect("CreateUser contractor");
+    iam.add_user_to_group()
+        .user_name(BYSTANDER)
+        .group_name("group-operator")
+        .send()
+        .await
+        .expect("AddUserToGroup contractor");
+    iam.create_access_key()
+        .user_name(BYSTANDER)
+        .send()
+        .await
+        .expect("CreateAccessKey contractor");
+}
+
+#[tokio::test]
+async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
+    let emu = Emulator::start();
+    let ws = Workspace::with_state(&format!("{ESTATE}{LEAVER}"));
+    ws.apply(&emu, &[]).expect_code(0);
+    let iam = iam(&emu).await;
+    assert_eq!(
+        groups_of(&iam, "leaver").await,
+        ["group-developer-payments", "group-operator"]
+    );
+    let serial = equip_leaver(&iam).await;
+    create_bystander(&iam).await;
+
+    ws.write_state(ESTATE);
+    let state = ws.state_arg();
+    let plan = ws.plan_json(&emu);
+    assert_eq!(plan["unmanaged_users"], serde_json::json!([BYSTANDER]));
+    assert!(
+        changes(&plan)
+            .iter()
+            .all(|(action, address)| action == "delete" && address.contains("leaver")),
+        "only the leaver's things go: {:?}",
+        changes(&plan)
+    );
+    let text = jumpgate(&emu, &["plan", &state]);
+    text.expect_code(0);
+    let unmanaged_line = text
+        .stdout
+        .lines()
+        .find(|l| l.contains(BYSTANDER))
+        .unwrap_or_else(|| panic!("the text plan names {BYSTANDER}:\n{}", text.stdout));
+    assert!(
+        unmanaged_line.contains("does not manage"),
+        "{BYSTANDER} is listed as unmanaged: {unmanaged_line}"
+    );
+
+    emu.start_recording();
+    ws.apply(&emu, &[]).expect_code(0);
+    emu.stop_recording();
+
+    let mutations = mutating(&emu);
+    let actions: Vec<&str> = mutations
+        .iter()
+        .map(|r| r.action.as_deref().unwrap())
+        .collect();
+    let delete_user = actions
+        .iter()
+        .position(|a| *a == "DeleteUser")
+        .unwrap_or_else(|| panic!("DeleteUser was sent: {:?}", describe(&mutations)));
+    for dependent in [
+        "DeleteLoginProfile",
+        "DeleteAccessKey",
+        "DeactivateMFADevice",
+        "DeleteVirtualMFADevice",
+        "DeleteUserPolicy",
+        "DeleteSSHPublicKey",
+        "RemoveUserFromGroup",
+    ] {
+        let at: Vec<usize> = actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| **a == dependent)
+            .map(|(i, _)| i)
+            .collect();
+        assert!(!at.is_empty(), "{dependent} was sent: {actions:?}");
+        assert!(
+            at.iter().all(|i| *i < delete_user),
+            "{dependent} comes before DeleteUser: {actions:?}"
+        );
+    }
+    let deactivate = actions.iter().position(|a| *a == "DeactivateMFADevice");
+    let delete_device = actions.iter().position(|a| *a == "DeleteVirtualMFADevice");
+    assert!(
+        deactivate < delete_device,
+        "a device is deactivated before it is deleted: {actions:?}"
+    );
+
+    // Nothing else: the leaver's removals and the lock, which comes and goes.
+    let expected: BTreeSet<&str> = [
+        "CreatePolicy",
+        "DeletePolicy",
+        "DeleteLoginProfile",
+        "DeleteAccessKey",
+        "DeactivateMFADevice",
+        "DeleteVirtualMFADevice",
+        "DeleteUserPolicy",
+        "DeleteSSHPublicKey",
+        "RemoveUserFromGroup",
+        "DeleteUser",
+    ]
+    .into();
+    let sent: BTreeSet<&str> = actions.iter().copied().collect();
+    assert_eq!(sent, expected, "{:?}", describe(&mutations));
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "RemoveUserFromGroup")
+            .count(),
+        2,
+        "one removal per group the leaver was in"
+    );
+    for request in &mutations {
+        match request.action.as_deref().unwrap() {
+            "CreatePolicy" => {
+                assert_eq!(request.param("PolicyName"), Some("jumpgate-apply-lock"))
+            }
+            "DeletePolicy" => assert_eq!(
+                request.param("PolicyArn"),
+                Some(format!("arn:aws:iam::{JUMP}:policy/jumpgate/jumpgate-apply-lock").as_str())
+            ),
+            "DeleteVirtualMFADevice" => {
+                assert_eq!(request.param("SerialNumber"), Some(serial.as_str()))
+            }
+            action => assert_eq!(
+                request.param("UserName"),
+                Some("leaver"),
+                "{action} is about the leaver"
+            ),
+        }
+    }
+
+    // The leaver and their device are gone; the bystander is as it was.
+    assert!(!user_exists(&iam, "leaver").await, "the leaver is gone");
+    let devices = iam
+        .list_virtual_mfa_devices()
+        .send()
+        .await
+        .expect("ListVirtualMFADevices");
+    assert!(
+        devices
+            .virtual_mfa_devices()
+            .iter()
+            .all(|d| d.serial_number() != serial),
+        "the leaver's virtual MFA device is deleted"
+    );
+    assert!(user_exists(&iam, BYSTANDER).await);
+    assert_eq!(groups_of(&iam, BYSTANDER).await, ["group-operator"]);
+    let keys = iam
+        .list_access_keys()
+        .user_name(BYSTANDER)
+        .send()
+        .await
+        .expect("ListAccessKeys contractor");
+    assert_eq!(
+        keys.access_key_metadata().len(),
+        1,
+        "the bystander keeps its key"
+    );
+    let tags = iam
+        .list_user_tags()
+        .user_name(BYSTANDER)
+        .send()
+        .await
+        .expect("ListUserTags contractor");
+    let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [("team", "vendor")], "the bystander is not adopted");
+
+    // And the estate has converged.
+    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+}
