@@ -13,3 +13,12 @@ mod from_empty;
 
 #[path = "plan_apply/offboarding.rs"]
 mod offboarding;
+
+#[path = "plan_apply/accounts.rs"]
+mod accounts;
+
+#[path = "plan_apply/guards.rs"]
+mod guards;
+
+#[path = "plan_apply/json_plan.rs"]
+mod json_plan;

@@ -162,9 +162,15 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
                 .expect("ListAttachedGroupPolicies")
                 .attached_policies()
                 .iter()
-                .filter_map(|p| p.policy_name().map(str::to_owned))
+                .filter_map(|p| p.policy_arn().map(str::to_owned))
                 .collect();
-            assert_eq!(attached, ["policy-enforce-mfa"], "{group}");
+            assert_eq!(
+                attached,
+                [format!(
+                    "arn:aws:iam::{JUMP}:policy/jumpgate/policy-enforce-mfa"
+                )],
+                "{group}"
+            );
         }
     }
 
@@ -235,12 +241,17 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
         .stack_status()
         .map(|s| s.as_str().to_owned());
     assert_eq!(status.as_deref(), Some("CREATE_COMPLETE"));
-    assert!(
-        role_names(&iam)
-            .await
-            .contains(&"AWSCloudFormationStackSetAdministrationRole".to_owned()),
-        "the admin-role stack made its role"
-    );
+    let jump_roles = role_names(&iam).await;
+    for role in [
+        "AWSCloudFormationStackSetAdministrationRole",
+        // The jump account is a target too, so it gets the execution role.
+        "AWSCloudFormationStackSetExecutionRole",
+    ] {
+        assert!(
+            jump_roles.contains(&role.to_owned()),
+            "{role} in the jump account"
+        );
+    }
     let set = cfn
         .describe_stack_set()
         .stack_set_name("iam-roles")

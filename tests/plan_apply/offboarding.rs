@@ -32,7 +32,12 @@ user "leaver" console=#false {
 /// Created by hand, without jumpgate's tag: never touched.
 const BYSTANDER: &str = "contractor";
 
-const SSH_KEY: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDtSJMEKyyX4ZJf0NdEKpQQLLVi/TQ0pb2H8DPXspDZ4vdUJJqTDxIHxoR7UbAbNHW5dkhVkk/EJVbSp6h16Kmj6+rvsu/0JNIHhuLSG1y7XpUXZ/YJFB3gYMDIiHLKm8Naba3xecblrXfwCrzLGQ0zrsKs/Ib4GEi0Oy3a+77rHOkHu8lHqMGBb3tQ626EQsS73dPNPshhA0Nwsnn9TNJ8AfYytj7er4a3nD4t0HIIGlTTqJNkwfYqhulE0VBYqFXqIeg8fiBT3sVK+nY2QVwcOFgjtgIIjOVjzMZR8tVaBPE+z7pYZRyzuPyUSnbSveC4+u3uP9rKHrIgNqNtNZ/p test";
+const SSH_KEY: &str = include_str!("../fixtures/plan_apply/leaver-ssh-key.pub");
+/// A self-signed X.509 certificate (moto checks that it parses).
+const SIGNING_CERTIFICATE: &str =
+    include_str!("../fixtures/plan_apply/leaver-signing-certificate.pem");
+
+const READ_ONLY_ACCESS: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 
 const INLINE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
 
@@ -82,6 +87,18 @@ async fn equip_leaver(iam: &aws_sdk_iam::Client) -> String {
         .send()
         .await
         .expect("UploadSSHPublicKey");
+    iam.upload_signing_certificate()
+        .user_name("leaver")
+        .certificate_body(SIGNING_CERTIFICATE)
+        .send()
+        .await
+        .expect("UploadSigningCertificate");
+    iam.attach_user_policy()
+        .user_name("leaver")
+        .policy_arn(READ_ONLY_ACCESS)
+        .send()
+        .await
+        .expect("AttachUserPolicy");
     serial
 }
 
@@ -162,6 +179,8 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
         "DeleteVirtualMFADevice",
         "DeleteUserPolicy",
         "DeleteSSHPublicKey",
+        "DeleteSigningCertificate",
+        "DetachUserPolicy",
         "RemoveUserFromGroup",
     ] {
         let at: Vec<usize> = actions
@@ -193,6 +212,8 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
         "DeleteVirtualMFADevice",
         "DeleteUserPolicy",
         "DeleteSSHPublicKey",
+        "DeleteSigningCertificate",
+        "DetachUserPolicy",
         "RemoveUserFromGroup",
         "DeleteUser",
     ]

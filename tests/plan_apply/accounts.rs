@@ -1,0 +1,121 @@
+//! Issue #3, acceptance 4: adding an account to a project adds exactly one
+//! stack instance and changes only that project's group policies.
+
+use crate::harness::{Workspace, changes, iam_in, role_names};
+use crate::support::emulator::Emulator;
+
+const NEW_ACCOUNT: &str = "210987654322";
+
+fn estate(payments_accounts: &str) -> String {
+    format!(
+        r#"
+jump-account id="123456789012" region="ap-northeast-1"
+project "payments" {{
+    account "payments-prod" id="210987654321"
+{payments_accounts}}}
+project "analytics" {{
+    account "analytics-prod" id="310987654321"
+}}
+account "shared-services" id="410987654321"
+user "yamada.taro" {{
+    access "admin"
+}}
+user "tanaka.hanako" {{
+    access "developer" project="payments"
+    access "operator" project="analytics"
+}}
+"#
+    )
+}
+
+#[tokio::test]
+async fn adding_an_account_to_a_project_adds_one_instance_and_updates_that_projects_groups() {
+    let emu = Emulator::start();
+    let ws = Workspace::with_state(&estate(""));
+    ws.apply(&emu, &[]).expect_code(0);
+    assert!(
+        role_names(&iam_in(&emu, NEW_ACCOUNT).await)
+            .await
+            .is_empty(),
+        "the new account starts without roles"
+    );
+
+    ws.write_state(&estate(&format!(
+        "    account \"payments-stg\" id=\"{NEW_ACCOUNT}\"\n"
+    )));
+    let plan = ws.plan_json(&emu);
+    let expected: Vec<(String, String)> = [
+        (
+            "create",
+            format!("stack-instance.iam-roles/{NEW_ACCOUNT}/ap-northeast-1"),
+        ),
+        (
+            "update",
+            "group-policy.group-admin-payments/assume-role".to_owned(),
+        ),
+        (
+            "update",
+            "group-policy.group-developer-payments/assume-role".to_owned(),
+        ),
+        (
+            "update",
+            "group-policy.group-operator-payments/assume-role".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_owned(), b))
+    .collect();
+    let mut planned = changes(&plan);
+    // The instance comes first (its stage runs before group policies); the
+    // group policies' order among themselves is not part of the contract.
+    planned[1..].sort();
+    assert_eq!(planned, expected, "{plan:#}");
+    let instance = &plan["changes"][0];
+    assert_eq!(instance["kind"], "stack-instance");
+    assert_eq!(instance["account"], NEW_ACCOUNT);
+    for change in &plan["changes"].as_array().unwrap()[1..] {
+        assert_eq!(change["kind"], "group-policy");
+        let after = change["after"].to_string();
+        let before = change["before"].to_string();
+        assert!(
+            after.contains(NEW_ACCOUNT) && !before.contains(NEW_ACCOUNT),
+            "the update adds the new account's role: {change:#}"
+        );
+    }
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"add": 1, "change": 3, "destroy": 0})
+    );
+
+    ws.apply(&emu, &[]).expect_code(0);
+    assert_eq!(
+        role_names(&iam_in(&emu, NEW_ACCOUNT).await).await,
+        ["role-admin", "role-developer", "role-operator"],
+        "the roles arrive in the new account"
+    );
+    let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
+    let instances = cfn
+        .list_stack_instances()
+        .stack_set_name("iam-roles")
+        .send()
+        .await
+        .expect("ListStackInstances");
+    let mut accounts: Vec<&str> = instances
+        .summaries()
+        .iter()
+        .filter_map(|s| s.account())
+        .collect();
+    accounts.sort();
+    assert_eq!(
+        accounts,
+        [
+            "123456789012",
+            "210987654321",
+            NEW_ACCOUNT,
+            "310987654321",
+            "410987654321"
+        ]
+    );
+    let state = ws.state_arg();
+    crate::harness::jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+}
