@@ -156,13 +156,13 @@ fn invalid_cases() -> Vec<Case> {
         Case::new("unterminated string", "user \"a\n")
             .error("2:6", "Unexpected newline in single-line quoted string"),
         Case::new("KDL v1 bare boolean", "user \"a\" console=true\n")
-            .error("2:18", "syntax error")
+            .error("2:18", "syntax error: a bare `true` is KDL v1; jumpgate reads KDL v2")
             .help("KDL v2 writes `true` as `#true`"),
         Case::new("KDL v1 bare null", "user \"a\" age-recipient=null\n")
-            .error("2:24", "syntax error")
+            .error("2:24", "syntax error: a bare `null` is KDL v1")
             .help("`#null`"),
         Case::new("KDL v1 raw string", "user r\"a\"\n")
-            .error("2:6", "syntax error")
+            .error("2:6", "syntax error: a raw string `r\"...\"` is KDL v1")
             .help("raw strings as #\"...\"#"),
         Case::new("property without a value", "account \"a\" id=\n")
             .error("2:15", "Expected property value"),
@@ -212,6 +212,9 @@ fn invalid_cases() -> Vec<Case> {
             .error("2:6", "user name `yamada taro` contains ' '"),
         Case::new("control character in a user name", "user \"a\\u{7}b\"\n")
             .error("2:6", "user name `a\\u{7}b` contains '\\u{7}'"),
+        Case::new("literal control character", "user \"a\u{7}b\"\n")
+            .error("2:6", "syntax error")
+            .help("the line contains the character U+0007"),
         Case::new("empty user name", "user \"\"\n").error("2:6", "user name must not be empty"),
         Case::new("user name of 65 characters", format!("user \"{}\"\n", "u".repeat(65)))
             .error("2:6", "is 65 characters long; IAM allows at most 64"),
@@ -451,4 +454,35 @@ fn a_missing_path_is_an_error_not_a_panic() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("contains no .kdl file"), "{stderr}");
+}
+
+/// The KDL examples of the README, each completed with a jump account (and
+/// the project it refers to) when it is a fragment, are valid.
+#[test]
+fn the_readme_examples_are_valid() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(manifest.join("README.md")).expect("README.md");
+    let blocks: Vec<&str> = readme
+        .split("```kdl\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap_or_default())
+        .collect();
+    assert!(blocks.len() >= 8, "{} kdl blocks", blocks.len());
+    let mut failures = Vec::new();
+    for block in blocks {
+        let mut text = String::new();
+        if !block.contains("jump-account") {
+            text.push_str(JUMP);
+        }
+        if block.contains("project=\"payments\"") && !block.contains("project \"payments\"") {
+            text.push_str("project \"payments\" {\n    account \"p\" id=\"210987654321\"\n}\n");
+        }
+        text.push_str(block);
+        let case = Case::raw("readme", text);
+        let (output, stderr) = run_case(&case);
+        if output.status.code() != Some(0) {
+            failures.push(format!("{block}\n{}", shorten(&stderr)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -4,9 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan,
-};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 
 use super::source::Sources;
 
@@ -89,18 +87,24 @@ impl Invalid {
             GraphicalTheme::unicode_nocolor()
         };
         let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
+        // Line starts of each file, computed once: a run may have thousands
+        // of problems in one large file.
+        let mut lines: Vec<Option<LineIndex>> = vec![None; self.sources.files.len()];
         let mut out = String::new();
         for problem in &self.problems {
+            let file = &self.sources.files[problem.at.file];
+            let index = lines[problem.at.file].get_or_insert_with(|| LineIndex::new(&file.text));
+            let (line, column) = index.line_col(&file.text, problem.at.span.offset());
             out.push_str(&format!(
-                "{}: error: {}\n",
-                self.position(problem),
+                "{}:{}:{}: error: {}\n",
+                file.name,
+                line + 1,
+                column + 1,
                 problem.message
             ));
-            let file = &self.sources.files[problem.at.file];
             let report = ProblemReport {
                 problem,
-                source: excerpt_fits(&file.text, problem.at.span)
-                    .then(|| NamedSource::new(&file.name, file.text.clone())),
+                source: Excerpt::around(&file.name, &file.text, index, problem.at.span),
             };
             // Rendering into a String cannot fail.
             let _ = handler.render_report(&mut out, &report);
@@ -115,6 +119,139 @@ impl Invalid {
     }
 }
 
+/// Where each line of a text starts.
+#[derive(Debug, Clone)]
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self(starts)
+    }
+
+    /// The 0-based line of a byte offset.
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&start| start <= offset) - 1
+    }
+
+    /// The 0-based line and column (in characters) of a byte offset.
+    fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(text, offset);
+        let line = self.line(offset);
+        (line, text[self.0[line]..offset].chars().count())
+    }
+
+    /// The byte range of lines `first..=last`, without the final newline.
+    fn range(&self, text: &str, first: usize, last: usize) -> std::ops::Range<usize> {
+        let end = self
+            .0
+            .get(last + 1)
+            .map_or(text.len(), |&next| next - 1)
+            .max(self.0[first]);
+        self.0[first]..end
+    }
+}
+
+fn floor_char_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// The longest line shown in an excerpt; a longer one (a runaway string, a
+/// generated file) would flood the terminal, so the excerpt is left out.
+const MAX_EXCERPT_LINE: usize = 400;
+/// Lines of context the excerpt holds either side of the problem's lines;
+/// at least the handler's context lines.
+const EXCERPT_CONTEXT: usize = 1;
+
+/// The lines of a file around a problem, made safe to print, standing in for
+/// the whole file: rendering costs the size of the excerpt, not of the file.
+struct Excerpt {
+    name: String,
+    text: String,
+    /// Byte offset of `text` in the file.
+    offset: usize,
+    /// 0-based line of the file where `text` starts.
+    first_line: usize,
+}
+
+impl Excerpt {
+    /// The excerpt around `span`, or `None` when one of its lines is too
+    /// long to print.
+    fn around(name: &str, text: &str, index: &LineIndex, span: SourceSpan) -> Option<Self> {
+        let start = floor_char_boundary(text, span.offset());
+        let end = floor_char_boundary(text, span.offset() + span.len());
+        let first_line = index.line(start).saturating_sub(EXCERPT_CONTEXT);
+        let last_line = (index.line(end) + EXCERPT_CONTEXT).min(index.0.len() - 1);
+        let range = index.range(text, first_line, last_line);
+        let window = &text[range.clone()];
+        if window.split('\n').any(|line| line.len() > MAX_EXCERPT_LINE) {
+            return None;
+        }
+        Some(Self {
+            name: name.to_owned(),
+            text: printable(window),
+            offset: range.start,
+            first_line,
+        })
+    }
+}
+
+/// `text` with every character that could act on a terminal (control
+/// characters, bidirectional overrides) replaced by `?`, byte for byte, so
+/// that offsets still match. Tabs, newlines and CRLF line ends stay.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let keep = match c {
+            '\n' | '\t' => true,
+            '\r' => chars.peek() == Some(&'\n'),
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => false,
+            c => !c.is_control(),
+        };
+        if keep {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        }
+    }
+    out
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let local = SourceSpan::from((
+            span.offset()
+                .checked_sub(self.offset)
+                .ok_or(miette::MietteError::OutOfBounds)?,
+            span.len(),
+        ));
+        let inner =
+            self.text
+                .as_str()
+                .read_span(&local, context_lines_before, context_lines_after)?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            SourceSpan::from((inner.span().offset() + self.offset, inner.span().len())),
+            inner.line() + self.first_line,
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
+}
+
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render(false))
@@ -123,40 +260,11 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-/// The longest line shown in an excerpt; a longer one (a runaway string, a
-/// generated file) would flood the terminal, so the excerpt is left out.
-const MAX_EXCERPT_LINE: usize = 400;
-
-/// Whether the lines an excerpt of `span` shows (one line of context either
-/// side) are short enough to print.
-fn excerpt_fits(text: &str, span: SourceSpan) -> bool {
-    let floor = |mut i: usize| {
-        i = i.min(text.len());
-        while !text.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
-    let start = floor(span.offset());
-    let end = floor(span.offset() + span.len());
-    let first = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let first = text[..first.saturating_sub(1)]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
-    let last = text[end..].find('\n').map_or(text.len(), |i| end + i);
-    let last = text[(last + 1).min(text.len())..]
-        .find('\n')
-        .map_or(text.len(), |i| last + 1 + i);
-    text[first..last]
-        .split('\n')
-        .all(|line| line.len() <= MAX_EXCERPT_LINE)
-}
-
 /// One problem with its file, in the shape miette renders; without source
 /// when the excerpt would be unreadable.
 struct ProblemReport<'a> {
     problem: &'a Problem,
-    source: Option<NamedSource<String>>,
+    source: Option<Excerpt>,
 }
 
 impl fmt::Debug for ProblemReport<'_> {
@@ -202,19 +310,72 @@ mod tests {
     use super::*;
     use crate::lang::source::Sources;
 
+    fn render(text: &str, span: (usize, usize)) -> String {
+        let mut sources = Sources::default();
+        sources.push("f.kdl", text);
+        let problem = Problem::new("x", Location::new(0, span.into()), "message", "label");
+        Invalid::new(vec![problem], Arc::new(sources)).render(false)
+    }
+
+    #[test]
+    fn the_excerpt_shows_the_lines_around_the_problem() {
+        let text = "one\ntwo\nthree \"x\"\nfour\nfive\n";
+        let rendered = render(text, (14, 3));
+        assert!(
+            rendered.starts_with("f.kdl:3:7: error: message\n"),
+            "{rendered}"
+        );
+        assert!(rendered.contains("[f.kdl:3:7]"), "{rendered}");
+        for shown in ["2 │ two", "3 │ three \"x\"", "4 │ four", "╰── label"] {
+            assert!(rendered.contains(shown), "{shown} in {rendered}");
+        }
+        assert!(
+            !rendered.contains("one") && !rendered.contains("five"),
+            "{rendered}"
+        );
+    }
+
     #[test]
     fn long_lines_are_not_excerpted() {
         let text = format!("a\nb \"{}\"\nc\n", "x".repeat(10_000));
-        assert!(!excerpt_fits(&text, SourceSpan::from((4, 1))));
-        assert!(excerpt_fits("a\nb\nc\n", SourceSpan::from((2, 1))));
-        // A long line two lines away is not shown, so it does not matter.
+        let rendered = render(&text, (4, 1));
+        assert!(
+            rendered.starts_with("f.kdl:2:3: error: message\n"),
+            "{rendered}"
+        );
+        assert!(rendered.len() < 300, "{rendered}");
+        // A long line beyond the context does not matter.
         let text = format!("a\nb\nc\n{}\n", "x".repeat(10_000));
-        assert!(excerpt_fits(&text, SourceSpan::from((0, 1))));
+        assert!(render(&text, (0, 1)).contains("1 │ a"));
+    }
+
+    #[test]
+    fn control_characters_are_not_printed() {
+        let text = "user \"a\u{1b}[31mb\u{7}\u{202e}\"\r\nnext\n";
+        let rendered = render(text, (5, 4));
+        assert!(
+            !rendered.chars().any(|c| c.is_control() && c != '\n'),
+            "{rendered:?}"
+        );
+        assert!(rendered.contains("user \"a?[31mb????\""), "{rendered}");
+    }
+
+    #[test]
+    fn many_problems_in_a_large_file_render_quickly() {
+        let text: String = (0..5_000)
+            .map(|i| format!("user \"bad name {i}\"\n"))
+            .collect();
         let mut sources = Sources::default();
         sources.push("f.kdl", text.clone());
-        let problem = Problem::new("x", Location::new(0, (6, 1).into()), "message", "label");
-        let rendered = Invalid::new(vec![problem], Arc::new(sources)).render(false);
-        assert!(rendered.starts_with("f.kdl:4:1: error: message\n"));
-        assert!(rendered.len() < 500, "{rendered}");
+        let problems = (0..5_000)
+            .map(|i| {
+                let offset = text.find(&format!("\"bad name {i}\"")).unwrap();
+                Problem::new("x", Location::new(0, (offset, 5).into()), "m", "l")
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let rendered = Invalid::new(problems, Arc::new(sources)).render(false);
+        assert!(rendered.contains("f.kdl:5000:6: error: m"));
+        assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
     }
 }

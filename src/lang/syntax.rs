@@ -81,31 +81,59 @@ fn problem(file: usize, text: &str, d: &KdlDiagnostic) -> Problem {
             .map_or(0, |(i, _)| i);
         span = SourceSpan::from((start, end.saturating_sub(start).max(1)));
     }
-    let mut problem = Problem::new(
-        "syntax",
-        Location::new(file, span),
-        format!("syntax error: {message}"),
-        d.label.clone().unwrap_or_else(|| "here".to_owned()),
-    );
-    problem.help = v1_hint(text, span.offset()).or_else(|| d.help.clone());
-    problem
+    match v1_syntax(text, span.offset()) {
+        Some((what, help)) => Problem::new(
+            "syntax",
+            Location::new(file, span),
+            format!("syntax error: {what} is KDL v1; jumpgate reads KDL v2"),
+            "KDL v1",
+        )
+        .with_help(help),
+        None => {
+            let mut problem = Problem::new(
+                "syntax",
+                Location::new(file, span),
+                format!("syntax error: {message}"),
+                d.label.clone().unwrap_or_else(|| "here".to_owned()),
+            );
+            problem.help = control_character(text, span.offset()).or_else(|| d.help.clone());
+            problem
+        }
+    }
 }
 
-/// A hint when the error is at KDL v1 syntax that v2 spells differently.
-fn v1_hint(text: &str, offset: usize) -> Option<String> {
+/// A hint when a character KDL forbids in a file (a control character, a
+/// bidirectional override) is where the error is or later on its line.
+fn control_character(text: &str, offset: usize) -> Option<String> {
+    let rest = text.get(offset..)?;
+    let line = rest.split('\n').next().unwrap_or_default();
+    let bad = line.chars().find(|c| {
+        (c.is_control() && !matches!(c, '\t' | '\r'))
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    })?;
+    Some(format!(
+        "the line contains the character U+{:04X}, which KDL does not allow in a file; \
+         remove it, or write it as the escape \\u{{{:x}}} inside a string",
+        bad as u32, bad as u32
+    ))
+}
+
+/// What the error is at, and how v2 spells it, when it is KDL v1 syntax.
+fn v1_syntax(text: &str, offset: usize) -> Option<(String, String)> {
     let rest = text.get(offset..)?;
     let word: String = rest
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
         .collect();
     match word.as_str() {
-        "true" | "false" | "null" => Some(format!(
-            "KDL v2 writes `{word}` as `#{word}` (a bare `{word}` is not allowed)"
+        "true" | "false" | "null" | "inf" | "nan" => Some((
+            format!("a bare `{word}`"),
+            format!("KDL v2 writes `{word}` as `#{word}`"),
         )),
-        "inf" | "nan" => Some(format!("KDL v2 writes `{word}` as `#{word}`")),
-        _ if rest.starts_with("r\"") || rest.starts_with("r#") => {
-            Some("KDL v2 writes raw strings as #\"...\"#, without the `r`".to_owned())
-        }
+        _ if rest.starts_with("r\"") || rest.starts_with("r#") => Some((
+            "a raw string `r\"...\"`".to_owned(),
+            "KDL v2 writes raw strings as #\"...\"#, without the `r`".to_owned(),
+        )),
         _ => None,
     }
 }
@@ -123,7 +151,17 @@ mod tests {
         let found = problems("user \"a\" console=true\n");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].at.span.offset(), 17);
-        assert!(found[0].help.as_deref().unwrap().contains("#true"));
+        assert!(found[0].message.contains("a bare `true` is KDL v1"));
+        assert!(found[0].help.as_deref().unwrap().contains("`#true`"));
+    }
+
+    #[test]
+    fn literal_control_characters_get_a_hint() {
+        let found = problems("user \"a\u{7}b\"\n");
+        assert!(
+            found[0].help.as_deref().unwrap().contains("U+0007"),
+            "{found:?}"
+        );
     }
 
     #[test]
