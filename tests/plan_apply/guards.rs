@@ -186,11 +186,51 @@ async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
     );
     assert!(!lock_exists(&iam).await, "unlock removed the lock");
 
+    emu.clear_recording();
+    emu.start_recording();
     ws.apply(&emu, &[]).expect_code(0);
+    emu.stop_recording();
     assert!(user_exists(&iam, "yamada.taro").await);
     assert!(
         !lock_exists(&iam).await,
         "a finished apply releases its lock"
+    );
+    // The lock it held had the shape the lock above imitated.
+    let recording = emu.recording();
+    let taken = recording
+        .iter()
+        .find(|r| {
+            r.action.as_deref() == Some("CreatePolicy")
+                && r.param("PolicyName") == Some("jumpgate-apply-lock")
+        })
+        .expect("apply took the lock");
+    assert_eq!(taken.param("Path"), Some("/jumpgate/"));
+    let description: serde_json::Value =
+        serde_json::from_str(taken.param("Description").expect("a description"))
+            .expect("the holder is JSON");
+    let caller = aws_sdk_sts::Client::new(&emu.sdk_config().await)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity");
+    assert_eq!(
+        description["who"].as_str(),
+        caller.arn(),
+        "the holder is whoever ran the apply"
+    );
+    assert!(description["host"].is_string(), "{description}");
+    assert!(description["pid"].is_u64(), "{description}");
+    assert!(
+        description["since"]
+            .as_str()
+            .is_some_and(|s| s.contains('T') && s.ends_with('Z')),
+        "{description}"
+    );
+    let last = recording.iter().rposition(|r| r.is_mutating()).unwrap();
+    assert_eq!(
+        recording[last].action.as_deref(),
+        Some("DeletePolicy"),
+        "the lock goes last"
     );
     let idle = jumpgate(&emu, &["unlock", "--yes"]);
     idle.expect_code(0);
