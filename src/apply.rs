@@ -46,6 +46,14 @@ impl ApplyReport {
     pub fn succeeded(&self) -> bool {
         self.failed.is_empty() && self.not_attempted == 0
     }
+
+    /// Adds what a follow-up apply in the same run did.
+    pub fn merge(&mut self, more: ApplyReport) {
+        self.applied.extend(more.applied);
+        self.failed.extend(more.failed);
+        self.not_attempted += more.not_attempted;
+        self.secrets.extend(more.secrets);
+    }
 }
 
 /// Refuses, before any change, a plan whose passwords would have nowhere to go.

@@ -65,7 +65,12 @@ pub struct DriftSummary {
     pub reported_only: usize,
 }
 
-pub fn detect(desired: &DesiredState, live: &LiveState, plan: &Plan, stack_set_drift: StackSetDrift) -> DriftReport {
+pub fn detect(
+    desired: &DesiredState,
+    live: &LiveState,
+    plan: &Plan,
+    stack_set_drift: StackSetDrift,
+) -> DriftReport {
     let jump = desired.jump.id.clone();
     // What an offboarding removes first is part of the user's own item.
     let mut items: Vec<DriftItem> = plan
@@ -75,7 +80,10 @@ pub fn detect(desired: &DesiredState, live: &LiveState, plan: &Plan, stack_set_d
         .map(item_for_change)
         .collect();
     for user in &plan.unmanaged_users {
-        let groups = live.users.get(user).map(|u| u.groups.iter().cloned().collect::<Vec<_>>());
+        let groups = live
+            .users
+            .get(user)
+            .map(|u| u.groups.iter().cloned().collect::<Vec<_>>());
         items.push(DriftItem {
             kind: Kind::User,
             address: format!("user.{user}"),
@@ -117,17 +125,25 @@ pub fn detect(desired: &DesiredState, live: &LiveState, plan: &Plan, stack_set_d
             .iter()
             .any(|c| c.kind == Kind::StackInstance && c.address.contains(&instance.account));
         if instance.status != "CURRENT" && !planned {
-            let Ok(account) = AccountId::new(&instance.account) else { continue };
+            let Ok(account) = AccountId::new(&instance.account) else {
+                continue;
+            };
             items.push(DriftItem {
                 kind: Kind::StackInstance,
-                address: format!("stack-instance.iam-roles/{}/{}", instance.account, instance.region),
+                address: format!(
+                    "stack-instance.iam-roles/{}/{}",
+                    instance.account, instance.region
+                ),
                 account,
                 description: format!(
                     "the roles in account {} ({}) are {}: {}",
                     instance.account,
                     instance.region,
                     instance.status,
-                    instance.status_reason.as_deref().unwrap_or("no reason given")
+                    instance
+                        .status_reason
+                        .as_deref()
+                        .unwrap_or("no reason given")
                 ),
                 live: Some(serde_json::json!(instance)),
                 declared: None,
@@ -137,7 +153,9 @@ pub fn detect(desired: &DesiredState, live: &LiveState, plan: &Plan, stack_set_d
     }
     if let StackSetDrift::Checked { drifted_accounts } = &stack_set_drift {
         for account in drifted_accounts {
-            let Ok(id) = AccountId::new(account) else { continue };
+            let Ok(id) = AccountId::new(account) else {
+                continue;
+            };
             items.push(DriftItem {
                 kind: Kind::StackInstance,
                 address: format!("stack-instance.iam-roles/{account}"),
@@ -166,7 +184,10 @@ pub fn detect(desired: &DesiredState, live: &LiveState, plan: &Plan, stack_set_d
 }
 
 fn field<'a>(value: Option<&'a Value>, key: &str) -> &'a str {
-    value.and_then(|v| v.get(key)).and_then(Value::as_str).unwrap_or("?")
+    value
+        .and_then(|v| v.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or("?")
 }
 
 /// Names a planned repair as the drift it repairs.
@@ -188,22 +209,42 @@ fn item_for_change(change: &Change) -> DriftItem {
         ),
         (Kind::GroupPolicy, Update) => format!("the policy {subject} was edited"),
         (Kind::GroupPolicy, Create) => format!("the policy {subject} is missing"),
-        (Kind::GroupPolicy, Delete) => format!("the inline policy {subject} is not declared (added by hand?)"),
+        (Kind::GroupPolicy, Delete) => {
+            format!("the inline policy {subject} is not declared (added by hand?)")
+        }
         (Kind::GroupPolicyAttachment, Create) => format!("{subject} is not attached"),
-        (Kind::GroupPolicyAttachment, Delete) => format!("{subject} is attached but not declared (added by hand?)"),
+        (Kind::GroupPolicyAttachment, Delete) => {
+            format!("{subject} is attached but not declared (added by hand?)")
+        }
         (Kind::UserPolicy | Kind::UserPolicyAttachment, Delete) => {
             format!("{subject} gives a user permissions outside the groups (added by hand?)")
         }
-        (Kind::User, Create) => format!("user {subject} is declared but missing (deleted by hand?)"),
-        (Kind::User, Update) if adopted => format!("user {subject} exists without jumpgate's marker"),
-        (Kind::User, Delete) => format!("user {subject} is managed by jumpgate but no longer declared"),
+        (Kind::User, Create) => {
+            format!("user {subject} is declared but missing (deleted by hand?)")
+        }
+        (Kind::User, Update) if adopted => {
+            format!("user {subject} exists without jumpgate's marker")
+        }
+        (Kind::User, Delete) => {
+            format!("user {subject} is managed by jumpgate but no longer declared")
+        }
         (Kind::Group, Create) => format!("group {subject} is missing"),
-        (Kind::Group, Update) if adopted => format!("group {subject} exists without jumpgate's marker"),
-        (Kind::Group, Delete) => format!("group {subject} is managed by jumpgate but no longer declared"),
-        (Kind::LoginProfile, Create) => format!("user {subject} has no console password (deleted by hand?)"),
-        (Kind::LoginProfile, Delete) => format!("user {subject} has a console password, which the file does not grant"),
+        (Kind::Group, Update) if adopted => {
+            format!("group {subject} exists without jumpgate's marker")
+        }
+        (Kind::Group, Delete) => {
+            format!("group {subject} is managed by jumpgate but no longer declared")
+        }
+        (Kind::LoginProfile, Create) => {
+            format!("user {subject} has no console password (deleted by hand?)")
+        }
+        (Kind::LoginProfile, Delete) => {
+            format!("user {subject} has a console password, which the file does not grant")
+        }
         (Kind::StackSet, Create) => "the StackSet iam-roles is missing".to_owned(),
-        (Kind::StackSet, Update) => "the template or parameters of StackSet iam-roles changed".to_owned(),
+        (Kind::StackSet, Update) => {
+            "the template or parameters of StackSet iam-roles changed".to_owned()
+        }
         (Kind::StackInstance, Create) => format!(
             "the roles are missing in account {} (no stack instance)",
             change.account

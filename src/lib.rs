@@ -5,6 +5,7 @@
 //! `render` (text, JSON, Markdown) and `apply` (run a `Plan`). Only `aws`
 //! talks to AWS. See ARCHITECTURE.md.
 
+pub mod access;
 pub mod apply;
 pub mod aws;
 pub mod drift;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod policy;
+pub mod profiles;
 pub mod render;
 pub mod secrets;
 pub mod templates;

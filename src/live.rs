@@ -31,6 +31,28 @@ pub struct LiveState {
     pub stacks: BTreeMap<String, LiveStack>,
     pub stack_set: Option<LiveStackSet>,
     pub stack_instances: Vec<LiveStackInstance>,
+    /// Read in Organizations mode only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<LiveOrganization>,
+    /// Whether the StackSet execution-role stack is in a member account, by
+    /// account id; read (through the access role) only for accounts that
+    /// have no working stack instance yet.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub execution_role_stacks: BTreeMap<String, bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveOrganization {
+    pub management_account: String,
+    pub accounts: Vec<OrgAccount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgAccount {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use jumpgate::access;
 use jumpgate::apply::{self, ApplyOptions, ApplyReport};
+use jumpgate::aws::{Aws, ChangeEstate, Connection, LockStore, ReadEstate};
 use jumpgate::drift::{self, StackSetDrift};
-use jumpgate::templates::ROLES_STACK_SET;
-use jumpgate::aws::{Aws, Connection, LockStore, ReadEstate};
 use jumpgate::lang::{self, LoadStateError};
 use jumpgate::lock::{self, Holder};
 use jumpgate::model::derive::managed_groups;
@@ -19,6 +19,7 @@ use jumpgate::observe::observe;
 use jumpgate::plan::{self, Plan};
 use jumpgate::render::{self, Format, Style};
 use jumpgate::secrets::Delivered;
+use jumpgate::templates::{EXECUTION_ROLE_STACK, ROLES_STACK_SET};
 
 #[derive(Parser)]
 #[command(
@@ -97,6 +98,41 @@ enum Command {
         path: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Client configuration for switching roles, from the file alone (no AWS call).
+    Profiles {
+        #[arg(default_value = "state")]
+        path: PathBuf,
+        /// Only the roles this user can reach; required for aws-config
+        /// (its mfa_serial is one person's MFA device).
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, value_enum, default_value_t = jumpgate::profiles::Format::AwsConfig)]
+        format: jumpgate::profiles::Format,
+        /// Merge the aws-config profiles into FILE (default: $AWS_CONFIG_FILE,
+        /// then ~/.aws/config): jumpgate's marked block is replaced, the rest
+        /// kept, and the previous file kept as FILE.bak.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+        write: Option<Option<PathBuf>>,
+    },
+    /// Who can reach which role in which account, and through which group.
+    Access {
+        #[arg(default_value = "state")]
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t = access::Format::Text)]
+        format: access::Format,
+        /// Compute it from the live jump account too, and mark where the two differ.
+        #[arg(long)]
+        live: bool,
+    },
+    /// Put the StackSet execution role into a member account, with that
+    /// account's own credentials (--profile or the SDK chain).
+    Bootstrap {
+        #[arg(default_value = "state")]
+        path: PathBuf,
+        /// The account's name in the file.
+        #[arg(long)]
+        account: String,
     },
     /// Break the lock of an interrupted apply, after showing who held it.
     Unlock {
@@ -249,6 +285,81 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 ExitCode::from(2)
             })
         }
+        Command::Profiles {
+            path,
+            user,
+            format,
+            write,
+        } => run_profiles(&load(&path)?, user.as_deref(), format, write),
+        Command::Access { path, format, live } => {
+            let desired = load(&path)?;
+            let report = if live {
+                let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+                access::compare(&desired, &observe(&aws, &desired).await?)
+            } else {
+                access::from_desired(&desired)
+            };
+            print!("{}", access::render(&report, format));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bootstrap { path, account } => {
+            let desired = load(&path)?;
+            let Some(declared) = desired.accounts.iter().find(|a| a.name.as_str() == account)
+            else {
+                let names: Vec<&str> = desired.accounts.iter().map(|a| a.name.as_str()).collect();
+                return Err(Failure(format!(
+                    "no account named {account} in the file (accounts: {})",
+                    names.join(", ")
+                )));
+            };
+            let Some(id) = &declared.id else {
+                return Err(Failure(format!(
+                    "account {account} has no id yet; in Organizations mode `apply` creates and bootstraps it"
+                )));
+            };
+            let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+            let caller = aws.caller().await?;
+            if caller.account != id.as_str() {
+                return Err(Failure(format!(
+                    "the credentials are for account {} ({}), not {account} ({id}); pass --profile with credentials for {account}",
+                    caller.account, caller.arn
+                )));
+            }
+            let template = jumpgate::templates::execution_role();
+            let parameters: std::collections::BTreeMap<String, String> = [(
+                "AdministratorAccountId".to_owned(),
+                desired.jump.id.to_string(),
+            )]
+            .into();
+            let operation = match aws.stack(EXECUTION_ROLE_STACK).await? {
+                Some(live) if live.template == template && live.parameters == parameters => {
+                    println!(
+                        "{account} ({id}) already has the StackSet execution role; nothing to do."
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Some(_) => plan::Operation::UpdateStack {
+                    stack: EXECUTION_ROLE_STACK.to_owned(),
+                    template,
+                    parameters,
+                },
+                None => plan::Operation::CreateStack {
+                    stack: EXECUTION_ROLE_STACK.to_owned(),
+                    template,
+                    parameters,
+                },
+            };
+            eprintln!(
+                "{} stack {EXECUTION_ROLE_STACK} in {account} ({id})",
+                operation.name()
+            );
+            aws.call(&operation).await?;
+            println!(
+                "{account} ({id}) has the StackSet execution role, trusting jump account {}. `jumpgate apply` can now deploy the roles there.",
+                desired.jump.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Unlock {
             yes,
             fallback_region,
@@ -267,6 +378,120 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `profiles`: prints the chosen format, or merges the aws-config profiles
+/// into a config file, keeping a backup.
+fn run_profiles(
+    desired: &DesiredState,
+    user: Option<&str>,
+    format: jumpgate::profiles::Format,
+    write: Option<Option<PathBuf>>,
+) -> Result<ExitCode, Failure> {
+    use jumpgate::profiles;
+    let set = profiles::profiles(desired, user)?;
+    let Some(target) = write else {
+        print!("{}", profiles::render(&set, format)?);
+        return Ok(ExitCode::SUCCESS);
+    };
+    if format != profiles::Format::AwsConfig {
+        return Err(Failure(
+            "--write merges aws-config profiles; drop --format".into(),
+        ));
+    }
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    let path = match target {
+        Some(path) => match (path.strip_prefix("~"), home()) {
+            (Ok(rest), Some(home)) => home.join(rest),
+            _ => path,
+        },
+        None => match (std::env::var_os("AWS_CONFIG_FILE"), home()) {
+            (Some(file), _) if !file.is_empty() => PathBuf::from(file),
+            (_, Some(home)) => home.join(".aws").join("config"),
+            _ => {
+                return Err(Failure(
+                    "no HOME to find ~/.aws/config in; use --write=FILE".into(),
+                ));
+            }
+        },
+    };
+    // A symlinked config (dotfile managers) stays a link: write where it points.
+    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    let shown = path.display();
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Failure(format!("cannot read {shown}: {e}"))),
+    };
+    let merged = profiles::merge(existing.as_deref().unwrap_or(""), &set)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let count = set.profiles.len();
+    let first = set.profiles.first().map(|p| p.name.as_str());
+    if existing.as_deref() == Some(merged.text.as_str()) {
+        eprintln!("{shown} already has these {count} profiles; nothing written.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut backup = None;
+    if existing.is_some() {
+        let mut name = path.file_name().unwrap_or_default().to_owned();
+        name.push(".bak");
+        let copy = path.with_file_name(name);
+        std::fs::copy(&path, &copy)
+            .map_err(|e| format!("cannot back {shown} up to {}: {e}", copy.display()))?;
+        backup = Some(copy);
+    }
+    write_file_atomically(&path, &merged.text, existing.is_some())
+        .map_err(|e| format!("cannot write {shown}: {e}"))?;
+    let what = if merged.replaced {
+        "replaced jumpgate's block in"
+    } else {
+        "added jumpgate's block to"
+    };
+    eprintln!("Wrote {count} profiles: {what} {shown}.");
+    if let Some(backup) = backup {
+        eprintln!("The previous version is in {}.", backup.display());
+    }
+    if merged.kept_source_profile {
+        eprintln!(
+            "Kept your own [profile {}] as the source profile.",
+            set.source_profile
+        );
+    }
+    if let Some(first) = first {
+        eprintln!(
+            "\nNext: the access key of your jump-account user goes under [{}] in ~/.aws/credentials; then try `aws sts get-caller-identity --profile {first}`.",
+            set.source_profile
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves a
+/// half-written config; a new file is readable by its owner only.
+fn write_file_atomically(path: &Path, text: &str, keep_permissions: bool) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(".jumpgate-tmp");
+    let temporary = path.with_file_name(name);
+    std::fs::write(&temporary, text)?;
+    let permissions = if keep_permissions {
+        std::fs::metadata(path)?.permissions()
+    } else {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::Permissions::from_mode(0o600)
+        }
+        #[cfg(not(unix))]
+        std::fs::metadata(&temporary)?.permissions()
+    };
+    std::fs::set_permissions(&temporary, permissions)?;
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
 }
 
 fn load(path: &Path) -> Result<DesiredState, Failure> {
@@ -405,7 +630,51 @@ async fn apply_locked(
     if live.fingerprint() != plan.fingerprint {
         return Err(stale_plan());
     }
-    Ok(apply::apply(aws, plan, options).await)
+    let mut report = apply::apply(aws, plan, options).await;
+    let created_accounts = report.applied.iter().any(|c| c.kind == plan::Kind::Account);
+    if created_accounts && report.succeeded() {
+        // What depends on the new accounts' ids could not be planned before
+        // they existed: plan it now, under the same lock, and finish.
+        let live = observe(aws, desired).await?;
+        let follow_up = plan::build(desired, &live);
+        if !follow_up.is_empty() {
+            eprintln!("\nThe new accounts exist; what depends on them:\n");
+            eprint!(
+                "{}",
+                render::render(&follow_up, Format::Text, Style { color: false })
+            );
+            let more = apply::apply(aws, &follow_up, options).await;
+            report.merge(more);
+        }
+        for (name, id, email) in created_account_ids(desired, &live) {
+            println!(
+                "Account {name} is {id}: jumpgate finds it by its e-mail ({email}); you may also write id=\"{id}\" on its line."
+            );
+        }
+    }
+    Ok(report)
+}
+
+/// Accounts the file gives only by e-mail, with the ids the organization
+/// now has for them.
+fn created_account_ids(
+    desired: &DesiredState,
+    live: &jumpgate::live::LiveState,
+) -> Vec<(String, String, String)> {
+    let resolved = plan::resolve_account_ids(desired, live);
+    desired
+        .accounts
+        .iter()
+        .zip(&resolved.accounts)
+        .filter(|(declared, _)| declared.id.is_none())
+        .filter_map(|(declared, resolved)| {
+            Some((
+                declared.name.to_string(),
+                resolved.id.as_ref()?.to_string(),
+                declared.email.as_ref()?.to_string(),
+            ))
+        })
+        .collect()
 }
 
 fn print_report(report: &ApplyReport, desired: &DesiredState) {

@@ -7,7 +7,9 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{AwsError, ReadEstate};
 use crate::live::LiveState;
+use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
+use crate::plan::resolve_account_ids;
 use crate::templates::{ADMIN_ROLE_STACK, EXECUTION_ROLE_STACK, ROLES_STACK_SET};
 
 /// Per-user reads started at once; the AWS layer bounds requests in flight.
@@ -24,6 +26,13 @@ pub enum ObserveError {
         actual: String,
         arn: String,
     },
+    #[error("the file declares `organization`, but account {account} is in no AWS organization")]
+    NoOrganization { account: String },
+    #[error(
+        "Organizations mode needs the organization's management account ({management}), \
+         but the credentials are for {account}; the jump account must be the management account"
+    )]
+    NotManagementAccount { account: String, management: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
 }
@@ -61,6 +70,22 @@ pub async fn observe<A: ReadEstate>(
     if let Some((set, instances)) = stack_set {
         live.stack_set = Some(set);
         live.stack_instances = instances;
+    }
+    if let Some(organization) = &desired.organization {
+        let org = aws
+            .organization()
+            .await?
+            .ok_or_else(|| ObserveError::NoOrganization {
+                account: desired.jump.id.to_string(),
+            })?;
+        if org.management_account != desired.jump.id.as_str() {
+            return Err(ObserveError::NotManagementAccount {
+                account: desired.jump.id.to_string(),
+                management: org.management_account,
+            });
+        }
+        live.organization = Some(org);
+        read_execution_roles(aws, desired, &mut live, organization.access_role.as_str()).await?;
     }
     live.groups = snapshot
         .groups
@@ -118,4 +143,37 @@ pub async fn observe<A: ReadEstate>(
         }
     }
     Ok(live)
+}
+
+/// Looks, through the access role, for the execution role in the member
+/// accounts that have no working stack instance yet (where it matters).
+async fn read_execution_roles<A: ReadEstate>(
+    aws: &A,
+    desired: &DesiredState,
+    live: &mut LiveState,
+    access_role: &str,
+) -> Result<(), AwsError> {
+    let resolved = resolve_account_ids(desired, live);
+    let region = desired.jump.region.as_str();
+    let unchecked: Vec<String> = targets(&resolved)
+        .into_iter()
+        .filter(|t| t.id != desired.jump.id)
+        .filter(|t| {
+            !live
+                .stack_instances
+                .iter()
+                .any(|i| i.account == t.id.as_str() && i.region == region && i.status == "CURRENT")
+        })
+        .map(|t| t.id.to_string())
+        .collect();
+    let found: Vec<(String, bool)> = futures::stream::iter(unchecked)
+        .map(|account| async move {
+            let present = aws.execution_role_stack_in(&account, access_role).await?;
+            Ok::<_, AwsError>((account, present))
+        })
+        .buffer_unordered(USER_READS_AT_ONCE)
+        .try_collect()
+        .await?;
+    live.execution_role_stacks.extend(found);
+    Ok(())
 }

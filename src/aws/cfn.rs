@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::types::{
     Capability, Parameter, PermissionModels, StackInstanceFilter, StackInstanceFilterName,
-    StackSetOperationPreferences, StackSetOperationStatus,
-    Tag,
+    StackSetOperationPreferences, StackSetOperationStatus, Tag,
 };
 use serde_json::Value;
 
@@ -184,7 +183,8 @@ impl Aws {
                 .operation_id()
                 .map(str::to_owned)
         };
-        self.wait_for_stack_set_operation(name, operation_id).await?;
+        self.wait_for_stack_set_operation(name, operation_id)
+            .await?;
         let mut drifted = Vec::new();
         let mut token: Option<String> = None;
         loop {

@@ -1,7 +1,7 @@
 //! AWS failures as users read them: the call, AWS's error code and message.
 
-use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::config::http::HttpResponse;
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::error::SdkError;
 
 #[derive(Debug, thiserror::Error)]

@@ -6,12 +6,13 @@ use aws_sdk_iam::types::{EntityType, Tag};
 
 use super::{Aws, AwsError, Caller, ChangeEstate, IamSnapshot, LockStore, ReadEstate};
 use crate::live::{
-    LiveGroup, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser, OWNED_PATH,
-    UserDependents,
+    LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser,
+    OWNED_PATH, UserDependents,
 };
 use crate::model::desired::PasswordPolicy;
 use crate::plan::Operation;
 use crate::policy::{MFA_POLICY_NAME, parse_document};
+use crate::templates::EXECUTION_ROLE_STACK;
 
 /// The lock object: a managed policy that grants nothing.
 pub const LOCK_POLICY_NAME: &str = "jumpgate-apply-lock";
@@ -199,10 +200,15 @@ impl ReadEstate for Aws {
             require_uppercase: p.require_uppercase_characters(),
             require_lowercase: p.require_lowercase_characters(),
             allow_users_to_change: p.allow_users_to_change_password(),
+            // Zero means "not set" (some endpoints return it instead of nothing).
             max_age_days: p
                 .max_password_age()
+                .filter(|d| *d > 0)
                 .map(|d| d.clamp(0, u16::MAX.into()) as u16),
-            reuse_prevention: p.password_reuse_prevention().map(|d| d.clamp(0, 255) as u8),
+            reuse_prevention: p
+                .password_reuse_prevention()
+                .filter(|d| *d > 0)
+                .map(|d| d.clamp(0, 255) as u8),
             hard_expiry: p.hard_expiry().unwrap_or(false),
         }))
     }
@@ -335,6 +341,18 @@ impl ReadEstate for Aws {
         self.read_stack_set(name).await
     }
 
+    async fn organization(&self) -> Result<Option<LiveOrganization>, AwsError> {
+        self.read_organization().await
+    }
+
+    async fn execution_role_stack_in(
+        &self,
+        account: &str,
+        access_role: &str,
+    ) -> Result<bool, AwsError> {
+        self.has_execution_role_stack(account, access_role).await
+    }
+
     async fn stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError> {
         self.detect_stack_set_drift(name).await
     }
@@ -356,6 +374,25 @@ impl ChangeEstate for Aws {
             | Op::UpdateStackSet { .. }
             | Op::CreateStackInstances { .. }
             | Op::DeleteStackInstances { .. } => return self.call_cloudformation(operation).await,
+            Op::CreateAccount { name, email } => {
+                let id = self.create_account(name, email).await?;
+                tracing::info!(account = %name, %id, "account created");
+                return Ok(());
+            }
+            Op::BootstrapAccount {
+                account,
+                access_role,
+                template,
+                parameters,
+            } => {
+                let member = self.in_account(account, access_role).await;
+                let create = Op::CreateStack {
+                    stack: EXECUTION_ROLE_STACK.to_owned(),
+                    template: template.clone(),
+                    parameters: parameters.clone(),
+                };
+                return member.call_cloudformation(&create).await;
+            }
             _ => {}
         }
         let _permit = self.permit().await;
@@ -609,7 +646,9 @@ impl ChangeEstate for Aws {
             | Op::CreateStackSet { .. }
             | Op::UpdateStackSet { .. }
             | Op::CreateStackInstances { .. }
-            | Op::DeleteStackInstances { .. } => unreachable!("handled above"),
+            | Op::DeleteStackInstances { .. }
+            | Op::CreateAccount { .. }
+            | Op::BootstrapAccount { .. } => unreachable!("handled above"),
         }
     }
 

@@ -6,12 +6,15 @@
 mod cfn;
 mod error;
 mod iam;
+mod org;
 
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region as SdkRegion};
+use aws_sdk_iam::config::SharedCredentialsProvider;
 use aws_sdk_iam::config::interceptors::InterceptorContext;
 use aws_sdk_iam::config::retry::{ClassifyRetry, RetryAction};
 use tokio::sync::Semaphore;
@@ -19,7 +22,8 @@ use tokio::sync::Semaphore;
 pub use error::AwsError;
 
 use crate::live::{
-    LiveGroup, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser, UserDependents,
+    LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser,
+    UserDependents,
 };
 use crate::model::desired::PasswordPolicy;
 use crate::plan::Operation;
@@ -63,6 +67,15 @@ pub trait ReadEstate {
         &self,
         name: &str,
     ) -> Result<Option<(LiveStackSet, Vec<LiveStackInstance>)>, AwsError>;
+    /// The caller's organization and its accounts; `None` outside one.
+    async fn organization(&self) -> Result<Option<LiveOrganization>, AwsError>;
+    /// Whether a member account has the StackSet execution-role stack,
+    /// looked at through the organization's access role.
+    async fn execution_role_stack_in(
+        &self,
+        account: &str,
+        access_role: &str,
+    ) -> Result<bool, AwsError>;
     /// Runs CloudFormation's drift detection on the StackSet and returns the
     /// accounts whose stack instances drifted.
     async fn stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError>;
@@ -95,9 +108,13 @@ pub struct Aws {
     iam: aws_sdk_iam::Client,
     cfn: aws_sdk_cloudformation::Client,
     sts: aws_sdk_sts::Client,
+    org: aws_sdk_organizations::Client,
     in_flight: Semaphore,
-    /// How often CloudFormation operations are polled.
+    concurrency: usize,
+    /// How often CloudFormation and Organizations operations are polled.
     poll_interval: Duration,
+    /// Kept to derive clients for other accounts.
+    config: SdkConfig,
 }
 
 impl Aws {
@@ -130,6 +147,16 @@ impl Aws {
         let config = loader.region(region).load().await;
         let local =
             connection.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        // An emulator finishes operations at once; AWS takes minutes.
+        let poll_interval = if local {
+            Duration::from_millis(50)
+        } else {
+            Duration::from_secs(5)
+        };
+        Aws::with_config(config, connection.concurrency.max(1), poll_interval)
+    }
+
+    fn with_config(config: SdkConfig, concurrency: usize, poll_interval: Duration) -> Aws {
         Aws {
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&config)
@@ -146,14 +173,33 @@ impl Aws {
                     .retry_classifier(UnimplementedOperation)
                     .build(),
             ),
-            in_flight: Semaphore::new(connection.concurrency.max(1)),
-            // An emulator finishes operations at once; AWS takes minutes.
-            poll_interval: if local {
-                Duration::from_millis(50)
-            } else {
-                Duration::from_secs(5)
-            },
+            org: aws_sdk_organizations::Client::from_conf(
+                aws_sdk_organizations::config::Builder::from(&config)
+                    .retry_classifier(UnimplementedOperation)
+                    .build(),
+            ),
+            in_flight: Semaphore::new(concurrency),
+            concurrency,
+            poll_interval,
+            config,
         }
+    }
+
+    /// Clients acting in another account through `role` there (assumed with
+    /// these credentials), sharing the endpoint and settings.
+    pub async fn in_account(&self, account: &str, role: &str) -> Aws {
+        let arn = format!("arn:aws:iam::{account}:role/{role}");
+        let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
+            .session_name("jumpgate")
+            .configure(&self.config)
+            .build()
+            .await;
+        let config = self
+            .config
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+        Aws::with_config(config, self.concurrency, self.poll_interval)
     }
 
     async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {

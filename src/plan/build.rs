@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use super::accounts::{plan_accounts, resolve_account_ids};
 use super::{Action, Change, Kind, Operation, Plan, SecretDelivery, Stage, Summary, lockouts};
 use crate::live::{LiveState, LiveUser, OWNED_PATH, OWNER_TAG_KEY, OWNER_TAG_VALUE};
 use crate::model::derive::{managed_groups, targets, user_groups};
@@ -18,12 +19,15 @@ use crate::templates::{
 const MAX_POLICY_VERSIONS: usize = 5;
 
 pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
+    let resolved = resolve_account_ids(desired, live);
+    let desired = &resolved;
+    let accounts = plan_accounts(desired, live);
     let mut planner = Planner {
         desired,
         live,
         jump: desired.jump.id.clone(),
-        changes: Vec::new(),
-        warnings: Vec::new(),
+        changes: accounts.changes,
+        warnings: accounts.warnings,
     };
     planner.password_policy();
     planner.stacks();
@@ -54,6 +58,7 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
         unmanaged_users,
         lockouts: lockouts(desired),
         warnings,
+        bootstrap_needed: accounts.bootstrap_needed,
     }
 }
 

@@ -2,6 +2,7 @@
 //! by `build` (pure: desired + live state in, plan out); read by `render`
 //! and carried out by `apply`.
 
+mod accounts;
 mod build;
 mod lockout;
 #[cfg(test)]
@@ -16,6 +17,7 @@ use serde_json::Value;
 use crate::model::desired::PasswordPolicy;
 use crate::model::names::{AccountId, Region};
 
+pub use accounts::{BootstrapHint, resolve_account_ids};
 pub use build::build;
 pub use lockout::{Lockout, lockouts};
 
@@ -38,6 +40,10 @@ pub struct Plan {
     pub lockouts: Vec<Lockout>,
     /// Things a reviewer should know that are not changes.
     pub warnings: Vec<String>,
+    /// Member accounts that may still lack the StackSet execution role
+    /// (without Organizations), with the command that puts it there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bootstrap_needed: Vec<BootstrapHint>,
     pub summary: Summary,
 }
 
@@ -88,6 +94,7 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    Account,
     PasswordPolicy,
     Stack,
     StackSet,
@@ -121,10 +128,12 @@ impl fmt::Display for Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {
+    CreateAccounts,
     PasswordPolicy,
     AdminRoleStack,
     ExecutionRoleStack,
     StackSet,
+    BootstrapAccounts,
     StackInstances,
     MfaPolicy,
     Groups,
@@ -171,6 +180,18 @@ pub enum SecretDelivery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "call")]
 pub enum Operation {
+    CreateAccount {
+        name: String,
+        email: String,
+    },
+    /// Deploys the StackSet execution-role stack in a member account through
+    /// the organization's access role there.
+    BootstrapAccount {
+        account: String,
+        access_role: String,
+        template: Value,
+        parameters: BTreeMap<String, String>,
+    },
     UpdateAccountPasswordPolicy {
         policy: PasswordPolicy,
     },

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use super::{Action, Kind, Operation, Plan, Stage, build};
 use crate::lang::{self, Sources};
 use crate::live::{
-    LiveGroup, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveState, LiveUser,
-    UserDependents,
+    LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveState,
+    LiveUser, OrgAccount, UserDependents,
 };
 use crate::model::desired::DesiredState;
 use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, parse_document};
@@ -97,6 +97,23 @@ fn apply_operation(live: &mut LiveState, plan: &Plan, operation: &Operation) {
                 template,
                 parameters,
             });
+        }
+        O::CreateAccount { name, email } => {
+            let org = live
+                .organization
+                .as_mut()
+                .expect("CreateAccount is planned only with an organization");
+            // A made-up but stable id, distinct per e-mail.
+            let id = format!("{:012}", 100_000_000_000 + org.accounts.len() as u64);
+            org.accounts.push(OrgAccount {
+                id,
+                name,
+                email,
+                status: "ACTIVE".into(),
+            });
+        }
+        O::BootstrapAccount { account, .. } => {
+            live.execution_role_stacks.insert(account, true);
         }
         O::CreateStackInstances {
             accounts, regions, ..
@@ -866,4 +883,114 @@ fn every_move_between_estates_converges_in_one_apply() {
             assert!(plan.warnings.is_empty(), "{i} → {j}: {:?}", plan.warnings);
         }
     }
+}
+
+const ORGANIZATION: &str = r#"
+    jump-account id="111111111111" region="ap-northeast-1"
+    organization
+    account "sandbox" email="me+sandbox@example.com"
+    account "prod" email="me+prod@example.com"
+    account "audit" id="555555555555"
+    user "me" { access "admin" }
+"#;
+
+fn organization_with(accounts: &[(&str, &str)]) -> LiveOrganization {
+    LiveOrganization {
+        management_account: "111111111111".into(),
+        accounts: accounts
+            .iter()
+            .map(|(id, email)| OrgAccount {
+                id: (*id).into(),
+                name: (*email).into(),
+                email: (*email).into(),
+                status: "ACTIVE".into(),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn organizations_mode_creates_accounts_first_then_bootstraps_them() {
+    let desired = state(ORGANIZATION);
+    let mut live = LiveState {
+        organization: Some(organization_with(&[
+            ("111111111111", "root@example.com"),
+            ("555555555555", "audit@example.com"),
+            ("666666666666", "old@example.com"),
+        ])),
+        ..LiveState::default()
+    };
+    live.execution_role_stacks
+        .insert("555555555555".into(), false);
+    let first = build(&desired, &live);
+    assert_eq!(first.changes[0].stage, Stage::CreateAccounts);
+    let created: Vec<&str> = first
+        .changes
+        .iter()
+        .filter(|c| c.kind == Kind::Account)
+        .map(|c| c.address.as_str())
+        .collect();
+    assert_eq!(created, ["account.sandbox", "account.prod"]);
+    // The existing member is bootstrapped through the access role before its instance.
+    let bootstrap = first
+        .changes
+        .iter()
+        .position(|c| c.stage == Stage::BootstrapAccounts)
+        .expect("a bootstrap change");
+    let instance = first
+        .changes
+        .iter()
+        .position(|c| c.kind == Kind::StackInstance && c.account.as_str() == "555555555555")
+        .expect("an instance for the existing member");
+    assert!(bootstrap < instance);
+    assert!(
+        first
+            .warnings
+            .iter()
+            .any(|w| w.contains("666666666666") && w.contains("never closes")),
+        "{:?}",
+        first.warnings
+    );
+    apply_in_memory(&mut live, &first);
+    // The new accounts are matched by e-mail now; they still need the execution role.
+    for account in &live.organization.as_ref().unwrap().accounts {
+        live.execution_role_stacks
+            .entry(account.id.clone())
+            .or_insert(false);
+    }
+    let follow_up = build(&desired, &live);
+    let bootstrapped = follow_up
+        .changes
+        .iter()
+        .filter(|c| c.stage == Stage::BootstrapAccounts)
+        .count();
+    assert_eq!(bootstrapped, 2, "{:#?}", follow_up.changes);
+    assert!(follow_up.changes.iter().all(|c| c.kind != Kind::Account));
+    apply_in_memory(&mut live, &follow_up);
+    assert!(build(&desired, &live).is_empty());
+}
+
+#[test]
+fn without_organizations_accounts_lacking_an_instance_need_bootstrap() {
+    let desired = state(
+        r#"
+        jump-account id="111111111111" region="ap-northeast-1"
+        account "shared" id="222222222222"
+        user "me" { access "admin" }
+    "#,
+    );
+    let plan = build(&desired, &LiveState::default());
+    let hints: Vec<&str> = plan
+        .bootstrap_needed
+        .iter()
+        .map(|h| h.command.as_str())
+        .collect();
+    assert_eq!(hints.len(), 1);
+    assert!(
+        hints[0].starts_with("jumpgate bootstrap --account shared"),
+        "{hints:?}"
+    );
+    let mut live = LiveState::default();
+    apply_in_memory(&mut live, &plan);
+    assert!(build(&desired, &live).bootstrap_needed.is_empty());
 }

@@ -40,7 +40,9 @@ fn stack_set_line(report: &DriftReport) -> String {
         ),
         StackSetDrift::NoStackSet => "StackSet drift detection: no StackSet to check.".to_owned(),
         StackSetDrift::Unavailable { reason } => {
-            format!("StackSet drift detection: not available here ({reason}); the checks above do not depend on it.")
+            format!(
+                "StackSet drift detection: not available here ({reason}); the checks above do not depend on it."
+            )
         }
     }
 }
@@ -66,7 +68,11 @@ fn text(report: &DriftReport) -> String {
     }
     for account in accounts {
         let _ = writeln!(out, "Account {account}:");
-        for item in report.items.iter().filter(|i| i.account.as_str() == account) {
+        for item in report
+            .items
+            .iter()
+            .filter(|i| i.account.as_str() == account)
+        {
             let _ = writeln!(out, "  {} {}", symbol(item), item.address);
             let _ = writeln!(out, "      {} [{}]", item.description, repair_word(item));
         }

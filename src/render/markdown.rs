@@ -5,7 +5,8 @@
 use std::fmt::Write;
 
 use super::{
-    LOCKOUT_REFUSAL, Style, UNMANAGED_USERS, account_heading, by_account, summary_line, text,
+    BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, Style, UNMANAGED_USERS, account_heading, by_account,
+    summary_line, text,
 };
 use crate::plan::Plan;
 
@@ -37,6 +38,17 @@ pub(super) fn render(plan: &Plan) -> String {
         out += "> [!WARNING]\n";
         for warning in &plan.warnings {
             let _ = writeln!(out, "> - {warning}");
+        }
+        out += "\n";
+    }
+    if !plan.bootstrap_needed.is_empty() {
+        let _ = writeln!(out, "> [!IMPORTANT]\n> {BOOTSTRAP_NEEDED}");
+        for hint in &plan.bootstrap_needed {
+            let _ = writeln!(
+                out,
+                "> - {} ({}): `{}`",
+                hint.account, hint.account_id, hint.command
+            );
         }
         out += "\n";
     }

@@ -41,6 +41,9 @@ pub fn render(plan: &Plan, format: Format, style: Style) -> String {
     }
 }
 
+/// Introduces the accounts that may still need the StackSet execution role.
+const BOOTSTRAP_NEEDED: &str = "Accounts without a working stack instance need the StackSet execution role first; if not done yet, run:";
+
 /// The summary as a sentence, shared by the text and Markdown formats.
 fn summary_line(plan: &Plan) -> String {
     if plan.is_empty() {

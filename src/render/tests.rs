@@ -155,6 +155,7 @@ fn json_round_trips_as_the_saved_plan() {
             "unmanaged_users",
             "lockouts",
             "warnings",
+            "bootstrap_needed",
             "summary"
         ]
     );

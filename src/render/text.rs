@@ -6,7 +6,10 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 use similar::TextDiff;
 
-use super::{LOCKOUT_REFUSAL, Style, UNMANAGED_USERS, account_heading, by_account, summary_line};
+use super::{
+    BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, Style, UNMANAGED_USERS, account_heading, by_account,
+    summary_line,
+};
 use crate::plan::{Action, Change, Kind, Plan};
 use crate::policy::statement_diff;
 
@@ -24,6 +27,18 @@ pub(super) fn render(plan: &Plan, style: Style) -> String {
         for warning in &plan.warnings {
             out += &paint.yellow(&format!("  ! {warning}"));
             out += "\n";
+        }
+        out += "\n";
+    }
+    if !plan.bootstrap_needed.is_empty() {
+        out += &paint.heading(BOOTSTRAP_NEEDED);
+        out += "\n";
+        for hint in &plan.bootstrap_needed {
+            let _ = writeln!(
+                out,
+                "  {} ({}): {}",
+                hint.account, hint.account_id, hint.command
+            );
         }
         out += "\n";
     }

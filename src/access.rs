@@ -1,0 +1,1006 @@
+//! Who can reach which role in which account, and through which group:
+//! computed from the desired state, or from the live jump account (group
+//! memberships and the groups' policies), and the two compared. Pure; the
+//! renderings at the bottom only read an [`AccessReport`].
+//!
+//! The live computation models a user signed in with MFA: it reads every
+//! policy document of the user's groups that it holds (inline policies, and
+//! attached policies on jumpgate's path), takes each `Allow` statement that
+//! grants `sts:AssumeRole` as granting (its conditions assumed met), and
+//! takes unconditional `Deny` statements away. Wildcard resources are
+//! expanded against the declared target accounts and roles; role ARNs
+//! written out in a policy count even when the file does not know them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::live::LiveState;
+use crate::model::derive::{group_name, role_name, targets};
+use crate::model::desired::DesiredState;
+use crate::policy::role_arn;
+
+/// The version of the JSON rendering; raised when a field changes meaning.
+pub const FORMAT_VERSION: u32 = 1;
+
+const ASSUME_ROLE: &str = "sts:AssumeRole";
+
+/// One way one user reaches one role: the long-form record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub user: String,
+    /// The declared account name; the id for an account the file does not declare.
+    pub account: String,
+    pub account_id: String,
+    /// The role key (`admin`) for `role-<key>` roles the file declares; the
+    /// IAM role name otherwise.
+    pub role: String,
+    pub role_arn: String,
+    pub group: String,
+}
+
+/// Where a grant was found when the file is compared with the live account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The file grants it and the live account does too.
+    Both,
+    /// The file grants it; the live account does not (yet): an apply is pending.
+    FileOnly,
+    /// The live account grants it; the file does not: changed by hand?
+    LiveOnly,
+}
+
+impl Status {
+    /// The mark put before a role in the text and Markdown grids.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Status::Both => "",
+            Status::FileOnly => "~",
+            Status::LiveOnly => "!",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Status::Both => "in the file and live",
+            Status::FileOnly => "file only: granted by the file, not live (apply pending?)",
+            Status::LiveOnly => "live only: granted in AWS, not by the file (changed by hand?)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    pub grant: Grant,
+    /// `None` when only the file was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+/// An account as a column of the grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountColumn {
+    pub name: String,
+    pub id: String,
+}
+
+/// The who-can-reach-what matrix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessReport {
+    /// Whether the live account was read and compared with the file.
+    pub compared_with_live: bool,
+    /// The target accounts in declaration order (jump account first), then
+    /// any account only a live policy names.
+    pub accounts: Vec<AccountColumn>,
+    /// Declared roles in order, then role names only a live policy names.
+    pub roles: Vec<String>,
+    /// Every declared user, and with `--live` every live user, sorted.
+    pub users: Vec<String>,
+    /// Sorted by user, account (column order), role (row order), group.
+    pub entries: Vec<Entry>,
+}
+
+impl AccessReport {
+    pub fn grants(&self) -> impl Iterator<Item = &Grant> {
+        self.entries.iter().map(|e| &e.grant)
+    }
+
+    /// Entries where the file and the live account disagree.
+    pub fn differences(&self) -> impl Iterator<Item = &Entry> {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.status, Some(Status::FileOnly | Status::LiveOnly)))
+    }
+}
+
+/// The accounts and roles the file knows, to name and order what is found.
+struct Catalogue {
+    accounts: Vec<AccountColumn>,
+    roles: Vec<String>,
+}
+
+impl Catalogue {
+    fn of(state: &DesiredState) -> Catalogue {
+        Catalogue {
+            accounts: targets(state)
+                .into_iter()
+                .map(|t| AccountColumn {
+                    name: t.name.to_string(),
+                    id: t.id.to_string(),
+                })
+                .collect(),
+            roles: state.roles.keys().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    /// Every declared role in every target account, as ARNs with their names.
+    fn declared_arns(&self) -> Vec<(String, &AccountColumn, String)> {
+        let mut arns = Vec::new();
+        for account in &self.accounts {
+            for role in &self.roles {
+                let name = format!("role-{role}");
+                arns.push((role_arn_str(&account.id, &name), account, role.clone()));
+            }
+        }
+        arns
+    }
+
+    fn account_index(&self, id: &str) -> usize {
+        self.accounts
+            .iter()
+            .position(|a| a.id == id)
+            .unwrap_or(usize::MAX)
+    }
+
+    fn role_index(&self, role: &str) -> usize {
+        self.roles
+            .iter()
+            .position(|r| r == role)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The grant for a role ARN, named as the file names things where it can.
+    fn grant(&self, user: &str, arn: &str, group: &str) -> Option<Grant> {
+        let (account_id, role_name) = parse_role_arn(arn)?;
+        let account = self
+            .accounts
+            .iter()
+            .find(|a| a.id == account_id)
+            .map_or_else(|| account_id.to_owned(), |a| a.name.clone());
+        let role = role_name
+            .strip_prefix("role-")
+            .filter(|key| self.roles.iter().any(|r| r == key))
+            .unwrap_or(role_name)
+            .to_owned();
+        Some(Grant {
+            user: user.to_owned(),
+            account,
+            account_id: account_id.to_owned(),
+            role,
+            role_arn: arn.to_owned(),
+            group: group.to_owned(),
+        })
+    }
+
+    fn sort(&self, entries: &mut [Entry]) {
+        entries.sort_by(|a, b| {
+            let key = |e: &Entry| {
+                (
+                    e.grant.user.clone(),
+                    self.account_index(&e.grant.account_id),
+                    e.grant.account_id.clone(),
+                    self.role_index(&e.grant.role),
+                    e.grant.role.clone(),
+                    e.grant.group.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+    }
+
+    /// Adds the accounts and roles only found live, so every grant has a column and a rank.
+    fn extend_with(&mut self, entries: &[Entry]) {
+        for entry in entries {
+            let g = &entry.grant;
+            if !self.accounts.iter().any(|a| a.id == g.account_id) {
+                self.accounts.push(AccountColumn {
+                    name: g.account.clone(),
+                    id: g.account_id.clone(),
+                });
+            }
+            if !self.roles.contains(&g.role) {
+                self.roles.push(g.role.clone());
+            }
+        }
+    }
+
+    fn report(
+        mut self,
+        users: BTreeSet<String>,
+        mut entries: Vec<Entry>,
+        compared_with_live: bool,
+    ) -> AccessReport {
+        self.extend_with(&entries);
+        self.sort(&mut entries);
+        entries.dedup();
+        AccessReport {
+            compared_with_live,
+            accounts: self.accounts,
+            roles: self.roles,
+            users: users.into_iter().collect(),
+            entries,
+        }
+    }
+}
+
+fn role_arn_str(account_id: &str, role: &str) -> String {
+    format!("arn:aws:iam::{account_id}:role/{role}")
+}
+
+/// `arn:aws:iam::<12 digits>:role/<path/>name` → (account id, role name).
+fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let path = resource.strip_prefix("role/")?;
+    let name = path.rsplit('/').next()?;
+    let literal = |s: &str| !s.is_empty() && !s.contains(['*', '?']);
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && literal(name))
+        .then_some((account, name))
+}
+
+/// What the file grants: each `access` line through its group, in every
+/// account the group's policy covers (global groups: every target account;
+/// project groups: the project's accounts that have an id).
+pub fn from_desired(state: &DesiredState) -> AccessReport {
+    let catalogue = Catalogue::of(state);
+    let entries = desired_grants(state, &catalogue)
+        .into_iter()
+        .map(|grant| Entry {
+            grant,
+            status: None,
+        })
+        .collect();
+    let users = state.users.keys().map(|u| u.to_string()).collect();
+    catalogue.report(users, entries, false)
+}
+
+fn desired_grants(state: &DesiredState, catalogue: &Catalogue) -> Vec<Grant> {
+    let targets = targets(state);
+    let mut grants = Vec::new();
+    for user in state.users.values() {
+        for access in &user.access {
+            let group = group_name(access);
+            let role = role_name(&access.role);
+            let reached = targets
+                .iter()
+                .filter(|t| access.project.is_none() || t.project == access.project);
+            for target in reached {
+                let arn = role_arn(&target.id, role.as_str());
+                grants.extend(catalogue.grant(user.name.as_str(), &arn, group.as_str()));
+            }
+        }
+    }
+    grants
+}
+
+/// What the live jump account grants, from memberships and group policies.
+pub fn from_live_only(state: &DesiredState, live: &LiveState) -> AccessReport {
+    let catalogue = Catalogue::of(state);
+    let entries = live_grants(live, &catalogue)
+        .into_iter()
+        .map(|grant| Entry {
+            grant,
+            status: None,
+        })
+        .collect();
+    let users = live.users.keys().cloned().collect();
+    catalogue.report(users, entries, false)
+}
+
+/// The file's grants and the live account's, each marked with where it was found.
+pub fn compare(state: &DesiredState, live: &LiveState) -> AccessReport {
+    let catalogue = Catalogue::of(state);
+    let desired = desired_grants(state, &catalogue);
+    let found = live_grants(live, &catalogue);
+    let key = |g: &Grant| (g.user.clone(), g.role_arn.clone(), g.group.clone());
+    let live_keys: BTreeSet<_> = found.iter().map(key).collect();
+    let desired_keys: BTreeSet<_> = desired.iter().map(key).collect();
+    let mut entries: Vec<Entry> = desired
+        .into_iter()
+        .map(|grant| {
+            let status = if live_keys.contains(&key(&grant)) {
+                Status::Both
+            } else {
+                Status::FileOnly
+            };
+            Entry {
+                grant,
+                status: Some(status),
+            }
+        })
+        .collect();
+    entries.extend(
+        found
+            .into_iter()
+            .filter(|g| !desired_keys.contains(&key(g)))
+            .map(|grant| Entry {
+                grant,
+                status: Some(Status::LiveOnly),
+            }),
+    );
+    let users = state
+        .users
+        .keys()
+        .map(|u| u.to_string())
+        .chain(live.users.keys().cloned())
+        .collect();
+    catalogue.report(users, entries, true)
+}
+
+fn live_grants(live: &LiveState, catalogue: &Catalogue) -> Vec<Grant> {
+    let policies_by_arn: BTreeMap<&str, &Value> = live
+        .policies
+        .values()
+        .map(|p| (p.arn.as_str(), &p.document))
+        .collect();
+    let candidates = catalogue.declared_arns();
+    let mut grants = Vec::new();
+    for user in live.users.values() {
+        let mut allowed: Vec<(String, String)> = Vec::new();
+        let mut denied: Vec<&Value> = Vec::new();
+        for group in user.groups.iter().filter_map(|g| live.groups.get(g)) {
+            let documents = group.inline_policies.values().chain(
+                group
+                    .attached_policies
+                    .iter()
+                    .filter_map(|arn| policies_by_arn.get(arn.as_str()).copied()),
+            );
+            for statement in documents.flat_map(statements) {
+                if !grants_assume_role(statement) {
+                    continue;
+                }
+                match statement.get("Effect").and_then(Value::as_str) {
+                    Some("Allow") => {
+                        // Literal ARNs first: they may name accounts the file does not.
+                        let mut arns: BTreeSet<String> = list(statement.get("Resource"))
+                            .iter()
+                            .filter_map(|r| r.as_str())
+                            .filter(|r| parse_role_arn(r).is_some())
+                            .map(str::to_owned)
+                            .collect();
+                        arns.extend(candidates.iter().map(|(arn, _, _)| arn.clone()));
+                        for arn in arns {
+                            if resource_matches(statement, &arn) {
+                                allowed.push((arn, group.name.clone()));
+                            }
+                        }
+                    }
+                    Some("Deny") if statement.get("Condition").is_none() => {
+                        denied.push(statement);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (arn, group) in allowed {
+            if denied.iter().any(|deny| resource_matches(deny, &arn)) {
+                continue;
+            }
+            grants.extend(catalogue.grant(&user.name, &arn, &group));
+        }
+    }
+    grants
+}
+
+fn statements(document: &Value) -> Vec<&Value> {
+    match document.get("Statement") {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(single @ Value::Object(_)) => vec![single],
+        _ => Vec::new(),
+    }
+}
+
+fn list(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(other) => vec![other],
+        None => Vec::new(),
+    }
+}
+
+fn any_matches(patterns: Option<&Value>, value: &str, case_insensitive: bool) -> bool {
+    list(patterns).iter().filter_map(|p| p.as_str()).any(|p| {
+        if case_insensitive {
+            glob(&p.to_ascii_lowercase(), &value.to_ascii_lowercase())
+        } else {
+            glob(p, value)
+        }
+    })
+}
+
+/// Whether the statement covers `sts:AssumeRole` (Action or NotAction; IAM
+/// compares actions case-insensitively).
+fn grants_assume_role(statement: &Value) -> bool {
+    if statement.get("Action").is_some() {
+        any_matches(statement.get("Action"), ASSUME_ROLE, true)
+    } else if statement.get("NotAction").is_some() {
+        !any_matches(statement.get("NotAction"), ASSUME_ROLE, true)
+    } else {
+        false
+    }
+}
+
+/// Whether the statement's Resource (or NotResource) covers the ARN.
+fn resource_matches(statement: &Value, arn: &str) -> bool {
+    if statement.get("Resource").is_some() {
+        any_matches(statement.get("Resource"), arn, false)
+    } else if statement.get("NotResource").is_some() {
+        !any_matches(statement.get("NotResource"), arn, false)
+    } else {
+        false
+    }
+}
+
+/// IAM's wildcard matching: `*` any run of characters, `?` any one.
+fn glob(pattern: &str, value: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    let (mut pi, mut vi) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while vi < v.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            backtrack = Some((pi, vi));
+            pi += 1;
+        } else if let Some((star, matched)) = backtrack {
+            pi = star + 1;
+            vi = matched + 1;
+            backtrack = Some((star, matched + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+// ---------------------------------------------------------------------------
+// Renderings. Each reads an `AccessReport` and nothing else.
+
+/// `access --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Csv,
+    Json,
+    Markdown,
+}
+
+pub fn render(report: &AccessReport, format: Format) -> String {
+    match format {
+        Format::Text => render_text(report),
+        Format::Csv => render_csv(report),
+        Format::Json => render_json(report),
+        Format::Markdown => render_markdown(report),
+    }
+}
+
+/// The roles a user reaches in an account, as one grid cell.
+fn cell(report: &AccessReport, user: &str, account_id: &str) -> String {
+    let mut roles: Vec<(String, Status)> = Vec::new();
+    for entry in &report.entries {
+        let g = &entry.grant;
+        if g.user != user || g.account_id != account_id {
+            continue;
+        }
+        let status = entry.status.unwrap_or(Status::Both);
+        match roles.iter_mut().find(|(r, _)| *r == g.role) {
+            // Reached through several groups: the role is live if any of them is.
+            Some((_, seen)) => *seen = merge_status(*seen, status),
+            None => roles.push((g.role.clone(), status)),
+        }
+    }
+    if roles.is_empty() {
+        return "-".into();
+    }
+    roles
+        .iter()
+        .map(|(role, status)| format!("{}{role}", status.mark()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One role through several groups: reached on both sides if each side has one path.
+fn merge_status(a: Status, b: Status) -> Status {
+    if a == b { a } else { Status::Both }
+}
+
+fn summary(report: &AccessReport) -> String {
+    let count = |s: Status| {
+        report
+            .entries
+            .iter()
+            .filter(|e| e.status == Some(s))
+            .count()
+    };
+    let (live_only, file_only) = (count(Status::LiveOnly), count(Status::FileOnly));
+    if live_only + file_only == 0 {
+        "The live jump account grants exactly what the file grants.".into()
+    } else {
+        format!(
+            "{} difference{}: {live_only} live only, {file_only} file only.",
+            live_only + file_only,
+            if live_only + file_only == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// The differences, grouped by side: a heading that explains the grid's
+/// mark, then one line per grant
+/// (`user -> account (id) role via group`).
+fn difference_sections(report: &AccessReport) -> Vec<(String, Vec<String>)> {
+    [Status::LiveOnly, Status::FileOnly]
+        .into_iter()
+        .filter_map(|status| {
+            let lines: Vec<String> = report
+                .entries
+                .iter()
+                .filter(|e| e.status == Some(status))
+                .map(|e| {
+                    let g = &e.grant;
+                    format!(
+                        "{} -> {} ({}) {} via {}",
+                        g.user, g.account, g.account_id, g.role, g.group
+                    )
+                })
+                .collect();
+            let heading = format!("{}role  {}", status.mark(), status.describe());
+            (!lines.is_empty()).then_some((heading, lines))
+        })
+        .collect()
+}
+
+pub fn render_text(report: &AccessReport) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header = vec!["USER".to_owned()];
+    header.extend(report.accounts.iter().map(|a| a.name.clone()));
+    rows.push(header);
+    let mut ids = vec![String::new()];
+    ids.extend(report.accounts.iter().map(|a| a.id.clone()));
+    rows.push(ids);
+    for user in &report.users {
+        let mut row = vec![user.clone()];
+        row.extend(report.accounts.iter().map(|a| cell(report, user, &a.id)));
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(value, width)| format!("{value:<width$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    if report.users.is_empty() {
+        out.push_str("(no users)\n");
+    }
+    if report.compared_with_live {
+        for (heading, lines) in difference_sections(report) {
+            let _ = writeln!(out, "\n{heading}:");
+            for line in lines {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        let _ = writeln!(out, "\n{}", summary(report));
+    }
+    out
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Long form: one record per user, account, role and group; with `--live`
+/// a `status` column (`both`, `file-only`, `live-only`).
+pub fn render_csv(report: &AccessReport) -> String {
+    let mut header = vec!["user", "account", "account_id", "role", "role_arn", "group"];
+    if report.compared_with_live {
+        header.push("status");
+    }
+    let mut out = header.join(",") + "\n";
+    for entry in &report.entries {
+        let g = &entry.grant;
+        let mut fields = vec![
+            csv_field(&g.user),
+            csv_field(&g.account),
+            csv_field(&g.account_id),
+            csv_field(&g.role),
+            csv_field(&g.role_arn),
+            csv_field(&g.group),
+        ];
+        if let Some(status) = entry.status {
+            fields.push(status_name(status).to_owned());
+        }
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Both => "both",
+        Status::FileOnly => "file-only",
+        Status::LiveOnly => "live-only",
+    }
+}
+
+pub fn render_json(report: &AccessReport) -> String {
+    let mut doc = json!({
+        "format_version": FORMAT_VERSION,
+        "compared_with_live": report.compared_with_live,
+        "accounts": report.accounts,
+        "roles": report.roles,
+        "users": report.users,
+        "grants": report.entries,
+    });
+    if report.compared_with_live {
+        let count = |s: Status| {
+            report
+                .entries
+                .iter()
+                .filter(|e| e.status == Some(s))
+                .count()
+        };
+        doc["summary"] = json!({
+            "both": count(Status::Both),
+            "file_only": count(Status::FileOnly),
+            "live_only": count(Status::LiveOnly),
+        });
+    }
+    serde_json::to_string_pretty(&doc).expect("the access report serialises") + "\n"
+}
+
+fn md_escape(value: &str) -> String {
+    value.replace('|', "\\|")
+}
+
+pub fn render_markdown(report: &AccessReport) -> String {
+    let mut out = String::from("| user |");
+    for account in &report.accounts {
+        let _ = write!(
+            out,
+            " {} (`{}`) |",
+            md_escape(&account.name),
+            md_escape(&account.id)
+        );
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(report.accounts.len()));
+    out.push('\n');
+    for user in &report.users {
+        let _ = write!(out, "| {} |", md_escape(user));
+        for account in &report.accounts {
+            let value = cell(report, user, &account.id);
+            let shown = if value == "-" {
+                " ".to_owned()
+            } else {
+                format!("`{value}`")
+            };
+            let _ = write!(out, " {shown} |");
+        }
+        out.push('\n');
+    }
+    if report.compared_with_live {
+        for (heading, lines) in difference_sections(report) {
+            let (mark, text) = heading.split_once("  ").unwrap_or(("", &heading));
+            let _ = writeln!(out, "\n`{mark}` **{text}**\n");
+            for line in lines {
+                let _ = writeln!(out, "- `{}`", line);
+            }
+        }
+        let _ = writeln!(out, "\n{}", summary(report));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::{LiveGroup, LiveUser};
+    use crate::model::derive::managed_groups;
+    use crate::policy::{GROUP_POLICY_NAME, group_policy};
+
+    const STATE: &str = r#"
+jump-account id="111111111111" region="ap-northeast-1"
+project "pay" {
+    account "pay-prod" id="222222222222" color="d13212"
+    account "pay-stg"  id="333333333333"
+}
+account "shared" id="444444444444"
+user "alice" {
+    access "admin"
+}
+user "bob" {
+    access "operator" project="pay"
+    access "developer" project="pay"
+}
+user "carol" {
+    access "operator"
+    access "operator" project="pay"
+}
+user "dave"
+"#;
+
+    pub(crate) fn state() -> DesiredState {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.kdl");
+        std::fs::write(&path, STATE).unwrap();
+        crate::lang::load(&path).expect("the test state is valid")
+    }
+
+    /// The live state an apply of `state` would leave: its groups with their
+    /// policies, its users in their groups.
+    fn applied(state: &DesiredState) -> LiveState {
+        let mut live = LiveState::default();
+        for (name, spec) in managed_groups(state) {
+            let mut group = LiveGroup {
+                name: name.to_string(),
+                path: "/jumpgate/".into(),
+                ..LiveGroup::default()
+            };
+            if let Some(policy) = group_policy(&spec) {
+                group
+                    .inline_policies
+                    .insert(GROUP_POLICY_NAME.into(), policy);
+            }
+            live.groups.insert(name.to_string(), group);
+        }
+        for user in state.users.values() {
+            live.users.insert(
+                user.name.to_string(),
+                LiveUser {
+                    name: user.name.to_string(),
+                    groups: crate::model::derive::user_groups(user)
+                        .iter()
+                        .map(|g| g.to_string())
+                        .collect(),
+                    ..LiveUser::default()
+                },
+            );
+        }
+        live
+    }
+
+    fn rows(report: &AccessReport) -> Vec<String> {
+        report
+            .entries
+            .iter()
+            .map(|e| {
+                let g = &e.grant;
+                let status = e.status.map(status_name).unwrap_or("");
+                format!("{} {} {} {} {status}", g.user, g.account, g.role, g.group)
+                    .trim_end()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_file_grants_through_global_and_project_groups() {
+        let report = from_desired(&state());
+        assert_eq!(
+            rows(&report),
+            [
+                "alice jump admin group-admin",
+                "alice pay-prod admin group-admin",
+                "alice pay-stg admin group-admin",
+                "alice shared admin group-admin",
+                "bob pay-prod developer group-developer-pay",
+                "bob pay-prod operator group-operator-pay",
+                "bob pay-stg developer group-developer-pay",
+                "bob pay-stg operator group-operator-pay",
+                "carol jump operator group-operator",
+                "carol pay-prod operator group-operator",
+                "carol pay-prod operator group-operator-pay",
+                "carol pay-stg operator group-operator",
+                "carol pay-stg operator group-operator-pay",
+                "carol shared operator group-operator",
+            ]
+        );
+        assert_eq!(report.users, ["alice", "bob", "carol", "dave"]);
+        assert_eq!(
+            report.grants().next().unwrap().role_arn,
+            "arn:aws:iam::111111111111:role/role-admin"
+        );
+    }
+
+    #[test]
+    fn a_faithful_apply_reads_back_as_the_same_grants() {
+        let state = state();
+        let live = applied(&state);
+        let from_file: Vec<Grant> = from_desired(&state).grants().cloned().collect();
+        let from_live: Vec<Grant> = from_live_only(&state, &live).grants().cloned().collect();
+        assert_eq!(from_file, from_live);
+        let compared = compare(&state, &live);
+        assert!(
+            compared
+                .entries
+                .iter()
+                .all(|e| e.status == Some(Status::Both))
+        );
+        assert_eq!(compared.differences().count(), 0);
+    }
+
+    #[test]
+    fn a_membership_added_by_hand_is_live_only_and_a_missing_one_file_only() {
+        let state = state();
+        let mut live = applied(&state);
+        let dave = LiveUser {
+            name: "dave".into(),
+            groups: ["group-admin-pay".to_owned()].into(),
+            ..LiveUser::default()
+        };
+        live.users.insert("dave".into(), dave);
+        live.users
+            .get_mut("bob")
+            .unwrap()
+            .groups
+            .remove("group-developer-pay");
+        let report = compare(&state, &live);
+        let differences: Vec<String> = report
+            .differences()
+            .map(|e| {
+                format!(
+                    "{} {} {} {}",
+                    status_name(e.status.unwrap()),
+                    e.grant.user,
+                    e.grant.account,
+                    e.grant.role
+                )
+            })
+            .collect();
+        assert_eq!(
+            differences,
+            [
+                "file-only bob pay-prod developer",
+                "file-only bob pay-stg developer",
+                "live-only dave pay-prod admin",
+                "live-only dave pay-stg admin",
+            ]
+        );
+        let text = render_text(&report);
+        assert!(text.contains("!admin"), "{text}");
+        assert!(text.contains("~developer,operator"), "{text}");
+        assert!(
+            text.contains("4 differences: 2 live only, 2 file only."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn live_policies_are_read_as_iam_reads_them() {
+        let state = state();
+        let mut live = applied(&state);
+        let hand_made = LiveGroup {
+            name: "contractors".into(),
+            path: "/".into(),
+            inline_policies: [(
+                "odd".to_owned(),
+                json!({"Statement": [
+                    // Wildcards in the middle, lower-case action: reaches every declared role in pay-stg.
+                    {"Effect": "Allow", "Action": ["sts:assume*"], "Resource": "arn:aws:iam::333333333333:role/role-*"},
+                    // A literal ARN in an account the file does not know.
+                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::999999999999:role/break-glass"},
+                    // An unconditional deny wins.
+                    {"Effect": "Deny", "Action": "sts:*", "Resource": "arn:aws:iam::333333333333:role/role-admin"},
+                    // Not about AssumeRole.
+                    {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+                ]}),
+            )]
+            .into(),
+            ..LiveGroup::default()
+        };
+        live.groups.insert("contractors".into(), hand_made);
+        live.users.insert(
+            "eve".into(),
+            LiveUser {
+                name: "eve".into(),
+                groups: ["contractors".to_owned(), "no-such-group".to_owned()].into(),
+                ..LiveUser::default()
+            },
+        );
+        let report = from_live_only(&state, &live);
+        let eve: Vec<String> = rows(&report)
+            .into_iter()
+            .filter(|r| r.starts_with("eve"))
+            .collect();
+        assert_eq!(
+            eve,
+            [
+                "eve pay-stg developer contractors",
+                "eve pay-stg operator contractors",
+                "eve 999999999999 break-glass contractors",
+            ]
+        );
+        assert_eq!(report.accounts.last().unwrap().id, "999999999999");
+    }
+
+    #[test]
+    fn the_mfa_deny_does_not_hide_access() {
+        let state = state();
+        let mut live = applied(&state);
+        live.groups
+            .get_mut("group-admin")
+            .unwrap()
+            .inline_policies
+            .insert("mfa".into(), crate::policy::mfa_policy());
+        assert_eq!(
+            from_live_only(&state, &live).entries.len(),
+            from_desired(&state).entries.len()
+        );
+    }
+
+    #[test]
+    fn globs_match_like_iam() {
+        assert!(glob(
+            "arn:aws:iam::*:role/role-admin",
+            "arn:aws:iam::1:role/role-admin"
+        ));
+        assert!(!glob(
+            "arn:aws:iam::*:role/role-admin",
+            "arn:aws:iam::1:role/role-admin2"
+        ));
+        assert!(glob("*", ""));
+        assert!(glob("a?c*", "abcdef"));
+        assert!(!glob("a?c", "ac"));
+        assert!(glob("*b*b", "abab"));
+    }
+
+    #[test]
+    fn csv_is_long_form_and_quoted() {
+        let mut report = from_desired(&state());
+        report.entries.truncate(1);
+        report.entries[0].grant.user = "a,\"b\"".into();
+        assert_eq!(
+            render_csv(&report),
+            "user,account,account_id,role,role_arn,group\n\
+             \"a,\"\"b\"\"\",jump,111111111111,admin,arn:aws:iam::111111111111:role/role-admin,group-admin\n"
+        );
+    }
+
+    #[test]
+    fn the_grid_pivots_users_by_accounts() {
+        let text = render_text(&from_desired(&state()));
+        insta::assert_snapshot!(text);
+        let markdown = render_markdown(&from_desired(&state()));
+        insta::assert_snapshot!(markdown);
+    }
+
+    #[test]
+    fn json_carries_the_long_form() {
+        let state = state();
+        let json: Value =
+            serde_json::from_str(&render_json(&compare(&state, &applied(&state)))).unwrap();
+        assert_eq!(json["format_version"], 1);
+        assert_eq!(json["grants"][0]["user"], "alice");
+        assert_eq!(json["grants"][0]["status"], "both");
+        assert_eq!(json["summary"]["live_only"], 0);
+        let plain: Value = serde_json::from_str(&render_json(&from_desired(&state))).unwrap();
+        assert!(plain["grants"][0].get("status").is_none());
+        assert!(plain.get("summary").is_none());
+    }
+}

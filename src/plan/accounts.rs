@@ -1,0 +1,164 @@
+//! Accounts: in Organizations mode, creating the accounts the file gives only
+//! by e-mail, matching the others, and bootstrapping the StackSet execution
+//! role through the organization's access role; without Organizations,
+//! naming the accounts that still need `jumpgate bootstrap`. Pure.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Action, Change, Kind, Operation, Stage};
+use crate::live::LiveState;
+use crate::model::derive::targets;
+use crate::model::desired::DesiredState;
+use crate::model::names::AccountId;
+use crate::templates::{EXECUTION_ROLE_STACK, execution_role};
+
+/// An account that needs the StackSet execution role before its stack
+/// instance can be created, and how to put it there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapHint {
+    pub account: String,
+    pub account_id: String,
+    pub command: String,
+}
+
+/// The desired state with account ids filled in from the organization,
+/// matched by e-mail, for accounts the file gives without an id.
+pub fn resolve_account_ids(desired: &DesiredState, live: &LiveState) -> DesiredState {
+    let mut resolved = desired.clone();
+    let Some(org) = &live.organization else {
+        return resolved;
+    };
+    for account in resolved.accounts.iter_mut().filter(|a| a.id.is_none()) {
+        let Some(email) = &account.email else {
+            continue;
+        };
+        let found = org
+            .accounts
+            .iter()
+            .find(|o| o.email.eq_ignore_ascii_case(email.as_str()) && o.status != "SUSPENDED");
+        account.id = found.and_then(|o| AccountId::new(&o.id).ok());
+    }
+    resolved
+}
+
+/// Changes and notes about accounts: creation, bootstrap, unmanaged ones.
+pub struct AccountPlan {
+    pub changes: Vec<Change>,
+    pub warnings: Vec<String>,
+    pub bootstrap_needed: Vec<BootstrapHint>,
+}
+
+/// `resolved` is the desired state after `resolve_account_ids`.
+pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
+    let jump = resolved.jump.id.clone();
+    let mut plan = AccountPlan {
+        changes: Vec::new(),
+        warnings: Vec::new(),
+        bootstrap_needed: Vec::new(),
+    };
+    let working_instance = |id: &AccountId| {
+        live.stack_instances.iter().any(|i| {
+            i.account == id.as_str()
+                && i.region == resolved.jump.region.as_str()
+                && i.status == "CURRENT"
+        })
+    };
+    match (&resolved.organization, &live.organization) {
+        (Some(organization), Some(org)) => {
+            for account in resolved.accounts.iter().filter(|a| a.id.is_none()) {
+                let Some(email) = &account.email else {
+                    continue;
+                };
+                plan.changes.push(Change {
+                    action: Action::Create,
+                    kind: Kind::Account,
+                    address: format!("account.{}", account.name),
+                    account: jump.clone(),
+                    stage: Stage::CreateAccounts,
+                    before: None,
+                    after: Some(json!({
+                        "name": account.name,
+                        "email": email,
+                        "id": "(known after apply)",
+                        "then": "bootstrap through the access role, stack instance, group policies",
+                    })),
+                    operations: vec![Operation::CreateAccount {
+                        name: account.name.to_string(),
+                        email: email.to_string(),
+                    }],
+                });
+            }
+            for account in &resolved.accounts {
+                let Some(id) = &account.id else { continue };
+                if !org.accounts.iter().any(|o| o.id == id.as_str()) {
+                    plan.warnings.push(format!(
+                        "account {} ({id}) is not in the organization; bootstrap it with `jumpgate bootstrap --account {}`",
+                        account.name, account.name
+                    ));
+                }
+            }
+            for org_account in &org.accounts {
+                let declared = org_account.id == jump.as_str()
+                    || resolved.accounts.iter().any(|a| {
+                        a.id.as_ref()
+                            .is_some_and(|id| id.as_str() == org_account.id)
+                    });
+                if !declared && org_account.status != "SUSPENDED" {
+                    plan.warnings.push(format!(
+                        "account {} ({}) is in the organization but not in the file; jumpgate never closes accounts",
+                        org_account.name, org_account.id
+                    ));
+                }
+            }
+            let parameters: BTreeMap<String, String> =
+                [("AdministratorAccountId".to_owned(), jump.to_string())].into();
+            for target in targets(resolved).iter().filter(|t| t.id != jump) {
+                if live.execution_role_stacks.get(target.id.as_str()) != Some(&false) {
+                    continue;
+                }
+                plan.changes.push(Change {
+                    action: Action::Create,
+                    kind: Kind::Stack,
+                    address: format!("stack.{EXECUTION_ROLE_STACK}/{}", target.id),
+                    account: target.id.clone(),
+                    stage: Stage::BootstrapAccounts,
+                    before: None,
+                    after: Some(json!({
+                        "account": target.id,
+                        "name": target.name,
+                        "through": organization.access_role,
+                        "parameters": parameters,
+                    })),
+                    operations: vec![Operation::BootstrapAccount {
+                        account: target.id.to_string(),
+                        access_role: organization.access_role.to_string(),
+                        template: execution_role(),
+                        parameters: parameters.clone(),
+                    }],
+                });
+            }
+        }
+        // Without Organizations jumpgate has no credentials in member
+        // accounts: an account without a working stack instance may lack
+        // the execution role, and only its owner can put it there.
+        _ => {
+            for target in targets(resolved)
+                .iter()
+                .filter(|t| t.id != jump && !working_instance(&t.id))
+            {
+                plan.bootstrap_needed.push(BootstrapHint {
+                    account: target.name.to_string(),
+                    account_id: target.id.to_string(),
+                    command: format!(
+                        "jumpgate bootstrap --account {} --profile <a profile with credentials for {}>",
+                        target.name, target.id
+                    ),
+                });
+            }
+        }
+    }
+    plan
+}
