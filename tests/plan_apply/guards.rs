@@ -283,6 +283,8 @@ async fn a_lockout_is_refused_unless_allowed() {
         groups_of(&iam, "yamada.taro").await,
         ["group-admin-payments"]
     );
+    let state = ws.state_arg();
+    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
 }
 
 #[tokio::test]

@@ -164,4 +164,8 @@ async fn the_json_plan_has_the_documented_shape() {
     assert_eq!(plan["summary"]["change"], count("update"));
     assert_eq!(plan["summary"]["destroy"], count("delete"));
     assert!(count("create") > 0 && count("update") > 0 && count("delete") > 0);
+
+    // The plan applies and the estate converges.
+    ws.apply(&emu, &[]).expect_code(0);
+    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
 }
