@@ -134,6 +134,15 @@ enum Command {
         #[arg(long)]
         account: String,
     },
+    /// Write the CloudFormation templates jumpgate deploys for this file, for
+    /// review or linting.
+    Templates {
+        #[arg(default_value = "state")]
+        path: PathBuf,
+        /// Directory to write them to.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Break the lock of an interrupted apply, after showing who held it.
     Unlock {
         /// Do not ask for confirmation.
@@ -358,6 +367,22 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 "{account} ({id}) has the StackSet execution role, trusting jump account {}. `jumpgate apply` can now deploy the roles there.",
                 desired.jump.id
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Templates { path, out } => {
+            let desired = load(&path)?;
+            std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            let templates = [
+                (jumpgate::templates::ADMIN_ROLE_STACK, jumpgate::templates::admin_role()),
+                (EXECUTION_ROLE_STACK, jumpgate::templates::execution_role()),
+                (ROLES_STACK_SET, jumpgate::templates::iam_roles(desired.roles.values())),
+            ];
+            for (name, template) in templates {
+                let file = out.join(format!("{name}.json"));
+                let text = serde_json::to_string_pretty(&template).expect("templates serialise") + "\n";
+                std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                println!("{}", file.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Unlock {
