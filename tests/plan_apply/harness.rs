@@ -54,10 +54,6 @@ impl Outcome {
             )
         })
     }
-
-    pub fn output(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
 }
 
 /// Runs `jumpgate ARGS` against `emu` with stdin not a terminal, and waits
