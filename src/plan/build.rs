@@ -606,7 +606,12 @@ impl Planner<'_> {
                 format!("user.{name}"),
                 Stage::Users,
                 Some(json!({"name": name, "tags": existing.tags})),
-                Some(json!({"name": name, "tags": owner_tags(), "adopted": true})),
+                // TagUser adds the marker and keeps the user's other tags.
+                Some(json!({
+                    "name": name,
+                    "tags": existing.tags.clone().into_iter().chain(owner_tags()).collect::<BTreeMap<_, _>>(),
+                    "adopted": true,
+                })),
                 vec![Operation::TagUser {
                     user: name.into(),
                     tags: owner_tags(),

@@ -266,7 +266,7 @@ fn other_updates_show_changed_fields_only() {
          \x20 ~ password-policy password-policy\n\
          \x20     ~ min_length: 8 → 14\n\
          \x20 ~ user            user.alice  (adopt: jumpgate takes it over)\n\
-         \x20     ~ tags: {\"team\":\"platform\"} → {\"managed-by\":\"jumpgate\"}\n\
+         \x20     ~ tags: {\"team\":\"platform\"} → {\"managed-by\":\"jumpgate\",\"team\":\"platform\"}\n\
          \x20     ~ adopted: (none) → true\n\
          \n\
          Plan: 0 to add, 2 to change, 0 to destroy.\n"
