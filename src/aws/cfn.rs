@@ -248,6 +248,17 @@ impl Aws {
                 }
                 self.wait_for_stack(stack).await
             }
+            Operation::DeleteStack { stack } => {
+                {
+                    let _permit = self.permit().await;
+                    cfn.delete_stack()
+                        .stack_name(stack)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DeleteStack", e))?;
+                }
+                self.wait_for_stack_deletion(stack).await
+            }
             Operation::UpdateStack {
                 stack,
                 template,
@@ -380,6 +391,23 @@ impl Aws {
     async fn caller_account_for_roles(&self) -> Result<String, AwsError> {
         use super::ReadEstate;
         Ok(self.caller().await?.account)
+    }
+
+    /// Polls until the stack is gone (DeleteStack is asynchronous).
+    async fn wait_for_stack_deletion(&self, name: &str) -> Result<(), AwsError> {
+        loop {
+            match self.read_stack(name).await? {
+                None => return Ok(()),
+                Some(stack) if stack.status == "DELETE_FAILED" => {
+                    return Err(AwsError::Operation {
+                        what: format!("deleting stack {name}"),
+                        status: stack.status,
+                        reason: "see the stack's events".into(),
+                    });
+                }
+                Some(_) => tokio::time::sleep(self.poll_interval).await,
+            }
+        }
     }
 
     /// Polls until the stack settles; a failure or rollback is an error

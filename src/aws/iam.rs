@@ -369,6 +369,7 @@ impl ChangeEstate for Aws {
         tracing::debug!(call = %name, "sending");
         match operation {
             Op::CreateStack { .. }
+            | Op::DeleteStack { .. }
             | Op::UpdateStack { .. }
             | Op::CreateStackSet { .. }
             | Op::UpdateStackSet { .. }
@@ -642,6 +643,7 @@ impl ChangeEstate for Aws {
                 done_if(send!("DeleteUser", iam.delete_user().user_name(user)), GONE)
             }
             Op::CreateStack { .. }
+            | Op::DeleteStack { .. }
             | Op::UpdateStack { .. }
             | Op::CreateStackSet { .. }
             | Op::UpdateStackSet { .. }

@@ -169,6 +169,31 @@ impl Planner<'_> {
                     parameters,
                 }],
             ),
+            // A stack whose creation failed can be neither used nor updated:
+            // CloudFormation only lets it be deleted and created again.
+            Some(live) if live.status == "ROLLBACK_COMPLETE" => {
+                let before = json!({"status": live.status, "template": live.template, "parameters": live.parameters});
+                self.push(
+                    Action::Update,
+                    Kind::Stack,
+                    format!("stack.{name}"),
+                    stage,
+                    Some(before),
+                    Some(after),
+                    vec![
+                        Operation::DeleteStack { stack: name.into() },
+                        Operation::CreateStack {
+                            stack: name.into(),
+                            template,
+                            parameters,
+                        },
+                    ],
+                );
+            }
+            Some(live) if live.status.ends_with("_FAILED") => self.warnings.push(format!(
+                "stack {name} is {}; fix it in the CloudFormation console (jumpgate cannot update it in that state)",
+                live.status
+            )),
             Some(live) if live.template != template || live.parameters != parameters => {
                 let before = json!({"template": live.template, "parameters": live.parameters});
                 self.push(

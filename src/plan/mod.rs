@@ -200,6 +200,9 @@ pub enum Operation {
         template: Value,
         parameters: BTreeMap<String, String>,
     },
+    DeleteStack {
+        stack: String,
+    },
     UpdateStack {
         stack: String,
         template: Value,

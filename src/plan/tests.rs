@@ -81,6 +81,9 @@ fn apply_operation(live: &mut LiveState, plan: &Plan, operation: &Operation) {
             };
             live.stacks.insert(stack, live_stack);
         }
+        O::DeleteStack { stack } => {
+            live.stacks.remove(&stack);
+        }
         O::CreateStackSet {
             stack_set,
             template,
@@ -993,4 +996,27 @@ fn without_organizations_accounts_lacking_an_instance_need_bootstrap() {
     let mut live = LiveState::default();
     apply_in_memory(&mut live, &plan);
     assert!(build(&desired, &live).bootstrap_needed.is_empty());
+}
+
+#[test]
+fn a_stack_whose_creation_failed_is_deleted_and_created_again() {
+    let desired = state(ORGANIZATION);
+    let mut live = converge(
+        &desired,
+        LiveState {
+            organization: Some(organization_with(&[("111111111111", "root@example.com")])),
+            ..LiveState::default()
+        },
+    );
+    live.stacks.get_mut("stackset-admin-role").unwrap().status = "ROLLBACK_COMPLETE".into();
+    let plan = build(&desired, &live);
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.address == "stack.stackset-admin-role")
+        .expect("the failed stack is replaced");
+    let calls: Vec<String> = change.operations.iter().map(Operation::name).collect();
+    assert_eq!(calls, ["DeleteStack", "CreateStack"]);
+    apply_in_memory(&mut live, &plan);
+    assert!(build(&desired, &live).is_empty());
 }
