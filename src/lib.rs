@@ -9,6 +9,7 @@ pub mod access;
 pub mod apply;
 pub mod aws;
 pub mod drift;
+pub mod import;
 pub mod lang;
 pub mod live;
 pub mod lock;

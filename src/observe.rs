@@ -9,6 +9,7 @@ use crate::aws::{AwsError, ReadEstate};
 use crate::live::LiveState;
 use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
+use crate::model::names::AccountId;
 use crate::plan::resolve_account_ids;
 use crate::templates::{ADMIN_ROLE_STACK, EXECUTION_ROLE_STACK, ROLES_STACK_SET};
 
@@ -49,28 +50,7 @@ pub async fn observe<A: ReadEstate>(
             arn: caller.arn,
         });
     }
-    let (snapshot, password_policy, admin_stack, execution_stack, stack_set) = tokio::try_join!(
-        aws.iam_snapshot(),
-        aws.password_policy(),
-        aws.stack(ADMIN_ROLE_STACK),
-        aws.stack(EXECUTION_ROLE_STACK),
-        aws.stack_set(ROLES_STACK_SET),
-    )?;
-    let mut live = LiveState {
-        caller_account: Some(desired.jump.id.clone()),
-        password_policy,
-        ..LiveState::default()
-    };
-    live.stacks.extend(
-        [admin_stack, execution_stack]
-            .into_iter()
-            .flatten()
-            .map(|s| (s.name.clone(), s)),
-    );
-    if let Some((set, instances)) = stack_set {
-        live.stack_set = Some(set);
-        live.stack_instances = instances;
-    }
+    let mut live = read_jump_account(aws, &desired.jump.id).await?;
     if let Some(organization) = &desired.organization {
         let org = aws
             .organization()
@@ -87,22 +67,6 @@ pub async fn observe<A: ReadEstate>(
         live.organization = Some(org);
         read_execution_roles(aws, desired, &mut live, organization.access_role.as_str()).await?;
     }
-    live.groups = snapshot
-        .groups
-        .into_iter()
-        .map(|g| (g.name.clone(), g))
-        .collect();
-    live.policies = snapshot
-        .policies
-        .into_iter()
-        .map(|p| (p.name.clone(), p))
-        .collect();
-    live.users = snapshot
-        .users
-        .into_iter()
-        .map(|u| (u.name.clone(), u))
-        .collect();
-
     let declared = |name: &str| desired.users.keys().any(|u| u.as_str() == name);
     let profile_reads: Vec<String> = live
         .users
@@ -110,19 +74,7 @@ pub async fn observe<A: ReadEstate>(
         .filter(|u| u.is_owned() || declared(&u.name))
         .map(|u| u.name.clone())
         .collect();
-    let profiles: Vec<(String, bool)> = futures::stream::iter(profile_reads)
-        .map(|name| async move {
-            let has = aws.has_login_profile(&name).await?;
-            Ok::<_, AwsError>((name, has))
-        })
-        .buffer_unordered(USER_READS_AT_ONCE)
-        .try_collect()
-        .await?;
-    for (name, has) in profiles {
-        if let Some(user) = live.users.get_mut(&name) {
-            user.login_profile = Some(has);
-        }
-    }
+    read_login_profiles(aws, &mut live, profile_reads).await?;
     let leaving: Vec<String> = live
         .users
         .values()
@@ -145,6 +97,99 @@ pub async fn observe<A: ReadEstate>(
     Ok(live)
 }
 
+/// Everything in the jump account, with no desired state to scope the reads:
+/// what `import` starts from. Unlike `observe`, it reads the login profile of
+/// every user, owned or not, and no user's dependents; the organization's
+/// accounts when the caller may list them (their names), else none.
+pub async fn observe_all<A: ReadEstate>(aws: &A) -> Result<LiveState, ObserveError> {
+    let caller = aws.caller().await?;
+    let account = AccountId::new(&caller.account).map_err(|e| {
+        AwsError::Unsupported(format!("GetCallerIdentity returned no account id: {e}"))
+    })?;
+    let (live, organization) = tokio::join!(read_jump_account(aws, &account), aws.organization());
+    let mut live = live?;
+    live.organization = match organization {
+        Ok(found) => found,
+        Err(err) => {
+            tracing::warn!(
+                "cannot read the organization ({err}); accounts get names from their ids"
+            );
+            None
+        }
+    };
+    let everyone: Vec<String> = live.users.keys().cloned().collect();
+    read_login_profiles(aws, &mut live, everyone).await?;
+    Ok(live)
+}
+
+/// Users, groups, jumpgate's policies, the password policy, the role stacks
+/// and the StackSet of the jump account `account`.
+async fn read_jump_account<A: ReadEstate>(
+    aws: &A,
+    account: &AccountId,
+) -> Result<LiveState, AwsError> {
+    let (snapshot, password_policy, admin_stack, execution_stack, stack_set) = tokio::try_join!(
+        aws.iam_snapshot(),
+        aws.password_policy(),
+        aws.stack(ADMIN_ROLE_STACK),
+        aws.stack(EXECUTION_ROLE_STACK),
+        aws.stack_set(ROLES_STACK_SET),
+    )?;
+    let mut live = LiveState {
+        caller_account: Some(account.clone()),
+        password_policy,
+        ..LiveState::default()
+    };
+    live.stacks.extend(
+        [admin_stack, execution_stack]
+            .into_iter()
+            .flatten()
+            .map(|s| (s.name.clone(), s)),
+    );
+    if let Some((set, instances)) = stack_set {
+        live.stack_set = Some(set);
+        live.stack_instances = instances;
+    }
+    live.groups = snapshot
+        .groups
+        .into_iter()
+        .map(|g| (g.name.clone(), g))
+        .collect();
+    live.policies = snapshot
+        .policies
+        .into_iter()
+        .map(|p| (p.name.clone(), p))
+        .collect();
+    live.users = snapshot
+        .users
+        .into_iter()
+        .map(|u| (u.name.clone(), u))
+        .collect();
+    Ok(live)
+}
+
+/// Whether each of `users` has a console password.
+async fn read_login_profiles<A: ReadEstate>(
+    aws: &A,
+    live: &mut LiveState,
+    users: Vec<String>,
+) -> Result<(), AwsError> {
+    let profiles: Vec<(String, bool)> = futures::stream::iter(users)
+        .map(|name| async move {
+            let has = aws.has_login_profile(&name).await?;
+            Ok::<_, AwsError>((name, has))
+        })
+        .buffer_unordered(USER_READS_AT_ONCE)
+        .try_collect()
+        .await?;
+    for (name, has) in profiles {
+        if let Some(user) = live.users.get_mut(&name) {
+            user.login_profile = Some(has);
+        }
+    }
+    Ok(())
+}
+
 /// Looks, through the access role, for the execution role in the member
 /// accounts that have no working stack instance yet (where it matters).
 async fn read_execution_roles<A: ReadEstate>(
@@ -155,9 +200,17 @@ async fn read_execution_roles<A: ReadEstate>(
 ) -> Result<(), AwsError> {
     let resolved = resolve_account_ids(desired, live);
     let region = desired.jump.region.as_str();
+    // Only members have the access role; the others need `jumpgate bootstrap`.
+    let member = |id: &str| {
+        live.organization.as_ref().is_some_and(|org| {
+            org.accounts
+                .iter()
+                .any(|a| a.id == id && a.status == "ACTIVE")
+        })
+    };
     let unchecked: Vec<String> = targets(&resolved)
         .into_iter()
-        .filter(|t| t.id != desired.jump.id)
+        .filter(|t| t.id != desired.jump.id && member(t.id.as_str()))
         .filter(|t| {
             !live
                 .stack_instances

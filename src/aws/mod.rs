@@ -121,6 +121,22 @@ impl Aws {
     /// Connects with the SDK's configuration chain; `fallback_region` (the
     /// jump account's home region) applies when nothing else names one.
     pub async fn connect(connection: &Connection, fallback_region: &str) -> Aws {
+        Aws::connect_with(connection, Some(fallback_region)).await
+    }
+
+    /// Connects in the region the configuration names (`--region`,
+    /// `AWS_REGION`, the profile); `None` when it names none.
+    pub async fn connect_in_configured_region(connection: &Connection) -> Option<Aws> {
+        let aws = Aws::connect_with(connection, None).await;
+        aws.region().is_some().then_some(aws)
+    }
+
+    /// The region the clients call.
+    pub fn region(&self) -> Option<&str> {
+        self.config.region().map(|r| r.as_ref())
+    }
+
+    async fn connect_with(connection: &Connection, fallback_region: Option<&str>) -> Aws {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(
                 RetryConfig::standard()
@@ -143,7 +159,7 @@ impl Aws {
         let explicit_region = connection.region.clone().map(SdkRegion::new);
         let region = aws_config::meta::region::RegionProviderChain::first_try(explicit_region)
             .or_default_provider()
-            .or_else(SdkRegion::new(fallback_region.to_owned()));
+            .or_else(fallback_region.map(|r| SdkRegion::new(r.to_owned())));
         let config = loader.region(region).load().await;
         let local =
             connection.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
