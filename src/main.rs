@@ -99,6 +99,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write the desired state that matches the live jump account the
+    /// credentials belong to, in the region given by --region or AWS_REGION
+    /// (the jump account's home region).
+    Import {
+        /// Write the file here (refused if it exists) instead of to stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Client configuration for switching roles, from the file alone (no AWS call).
     Profiles {
         #[arg(default_value = "state")]
@@ -294,6 +302,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 ExitCode::from(2)
             })
         }
+        Command::Import { out } => run_import(&connection, out.as_deref()).await,
         Command::Profiles {
             path,
             user,
@@ -403,6 +412,73 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `import`: reads the whole jump account and writes the matching file.
+async fn run_import(connection: &Connection, out: Option<&Path>) -> Result<ExitCode, Failure> {
+    use jumpgate::import::{ImportInput, import};
+    use jumpgate::model::names::{AccountId, Region};
+    if let Some(out) = out
+        && out.exists()
+    {
+        return Err(Failure(format!(
+            "{} exists; import writes a new file (remove it or choose another path)",
+            out.display()
+        )));
+    }
+    let Some(aws) = Aws::connect_in_configured_region(connection).await else {
+        return Err(Failure(
+            "no region: pass --region (or set AWS_REGION) to the jump account's home region, where the StackSet iam-roles lives".into(),
+        ));
+    };
+    let region = Region::new(aws.region().unwrap_or_default())?;
+    let live = jumpgate::observe::observe_all(&aws).await?;
+    let jump: AccountId = live
+        .caller_account
+        .clone()
+        .ok_or_else(|| Failure("the caller's account is unknown".into()))?;
+    let imported_at = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    let imported = import(&ImportInput {
+        jump_account: &jump,
+        region: &region,
+        live: &live,
+        imported_at: &imported_at,
+    });
+    match out {
+        Some(out) => {
+            std::fs::write(out, &imported.text)
+                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        }
+        None => print!("{}", imported.text),
+    }
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    let s = imported.summary;
+    let written = out.map_or("stdout".to_owned(), |o| o.display().to_string());
+    eprintln!(
+        "Imported jump account {jump} ({region}) to {written}: {} accounts, {} projects, {} roles, {} users.",
+        s.accounts, s.projects, s.roles, s.users
+    );
+    if s.to_adopt > 0 {
+        eprintln!(
+            "{} users and groups lack jumpgate's marker: `jumpgate plan` shows adopting them as updates; apply to take ownership.",
+            s.to_adopt
+        );
+    } else if let Some(out) = out {
+        eprintln!(
+            "Next: `jumpgate plan {}` should show no changes.",
+            out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `profiles`: prints the chosen format, or merges the aws-config profiles
