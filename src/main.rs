@@ -236,7 +236,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let desired = load(&path)?;
             let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
             let live = observe(&aws, &desired).await?;
-            let plan = plan::build(&desired, &live);
+            let mut plan = plan::build(&desired, &live);
+            for hint in &mut plan.bootstrap_needed {
+                hint.read_state_at(&path);
+            }
             if let Some(out) = out {
                 let json = render::render(&plan, Format::Json, Style::default());
                 std::fs::write(&out, json)

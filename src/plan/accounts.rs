@@ -4,6 +4,7 @@
 //! naming the accounts that still need `jumpgate bootstrap`. Pure.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -22,6 +23,28 @@ pub struct BootstrapHint {
     pub account: String,
     pub account_id: String,
     pub command: String,
+}
+
+impl BootstrapHint {
+    /// Makes the command read the desired state at `path`, the one planned,
+    /// unless that is the default `state`.
+    pub fn read_state_at(&mut self, path: &Path) {
+        if path == Path::new("state") {
+            return;
+        }
+        let path = path.display().to_string();
+        let safe = |c: char| c.is_ascii_alphanumeric() || "_./+:=,@%-".contains(c);
+        let word = if !path.is_empty() && path.chars().all(safe) {
+            path
+        } else {
+            format!("'{}'", path.replace('\'', "'\\''"))
+        };
+        self.command = self.command.replacen(
+            "jumpgate bootstrap ",
+            &format!("jumpgate bootstrap {word} "),
+            1,
+        );
+    }
 }
 
 /// The desired state with account ids filled in from the organization,
@@ -91,14 +114,25 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
                     }],
                 });
             }
+            // An account outside the organization has no access role to
+            // assume: like any account without Organizations, only its owner
+            // can put the execution role there.
+            let outside = |id: &AccountId| !org.accounts.iter().any(|o| o.id == id.as_str());
             for account in &resolved.accounts {
                 let Some(id) = &account.id else { continue };
-                if !org.accounts.iter().any(|o| o.id == id.as_str()) {
+                if outside(id) {
                     plan.warnings.push(format!(
-                        "account {} ({id}) is not in the organization; bootstrap it with `jumpgate bootstrap --account {}`",
-                        account.name, account.name
+                        "account {} ({id}) is not in the organization, so jumpgate cannot reach it through the access role",
+                        account.name
                     ));
                 }
+            }
+            for target in targets(resolved)
+                .iter()
+                .filter(|t| t.id != jump && outside(&t.id) && !working_instance(&t.id))
+            {
+                plan.bootstrap_needed
+                    .push(bootstrap_hint(target.name.as_str(), &target.id));
             }
             for org_account in &org.accounts {
                 let declared = org_account.id == jump.as_str()
@@ -115,7 +149,10 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
             }
             let parameters: BTreeMap<String, String> =
                 [("AdministratorAccountId".to_owned(), jump.to_string())].into();
-            for target in targets(resolved).iter().filter(|t| t.id != jump) {
+            for target in targets(resolved)
+                .iter()
+                .filter(|t| t.id != jump && !outside(&t.id))
+            {
                 if live.execution_role_stacks.get(target.id.as_str()) != Some(&false) {
                     continue;
                 }
@@ -149,16 +186,46 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
                 .iter()
                 .filter(|t| t.id != jump && !working_instance(&t.id))
             {
-                plan.bootstrap_needed.push(BootstrapHint {
-                    account: target.name.to_string(),
-                    account_id: target.id.to_string(),
-                    command: format!(
-                        "jumpgate bootstrap --account {} --profile <a profile with credentials for {}>",
-                        target.name, target.id
-                    ),
-                });
+                plan.bootstrap_needed
+                    .push(bootstrap_hint(target.name.as_str(), &target.id));
             }
         }
     }
     plan
+}
+
+fn bootstrap_hint(account: &str, id: &AccountId) -> BootstrapHint {
+    BootstrapHint {
+        account: account.to_owned(),
+        account_id: id.to_string(),
+        command: format!(
+            "jumpgate bootstrap --account {account} --profile <a profile with credentials for {id}>"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bootstrap_command_names_the_state_planned_unless_it_is_the_default() {
+        let hint = bootstrap_hint("sandbox", &AccountId::new("210987654321").unwrap());
+        let at = |path: &str| {
+            let mut hint = hint.clone();
+            hint.read_state_at(Path::new(path));
+            hint.command
+        };
+        let tail = "--account sandbox --profile <a profile with credentials for 210987654321>";
+        assert_eq!(at("state"), format!("jumpgate bootstrap {tail}"));
+        assert_eq!(at("state/"), format!("jumpgate bootstrap {tail}"));
+        assert_eq!(
+            at("examples/org.kdl"),
+            format!("jumpgate bootstrap examples/org.kdl {tail}")
+        );
+        assert_eq!(
+            at("my estate/it's.kdl"),
+            format!("jumpgate bootstrap 'my estate/it'\\''s.kdl' {tail}")
+        );
+    }
 }

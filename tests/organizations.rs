@@ -1,0 +1,783 @@
+//! Issue #4's acceptance tests: Organizations mode (accounts created from
+//! an e-mail, matched by id or e-mail, bootstrapped through the access role)
+//! and, without Organizations, `jumpgate bootstrap` with a member account's
+//! own credentials. The built binary runs against a local AWS (moto), one
+//! emulator per test; what it sent is checked in the request recording.
+//!
+//! moto limitation met here: CreateAccount always succeeds at once (a
+//! duplicate e-mail is accepted and no request ever ends FAILED), so a
+//! failed account creation cannot be provoked; the refusals that are real
+//! (no organization, not the management account, wrong credentials for
+//! `bootstrap`) are tested instead.
+
+mod support;
+
+#[allow(dead_code)]
+#[path = "plan_apply/harness.rs"]
+mod harness;
+
+use std::io::Read;
+use std::process::Stdio;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudformation::Client as CfnClient;
+use aws_sdk_organizations::Client as OrgClient;
+use aws_sdk_organizations::types::OrganizationFeatureSet;
+use serde_json::Value;
+
+use harness::{Outcome, Workspace, describe, iam, iam_in, jumpgate, mutating, role_names};
+use support::emulator::{Emulator, RecordedRequest};
+
+const JUMP: &str = "123456789012";
+const EXECUTION_ROLE: &str = "AWSCloudFormationStackSetExecutionRole";
+const EXECUTION_ROLE_STACK: &str = "stackset-execution-role";
+const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Temporary credentials for one account, as the binary's environment.
+struct AccountCredentials {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+}
+
+/// Credentials whose calls land in `account`, by STS AssumeRole from the
+/// default account (moto needs no such role).
+async fn credentials_for(emu: &Emulator, account: &str) -> AccountCredentials {
+    let sts = aws_sdk_sts::Client::new(&emu.sdk_config().await);
+    let assumed = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/member-admin"))
+        .role_session_name("organizations-test")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let credentials = assumed.credentials.expect("AssumeRole returns credentials");
+    AccountCredentials {
+        access_key_id: credentials.access_key_id,
+        secret_access_key: credentials.secret_access_key,
+        session_token: credentials.session_token,
+    }
+}
+
+/// `jumpgate ARGS` with `credentials` in its environment instead of the
+/// default account's, stdin not a terminal, at most `RUN_TIMEOUT`.
+fn jumpgate_as(emu: &Emulator, credentials: &AccountCredentials, args: &[&str]) -> Outcome {
+    let mut command = emu.jumpgate();
+    command
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &credentials.secret_access_key)
+        .env("AWS_SESSION_TOKEN", &credentials.session_token)
+        .env("NO_COLOR", "1")
+        .env_remove("JUMPGATE_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("jumpgate starts");
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = reader(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = reader(Box::new(child.stderr.take().expect("piped stderr")));
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for jumpgate") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`jumpgate {}` did not finish within {RUN_TIMEOUT:?}",
+                args.join(" ")
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Outcome {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+async fn organizations(emu: &Emulator) -> OrgClient {
+    OrgClient::new(&emu.sdk_config().await)
+}
+
+async fn create_organization(org: &OrgClient) {
+    org.create_organization()
+        .feature_set(OrganizationFeatureSet::All)
+        .send()
+        .await
+        .expect("CreateOrganization");
+}
+
+/// Creates an account in the caller's organization; returns its id.
+async fn create_account(org: &OrgClient, name: &str, email: &str) -> String {
+    org.create_account()
+        .account_name(name)
+        .email(email)
+        .send()
+        .await
+        .expect("CreateAccount")
+        .create_account_status
+        .and_then(|s| s.account_id)
+        .expect("moto creates the account at once")
+}
+
+/// The organization's accounts as (e-mail, id).
+async fn org_accounts(org: &OrgClient) -> Vec<(String, String)> {
+    org.list_accounts()
+        .send()
+        .await
+        .expect("ListAccounts")
+        .accounts
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| (a.email.unwrap_or_default(), a.id.unwrap_or_default()))
+        .collect()
+}
+
+/// Whether the execution-role stack exists in `account`, looked up with
+/// credentials for that account.
+async fn has_execution_stack(emu: &Emulator, account: &str) -> bool {
+    let cfn = CfnClient::new(&emu.sdk_config_for_account(account).await);
+    match cfn
+        .describe_stacks()
+        .stack_name(EXECUTION_ROLE_STACK)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .stacks()
+            .iter()
+            .any(|s| s.stack_name() == Some(EXECUTION_ROLE_STACK)),
+        Err(err) => {
+            let text = format!("{:?}", err.into_service_error());
+            assert!(
+                text.contains("does not exist"),
+                "DescribeStacks in {account}: {text}"
+            );
+            false
+        }
+    }
+}
+
+/// The accounts of the `iam-roles` StackSet's instances in the jump account.
+async fn instance_accounts(emu: &Emulator) -> Vec<String> {
+    let cfn = CfnClient::new(&emu.sdk_config().await);
+    let mut accounts: Vec<String> = cfn
+        .list_stack_instances()
+        .stack_set_name("iam-roles")
+        .send()
+        .await
+        .expect("ListStackInstances")
+        .summaries()
+        .iter()
+        .filter_map(|s| s.account().map(str::to_owned))
+        .collect();
+    accounts.sort();
+    accounts
+}
+
+fn actions_named<'r>(recording: &'r [RecordedRequest], action: &str) -> Vec<&'r RecordedRequest> {
+    recording
+        .iter()
+        .filter(|r| r.action.as_deref() == Some(action))
+        .collect()
+}
+
+/// The role ARNs assumed in the recording.
+fn assumed_roles(recording: &[RecordedRequest]) -> Vec<String> {
+    actions_named(recording, "AssumeRole")
+        .into_iter()
+        .filter_map(|r| r.param("RoleArn").map(str::to_owned))
+        .collect()
+}
+
+/// A top-level list of a JSON plan, empty when left out.
+fn list<'p>(plan: &'p Value, key: &str) -> &'p [Value] {
+    plan[key].as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+fn addresses(plan: &Value) -> Vec<String> {
+    harness::changes(plan).into_iter().map(|(_, a)| a).collect()
+}
+
+#[track_caller]
+fn assert_nothing_mutated(emu: &Emulator, what: &str) {
+    let mutations = mutating(emu);
+    assert!(
+        mutations.is_empty(),
+        "{what} sent mutating requests: {:?}",
+        describe(&mutations)
+    );
+}
+
+const THREE_NEW_ACCOUNTS: &str = r#"
+jump-account id="123456789012" region="ap-northeast-1" name="management"
+organization
+account "sandbox" email="me+aws-sandbox@example.com"
+project "apps" {
+    account "dev"  email="me+aws-dev@example.com"
+    account "prod" email="me+aws-prod@example.com"
+}
+user "me" {
+    access "admin"
+}
+user "dev.person" {
+    access "developer" project="apps"
+}
+"#;
+
+#[tokio::test]
+async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_roles_in_one_apply()
+{
+    let emu = Emulator::start();
+    let org = organizations(&emu).await;
+    create_organization(&org).await;
+    let ws = Workspace::with_state(THREE_NEW_ACCOUNTS);
+
+    emu.start_recording();
+    let applied = ws.apply(&emu, &[]).expect_code(0).stdout.clone();
+    emu.stop_recording();
+    let recording = emu.recording();
+    let created = actions_named(&recording, "CreateAccount");
+    assert_eq!(created.len(), 3, "one CreateAccount per new account");
+    for email in [
+        "me+aws-sandbox@example.com",
+        "me+aws-dev@example.com",
+        "me+aws-prod@example.com",
+    ] {
+        assert!(
+            created.iter().any(|r| r.body.contains(email)),
+            "CreateAccount for {email}: {:?}",
+            created.iter().map(|r| &r.body).collect::<Vec<_>>()
+        );
+    }
+
+    let accounts = org_accounts(&org).await;
+    let id_of = |email: &str| {
+        accounts
+            .iter()
+            .find(|(e, _)| e == email)
+            .map(|(_, id)| id.clone())
+            .unwrap_or_else(|| panic!("no account {email} in the organization: {accounts:?}"))
+    };
+    let new_accounts = [
+        ("sandbox", id_of("me+aws-sandbox@example.com")),
+        ("dev", id_of("me+aws-dev@example.com")),
+        ("prod", id_of("me+aws-prod@example.com")),
+    ];
+    assert_eq!(
+        accounts.len(),
+        4,
+        "the management account and three new ones"
+    );
+
+    let assumed = assumed_roles(&recording);
+    let first_instances = recording
+        .iter()
+        .position(|r| {
+            r.action.as_deref() == Some("CreateStackInstances")
+                && new_accounts
+                    .iter()
+                    .any(|(_, id)| r.body.contains(id.as_str()))
+        })
+        .expect("stack instances for the new accounts are created");
+    for (name, id) in &new_accounts {
+        assert!(
+            applied.contains(&format!("Account {name} is {id}")),
+            "the apply names {name}'s new id {id}:\n{applied}"
+        );
+        assert!(
+            assumed.contains(&format!(
+                "arn:aws:iam::{id}:role/OrganizationAccountAccessRole"
+            )),
+            "{name} is reached through the access role: {assumed:?}"
+        );
+        assert!(
+            has_execution_stack(&emu, id).await,
+            "{name} ({id}) has the {EXECUTION_ROLE_STACK} stack"
+        );
+        assert_eq!(
+            role_names(&iam_in(&emu, id).await).await,
+            [
+                EXECUTION_ROLE,
+                "OrganizationAccountAccessRole",
+                "role-admin",
+                "role-developer",
+                "role-operator"
+            ],
+            "{name} ({id}) ends with its roles"
+        );
+    }
+    // The execution role goes in before the StackSet needs it.
+    let execution_stacks: Vec<usize> = recording
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r.action.as_deref() == Some("CreateStack")
+                && r.param("StackName") == Some(EXECUTION_ROLE_STACK)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        execution_stacks.len(),
+        4,
+        "the jump account and three new ones"
+    );
+    assert!(
+        execution_stacks.iter().all(|&i| i < first_instances),
+        "every execution-role stack precedes the new accounts' stack instances"
+    );
+    let mut expected_instances: Vec<String> =
+        new_accounts.iter().map(|(_, id)| id.clone()).collect();
+    expected_instances.push(JUMP.to_owned());
+    expected_instances.sort();
+    assert_eq!(instance_accounts(&emu).await, expected_instances);
+
+    // The new ids are used in the project's group policy.
+    let document = iam(&emu)
+        .await
+        .get_group_policy()
+        .group_name("group-developer-apps")
+        .policy_name("assume-role")
+        .send()
+        .await
+        .expect("GetGroupPolicy group-developer-apps/assume-role")
+        .policy_document;
+    let document = harness::decode_document(&document).to_string();
+    for (name, id) in &new_accounts[1..] {
+        assert!(
+            document.contains(&format!("arn:aws:iam::{id}:role/role-developer")),
+            "group-developer-apps may assume role-developer in {name} ({id}): {document}"
+        );
+    }
+    assert!(
+        !document.contains(new_accounts[0].1.as_str()),
+        "sandbox is in no project: {document}"
+    );
+
+    let state = ws.state_arg();
+    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    emu.clear_recording();
+    emu.start_recording();
+    let again = ws.apply(&emu, &[]);
+    emu.stop_recording();
+    again.expect_code(0);
+    assert!(
+        again.stdout.contains("No changes"),
+        "the second apply has nothing to do: {}",
+        again.stdout
+    );
+    assert!(actions_named(&emu.recording(), "CreateAccount").is_empty());
+    assert_nothing_mutated(&emu, "the second apply");
+}
+
+#[tokio::test]
+async fn accounts_already_in_the_organization_are_matched_and_others_left_alone() {
+    let emu = Emulator::start();
+    let org = organizations(&emu).await;
+    create_organization(&org).await;
+    let legacy = create_account(&org, "legacy", "ops+legacy@example.com").await;
+    let existing = create_account(&org, "existing", "ops+existing@example.com").await;
+    let stray = create_account(&org, "stray", "ops+stray@example.com").await;
+    // Declared by id but in no organization: jumpgate has no way in there.
+    let outsider = "210987654321";
+    let ws = Workspace::with_state(&format!(
+        r#"
+jump-account id="123456789012" region="ap-northeast-1"
+organization
+account "legacy" id="{legacy}"
+account "existing" email="ops+existing@example.com"
+account "outsider" id="{outsider}"
+user "me" {{
+    access "admin"
+}}
+"#
+    ));
+
+    emu.start_recording();
+    let plan = ws.plan_json(&emu);
+    emu.stop_recording();
+    let planned = addresses(&plan);
+    assert!(
+        !planned.iter().any(|a| a.starts_with("account.")),
+        "no account is created: {planned:?}"
+    );
+    for id in [&legacy, &existing] {
+        assert!(
+            planned.contains(&format!("stack.{EXECUTION_ROLE_STACK}/{id}")),
+            "{id} is bootstrapped through the access role: {planned:?}"
+        );
+        assert!(
+            planned.contains(&format!("stack-instance.iam-roles/{id}/ap-northeast-1")),
+            "{id} gets its stack instance: {planned:?}"
+        );
+    }
+    assert!(
+        !planned.iter().any(|a| a.contains(stray.as_str())),
+        "nothing is planned in the account absent from the file: {planned:?}"
+    );
+    let warnings: Vec<&str> = list(&plan, "warnings")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(stray.as_str()) && w.contains("never closes")),
+        "the account absent from the file is reported: {warnings:?}"
+    );
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.contains(&legacy) || w.contains(&existing)),
+        "matched accounts raise no warning: {warnings:?}"
+    );
+    // The outsider has no access role to assume: it is named for
+    // `jumpgate bootstrap` instead of being planned through the access role.
+    assert!(
+        !planned.contains(&format!("stack.{EXECUTION_ROLE_STACK}/{outsider}")),
+        "an account outside the organization is not bootstrapped through the access role: {planned:?}"
+    );
+    assert!(
+        list(&plan, "bootstrap_needed")
+            .iter()
+            .any(|h| h["account_id"] == outsider),
+        "the account outside the organization needs `jumpgate bootstrap`: {plan:#}"
+    );
+    let assumed = assumed_roles(&emu.recording());
+    assert!(
+        !assumed
+            .iter()
+            .any(|arn| arn.contains(outsider) || arn.contains(stray.as_str())),
+        "the plan reaches into neither the outsider nor the stray account: {assumed:?}"
+    );
+
+    emu.clear_recording();
+    emu.start_recording();
+    ws.apply(&emu, &[]).expect_code(0);
+    emu.stop_recording();
+    let recording = emu.recording();
+    assert!(actions_named(&recording, "CreateAccount").is_empty());
+    let assumed = assumed_roles(&recording);
+    assert!(
+        !assumed.iter().any(|arn| arn.contains(stray.as_str())),
+        "the stray account is not touched: {assumed:?}"
+    );
+    for id in [&legacy, &existing] {
+        assert!(
+            has_execution_stack(&emu, id).await,
+            "{id} has the execution role stack"
+        );
+        assert!(
+            role_names(&iam_in(&emu, id).await)
+                .await
+                .contains(&"role-admin".to_owned()),
+            "{id} has role-admin"
+        );
+    }
+    assert!(!instance_accounts(&emu).await.contains(&stray));
+    assert_eq!(
+        role_names(&iam_in(&emu, &stray).await).await,
+        ["OrganizationAccountAccessRole"],
+        "the stray account is left as it was"
+    );
+    assert_eq!(
+        org_accounts(&org).await.len(),
+        4,
+        "no account created or closed"
+    );
+
+    let state = ws.state_arg();
+    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn organizations_mode_needs_the_management_account() {
+    let emu = Emulator::start();
+    // The organization belongs to another account; the jump account is a member.
+    let management = "111111111111";
+    let org = OrgClient::new(&emu.sdk_config_for_account(management).await);
+    create_organization(&org).await;
+    let member = create_account(&org, "member", "ops+member@example.com").await;
+    let ws = Workspace::with_state(&format!(
+        r#"
+jump-account id="{member}" region="ap-northeast-1"
+organization
+account "sandbox" email="ops+sandbox@example.com"
+user "me" {{
+    access "admin"
+}}
+"#
+    ));
+    let credentials = credentials_for(&emu, &member).await;
+    let state = ws.state_arg();
+    let secrets = ws.secrets_arg();
+    emu.start_recording();
+    let plan = jumpgate_as(&emu, &credentials, &["plan", &state]);
+    let apply = jumpgate_as(
+        &emu,
+        &credentials,
+        &["apply", &state, "--yes", "--secrets-dir", &secrets],
+    );
+    emu.stop_recording();
+    for outcome in [&plan, &apply] {
+        outcome.expect_code(1);
+        assert!(
+            outcome.stderr.contains("management account")
+                && outcome.stderr.contains(management)
+                && outcome.stderr.contains(member.as_str()),
+            "`jumpgate {}` says the jump account must be the management account, naming both: {}",
+            outcome.args[0],
+            outcome.stderr
+        );
+    }
+    assert_nothing_mutated(&emu, "a refused Organizations apply");
+    assert_eq!(org_accounts(&org).await.len(), 2, "no account created");
+}
+
+#[tokio::test]
+async fn organizations_mode_without_an_organization_is_refused() {
+    let emu = Emulator::start();
+    let ws = Workspace::with_state(THREE_NEW_ACCOUNTS);
+    let state = ws.state_arg();
+    emu.start_recording();
+    let plan = jumpgate(&emu, &["plan", &state]);
+    let apply = ws.apply(&emu, &[]);
+    emu.stop_recording();
+    for outcome in [&plan, &apply] {
+        outcome.expect_code(1);
+        assert!(
+            outcome.stderr.contains("`organization`")
+                && outcome.stderr.contains("in no AWS organization")
+                && outcome.stderr.contains(JUMP),
+            "`jumpgate {}` says there is no organization: {}",
+            outcome.args[0],
+            outcome.stderr
+        );
+    }
+    assert_nothing_mutated(&emu, "a refused apply without an organization");
+}
+
+const WITHOUT_ORGANIZATIONS: &str = r#"
+jump-account id="123456789012" region="ap-northeast-1"
+project "payments" {
+    account "payments-prod" id="210987654321"
+}
+account "analytics" id="310987654321"
+user "me" {
+    access "admin"
+}
+"#;
+
+#[tokio::test]
+async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_plan_names_who_needs_it()
+ {
+    let emu = Emulator::start();
+    let payments = "210987654321";
+    let analytics = "310987654321";
+    let ws = Workspace::with_state(WITHOUT_ORGANIZATIONS);
+    let state = ws.state_arg();
+
+    let text = jumpgate(&emu, &["plan", &state])
+        .expect_code(0)
+        .stdout
+        .clone();
+    let plan = ws.plan_json(&emu);
+    let hints = list(&plan, "bootstrap_needed");
+    assert_eq!(hints.len(), 2, "{plan:#}");
+    for (name, id) in [("payments-prod", payments), ("analytics", analytics)] {
+        let hint = hints
+            .iter()
+            .find(|h| h["account"] == name)
+            .unwrap_or_else(|| panic!("{name} needs bootstrap: {hints:?}"));
+        assert_eq!(hint["account_id"], id);
+        let command = hint["command"].as_str().expect("a command");
+        assert!(
+            command.starts_with("jumpgate bootstrap ")
+                && command.contains(&format!("--account {name}")),
+            "the exact command for {name}: {command}"
+        );
+        assert!(
+            command.contains(&state),
+            "the command reads the same state as the plan ({state}): {command}"
+        );
+        assert!(
+            text.contains(&format!("{name} ({id}): {command}")),
+            "the text plan names {name} with its command:\n{text}"
+        );
+    }
+
+    // With the jump account's credentials: refused, naming both accounts.
+    emu.start_recording();
+    let refused = jumpgate(&emu, &["bootstrap", &state, "--account", "payments-prod"]);
+    emu.stop_recording();
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains(JUMP)
+            && refused.stderr.contains(payments)
+            && refused.stderr.contains("payments-prod"),
+        "the refusal names both accounts: {}",
+        refused.stderr
+    );
+    assert_nothing_mutated(&emu, "a refused bootstrap");
+    assert!(!has_execution_stack(&emu, payments).await);
+
+    // With payments-prod's own credentials.
+    let credentials = credentials_for(&emu, payments).await;
+    let done = jumpgate_as(
+        &emu,
+        &credentials,
+        &["bootstrap", &state, "--account", "payments-prod"],
+    );
+    done.expect_code(0);
+    assert!(
+        done.stdout
+            .contains("payments-prod (210987654321) has the StackSet execution role")
+            && done.stdout.contains(JUMP),
+        "{}",
+        format!("{}\n{}", done.stdout, done.stderr)
+    );
+    assert!(has_execution_stack(&emu, payments).await);
+    assert!(
+        role_names(&iam_in(&emu, payments).await)
+            .await
+            .contains(&EXECUTION_ROLE.to_owned()),
+        "the execution role exists in payments-prod"
+    );
+    let trust = iam_in(&emu, payments)
+        .await
+        .get_role()
+        .role_name(EXECUTION_ROLE)
+        .send()
+        .await
+        .expect("GetRole")
+        .role
+        .and_then(|r| r.assume_role_policy_document)
+        .expect("a trust policy");
+    assert!(
+        harness::decode_document(&trust).to_string().contains(JUMP),
+        "the execution role trusts the jump account: {trust}"
+    );
+    assert!(
+        !has_execution_stack(&emu, analytics).await,
+        "the other member is untouched"
+    );
+
+    // Twice: nothing to do, nothing sent.
+    emu.clear_recording();
+    emu.start_recording();
+    let again = jumpgate_as(
+        &emu,
+        &credentials,
+        &["bootstrap", &state, "--account", "payments-prod"],
+    );
+    emu.stop_recording();
+    again.expect_code(0);
+    assert!(
+        again.stdout.contains("nothing to do"),
+        "{}",
+        format!("{}\n{}", again.stdout, again.stderr)
+    );
+    assert_nothing_mutated(&emu, "a second bootstrap");
+
+    // jumpgate cannot look into members: the list shrinks once the stack
+    // instances work, i.e. after apply.
+    ws.apply(&emu, &[]).expect_code(0);
+    let plan = ws.plan_json(&emu);
+    assert!(
+        list(&plan, "bootstrap_needed").is_empty(),
+        "after apply no account needs bootstrap: {plan:#}"
+    );
+    assert_eq!(instance_accounts(&emu).await, [JUMP, payments, analytics]);
+    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+}
+
+#[test]
+fn templates_writes_the_three_templates_as_json() {
+    let ws = Workspace::with_state(
+        r#"
+jump-account id="123456789012" region="ap-northeast-1"
+role "admin" policy="arn:aws:iam::aws:policy/AdministratorAccess"
+role "billing" policy="arn:aws:iam::aws:policy/job-function/Billing"
+account "sandbox" id="210987654321"
+user "me" {
+    access "admin"
+}
+"#,
+    );
+    let out = ws.path("templates");
+    let (state, out_arg) = (ws.state_arg(), out.display().to_string());
+    let command = std::process::Command::new(env!("CARGO_BIN_EXE_jumpgate"))
+        .args(["templates", &state, "--out", &out_arg])
+        .output()
+        .expect("jumpgate runs");
+    assert!(
+        command.status.success(),
+        "{}",
+        String::from_utf8_lossy(&command.stderr)
+    );
+    let resources = |file: &str| -> Vec<(String, String, Option<String>)> {
+        let text = std::fs::read_to_string(out.join(file))
+            .unwrap_or_else(|e| panic!("{file} is written: {e}"));
+        let template: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is JSON: {e}"));
+        assert!(template["AWSTemplateFormatVersion"].is_string(), "{file}");
+        let mut found: Vec<_> = template["Resources"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{file} has Resources"))
+            .iter()
+            .map(|(key, r)| {
+                (
+                    key.clone(),
+                    r["Type"].as_str().unwrap_or_default().to_owned(),
+                    r["Properties"]["RoleName"].as_str().map(str::to_owned),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let role = |name: &str| Some(name.to_owned());
+    let stdout = String::from_utf8_lossy(&command.stdout);
+    for file in [
+        "stackset-admin-role.json",
+        "stackset-execution-role.json",
+        "iam-roles.json",
+    ] {
+        assert!(stdout.contains(file), "{file} is listed: {stdout}");
+    }
+    let admin = resources("stackset-admin-role.json");
+    assert!(
+        admin.iter().any(|r| r.1 == "AWS::IAM::Role"
+            && r.2 == role("AWSCloudFormationStackSetAdministrationRole")),
+        "{admin:?}"
+    );
+    let execution = resources("stackset-execution-role.json");
+    assert!(
+        execution
+            .iter()
+            .any(|r| r.1 == "AWS::IAM::Role" && r.2 == role(EXECUTION_ROLE)),
+        "{execution:?}"
+    );
+    let roles: Vec<Option<String>> = resources("iam-roles.json")
+        .into_iter()
+        .filter(|r| r.1 == "AWS::IAM::Role")
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(
+        roles,
+        [role("role-admin"), role("role-billing")],
+        "one role per declared role"
+    );
+}
