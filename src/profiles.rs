@@ -94,22 +94,20 @@ fn hint(suggestion: &Option<String>) -> String {
 
 /// The profiles of one user, or of everyone when `user` is `None`.
 pub fn profiles(state: &DesiredState, user: Option<&str>) -> Result<ProfileSet, ProfilesError> {
-    if let Some(name) = user {
-        if !state.users.keys().any(|u| u.as_str() == name) {
-            let suggestion = state
-                .users
-                .keys()
-                .map(|u| u.as_str())
-                .filter(|u| strsim::jaro_winkler(u, name) > 0.8)
-                .max_by(|a, b| {
-                    strsim::jaro_winkler(a, name).total_cmp(&strsim::jaro_winkler(b, name))
-                })
-                .map(str::to_owned);
-            return Err(ProfilesError::UnknownUser {
-                name: name.to_owned(),
-                suggestion,
-            });
-        }
+    if let Some(name) = user
+        && !state.users.keys().any(|u| u.as_str() == name)
+    {
+        let suggestion = state
+            .users
+            .keys()
+            .map(|u| u.as_str())
+            .filter(|u| strsim::jaro_winkler(u, name) > 0.8)
+            .max_by(|a, b| strsim::jaro_winkler(a, name).total_cmp(&strsim::jaro_winkler(b, name)))
+            .map(str::to_owned);
+        return Err(ProfilesError::UnknownUser {
+            name: name.to_owned(),
+            suggestion,
+        });
     }
     let report = access::from_desired(state);
     let mut result: Vec<Profile> = Vec::new();
