@@ -1,0 +1,562 @@
+//! Issue #5, the CI examples: the jumpgate commands that
+//! `examples/ci/github-actions.yml` and `examples/ci/gitlab-ci.yml` run are
+//! read out of the YAML and run as written (same flags, same files, from the
+//! repository's root) against the emulator, through the life of a state
+//! repository: a pull request planned and applied from its saved plan, a
+//! scheduled drift check, an offboarding, a saved plan gone stale. The IAM
+//! policies for the CI roles must allow every call those runs made, and
+//! every call in the AWS layer's source.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use aws_sdk_iam::Client as IamClient;
+use serde_json::Value;
+
+use support::emulator::Emulator;
+
+const AGE: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn estate(users: &str) -> String {
+    format!(
+        r#"
+jump-account id="123456789012" region="ap-northeast-1"
+project "payments" {{
+    account "payments-prod" id="210987654321"
+}}
+{users}"#
+    )
+}
+
+const FIRST_USERS: &str = r#"
+user "yamada.taro" age-recipient="AGE" {
+    access "admin"
+}
+user "sato.kenji" age-recipient="AGE" {
+    access "operator" project="payments"
+}
+user "deploy-bot" console=#false {
+    access "operator"
+}
+"#;
+
+/// The YAML file as JSON, through PyYAML in the emulator's venv (moto
+/// depends on it); `None` when that cannot run.
+fn yaml(file: &Path) -> Option<Value> {
+    let python = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()?
+        .join("emulator-venv/bin/python");
+    let output = Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(file)
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&output.stdout).ok()
+}
+
+/// The shell scripts a pipeline runs: GitHub's `steps[].run`, GitLab's
+/// `before_script` and `script`.
+fn scripts(pipeline: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut text = |v: &Value| match v {
+        Value::String(s) => found.push(s.clone()),
+        Value::Array(items) => {
+            found.extend(items.iter().filter_map(|i| i.as_str().map(String::from)))
+        }
+        _ => {}
+    };
+    let jobs: Vec<&Value> = match pipeline.get("jobs") {
+        Some(jobs) => jobs.as_object().expect("jobs").values().collect(),
+        None => pipeline.as_object().expect("a mapping").values().collect(),
+    };
+    for job in jobs {
+        for step in job["steps"].as_array().into_iter().flatten() {
+            text(&step["run"]);
+        }
+        text(&job["before_script"]);
+        text(&job["script"]);
+    }
+    found
+}
+
+/// Each `jumpgate …` command line of the scripts, without what the shell
+/// does with its output, split into arguments.
+fn commands(scripts: &[String]) -> Vec<Vec<String>> {
+    let mut commands: Vec<Vec<String>> = Vec::new();
+    for line in scripts.iter().flat_map(|s| s.lines()) {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix("jumpgate ") else {
+            continue;
+        };
+        let command = rest
+            .split(['|', '>', ';'])
+            .next()
+            .unwrap_or_default()
+            .split("&&")
+            .next()
+            .unwrap_or_default();
+        let args: Vec<String> = command.split_whitespace().map(String::from).collect();
+        assert!(
+            args.iter().all(|a| !a.contains(['$', '"', '\''])),
+            "a jumpgate command line this test cannot run as written: {line}"
+        );
+        if !commands.contains(&args) {
+            commands.push(args);
+        }
+    }
+    commands
+}
+
+fn pipeline_commands(name: &str) -> (Value, Vec<Vec<String>>) {
+    let file = repo().join("examples/ci").join(name);
+    let text = fs::read_to_string(&file).expect("the pipeline file");
+    match yaml(&file) {
+        Some(parsed) => {
+            let found = commands(&scripts(&parsed));
+            (parsed, found)
+        }
+        // Without PyYAML: the command lines of the raw text.
+        None => (Value::Null, commands(&[text])),
+    }
+}
+
+/// The command of `commands` whose subcommand is `sub` and whose arguments
+/// include `with` but none of `without`.
+fn find<'a>(
+    commands: &'a [Vec<String>],
+    sub: &str,
+    with: &[&str],
+    without: &[&str],
+) -> &'a [String] {
+    commands
+        .iter()
+        .find(|c| {
+            c[0] == sub
+                && with.iter().all(|w| c.iter().any(|a| a == w))
+                && without.iter().all(|w| !c.iter().any(|a| a == w))
+        })
+        .unwrap_or_else(|| panic!("no `jumpgate {sub}` with {with:?} in {commands:?}"))
+}
+
+/// One jumpgate run in the pipeline's working directory, and the AWS calls
+/// it made (`service:Action`).
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    calls: BTreeSet<String>,
+}
+
+fn run(emu: &Emulator, dir: &Path, args: &[String]) -> Run {
+    emu.clear_recording();
+    let output = emu
+        .jumpgate()
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("jumpgate runs");
+    let calls = emu
+        .recording()
+        .into_iter()
+        .filter_map(|r| Some(format!("{}:{}", r.service?, r.action?)))
+        .collect();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        calls,
+    }
+}
+
+impl Run {
+    #[track_caller]
+    fn expect(self, code: i32, args: &[String]) -> Run {
+        assert_eq!(
+            self.code,
+            code,
+            "`jumpgate {}` exited {} (the pipeline expects {code})\n{}\n{}",
+            args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// The actions a policy allows, lower-cased (IAM compares them so).
+fn allowed(policy: &Value) -> BTreeSet<String> {
+    assert_eq!(policy["Version"], "2012-10-17");
+    let statements = policy["Statement"].as_array().expect("Statement list");
+    let mut sids = BTreeSet::new();
+    let mut actions = BTreeSet::new();
+    for statement in statements {
+        assert_eq!(statement["Effect"], "Allow", "{statement}");
+        assert!(
+            statement.get("Resource").is_some(),
+            "no Resource: {statement}"
+        );
+        let sid = statement["Sid"]
+            .as_str()
+            .expect("every statement has a Sid");
+        assert!(sids.insert(sid.to_owned()), "Sid {sid} twice");
+        match &statement["Action"] {
+            Value::String(one) => {
+                actions.insert(one.to_lowercase());
+            }
+            Value::Array(list) => actions.extend(
+                list.iter()
+                    .map(|a| a.as_str().expect("action").to_lowercase()),
+            ),
+            other => panic!("Action {other}"),
+        }
+    }
+    assert!(
+        actions.iter().all(|a| !a.contains('*')),
+        "least privilege: no wildcard actions"
+    );
+    actions
+}
+
+fn policy(name: &str) -> BTreeSet<String> {
+    let text = fs::read_to_string(repo().join("examples/ci").join(name)).expect("policy file");
+    allowed(&serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}")))
+}
+
+/// Calls that need no permission: any credentials may ask who they are.
+fn needs_permission(call: &str) -> bool {
+    !call.eq_ignore_ascii_case("sts:GetCallerIdentity")
+}
+
+fn is_read(call: &str) -> bool {
+    let action = call.split(':').nth(1).unwrap_or_default();
+    ["get", "list", "describe"]
+        .iter()
+        .any(|p| action.starts_with(p))
+}
+
+/// Every AWS call in the source of the AWS layer, as `service:Action`: the
+/// name each call passes on to its error (`from_sdk("X"`, `send!("X"`).
+fn calls_in_source() -> BTreeSet<String> {
+    let mut calls = BTreeSet::new();
+    for entry in fs::read_dir(repo().join("src/aws")).expect("src/aws") {
+        let path: PathBuf = entry.expect("entry").path();
+        let service = match path.file_stem().and_then(|s| s.to_str()) {
+            Some("iam") => "iam",
+            Some("cfn") => "cloudformation",
+            Some("org") => "organizations",
+            _ => continue,
+        };
+        let text = fs::read_to_string(&path).expect("source");
+        for marker in ["from_sdk(\"", "send!("] {
+            for (at, _) in text.match_indices(marker) {
+                let rest = text[at + marker.len()..]
+                    .trim_start()
+                    .trim_start_matches('"');
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    continue;
+                }
+                let service = if name == "GetCallerIdentity" {
+                    "sts"
+                } else {
+                    service
+                };
+                calls.insert(format!("{service}:{name}").to_lowercase());
+            }
+        }
+    }
+    calls
+}
+
+#[tokio::test]
+async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_calls() {
+    let emu = Emulator::start();
+    let (github, github_commands) = pipeline_commands("github-actions.yml");
+    let (gitlab, gitlab_commands) = pipeline_commands("gitlab-ci.yml");
+    // Both pipelines run the same jumpgate commands.
+    let sorted = |c: &[Vec<String>]| c.iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(sorted(&github_commands), sorted(&gitlab_commands));
+    let commands = github_commands;
+    let validate = find(&commands, "validate", &["state"], &[]).to_vec();
+    let plan = find(
+        &commands,
+        "plan",
+        &["--out", "plan.json", "--format", "markdown"],
+        &[],
+    )
+    .to_vec();
+    let apply_saved = find(&commands, "apply", &["--plan", "plan.json", "--yes"], &[]).to_vec();
+    let apply_again = find(&commands, "apply", &["--yes"], &["--plan"]).to_vec();
+    let drift = find(&commands, "drift", &["state"], &[]).to_vec();
+    assert_eq!(commands.len(), 5, "{commands:?}");
+
+    // The pipelines' structure, where the YAML could be read.
+    if !github.is_null() {
+        let on = github.get("on").or(github.get("true")).expect("on:");
+        assert!(on.get("pull_request").is_some());
+        assert_eq!(on["push"]["branches"], serde_json::json!(["main"]));
+        assert!(on["schedule"][0]["cron"].is_string());
+        let jobs = &github["jobs"];
+        for job in ["plan", "apply", "drift"] {
+            assert!(jobs[job]["if"].is_string(), "job {job}");
+        }
+        let steps = |job: &str| jobs[job]["steps"].as_array().unwrap().clone();
+        assert!(steps("plan").iter().any(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/upload-artifact"))
+                && s["with"]["path"] == "plan.json"
+        }));
+        assert!(steps("plan").iter().any(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/github-script"))
+                && s["with"]["script"].as_str().unwrap().contains("plan.md")
+        }));
+        assert!(steps("apply").iter().any(|s| {
+            s["run"]
+                .as_str()
+                .is_some_and(|r| r.contains("gh run download") && r.contains("jumpgate-plan"))
+        }));
+        let drift_step = steps("drift")
+            .into_iter()
+            .find(|s| {
+                s["run"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("jumpgate drift"))
+            })
+            .unwrap();
+        // GitHub runs `shell: bash` with pipefail: the tee keeps exit 2.
+        assert_eq!(drift_step["shell"], "bash");
+    }
+    if !gitlab.is_null() {
+        for job in ["jumpgate-plan", "jumpgate-apply", "jumpgate-drift"] {
+            assert!(gitlab[job]["rules"].is_array(), "job {job} has rules");
+        }
+        assert!(
+            gitlab["jumpgate-plan"]["artifacts"]["paths"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("plan.json"))
+        );
+        assert!(
+            gitlab["jumpgate-drift"]["rules"][0]["if"]
+                .as_str()
+                .unwrap()
+                .contains("schedule")
+        );
+        assert!(
+            gitlab[".jumpgate"]["before_script"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("set -o pipefail"))
+        );
+    }
+
+    // The state repository, checked out.
+    let checkout = tempfile::tempdir().expect("a checkout");
+    let dir = checkout.path();
+    let write_state = |users: &str| {
+        fs::create_dir_all(dir.join("state")).unwrap();
+        fs::write(
+            dir.join("state/estate.kdl"),
+            estate(&users.replace("AGE", AGE)),
+        )
+        .unwrap();
+    };
+    emu.start_recording();
+    let mut read_calls = BTreeSet::new();
+    let mut all_calls = BTreeSet::new();
+    let mut step = |args: &[String], code: i32| -> Run {
+        let done = run(&emu, dir, args).expect(code, args);
+        if matches!(args[0].as_str(), "validate" | "plan" | "drift") {
+            read_calls.extend(done.calls.iter().cloned());
+        }
+        all_calls.extend(done.calls.iter().cloned());
+        done
+    };
+
+    // Pull request 1: the estate from nothing. The plan job validates, plans
+    // (Markdown for the comment, plan.json for the artifact).
+    write_state(FIRST_USERS);
+    step(&validate, 0);
+    let planned = step(&plan, 0);
+    assert!(
+        planned.stdout.starts_with("### "),
+        "Markdown: {}",
+        planned.stdout
+    );
+    assert!(
+        planned
+            .stdout
+            .contains("membership.yamada.taro/group-admin")
+    );
+    let saved: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(saved["format_version"], 1);
+    // Merged: the apply job applies the saved plan.
+    let applied = step(&apply_saved, 0);
+    assert!(
+        applied.stdout.contains("Apply complete"),
+        "{}",
+        applied.stdout
+    );
+    assert!(
+        applied.stdout.contains("encrypted to their age key"),
+        "{}",
+        applied.stdout
+    );
+    // The schedule: no drift.
+    let clean = step(&drift, 0);
+    assert!(clean.stdout.contains("No drift"), "{}", clean.stdout);
+
+    // Someone adds themselves to the admins by hand: the drift job fails.
+    let iam = IamClient::new(&emu.sdk_config().await);
+    iam.add_user_to_group()
+        .user_name("sato.kenji")
+        .group_name("group-admin")
+        .send()
+        .await
+        .expect("AddUserToGroup");
+    let drifted = step(&drift, 2);
+    assert!(
+        drifted
+            .stdout
+            .contains("| `-` | `membership.sato.kenji/group-admin` |"),
+        "{}",
+        drifted.stdout
+    );
+
+    // Pull request 2: the robot leaves, someone joins. Its saved plan also
+    // takes the hand-made membership away.
+    write_state(
+        r#"
+user "yamada.taro" age-recipient="AGE" {
+    access "admin"
+}
+user "sato.kenji" age-recipient="AGE" {
+    access "operator" project="payments"
+}
+user "ito.mei" age-recipient="AGE" {
+    access "developer" project="payments"
+}
+"#,
+    );
+    step(&validate, 0);
+    let offboarding = step(&plan, 0);
+    assert!(
+        offboarding.stdout.contains("user.deploy-bot"),
+        "{}",
+        offboarding.stdout
+    );
+    step(&apply_saved, 0);
+    step(&drift, 0);
+
+    // Pull request 3, planned; then a change by hand before the merge: the
+    // saved plan is stale and refused, nothing changes; a maintainer plans
+    // again and applies.
+    write_state(
+        r#"
+user "yamada.taro" age-recipient="AGE" {
+    access "admin"
+}
+user "ito.mei" age-recipient="AGE" {
+    access "developer" project="payments"
+}
+"#,
+    );
+    step(&plan, 0);
+    iam.delete_login_profile()
+        .user_name("yamada.taro")
+        .send()
+        .await
+        .expect("DeleteLoginProfile");
+    let stale = step(&apply_saved, 1);
+    assert!(stale.stderr.contains("stale"), "{}", stale.stderr);
+    let again = step(&apply_again, 0);
+    assert!(again.stdout.contains("Apply complete"), "{}", again.stdout);
+    step(&drift, 0);
+
+    // The policies allow what those runs called: the plan role what plan,
+    // validate and drift read, the apply role everything.
+    let plan_policy = policy("iam-policy-plan.json");
+    let apply_policy = policy("iam-policy-apply.json");
+    let lower = |calls: &BTreeSet<String>| -> BTreeSet<String> {
+        calls
+            .iter()
+            .filter(|c| needs_permission(c))
+            .map(|c| c.to_lowercase())
+            .collect()
+    };
+    let (read_calls, all_calls) = (lower(&read_calls), lower(&all_calls));
+    assert!(
+        all_calls.contains("cloudformation:createstackset"),
+        "{all_calls:?}"
+    );
+    assert!(all_calls.contains("iam:deleteuser"), "{all_calls:?}");
+    assert!(
+        read_calls.contains("cloudformation:detectstacksetdrift"),
+        "{read_calls:?}"
+    );
+    let missing: Vec<&String> = read_calls.difference(&plan_policy).collect();
+    assert!(missing.is_empty(), "the plan policy lacks {missing:?}");
+    let missing: Vec<&String> = all_calls.difference(&apply_policy).collect();
+    assert!(missing.is_empty(), "the apply policy lacks {missing:?}");
+
+    // And every call in the source, whether these runs made it or not.
+    let source = calls_in_source();
+    assert!(source.len() > 40, "{source:?}");
+    let missing: Vec<&String> = source
+        .iter()
+        .filter(|c| needs_permission(c) && !apply_policy.contains(*c))
+        .collect();
+    assert!(missing.is_empty(), "the apply policy lacks {missing:?}");
+    let missing: Vec<&String> = source
+        .iter()
+        .filter(|c| is_read(c) && needs_permission(c) && !plan_policy.contains(*c))
+        .collect();
+    assert!(missing.is_empty(), "the plan policy lacks {missing:?}");
+    // The plan role reads, and only reads (drift detection included).
+    let writes: Vec<&String> = plan_policy
+        .iter()
+        .filter(|a| !is_read(a) && *a != "cloudformation:detectstacksetdrift")
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "the plan policy may change things: {writes:?}"
+    );
+    assert!(plan_policy.is_subset(&apply_policy));
+    assert!(apply_policy.contains("iam:passrole"));
+    // Nothing in the apply policy that jumpgate never calls, save what
+    // CloudFormation does with the caller's rights.
+    let by_cloudformation =
+        |a: &str| a.contains("role") && a.starts_with("iam:") || a == "cloudformation:tagresource";
+    let unused: Vec<&String> = apply_policy
+        .iter()
+        .filter(|a| !source.contains(*a) && !by_cloudformation(a) && *a != "sts:assumerole")
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "the apply policy allows more than jumpgate calls: {unused:?}"
+    );
+}
