@@ -471,8 +471,13 @@ async fn run_import(connection: &Connection, out: Option<&Path>) -> Result<ExitC
         s.accounts, s.projects, s.roles, s.users
     );
     if s.to_adopt > 0 {
+        let what = if s.to_adopt == 1 {
+            "user or group lacks"
+        } else {
+            "users and groups lack"
+        };
         eprintln!(
-            "{} users and groups lack jumpgate's marker: `jumpgate plan` shows adopting them as updates; apply to take ownership.",
+            "{} {what} jumpgate's marker: `jumpgate plan` shows adopting them as updates; apply to take ownership.",
             s.to_adopt
         );
     } else if let Some(out) = out {
