@@ -595,7 +595,7 @@ pub fn render_text(report: &AccessReport) -> String {
     }
     if report.compared_with_live {
         for (heading, lines) in difference_sections(report) {
-            let _ = writeln!(out, "\n{heading}:");
+            let _ = writeln!(out, "\n{heading}");
             for line in lines {
                 let _ = writeln!(out, "  {line}");
             }
