@@ -132,6 +132,9 @@ impl Progress {
     }
 }
 
+/// A change's result: the secret it delivered, if any, or why it failed.
+type ChangeOutcome = Result<Option<(String, Delivered)>, String>;
+
 /// Carries out `plan`. Individual failures are in the report, not errors.
 pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions) -> ApplyReport {
     let progress = Progress::new(plan.changes.len());
@@ -144,7 +147,7 @@ pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions
         }
     }
     for (index, (stage, changes)) in stages.iter().enumerate() {
-        let outcomes: Vec<(&Change, Result<Option<(String, Delivered)>, String>)> =
+        let outcomes: Vec<(&Change, ChangeOutcome)> =
             match stage {
                 Stage::StackInstances | Stage::DeleteStackInstances => {
                     // A StackSet runs one operation at a time: one call for all accounts.
@@ -263,6 +266,8 @@ enum LoginProfileError {
     Aws(#[from] AwsError),
     #[error("no --secrets-dir for a password that has no age-recipient")]
     NoSecretsDir,
+    #[error("{source}; an earlier attempt may have set the password, so it is kept {kept}")]
+    MaybeSet { source: AwsError, kept: String },
 }
 
 /// Delivers the password first, so a login profile never exists with a
@@ -295,6 +300,20 @@ async fn create_login_profile<A: ChangeEstate>(
         (SecretDelivery::File, None) => return Err(LoginProfileError::NoSecretsDir),
     };
     if let Err(err) = aws.create_login_profile(user, &password).await {
+        // After throttling, a server error or a lost answer, an earlier
+        // attempt may have set this password; the next apply would then see
+        // the profile and deliver nothing, so the delivery must stay.
+        if err.may_have_taken_effect() {
+            let kept = match &delivered {
+                Delivered::AgeFile(path) | Delivered::PlainFile(path) => {
+                    format!("in {}", path.display())
+                }
+                Delivered::AgeArmored(armored) => {
+                    format!("here, encrypted to their age key:\n{armored}")
+                }
+            };
+            return Err(LoginProfileError::MaybeSet { source: err, kept });
+        }
         if let Some(file) = delivered.file() {
             let _ = std::fs::remove_file(file);
         }

@@ -657,26 +657,24 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
                 });
                 problems.push(problem);
             }
-            if let (Some(project), Some(project_at)) = (&access.project, at.project_at) {
-                if !c.projects.iter().any(|(p, _)| p == project) {
-                    let mut problem = Problem::new(
-                        "unknown-project",
-                        project_at,
-                        format!(
-                            "user `{user_name}` is given access to unknown project `{project}`"
-                        ),
-                        "no such project",
-                    );
-                    problem.help = Some(match did_you_mean(project.as_str(), &project_names) {
-                        Some(close) => format!("did you mean `{close}`?"),
-                        None if project_names.is_empty() => {
-                            "no project is declared; declare it with `project \"name\" { account ... }`"
-                                .to_owned()
-                        }
-                        None => format!("declared projects: {}", project_names.join(", ")),
-                    });
-                    problems.push(problem);
-                }
+            if let (Some(project), Some(project_at)) = (&access.project, at.project_at)
+                && !c.projects.iter().any(|(p, _)| p == project)
+            {
+                let mut problem = Problem::new(
+                    "unknown-project",
+                    project_at,
+                    format!("user `{user_name}` is given access to unknown project `{project}`"),
+                    "no such project",
+                );
+                problem.help = Some(match did_you_mean(project.as_str(), &project_names) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None if project_names.is_empty() => {
+                        "no project is declared; declare it with `project \"name\" { account ... }`"
+                            .to_owned()
+                    }
+                    None => format!("declared projects: {}", project_names.join(", ")),
+                });
+                problems.push(problem);
             }
             if seen.contains(&access) {
                 problems.push(Problem::new(
