@@ -73,7 +73,14 @@ pub async fn acquire<L: LockStore>(store: &L, holder: &Holder) -> Result<(), Loc
     if store.create_lock(&description).await? {
         return Ok(());
     }
-    let holder = store.read_lock().await?.map_or_else(
+    let held = store.read_lock().await?;
+    // "Already exists" after a retry whose first attempt took effect (the
+    // answer was lost): the lock is ours. The holder names this process and
+    // the moment it asked, so no other apply writes the same description.
+    if held.as_deref() == Some(description.as_str()) {
+        return Ok(());
+    }
+    let holder = held.map_or_else(
         || "(released while we looked)".to_owned(),
         |d| Holder::describe(&d),
     );
@@ -103,5 +110,58 @@ mod tests {
             "arn:aws:iam::123456789012:user/ci on runner-1 (pid 42, GITHUB_RUN_ID=7) since 2026-11-22T07:00:00Z"
         );
         assert_eq!(Holder::describe("by hand"), "by hand");
+    }
+}
+
+#[cfg(test)]
+mod retried_creation {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A lock store whose creation "fails" with already-exists although the
+    /// stored description is `stored`.
+    struct Store {
+        stored: Mutex<Option<String>>,
+        own_retry: bool,
+    }
+
+    impl LockStore for Store {
+        async fn create_lock(&self, holder: &str) -> Result<bool, AwsError> {
+            let mut stored = self.stored.lock().unwrap();
+            if self.own_retry {
+                // The first attempt took effect; its answer was lost.
+                *stored = Some(holder.to_owned());
+            }
+            Ok(false)
+        }
+        async fn read_lock(&self) -> Result<Option<String>, AwsError> {
+            Ok(self.stored.lock().unwrap().clone())
+        }
+        async fn delete_lock(&self) -> Result<(), AwsError> {
+            *self.stored.lock().unwrap() = None;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lock_our_own_retry_created_is_ours() {
+        let holder = Holder::this_process("arn:aws:iam::123456789012:user/ci");
+        let store = Store {
+            stored: Mutex::new(None),
+            own_retry: true,
+        };
+        acquire(&store, &holder).await.expect("the lock is ours");
+
+        let other = Holder {
+            pid: holder.pid + 1,
+            ..holder.clone()
+        };
+        let store = Store {
+            stored: Mutex::new(Some(serde_json::to_string(&other).unwrap())),
+            own_retry: false,
+        };
+        let err = acquire(&store, &holder).await.expect_err("held by another");
+        assert!(matches!(err, LockError::Held { .. }), "{err}");
     }
 }

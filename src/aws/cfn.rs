@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_cloudformation::config::retry::RetryConfig;
 use aws_sdk_cloudformation::types::{
     Capability, Parameter, PermissionModels, StackInstanceFilter, StackInstanceFilterName,
     StackSetOperationPreferences, StackSetOperationStatus, Tag,
@@ -289,30 +290,49 @@ impl Aws {
                 template,
                 parameters,
             } => {
-                let _permit = self.permit().await;
-                let created = cfn
-                    .create_stack_set()
-                    .stack_set_name(stack_set)
-                    .template_body(template.to_string())
-                    .set_parameters(Some(parameters_of(parameters)))
-                    .capabilities(Capability::CapabilityNamedIam)
-                    .permission_model(PermissionModels::SelfManaged)
-                    .administration_role_arn(&administration_role)
-                    .execution_role_name(EXECUTION_ROLE_NAME)
-                    .tags(owner_tag())
-                    .send()
-                    .await;
-                match created {
-                    Ok(_) => Ok(()),
-                    Err(err) => {
-                        let err = AwsError::from_sdk("CreateStackSet", err);
-                        if err.code() == Some("NameAlreadyExistsException") {
-                            Ok(())
-                        } else {
-                            Err(err)
-                        }
+                // AWS deduplicates a resent CreateStackSet (the SDK's
+                // ClientRequestToken, unique names); stand-ins such as moto
+                // do neither and keep a second StackSet of the same name. So
+                // the SDK does not resend this call: before each resend we
+                // look whether an earlier attempt took effect.
+                const ATTEMPTS: u32 = 8;
+                for attempt in 1..=ATTEMPTS {
+                    let created = {
+                        let _permit = self.permit().await;
+                        cfn.create_stack_set()
+                            .stack_set_name(stack_set)
+                            .template_body(template.to_string())
+                            .set_parameters(Some(parameters_of(parameters)))
+                            .capabilities(Capability::CapabilityNamedIam)
+                            .permission_model(PermissionModels::SelfManaged)
+                            .administration_role_arn(&administration_role)
+                            .execution_role_name(EXECUTION_ROLE_NAME)
+                            .tags(owner_tag())
+                            .customize()
+                            .config_override(
+                                aws_sdk_cloudformation::config::Builder::default()
+                                    .retry_config(RetryConfig::disabled()),
+                            )
+                            .send()
+                            .await
+                    };
+                    let err = match created {
+                        Ok(_) => return Ok(()),
+                        Err(err) => AwsError::from_sdk("CreateStackSet", err),
+                    };
+                    if err.code() == Some("NameAlreadyExistsException") {
+                        return Ok(());
+                    }
+                    if !err.may_have_taken_effect() || attempt == ATTEMPTS {
+                        return Err(err);
+                    }
+                    tracing::debug!("{err}: looking whether it took effect before resending");
+                    tokio::time::sleep(self.poll_interval * attempt).await;
+                    if self.read_stack_set(stack_set).await?.is_some() {
+                        return Ok(());
                     }
                 }
+                unreachable!("the last attempt returns")
             }
             Operation::UpdateStackSet {
                 stack_set,

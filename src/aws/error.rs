@@ -32,6 +32,34 @@ impl AwsError {
         }
     }
 
+    /// Whether the call may have taken effect although it failed: it ended
+    /// on throttling, a server error or no answer, so an earlier attempt
+    /// (the SDK retries) may have been carried out with its answer lost. A
+    /// refusal such as a validation error would have been the same on every
+    /// attempt.
+    pub fn may_have_taken_effect(&self) -> bool {
+        const UNCERTAIN: &[&str] = &[
+            "Throttling",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "TooManyRequestsException",
+            "RequestThrottled",
+            "ServiceUnavailable",
+            "ServiceUnavailableException",
+            "InternalFailure",
+            "InternalError",
+            "InternalServerError",
+            "ServiceFailure",
+            "RequestTimeout",
+            "RequestTimeoutException",
+        ];
+        match self {
+            AwsError::Service { code, .. } => UNCERTAIN.contains(&code.as_str()),
+            AwsError::Transport { .. } => true,
+            AwsError::Operation { .. } | AwsError::Unsupported(_) => false,
+        }
+    }
+
     /// Converts an SDK error, keeping AWS's code and message (the SDK's own
     /// Display says only "service error").
     pub fn from_sdk<E>(call: &'static str, err: SdkError<E, HttpResponse>) -> AwsError

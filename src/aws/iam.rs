@@ -656,15 +656,22 @@ impl ChangeEstate for Aws {
 
     async fn create_login_profile(&self, user: &str, password: &str) -> Result<(), AwsError> {
         let _permit = self.permit().await;
-        self.iam
-            .create_login_profile()
-            .user_name(user)
-            .password(password)
-            .password_reset_required(true)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("CreateLoginProfile", e))
+        // "Already exists" means an earlier attempt of this very request
+        // (the SDK resends it unchanged, password included) took effect and
+        // its answer was lost: the plan saw no login profile, and the lock
+        // keeps other applies out. So the profile holds this password.
+        done_if(
+            self.iam
+                .create_login_profile()
+                .user_name(user)
+                .password(password)
+                .password_reset_required(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk("CreateLoginProfile", e)),
+            EXISTS,
+        )
     }
 }
 

@@ -4,4 +4,6 @@
 //! part of it, so unused-item warnings here would be noise.
 #![allow(dead_code)]
 
+pub mod big_estate;
 pub mod emulator;
+pub mod fault_proxy;
