@@ -172,20 +172,19 @@ impl Aws {
     }
 
     pub(super) async fn detect_stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError> {
-        let operation_id = {
-            let _permit = self.permit().await;
-            self.cfn
-                .detect_stack_set_drift()
-                .stack_set_name(name)
-                .operation_preferences(fast_preferences())
-                .send()
+        let request = self
+            .cfn
+            .detect_stack_set_drift()
+            .stack_set_name(name)
+            .operation_preferences(fast_preferences())
+            .send();
+        self.run_stack_set_operation(name, async {
+            let out = request
                 .await
-                .map_err(|e| AwsError::from_sdk("DetectStackSetDrift", e))?
-                .operation_id()
-                .map(str::to_owned)
-        };
-        self.wait_for_stack_set_operation(name, operation_id)
-            .await?;
+                .map_err(|e| AwsError::from_sdk("DetectStackSetDrift", e))?;
+            Ok(out.operation_id().map(str::to_owned))
+        })
+        .await?;
         let mut drifted = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -339,73 +338,85 @@ impl Aws {
                 template,
                 parameters,
             } => {
-                let operation_id = {
-                    let _permit = self.permit().await;
-                    cfn.update_stack_set()
-                        .stack_set_name(stack_set)
-                        .template_body(template.to_string())
-                        .set_parameters(Some(parameters_of(parameters)))
-                        .capabilities(Capability::CapabilityNamedIam)
-                        .administration_role_arn(&administration_role)
-                        .execution_role_name(EXECUTION_ROLE_NAME)
-                        .operation_preferences(fast_preferences())
-                        .send()
+                let request = cfn
+                    .update_stack_set()
+                    .stack_set_name(stack_set)
+                    .template_body(template.to_string())
+                    .set_parameters(Some(parameters_of(parameters)))
+                    .capabilities(Capability::CapabilityNamedIam)
+                    .administration_role_arn(&administration_role)
+                    .execution_role_name(EXECUTION_ROLE_NAME)
+                    .operation_preferences(fast_preferences())
+                    .send();
+                self.run_stack_set_operation(stack_set, async {
+                    let out = request
                         .await
-                        .map_err(|e| AwsError::from_sdk("UpdateStackSet", e))?
-                        .operation_id()
-                        .map(str::to_owned)
-                };
-                self.wait_for_stack_set_operation(stack_set, operation_id)
-                    .await
+                        .map_err(|e| AwsError::from_sdk("UpdateStackSet", e))?;
+                    Ok(out.operation_id().map(str::to_owned))
+                })
+                .await
             }
             Operation::CreateStackInstances {
                 stack_set,
                 accounts,
                 regions,
             } => {
-                let operation_id = {
-                    let _permit = self.permit().await;
-                    cfn.create_stack_instances()
-                        .stack_set_name(stack_set)
-                        .set_accounts(Some(accounts.clone()))
-                        .set_regions(Some(regions.clone()))
-                        .operation_preferences(fast_preferences())
-                        .send()
+                let request = cfn
+                    .create_stack_instances()
+                    .stack_set_name(stack_set)
+                    .set_accounts(Some(accounts.clone()))
+                    .set_regions(Some(regions.clone()))
+                    .operation_preferences(fast_preferences())
+                    .send();
+                self.run_stack_set_operation(stack_set, async {
+                    let out = request
                         .await
-                        .map_err(|e| AwsError::from_sdk("CreateStackInstances", e))?
-                        .operation_id()
-                        .map(str::to_owned)
-                };
-                self.wait_for_stack_set_operation(stack_set, operation_id)
-                    .await
+                        .map_err(|e| AwsError::from_sdk("CreateStackInstances", e))?;
+                    Ok(out.operation_id().map(str::to_owned))
+                })
+                .await
             }
             Operation::DeleteStackInstances {
                 stack_set,
                 accounts,
                 regions,
             } => {
-                let operation_id = {
-                    let _permit = self.permit().await;
-                    cfn.delete_stack_instances()
-                        .stack_set_name(stack_set)
-                        .set_accounts(Some(accounts.clone()))
-                        .set_regions(Some(regions.clone()))
-                        .retain_stacks(false)
-                        .operation_preferences(fast_preferences())
-                        .send()
+                let request = cfn
+                    .delete_stack_instances()
+                    .stack_set_name(stack_set)
+                    .set_accounts(Some(accounts.clone()))
+                    .set_regions(Some(regions.clone()))
+                    .retain_stacks(false)
+                    .operation_preferences(fast_preferences())
+                    .send();
+                self.run_stack_set_operation(stack_set, async {
+                    let out = request
                         .await
-                        .map_err(|e| AwsError::from_sdk("DeleteStackInstances", e))?
-                        .operation_id()
-                        .map(str::to_owned)
-                };
-                self.wait_for_stack_set_operation(stack_set, operation_id)
-                    .await
+                        .map_err(|e| AwsError::from_sdk("DeleteStackInstances", e))?;
+                    Ok(out.operation_id().map(str::to_owned))
+                })
+                .await
             }
             other => Err(AwsError::Unsupported(format!(
                 "{} is not a CloudFormation call",
                 other.name()
             ))),
         }
+    }
+
+    /// Sends a request that starts a StackSet operation (within the bound on
+    /// requests in flight) and waits for the operation to end.
+    async fn run_stack_set_operation(
+        &self,
+        stack_set: &str,
+        start: impl std::future::Future<Output = Result<Option<String>, AwsError>>,
+    ) -> Result<(), AwsError> {
+        let operation_id = {
+            let _permit = self.permit().await;
+            start.await?
+        };
+        self.wait_for_stack_set_operation(stack_set, operation_id)
+            .await
     }
 
     async fn caller_account_for_roles(&self) -> Result<String, AwsError> {
