@@ -181,41 +181,42 @@ def raw_rate(url, user, seconds=3.0, threads=1):
 # ---------------------------------------------------------------- measuring
 
 
-def tree_rss_kib(root_pid):
-    """Summed VmRSS (KiB) of a process and its descendants, and the largest VmHWM."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-        except (OSError, ValueError, IndexError):
-            continue
-    total, hwm, todo = 0, 0, [root_pid]
+def descendants(pid):
+    """`pid` and its descendants, from /proc/<pid>/task/<tid>/children (cheap:
+    no scan of all of /proc, which on a busy 2-core machine steals CPU from
+    the emulator)."""
+    found, todo = [], [pid]
     while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
+        p = todo.pop()
+        found.append(p)
         try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                    elif line.startswith("VmHWM:"):
-                        hwm = max(hwm, int(line.split()[1]))
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
         except OSError:
             continue
-    return total, hwm
+    return found
+
+
+def peak_rss_kib(pid):
+    """The process's own high-water mark of resident memory (VmHWM), in KiB."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def run_measured(argv, cwd, env, emulator, log_path, ok_codes=(0,)):
     """Runs a command; returns wall seconds, peak memory (MiB) and emulator requests.
 
-    Peak memory is the largest summed RSS of the process tree, sampled every
-    20 ms (Terraform runs its provider as a child process), or the largest
-    single-process high-water mark if that is higher.
+    Peak memory is the sum, over the command and every process it started
+    (Terraform runs its provider as a child process), of each one's peak
+    resident memory (VmHWM, exact per process), read every 50 ms while they
+    live: an upper bound on the tree's peak when they peak at different times.
     """
     offset = emulator.log_offset()
     with open(log_path, "ab") as out:
@@ -223,12 +224,15 @@ def run_measured(argv, cwd, env, emulator, log_path, ok_codes=(0,)):
         out.flush()
         started = time.monotonic()
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
-        peak = 0
+        peaks = {}
         while proc.poll() is None:
-            total, hwm = tree_rss_kib(proc.pid)
-            peak = max(peak, total, hwm)
-            time.sleep(0.02)
+            for pid in descendants(proc.pid):
+                hwm = peak_rss_kib(pid)
+                if hwm is not None:
+                    peaks[pid] = max(peaks.get(pid, 0), hwm)
+            time.sleep(0.05)
         wall = time.monotonic() - started
+    peak = sum(peaks.values())
     if proc.returncode not in ok_codes:
         raise SystemExit(f"{argv[0]} exited {proc.returncode}; see {log_path}")
     return {"wall": wall, "mem": peak / 1024, "requests": emulator.requests_since(offset)}

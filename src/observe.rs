@@ -67,7 +67,10 @@ pub async fn observe<A: ReadEstate>(
         live.organization = Some(org);
         read_execution_roles(aws, desired, &mut live, organization.access_role.as_str()).await?;
     }
-    let declared = |name: &str| desired.users.keys().any(|u| u.as_str() == name);
+    // A set, not a scan of the declared users per live user (quadratic).
+    let declared_names: std::collections::HashSet<&str> =
+        desired.users.keys().map(|u| u.as_str()).collect();
+    let declared = |name: &str| declared_names.contains(name);
     let profile_reads: Vec<String> = live
         .users
         .values()

@@ -1,6 +1,6 @@
 //! The planner: a pure function from desired and live state to a `Plan`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Value, json};
 
@@ -42,10 +42,11 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
     } = planner;
     // Stable: within a stage, changes keep the order they were planned in.
     changes.sort_by_key(|c| c.stage);
+    let declared = declared_users(desired);
     let unmanaged_users = live
         .users
         .values()
-        .filter(|u| !u.is_owned() && !desired.users.keys().any(|d| d.as_str() == u.name))
+        .filter(|u| !u.is_owned() && !declared.contains(u.name.as_str()))
         .map(|u| u.name.clone())
         .collect();
     Plan {
@@ -60,6 +61,12 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
         warnings,
         bootstrap_needed: accounts.bootstrap_needed,
     }
+}
+
+/// The declared user names, for lookups by the names IAM returns: a scan of
+/// `desired.users` per live user would make planning quadratic.
+fn declared_users(desired: &DesiredState) -> HashSet<&str> {
+    desired.users.keys().map(|u| u.as_str()).collect()
 }
 
 struct Planner<'a> {
@@ -290,6 +297,7 @@ impl Planner<'_> {
             BTreeSet::new()
         };
         let wanted = targets(self.desired);
+        let wanted_ids: HashSet<&str> = wanted.iter().map(|t| t.id.as_str()).collect();
         for target in &wanted {
             let key = (target.id.to_string(), region.clone());
             if live.contains(&key) {
@@ -316,8 +324,8 @@ impl Planner<'_> {
             .iter()
             .filter(|_| stack_set_exists)
         {
-            let wanted_here = instance.region == region
-                && wanted.iter().any(|t| t.id.as_str() == instance.account);
+            let wanted_here =
+                instance.region == region && wanted_ids.contains(instance.account.as_str());
             if !wanted_here {
                 let Ok(account) = AccountId::new(&instance.account) else {
                     continue;
@@ -501,12 +509,13 @@ impl Planner<'_> {
                 );
             }
         }
-        let declared = |user: &str| self.desired.users.keys().any(|u| u.as_str() == user);
+        let declared = declared_users(self.desired);
+        let wanted_names: HashSet<&str> = wanted.keys().map(|w| w.as_str()).collect();
         let obsolete: Vec<_> = self
             .live
             .groups
             .values()
-            .filter(|g| g.is_owned() && !wanted.keys().any(|w| w.as_str() == g.name))
+            .filter(|g| g.is_owned() && !wanted_names.contains(g.name.as_str()))
             .collect();
         for group in obsolete {
             // Members jumpgate owns leave through their own membership
@@ -515,7 +524,11 @@ impl Planner<'_> {
                 .live
                 .users
                 .values()
-                .filter(|u| u.groups.contains(&group.name) && !u.is_owned() && !declared(&u.name))
+                .filter(|u| {
+                    u.groups.contains(&group.name)
+                        && !u.is_owned()
+                        && !declared.contains(u.name.as_str())
+                })
                 .map(|u| Operation::RemoveUserFromGroup {
                     user: u.name.clone(),
                     group: group.name.clone(),
@@ -603,8 +616,9 @@ impl Planner<'_> {
             self.user(user, live, &owned_groups);
         }
         let live = self.live;
+        let declared = declared_users(desired);
         for user in live.users.values() {
-            if user.is_owned() && !desired.users.keys().any(|d| d.as_str() == user.name) {
+            if user.is_owned() && !declared.contains(user.name.as_str()) {
                 self.offboard(user);
             }
         }

@@ -1,11 +1,13 @@
 //! The no-lockout guarantee: after a plan, every account that receives the
 //! roles must still have someone who can reach its admin role.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
-use crate::model::names::RoleKey;
+use crate::model::names::{ProjectName, RoleKey};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lockout {
@@ -33,13 +35,24 @@ pub fn lockouts(state: &DesiredState) -> Vec<Lockout> {
     let Some(shown_role) = admins.first() else {
         return Vec::new();
     };
+    // Who can administer what, in one pass over the users rather than one
+    // per account: `None` stands for every account.
+    let covered: BTreeSet<Option<&ProjectName>> = state
+        .users
+        .values()
+        .flat_map(|u| &u.access)
+        .filter(|access| admins.contains(&&access.role))
+        .map(|access| access.project.as_ref())
+        .collect();
+    let everywhere = covered.contains(&None);
     targets(state)
         .into_iter()
         .filter(|target| {
-            !state.users.values().flat_map(|u| &u.access).any(|access| {
-                admins.contains(&&access.role)
-                    && (access.project.is_none() || access.project == target.project)
-            })
+            !everywhere
+                && !target
+                    .project
+                    .as_ref()
+                    .is_some_and(|p| covered.contains(&Some(p)))
         })
         .map(|target| Lockout {
             account: target.name.to_string(),
