@@ -383,16 +383,25 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Templates { path, out } => {
             let desired = load(&path)?;
-            std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            std::fs::create_dir_all(&out)
+                .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
             let templates = [
-                (jumpgate::templates::ADMIN_ROLE_STACK, jumpgate::templates::admin_role()),
+                (
+                    jumpgate::templates::ADMIN_ROLE_STACK,
+                    jumpgate::templates::admin_role(),
+                ),
                 (EXECUTION_ROLE_STACK, jumpgate::templates::execution_role()),
-                (ROLES_STACK_SET, jumpgate::templates::iam_roles(desired.roles.values())),
+                (
+                    ROLES_STACK_SET,
+                    jumpgate::templates::iam_roles(desired.roles.values()),
+                ),
             ];
             for (name, template) in templates {
                 let file = out.join(format!("{name}.json"));
-                let text = serde_json::to_string_pretty(&template).expect("templates serialise") + "\n";
-                std::fs::write(&file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                let text =
+                    serde_json::to_string_pretty(&template).expect("templates serialise") + "\n";
+                std::fs::write(&file, text)
+                    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
                 println!("{}", file.display());
             }
             Ok(ExitCode::SUCCESS)
