@@ -805,45 +805,43 @@ impl Planner<'_> {
                 operations,
             );
         };
-        for id in &dependents.access_keys {
-            dependent(
-                Kind::AccessKey,
-                id,
-                vec![Operation::DeleteAccessKey {
-                    user: name.into(),
-                    access_key_id: id.clone(),
-                }],
-            );
-        }
-        for id in &dependents.signing_certificates {
-            dependent(
+        // Each kind of credential with the call that deletes one.
+        let credentials: [(Kind, &Vec<String>, fn(String, String) -> Operation); 4] = [
+            (Kind::AccessKey, &dependents.access_keys, |user, id| {
+                Operation::DeleteAccessKey {
+                    user,
+                    access_key_id: id,
+                }
+            }),
+            (
                 Kind::SigningCertificate,
-                id,
-                vec![Operation::DeleteSigningCertificate {
-                    user: name.into(),
-                    certificate_id: id.clone(),
-                }],
-            );
-        }
-        for id in &dependents.ssh_public_keys {
-            dependent(
+                &dependents.signing_certificates,
+                |user, id| Operation::DeleteSigningCertificate {
+                    user,
+                    certificate_id: id,
+                },
+            ),
+            (
                 Kind::SshPublicKey,
-                id,
-                vec![Operation::DeleteSshPublicKey {
-                    user: name.into(),
-                    ssh_public_key_id: id.clone(),
-                }],
-            );
-        }
-        for id in &dependents.service_specific_credentials {
-            dependent(
+                &dependents.ssh_public_keys,
+                |user, id| Operation::DeleteSshPublicKey {
+                    user,
+                    ssh_public_key_id: id,
+                },
+            ),
+            (
                 Kind::ServiceSpecificCredential,
-                id,
-                vec![Operation::DeleteServiceSpecificCredential {
-                    user: name.into(),
-                    credential_id: id.clone(),
-                }],
-            );
+                &dependents.service_specific_credentials,
+                |user, id| Operation::DeleteServiceSpecificCredential {
+                    user,
+                    credential_id: id,
+                },
+            ),
+        ];
+        for (kind, ids, delete) in credentials {
+            for id in ids {
+                dependent(kind, id, vec![delete(name.to_owned(), id.clone())]);
+            }
         }
         for serial in &dependents.mfa_devices {
             let mut operations = vec![Operation::DeactivateMfaDevice {
