@@ -91,7 +91,7 @@ impl Invalid {
         // of problems in one large file.
         let mut lines: Vec<Option<LineIndex>> = vec![None; self.sources.files.len()];
         let mut out = String::new();
-        for problem in &self.problems {
+        for (shown, problem) in self.problems.iter().enumerate() {
             let file = &self.sources.files[problem.at.file];
             let index = lines[problem.at.file].get_or_insert_with(|| LineIndex::new(&file.text));
             let (line, column) = index.line_col(&file.text, problem.at.span.offset());
@@ -102,6 +102,11 @@ impl Invalid {
                 column + 1,
                 problem.message
             ));
+            // Every problem gets its line; only the first ones an excerpt, so
+            // a file with thousands of problems still gives a readable report.
+            if shown >= EXCERPTS_SHOWN {
+                continue;
+            }
             let report = ProblemReport {
                 problem,
                 source: Excerpt::around(&file.name, &file.text, index, problem.at.span),
@@ -111,6 +116,11 @@ impl Invalid {
             out.push('\n');
         }
         let count = self.problems.len();
+        if count > EXCERPTS_SHOWN {
+            out.push_str(&format!(
+                "(source excerpts shown for the first {EXCERPTS_SHOWN} problems only)\n"
+            ));
+        }
         out.push_str(&format!(
             "{count} problem{} found; nothing was sent to AWS.\n",
             if count == 1 { "" } else { "s" }
@@ -118,6 +128,9 @@ impl Invalid {
         out
     }
 }
+
+/// How many problems are shown with a source excerpt; the rest get one line each.
+const EXCERPTS_SHOWN: usize = 100;
 
 /// Where each line of a text starts.
 #[derive(Debug, Clone)]
@@ -377,5 +390,21 @@ mod tests {
         let rendered = Invalid::new(problems, Arc::new(sources)).render(false);
         assert!(rendered.contains("f.kdl:5000:6: error: m"));
         assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn every_problem_gets_a_line_but_only_the_first_ones_an_excerpt() {
+        let mut text = String::from("jump-account id=\"111111111111\" region=\"ap-northeast-1\"\n");
+        for i in 0..150 {
+            text.push_str(&format!("user \"bad name {i}\"\n"));
+        }
+        let mut sources = Sources::default();
+        sources.push("f.kdl", text);
+        let invalid = crate::lang::validate(sources, Vec::new()).expect_err("invalid names");
+        let rendered = invalid.render(false);
+        assert_eq!(rendered.matches(": error: ").count(), 150);
+        assert_eq!(rendered.matches("╭─[").count(), EXCERPTS_SHOWN);
+        assert!(rendered.contains("f.kdl:151:6: error: user name `bad name 149`"));
+        assert!(rendered.ends_with("150 problems found; nothing was sent to AWS.\n"));
     }
 }
