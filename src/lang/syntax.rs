@@ -37,8 +37,27 @@ pub fn parse_all(texts: &[Option<&str>]) -> Vec<Result<KdlDocument, Vec<Problem>
     .unwrap_or_else(work)
 }
 
+/// Files larger than this are refused before parsing: the KDL parser takes
+/// about a second per few megabytes, and an estate of 10,000 users and 1,000
+/// accounts is about 1 MiB.
+pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+
 /// Parses one file; its problems when it is not valid KDL.
 pub fn parse(file: usize, text: &str) -> Result<KdlDocument, Vec<Problem>> {
+    if text.len() > MAX_FILE_BYTES {
+        let problem = Problem::new(
+            "file-too-large",
+            Location::new(file, (0, 0).into()),
+            format!(
+                "the file is {:.1} MiB; jumpgate reads files of up to {} MiB",
+                text.len() as f64 / (1024.0 * 1024.0),
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+            "in this file",
+        )
+        .with_help("split the desired state across several .kdl files in one directory");
+        return Err(vec![problem]);
+    }
     if let Some(problem) = limits::check(file, text) {
         return Err(vec![problem]);
     }
@@ -197,5 +216,19 @@ mod tests {
         assert!(results[0].is_ok());
         assert!(results[1].as_ref().is_err_and(|p| p.is_empty()));
         assert!(results[2].is_err());
+    }
+
+    #[test]
+    fn files_over_the_size_limit_are_refused_before_parsing() {
+        let text = format!("// {}\n", "x".repeat(MAX_FILE_BYTES));
+        let started = std::time::Instant::now();
+        let problems = parse(0, &text).expect_err("too large");
+        assert_eq!(problems[0].code, "file-too-large");
+        assert!(
+            problems[0].message.contains("up to 8 MiB"),
+            "{}",
+            problems[0].message
+        );
+        assert!(started.elapsed().as_secs() < 1);
     }
 }
