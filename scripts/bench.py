@@ -213,10 +213,11 @@ def peak_rss_kib(pid):
 def run_measured(argv, cwd, env, emulator, log_path, ok_codes=(0,)):
     """Runs a command; returns wall seconds, peak memory (MiB) and emulator requests.
 
-    Peak memory is the sum, over the command and every process it started
-    (Terraform runs its provider as a child process), of each one's peak
-    resident memory (VmHWM, exact per process), read every 50 ms while they
-    live: an upper bound on the tree's peak when they peak at different times.
+    Peak memory: every 50 ms, the peak resident memory (VmHWM, exact per
+    process) of the command and of each process it has running at that
+    moment (Terraform runs its provider plugin as a child, several times in
+    one command) is summed; the largest such sum is reported. Processes that
+    ran one after the other are not added together.
     """
     offset = emulator.log_offset()
     with open(log_path, "ab") as out:
@@ -224,15 +225,12 @@ def run_measured(argv, cwd, env, emulator, log_path, ok_codes=(0,)):
         out.flush()
         started = time.monotonic()
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
-        peaks = {}
+        peak = 0
         while proc.poll() is None:
-            for pid in descendants(proc.pid):
-                hwm = peak_rss_kib(pid)
-                if hwm is not None:
-                    peaks[pid] = max(peaks.get(pid, 0), hwm)
+            alive = [peak_rss_kib(pid) for pid in descendants(proc.pid)]
+            peak = max(peak, sum(hwm for hwm in alive if hwm is not None))
             time.sleep(0.05)
         wall = time.monotonic() - started
-    peak = sum(peaks.values())
     if proc.returncode not in ok_codes:
         raise SystemExit(f"{argv[0]} exited {proc.returncode}; see {log_path}")
     return {"wall": wall, "mem": peak / 1024, "requests": emulator.requests_since(offset)}
