@@ -16,23 +16,19 @@ mod support;
 #[path = "plan_apply/harness.rs"]
 mod harness;
 
-use std::io::Read;
-use std::process::Stdio;
-use std::thread;
-use std::time::{Duration, Instant};
-
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_organizations::Client as OrgClient;
 use aws_sdk_organizations::types::OrganizationFeatureSet;
 use serde_json::Value;
 
-use harness::{Outcome, Workspace, describe, iam, iam_in, jumpgate, mutating, role_names};
+use harness::{
+    Outcome, Workspace, describe, iam, iam_in, jumpgate, jumpgate_with_env, mutating, role_names,
+};
 use support::emulator::{Emulator, RecordedRequest};
 
 const JUMP: &str = "123456789012";
 const EXECUTION_ROLE: &str = "AWSCloudFormationStackSetExecutionRole";
 const EXECUTION_ROLE_STACK: &str = "stackset-execution-role";
-const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Temporary credentials for one account, as the binary's environment.
 struct AccountCredentials {
@@ -61,50 +57,17 @@ async fn credentials_for(emu: &Emulator, account: &str) -> AccountCredentials {
 }
 
 /// `jumpgate ARGS` with `credentials` in its environment instead of the
-/// default account's, stdin not a terminal, at most `RUN_TIMEOUT`.
+/// default account's.
 fn jumpgate_as(emu: &Emulator, credentials: &AccountCredentials, args: &[&str]) -> Outcome {
-    let mut command = emu.jumpgate();
-    command
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &credentials.secret_access_key)
-        .env("AWS_SESSION_TOKEN", &credentials.session_token)
-        .env("NO_COLOR", "1")
-        .env_remove("JUMPGATE_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("jumpgate starts");
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = reader(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = reader(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for jumpgate") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "`jumpgate {}` did not finish within {RUN_TIMEOUT:?}",
-                args.join(" ")
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Outcome {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        code: status.code().unwrap_or(-1),
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
+    let env = [
+        ("AWS_ACCESS_KEY_ID", credentials.access_key_id.as_str()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            credentials.secret_access_key.as_str(),
+        ),
+        ("AWS_SESSION_TOKEN", credentials.session_token.as_str()),
+    ];
+    jumpgate_with_env(emu, &env, args)
 }
 
 async fn organizations(emu: &Emulator) -> OrgClient {

@@ -59,9 +59,16 @@ impl Outcome {
 /// Runs `jumpgate ARGS` against `emu` with stdin not a terminal, and waits
 /// for it at most `RUN_TIMEOUT`.
 pub fn jumpgate(emu: &Emulator, args: &[&str]) -> Outcome {
+    jumpgate_with_env(emu, &[], args)
+}
+
+/// `jumpgate` with extra environment variables (such as another account's
+/// credentials), which override the emulator's.
+pub fn jumpgate_with_env(emu: &Emulator, env: &[(&str, &str)], args: &[&str]) -> Outcome {
     let mut command = emu.jumpgate();
     command
         .args(args)
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .env_remove("JUMPGATE_LOG")
         .stdin(Stdio::null())
