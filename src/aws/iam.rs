@@ -229,102 +229,69 @@ impl ReadEstate for Aws {
     }
 
     async fn user_dependents(&self, user: &str) -> Result<UserDependents, AwsError> {
-        let mut dependents = UserDependents::default();
-        {
-            let _permit = self.permit().await;
-            let pages: Vec<_> = self
-                .iam
-                .list_access_keys()
-                .user_name(user)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Vec<_>>()
-                .await;
-            for key in pages {
-                let key = key.map_err(|e| AwsError::from_sdk("ListAccessKeys", e))?;
-                dependents
-                    .access_keys
-                    .extend(key.access_key_id().map(str::to_owned));
-            }
+        // Every item of a paginated list call, within the bound on requests
+        // in flight.
+        macro_rules! all_items {
+            ($call:literal, $request:expr) => {{
+                let _permit = self.permit().await;
+                let items = $request
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Vec<_>>()
+                    .await;
+                items
+                    .into_iter()
+                    .map(|item| item.map_err(|e| AwsError::from_sdk($call, e)))
+                    .collect::<Result<Vec<_>, AwsError>>()?
+            }};
         }
+        let iam = &self.iam;
+        let mut dependents = UserDependents {
+            access_keys: all_items!("ListAccessKeys", iam.list_access_keys().user_name(user))
+                .iter()
+                .filter_map(|k| k.access_key_id().map(str::to_owned))
+                .collect(),
+            signing_certificates: all_items!(
+                "ListSigningCertificates",
+                iam.list_signing_certificates().user_name(user)
+            )
+            .iter()
+            .map(|c| c.certificate_id().to_owned())
+            .collect(),
+            ssh_public_keys: all_items!(
+                "ListSSHPublicKeys",
+                iam.list_ssh_public_keys().user_name(user)
+            )
+            .iter()
+            .map(|k| k.ssh_public_key_id().to_owned())
+            .collect(),
+            mfa_devices: all_items!("ListMFADevices", iam.list_mfa_devices().user_name(user))
+                .iter()
+                .map(|d| d.serial_number().to_owned())
+                .collect(),
+            ..UserDependents::default()
+        };
+        let _permit = self.permit().await;
+        match iam
+            .list_service_specific_credentials()
+            .user_name(user)
+            .send()
+            .await
         {
-            let _permit = self.permit().await;
-            let items = self
-                .iam
-                .list_signing_certificates()
-                .user_name(user)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Vec<_>>()
-                .await;
-            for cert in items {
-                let cert = cert.map_err(|e| AwsError::from_sdk("ListSigningCertificates", e))?;
-                dependents
-                    .signing_certificates
-                    .push(cert.certificate_id().to_owned());
-            }
-        }
-        {
-            let _permit = self.permit().await;
-            let items = self
-                .iam
-                .list_ssh_public_keys()
-                .user_name(user)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Vec<_>>()
-                .await;
-            for key in items {
-                let key = key.map_err(|e| AwsError::from_sdk("ListSSHPublicKeys", e))?;
-                dependents
-                    .ssh_public_keys
-                    .push(key.ssh_public_key_id().to_owned());
-            }
-        }
-        {
-            let _permit = self.permit().await;
-            match self
-                .iam
-                .list_service_specific_credentials()
-                .user_name(user)
-                .send()
-                .await
-            {
-                Ok(out) => dependents.service_specific_credentials.extend(
-                    out.service_specific_credentials()
-                        .iter()
-                        .map(|c| c.service_specific_credential_id().to_owned()),
-                ),
-                // Some IAM stand-ins do not implement this call; say so
-                // rather than fail the whole offboarding.
-                Err(err) => {
-                    let err = AwsError::from_sdk("ListServiceSpecificCredentials", err);
-                    if err.code().is_some() {
-                        return Err(err);
-                    }
-                    dependents.unreadable.push(err.to_string());
+            Ok(out) => dependents.service_specific_credentials.extend(
+                out.service_specific_credentials()
+                    .iter()
+                    .map(|c| c.service_specific_credential_id().to_owned()),
+            ),
+            // Some IAM stand-ins do not implement this call; say so rather
+            // than fail the whole offboarding.
+            Err(err) => {
+                let err = AwsError::from_sdk("ListServiceSpecificCredentials", err);
+                if err.code().is_some() {
+                    return Err(err);
                 }
-            }
-        }
-        {
-            let _permit = self.permit().await;
-            let items = self
-                .iam
-                .list_mfa_devices()
-                .user_name(user)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Vec<_>>()
-                .await;
-            for device in items {
-                let device = device.map_err(|e| AwsError::from_sdk("ListMFADevices", e))?;
-                dependents
-                    .mfa_devices
-                    .push(device.serial_number().to_owned());
+                dependents.unreadable.push(err.to_string());
             }
         }
         Ok(dependents)
