@@ -425,21 +425,27 @@ fn any_matches(patterns: Option<&Value>, value: &str, case_insensitive: bool) ->
 /// Whether the statement covers `sts:AssumeRole` (Action or NotAction; IAM
 /// compares actions case-insensitively).
 fn grants_assume_role(statement: &Value) -> bool {
-    if statement.get("Action").is_some() {
-        any_matches(statement.get("Action"), ASSUME_ROLE, true)
-    } else if statement.get("NotAction").is_some() {
-        !any_matches(statement.get("NotAction"), ASSUME_ROLE, true)
-    } else {
-        false
-    }
+    covers(statement, "Action", "NotAction", ASSUME_ROLE, true)
 }
 
 /// Whether the statement's Resource (or NotResource) covers the ARN.
 fn resource_matches(statement: &Value, arn: &str) -> bool {
-    if statement.get("Resource").is_some() {
-        any_matches(statement.get("Resource"), arn, false)
-    } else if statement.get("NotResource").is_some() {
-        !any_matches(statement.get("NotResource"), arn, false)
+    covers(statement, "Resource", "NotResource", arn, false)
+}
+
+/// Whether `value` is in the statement's `element` list, or outside its
+/// `not_element` list; a statement with neither covers nothing.
+fn covers(
+    statement: &Value,
+    element: &str,
+    not_element: &str,
+    value: &str,
+    ignore_case: bool,
+) -> bool {
+    if let Some(patterns) = statement.get(element) {
+        any_matches(Some(patterns), value, ignore_case)
+    } else if let Some(patterns) = statement.get(not_element) {
+        !any_matches(Some(patterns), value, ignore_case)
     } else {
         false
     }
