@@ -806,7 +806,7 @@ impl Planner<'_> {
             );
         };
         // Each kind of credential with the call that deletes one.
-        let credentials: [(Kind, &Vec<String>, fn(String, String) -> Operation); 4] = [
+        let credentials: [(Kind, &Vec<String>, DeleteCredential); 4] = [
             (Kind::AccessKey, &dependents.access_keys, |user, id| {
                 Operation::DeleteAccessKey {
                     user,
@@ -891,6 +891,9 @@ impl Planner<'_> {
         );
     }
 }
+
+/// Builds the call that deletes one credential: (user, credential id).
+type DeleteCredential = fn(String, String) -> Operation;
 
 /// Generated passwords are at least this long, and longer when the policy asks.
 const MIN_PASSWORD_LENGTH: u8 = 20;
