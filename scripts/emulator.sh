@@ -48,7 +48,7 @@ running_pid() {
   local pid
   pid=$(cat "$pidfile")
   # The pid may have been reused by another program since.
-  ps -o args= -p "$pid" 2>/dev/null | grep -q moto_server || return 1
+  ps -o args= -p "$pid" 2>/dev/null | grep -q strict/launch.py || return 1
   echo "$pid"
 }
 
@@ -61,10 +61,12 @@ start() {
   install
   # Managed policies make attaching arn:aws:iam::aws:policy/... work; the
   # default account must stay 123456789012, so MOTO_ACCOUNT_ID is cleared.
+  # The launcher installs the strict test ground (tests/support/strict/;
+  # JUMPGATE_STRICT=0 in the environment starts plain moto).
   env -u MOTO_ACCOUNT_ID \
     MOTO_IAM_LOAD_MANAGED_POLICIES=true \
     MOTO_RECORDER_FILEPATH="$target/emulator-recording.jsonl" \
-    nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$log" 2>&1 &
+    nohup "$venv/bin/python" "$repo/tests/support/strict/launch.py" -H 127.0.0.1 -p "$port" </dev/null >"$log" 2>&1 &
   pid=$!
   echo "$pid" >"$pidfile"
   # Werkzeug prints "Running on" only once it has bound the port, so an
@@ -74,7 +76,7 @@ start() {
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$pidfile"
       cat "$log" >&2
-      die "moto_server exited; its output is above"
+      die "the emulator exited; its output is above"
     fi
     if grep -q "Running on http://127.0.0.1:$port" "$log" &&
       "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then

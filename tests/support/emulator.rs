@@ -34,6 +34,43 @@ const MARKER_FILE: &str = "jumpgate-moto-requirement";
 /// A port found free can be taken by another test before moto binds it.
 const PORT_ATTEMPTS: usize = 5;
 
+/// How to start the emulator: the strict test ground (on by default) and
+/// the knobs of its rules (`JUMPGATE_STRICT_<NAME>`, see
+/// `tests/support/strict/README.md`).
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    pub strict: bool,
+    /// Extra environment for the server, e.g. a rule's knob.
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> EmulatorOptions {
+        EmulatorOptions {
+            strict: true,
+            env: Vec::new(),
+        }
+    }
+}
+
+impl EmulatorOptions {
+    /// Plain moto, for a test that shows what the strict layer changes.
+    pub fn lax() -> EmulatorOptions {
+        EmulatorOptions {
+            strict: false,
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets one strict-layer knob: `knob("STACKSET_RUNNING_POLLS", "0")`
+    /// becomes `JUMPGATE_STRICT_STACKSET_RUNNING_POLLS=0`.
+    pub fn knob(mut self, name: &str, value: &str) -> EmulatorOptions {
+        self.env
+            .push((format!("JUMPGATE_STRICT_{name}"), value.to_owned()));
+        self
+    }
+}
+
 /// A running moto server, killed on drop.
 pub struct Emulator {
     server: Child,
@@ -43,12 +80,19 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts a fresh moto server, installing it first if needed.
+    /// Starts a fresh moto server with the strict test ground, installing
+    /// moto first if needed.
     ///
     /// Panics with the step that failed (venv creation, pip install, server
     /// start): a test that needs the emulator must fail without it, never skip.
     pub fn start() -> Emulator {
+        Emulator::start_with(EmulatorOptions::default())
+    }
+
+    /// Starts a fresh moto server as `options` say.
+    pub fn start_with(options: EmulatorOptions) -> Emulator {
         let bin = moto_server_bin();
+        let python = bin.with_file_name("python");
         let dir = tempfile::Builder::new()
             .prefix("jumpgate-moto-")
             .tempdir()
@@ -67,8 +111,11 @@ impl Emulator {
             let stdout = log
                 .try_clone()
                 .unwrap_or_else(|e| panic!("AWS emulator: cannot share the log file: {e}"));
-            let mut server = Command::new(bin)
+            let mut server = Command::new(&python)
+                .arg(strict_launcher())
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("JUMPGATE_STRICT", if options.strict { "1" } else { "0" })
+                .envs(options.env.iter().map(|(k, v)| (k, v)))
                 // Without it, attaching AWS-managed policies fails with NoSuchEntity.
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 // Other accounts are reached by AssumeRole; the default must stay 123456789012.
@@ -82,7 +129,7 @@ impl Emulator {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| {
-                    panic!("AWS emulator: cannot start server {}: {e}", bin.display())
+                    panic!("AWS emulator: cannot start server {}: {e}", python.display())
                 });
             match wait_until_ready(&mut server, port, &log_path) {
                 Ok(()) => return Emulator { server, port, dir },
@@ -416,6 +463,11 @@ fn http(port: u16, method: &str, path: &str) -> io::Result<(u16, String)> {
         .and_then(|code| code.parse().ok())
         .ok_or_else(malformed)?;
     Ok((status, body.to_owned()))
+}
+
+/// The launcher that installs the strict test ground, then runs moto's server.
+fn strict_launcher() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/strict/launch.py")
 }
 
 /// The venv's moto_server, installed once per test binary.
