@@ -5,6 +5,7 @@
 mod accounts;
 mod build;
 mod lockout;
+mod only;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -20,6 +21,7 @@ use crate::model::names::{AccountId, Region};
 pub use accounts::{BootstrapHint, resolve_account_ids};
 pub use build::build;
 pub use lockout::{Lockout, lockouts};
+pub use only::{OnlyError, Subset, only};
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;

@@ -1,0 +1,309 @@
+//! `--only ADDRESS…`: the part of a plan that the named changes need, for
+//! cutting someone off now while the rest of the queue waits for review.
+//!
+//! A change needs another when AWS would refuse it without the other done
+//! first: `DeleteUser` needs the user's credentials, policies and
+//! memberships gone (DeleteConflict otherwise), `DeleteGroup` needs its
+//! members and policies gone, `AddUserToGroup` needs the user and the group
+//! to exist, a login profile needs its user, a group's policy its group, a
+//! policy attachment the managed policy, stack instances their StackSet and
+//! the StackSet its administration role. Nothing else is pulled in.
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_users_remove.html>
+
+use super::{Action, Change, Kind, Operation, Plan, Summary};
+
+/// A plan cut down to the selected changes and what they need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subset {
+    /// Still a plan of the same live state: it applies, or saves, as any plan.
+    pub plan: Plan,
+    /// The changes left for a later apply, in plan order.
+    pub pending: Vec<Change>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OnlyError {
+    #[error("{} not in the plan{}", list(.missing), hint(.suggestions))]
+    NotInPlan {
+        missing: Vec<String>,
+        /// For each missing address with a close one in the plan: (missing, close).
+        suggestions: Vec<(String, String)>,
+    },
+}
+
+fn list(missing: &[String]) -> String {
+    match missing {
+        [one] => format!("{one} is"),
+        many => format!("{} are", many.join(", ")),
+    }
+}
+
+fn hint(suggestions: &[(String, String)]) -> String {
+    suggestions
+        .iter()
+        .map(|(missing, close)| format!("; did you mean {close} (for {missing})?"))
+        .collect()
+}
+
+/// The changes named by `addresses` (compared ignoring case, as IAM compares
+/// names) and, transitively, those they need. Refuses an address that names
+/// no change of the plan.
+pub fn only(plan: &Plan, addresses: &[String]) -> Result<Subset, OnlyError> {
+    let position =
+        |address: &str| plan.changes.iter().position(|c| c.address.eq_ignore_ascii_case(address));
+    let missing: Vec<String> = addresses
+        .iter()
+        .filter(|a| position(a).is_none())
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        let known: Vec<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
+        let suggestions = missing
+            .iter()
+            .filter_map(|m| {
+                crate::lang::did_you_mean(m, &known).map(|close| (m.clone(), close.to_owned()))
+            })
+            .collect();
+        return Err(OnlyError::NotInPlan {
+            missing,
+            suggestions,
+        });
+    }
+    let mut selected = vec![false; plan.changes.len()];
+    let mut work: Vec<usize> = addresses.iter().filter_map(|a| position(a)).collect();
+    while let Some(index) = work.pop() {
+        if std::mem::replace(&mut selected[index], true) {
+            continue;
+        }
+        work.extend(needs(&plan.changes, index).filter(|&j| !selected[j]));
+    }
+    let (kept, pending): (Vec<(usize, &Change)>, Vec<(usize, &Change)>) =
+        plan.changes.iter().enumerate().partition(|(i, _)| selected[*i]);
+    let changes: Vec<Change> = kept.into_iter().map(|(_, c)| c.clone()).collect();
+    Ok(Subset {
+        plan: Plan {
+            summary: Summary::of(&changes),
+            changes,
+            ..plan.clone()
+        },
+        pending: pending.into_iter().map(|(_, c)| c.clone()).collect(),
+    })
+}
+
+/// The indexes of the changes that `changes[index]` needs done first.
+fn needs(changes: &[Change], index: usize) -> impl Iterator<Item = usize> + '_ {
+    let change = &changes[index];
+    changes
+        .iter()
+        .enumerate()
+        .filter(move |(j, other)| *j != index && needed_by(change, other))
+        .map(|(j, _)| j)
+}
+
+/// Whether `change` cannot be made before `other`.
+fn needed_by(change: &Change, other: &Change) -> bool {
+    let creates = |kind: Kind| other.kind == kind && other.action == Action::Create;
+    let same = |a: Option<&str>, b: Option<&str>| {
+        matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+    };
+    match change.action {
+        // Deleting a user or a group: whatever still hangs on it goes first.
+        Action::Delete => match change.kind {
+            Kind::User => {
+                other.action == Action::Delete
+                    && other.kind != Kind::User
+                    && same(user_of(change), user_of(other))
+            }
+            Kind::Group => {
+                other.action == Action::Delete
+                    && other.kind != Kind::Group
+                    && same(group_of(change), group_of(other))
+            }
+            _ => false,
+        },
+        // Creating or updating: what it refers to must exist.
+        Action::Create | Action::Update => {
+            (change.kind != Kind::User && creates(Kind::User) && same(user_of(change), user_of(other)))
+                || (change.kind != Kind::Group
+                    && creates(Kind::Group)
+                    && same(group_of(change), group_of(other)))
+                || (other.kind == Kind::ManagedPolicy
+                    && other.action != Action::Delete
+                    && attaches(change).any(|name| other.address.ends_with(&format!(".{name}"))))
+                || (change.kind == Kind::StackInstance
+                    && other.action != Action::Delete
+                    && matches!(other.kind, Kind::StackSet | Kind::Stack))
+                || (change.kind == Kind::StackSet
+                    && other.action != Action::Delete
+                    && other.kind == Kind::Stack)
+        }
+    }
+}
+
+/// The user a change is about, from its calls.
+fn user_of(change: &Change) -> Option<&str> {
+    change.operations.iter().find_map(|operation| match operation {
+        Operation::CreateUser { user, .. }
+        | Operation::TagUser { user, .. }
+        | Operation::AddUserToGroup { user, .. }
+        | Operation::RemoveUserFromGroup { user, .. }
+        | Operation::CreateLoginProfile { user, .. }
+        | Operation::DeleteLoginProfile { user }
+        | Operation::DeleteAccessKey { user, .. }
+        | Operation::DeleteSigningCertificate { user, .. }
+        | Operation::DeleteSshPublicKey { user, .. }
+        | Operation::DeleteServiceSpecificCredential { user, .. }
+        | Operation::DeactivateMfaDevice { user, .. }
+        | Operation::DeleteUserPolicy { user, .. }
+        | Operation::DetachUserPolicy { user, .. }
+        | Operation::DeleteUser { user } => Some(user.as_str()),
+        _ => None,
+    })
+}
+
+/// The group a change is about, from its calls.
+fn group_of(change: &Change) -> Option<&str> {
+    change.operations.iter().find_map(|operation| match operation {
+        Operation::CreateGroup { group, .. }
+        | Operation::UpdateGroupPath { group, .. }
+        | Operation::PutGroupPolicy { group, .. }
+        | Operation::DeleteGroupPolicy { group, .. }
+        | Operation::AttachGroupPolicy { group, .. }
+        | Operation::DetachGroupPolicy { group, .. }
+        | Operation::DeleteGroup { group }
+        | Operation::AddUserToGroup { group, .. }
+        | Operation::RemoveUserFromGroup { group, .. } => Some(group.as_str()),
+        _ => None,
+    })
+}
+
+/// The names of the managed policies a change attaches.
+fn attaches(change: &Change) -> impl Iterator<Item = &str> {
+    change.operations.iter().filter_map(|operation| match operation {
+        Operation::AttachGroupPolicy { policy_arn, .. } => policy_arn.rsplit('/').next(),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::LiveState;
+    use crate::plan::build;
+    use crate::plan::tests::{apply_in_memory, converge, outline, state};
+
+    const THREE_USERS: &str = r#"
+        jump-account id="111111111111" region="ap-northeast-1"
+        project "p" {
+            account "p-prod" id="222222222222"
+        }
+        user "alice" {
+            access "admin"
+        }
+        user "bob" {
+            access "developer" project="p"
+        }
+        user "carol" {
+            access "operator"
+        }
+    "#;
+
+    /// Alice and bob are live; the file drops bob, adds dave and gives alice more.
+    fn three_pending() -> (crate::model::desired::DesiredState, LiveState) {
+        let live = converge(&state(THREE_USERS), LiveState::default());
+        let next = state(
+            r#"
+            jump-account id="111111111111" region="ap-northeast-1"
+            project "p" {
+                account "p-prod" id="222222222222"
+            }
+            user "alice" {
+                access "admin"
+                access "operator"
+            }
+            user "carol" {
+                access "operator"
+            }
+            user "dave" {
+                access "developer" project="p"
+            }
+        "#,
+        );
+        (next, live)
+    }
+
+    #[test]
+    fn offboarding_one_user_takes_what_deleting_them_needs_and_nothing_else() {
+        let (desired, mut live) = three_pending();
+        let plan = build(&desired, &live);
+        let subset = only(&plan, &["user.bob".to_owned()]).unwrap();
+        insta::assert_snapshot!(outline(&subset.plan), @r"
+        user-dependents        - login-profile.bob
+        user-dependents        - membership.bob/group-developer-p
+        delete-users           - user.bob
+        ");
+        assert_eq!(subset.plan.summary.destroy, 3);
+        assert_eq!(subset.plan.fingerprint, plan.fingerprint);
+        let pending: Vec<&str> = subset.pending.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(
+            pending,
+            [
+                "user.dave",
+                "membership.alice/group-operator",
+                "membership.dave/group-developer-p",
+                "login-profile.dave"
+            ]
+        );
+        // Applying the subset leaves exactly the rest pending; a full plan finishes it.
+        apply_in_memory(&mut live, &subset.plan);
+        assert_eq!(build(&desired, &live).changes, subset.pending);
+        let live = converge(&desired, live);
+        assert!(build(&desired, &live).is_empty());
+    }
+
+    #[test]
+    fn a_new_membership_brings_its_user_but_not_their_login_profile() {
+        let (desired, live) = three_pending();
+        let plan = build(&desired, &live);
+        let subset = only(&plan, &["MEMBERSHIP.dave/group-developer-p".to_owned()]).unwrap();
+        insta::assert_snapshot!(outline(&subset.plan), @r"
+        users                  + user.dave
+        memberships            + membership.dave/group-developer-p
+        ");
+    }
+
+    #[test]
+    fn a_new_group_member_brings_the_group_and_its_policy_attachment_needs() {
+        let live = LiveState::default();
+        let plan = build(&state(THREE_USERS), &live);
+        let subset = only(&plan, &["membership.carol/group-operator".to_owned()]).unwrap();
+        let addresses: Vec<&str> = subset.plan.changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(addresses, ["group.group-operator", "user.carol", "membership.carol/group-operator"]);
+        let attach = plan
+            .changes
+            .iter()
+            .find(|c| c.address == "group-policy-attachment.group-operator/policy-enforce-mfa")
+            .unwrap();
+        let subset = only(&plan, &[attach.address.clone()]).unwrap();
+        let addresses: Vec<&str> = subset.plan.changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(
+            addresses,
+            [
+                "managed-policy.policy-enforce-mfa",
+                "group.group-operator",
+                "group-policy-attachment.group-operator/policy-enforce-mfa"
+            ]
+        );
+    }
+
+    #[test]
+    fn addresses_not_in_the_plan_are_refused_with_a_hint() {
+        let (desired, live) = three_pending();
+        let plan = build(&desired, &live);
+        let err = only(&plan, &["user.bobb".to_owned(), "stack.nothing-like-it".to_owned()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "user.bobb, stack.nothing-like-it are not in the plan; did you mean user.bob (for user.bobb)?"
+        );
+    }
+}
