@@ -7,11 +7,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use jumpgate::access;
 use jumpgate::aws::Connection;
-use jumpgate::model::derive::managed_groups;
+use jumpgate::lang::ProblemFormat;
 use jumpgate::render::Format;
 
 use commands::{Failure, load};
@@ -55,6 +55,9 @@ enum Command {
         /// A .kdl file or a directory of them.
         #[arg(default_value = "state")]
         path: PathBuf,
+        /// text for people; github or gitlab to annotate the pull request's lines.
+        #[arg(long, value_enum, default_value_t = ProblemFormat::Text)]
+        format: ProblemFormat,
     },
     /// Read live state and print the ordered changes.
     Plan {
@@ -68,6 +71,8 @@ enum Command {
         /// Exit 0 when there is nothing to change, 2 when there is.
         #[arg(long)]
         detailed_exitcode: bool,
+        #[command(flatten)]
+        only: Only,
     },
     /// Make the changes.
     Apply {
@@ -85,6 +90,8 @@ enum Command {
         /// Apply even if some account would be left without anyone able to reach its admin role.
         #[arg(long)]
         allow_lockout: bool,
+        #[command(flatten)]
+        only: Only,
     },
     /// Report out-of-band changes, including users and groups nobody declared.
     /// Exit 0 when clean, 2 when drift is found.
@@ -155,6 +162,33 @@ enum Command {
         #[arg(long, default_value = "us-east-1", hide = true)]
         fallback_region: String,
     },
+    /// Rewrite the KDL files in their canonical layout, comments kept.
+    Fmt {
+        #[arg(default_value = "state")]
+        path: PathBuf,
+        /// Change nothing; list the files that are not canonical and exit 1 if any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the shell completion script for SHELL.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command to a directory.
+    Man {
+        /// Write jumpgate.1 and jumpgate-<command>.1 here instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct Only {
+    /// Only these changes (addresses as the plan prints them, e.g.
+    /// user.sato.kenji) and what they need done first; the rest stays pending.
+    #[arg(long, value_name = "ADDRESS", num_args = 1..)]
+    only: Vec<String>,
 }
 
 fn init_logging(verbose: u8) {
@@ -196,31 +230,29 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         concurrency: cli.aws.concurrency,
     };
     match cli.command {
-        Command::Validate { path } => {
-            let state = load(&path)?;
-            println!(
-                "{} is valid: {} accounts, {} projects, {} users, {} groups",
-                path.display(),
-                state.accounts.len() + 1,
-                state.projects.len(),
-                state.users.len(),
-                managed_groups(&state).len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Validate { path, format } => commands::validate::validate(&path, format),
         Command::Plan {
             path,
             out,
             format,
             detailed_exitcode,
-        } => commands::inspect::plan(&connection, path, out, format, detailed_exitcode).await,
+            only,
+        } => {
+            commands::inspect::plan(&connection, path, out, format, detailed_exitcode, &only.only)
+                .await
+        }
         Command::Apply {
             path,
             plan,
             yes,
             secrets_dir,
             allow_lockout,
-        } => commands::apply::apply(&connection, path, plan, yes, secrets_dir, allow_lockout).await,
+            only,
+        } => {
+            let only = &only.only;
+            commands::apply::apply(&connection, path, plan, yes, secrets_dir, allow_lockout, only)
+                .await
+        }
         Command::Drift { path, format } => {
             commands::inspect::drift(&connection, path, format).await
         }
@@ -242,5 +274,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             yes,
             fallback_region,
         } => commands::apply::unlock(&connection, yes, fallback_region).await,
+        Command::Fmt { path, check } => commands::fmt::fmt(&path, check),
+        Command::Completions { shell } => commands::shell::completions(Cli::command(), shell),
+        Command::Man { out } => commands::shell::man(Cli::command(), out.as_deref()),
     }
 }

@@ -192,6 +192,8 @@ async fn a_hand_built_jump_account_of_50_users_imports_to_a_file_that_plans_noth
     );
 
     jumpgate(&emu, &["validate", &imported_arg]).expect_code(0);
+    // Already in `fmt`'s canonical layout.
+    jumpgate(&emu, &["fmt", "--check", &imported_arg]).expect_code(0);
     let plan = jumpgate(&emu, &["plan", &imported_arg, "--detailed-exitcode"]);
     plan.expect_code(0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);

@@ -22,6 +22,7 @@ pub async fn apply(
     yes: bool,
     secrets_dir: Option<PathBuf>,
     allow_lockout: bool,
+    only: &[String],
 ) -> Result<ExitCode, Failure> {
     let desired = load(&path)?;
     let saved = plan.as_deref().map(read_saved_plan).transpose()?;
@@ -30,7 +31,7 @@ pub async fn apply(
         secrets_dir,
         changes_at_once: connection.concurrency,
     };
-    run_apply(&aws, &desired, saved, &options, yes, allow_lockout).await
+    run_apply(&aws, &desired, saved, &options, yes, allow_lockout, only).await
 }
 
 pub async fn unlock(
@@ -75,6 +76,7 @@ async fn run_apply(
     options: &ApplyOptions,
     yes: bool,
     allow_lockout: bool,
+    only: &[String],
 ) -> Result<ExitCode, Failure> {
     // Plan without the lock first: an apply with nothing to do changes nothing, not even the lock.
     let live = observe(aws, desired).await?;
@@ -94,6 +96,7 @@ async fn run_apply(
         }
         None => fresh,
     };
+    let (plan, pending) = super::select_only(plan, only)?;
     if plan.is_empty() {
         println!("No changes. Live state matches the desired state.");
         return Ok(ExitCode::SUCCESS);
@@ -128,13 +131,14 @@ async fn run_apply(
     }
     let caller = aws.caller().await?;
     lock::acquire(aws, &Holder::this_process(&caller.arn)).await?;
-    let outcome = apply_locked(aws, desired, &plan, options).await;
+    let outcome = apply_locked(aws, desired, &plan, options, only.is_empty()).await;
     let released = lock::release(aws).await;
     let report = outcome?;
     released.map_err(|e| {
         format!("the apply finished but releasing the lock failed ({e}); run `jumpgate unlock`")
     })?;
     print_report(&report, desired);
+    super::print_pending(&pending, &mut std::io::stdout())?;
     Ok(if report.succeeded() {
         ExitCode::SUCCESS
     } else {
@@ -149,12 +153,14 @@ fn stale_plan() -> Failure {
     )
 }
 
-/// Under the lock, checks that nothing moved since planning, then applies.
+/// Under the lock, checks that nothing moved since planning, then applies;
+/// with `follow_up`, also what depends on accounts it created.
 async fn apply_locked(
     aws: &Aws,
     desired: &DesiredState,
     plan: &Plan,
     options: &ApplyOptions,
+    follow_up: bool,
 ) -> Result<ApplyReport, Failure> {
     let live = observe(aws, desired).await?;
     if live.fingerprint() != plan.fingerprint {
@@ -162,7 +168,7 @@ async fn apply_locked(
     }
     let mut report = apply::apply(aws, plan, options).await;
     let created_accounts = report.applied.iter().any(|c| c.kind == plan::Kind::Account);
-    if created_accounts && report.succeeded() {
+    if follow_up && created_accounts && report.succeeded() {
         // What depends on the new accounts' ids could not be planned before
         // they existed: plan it now, under the same lock, and finish.
         let live = observe(aws, desired).await?;

@@ -44,12 +44,21 @@ pub async fn import(connection: &Connection, out: Option<&Path>) -> Result<ExitC
         live: &live,
         imported_at: &imported_at,
     });
+    // Written in `jumpgate fmt`'s layout, so the first `fmt --check` passes.
+    let text = match jumpgate::lang::fmt::format(0, &imported.text) {
+        Ok(text) => text,
+        Err(problems) => {
+            let first = problems.first().map(|p| p.message.as_str()).unwrap_or_default();
+            eprintln!("warning: the imported file is written unformatted: it does not parse ({first})");
+            imported.text.clone()
+        }
+    };
     match out {
         Some(out) => {
-            std::fs::write(out, &imported.text)
+            std::fs::write(out, &text)
                 .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
         }
-        None => print!("{}", imported.text),
+        None => print!("{text}"),
     }
     for note in &imported.notes {
         eprintln!("note: {note}");

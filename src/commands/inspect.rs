@@ -19,11 +19,12 @@ pub async fn plan(
     out: Option<PathBuf>,
     format: Format,
     detailed_exitcode: bool,
+    only: &[String],
 ) -> Result<ExitCode, Failure> {
     let desired = load(&path)?;
     let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
     let live = observe(&aws, &desired).await?;
-    let mut plan = plan::build(&desired, &live);
+    let (mut plan, pending) = super::select_only(plan::build(&desired, &live), only)?;
     for hint in &mut plan.bootstrap_needed {
         hint.read_state_at(&path);
     }
@@ -46,6 +47,8 @@ pub async fn plan(
             }
         )
     );
+    // Not data: stdout stays the plan in the format asked for.
+    super::print_pending(&pending, &mut std::io::stderr())?;
     Ok(if detailed_exitcode && !plan.is_empty() {
         ExitCode::from(2)
     } else {

@@ -3,15 +3,19 @@
 
 pub mod accounts;
 pub mod apply;
+pub mod fmt;
 pub mod import;
 pub mod inspect;
 pub mod profiles;
+pub mod shell;
+pub mod validate;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use jumpgate::lang::{self, LoadStateError};
 use jumpgate::model::desired::DesiredState;
+use jumpgate::plan;
 
 /// A failed command: what to tell the user.
 #[derive(Debug)]
@@ -27,18 +31,49 @@ pub(crate) fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+/// Whether messages on stderr may be coloured.
+pub(crate) fn stderr_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
 pub(crate) fn load(path: &Path) -> Result<DesiredState, Failure> {
     lang::load(path).map_err(|err| match err {
-        LoadStateError::Invalid(invalid) => {
-            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal();
-            Failure(format!(
-                "the desired state is invalid:\n\n{}",
-                invalid.render(color)
-            ))
-        }
+        LoadStateError::Invalid(invalid) => Failure(format!(
+            "the desired state is invalid:\n\n{}",
+            invalid.render(stderr_color())
+        )),
         other => Failure(other.to_string()),
     })
+}
+
+/// With `--only` addresses, the part of `plan` they need and the changes
+/// left pending; without, the whole plan.
+pub(crate) fn select_only(
+    plan: plan::Plan,
+    only: &[String],
+) -> Result<(plan::Plan, Vec<plan::Change>), Failure> {
+    if only.is_empty() {
+        return Ok((plan, Vec::new()));
+    }
+    let subset = plan::only(&plan, only)?;
+    Ok((subset.plan, subset.pending))
+}
+
+/// Says which changes `--only` left for a later apply.
+pub(crate) fn print_pending(pending: &[plan::Change], out: &mut impl Write) -> std::io::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nLeft pending ({} change{}, not selected by --only nor needed by it):",
+        pending.len(),
+        if pending.len() == 1 { "" } else { "s" }
+    )?;
+    for change in pending {
+        writeln!(out, "  {} {}", change.action.symbol(), change.address)?;
+    }
+    writeln!(out, "A later `jumpgate apply` without --only makes them.")
 }
 
 /// Asks on the terminal; anything but "yes" is a no.

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
+use sha2::{Digest, Sha256};
 
 use super::source::Sources;
 
@@ -127,6 +128,96 @@ impl Invalid {
         ));
         out
     }
+}
+
+/// How `validate` reports problems.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProblemFormat {
+    /// `file:line:column: error: message` with a source excerpt.
+    #[default]
+    Text,
+    /// GitHub Actions workflow commands (`::error file=…,line=…`): each
+    /// problem is an annotation on the pull request's line.
+    Github,
+    /// GitLab Code Quality JSON, for `artifacts:reports:codequality`.
+    Gitlab,
+}
+
+impl Invalid {
+    /// Each problem as its file, 1-based line and column.
+    fn located(&self) -> impl Iterator<Item = (&Problem, &str, usize, usize)> {
+        self.problems.iter().map(|problem| {
+            let (line, column) = self
+                .sources
+                .line_col(problem.at.file, problem.at.span.offset());
+            let name = self.sources.files[problem.at.file].name.as_str();
+            (problem, name, line, column)
+        })
+    }
+
+    /// One GitHub `::error` workflow command per problem.
+    /// <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#setting-an-error-message>
+    pub fn render_github(&self) -> String {
+        self.located()
+            .map(|(problem, file, line, column)| {
+                let mut message = problem.message.clone();
+                if let Some(help) = &problem.help {
+                    message.push_str(&format!("\n\nhelp: {help}"));
+                }
+                format!(
+                    "::error file={},line={line},col={column},title={}::{}\n",
+                    github_property(file),
+                    github_property(&format!("jumpgate::{}", problem.code)),
+                    github_data(&message)
+                )
+            })
+            .collect()
+    }
+
+    /// A GitLab Code Quality report: a JSON array of issues.
+    /// <https://docs.gitlab.com/ci/testing/code_quality/#code-quality-report-format>
+    pub fn render_gitlab(&self) -> String {
+        let issues: Vec<serde_json::Value> = self
+            .located()
+            .map(|(problem, file, line, column)| {
+                let mut description = problem.message.clone();
+                if let Some(help) = &problem.help {
+                    description.push_str(&format!(" (help: {help})"));
+                }
+                // Stable across runs and unique within one: GitLab compares
+                // reports of two pipelines by fingerprint.
+                let fingerprint = Sha256::digest(
+                    format!("{}\0{file}\0{line}\0{column}\0{}", problem.code, problem.message)
+                        .as_bytes(),
+                );
+                serde_json::json!({
+                    "description": description,
+                    "check_name": problem.code,
+                    "fingerprint": hex::encode(fingerprint),
+                    "severity": "major",
+                    "location": {
+                        "path": file,
+                        "lines": { "begin": line },
+                    },
+                })
+            })
+            .collect();
+        let mut out = serde_json::to_string_pretty(&issues).expect("JSON values serialise");
+        out.push('\n');
+        out
+    }
+}
+
+/// A workflow command's message: `%`, CR and LF escaped.
+fn github_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: also `:` and `,`.
+fn github_property(text: &str) -> String {
+    github_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// How many problems are shown with a source excerpt; the rest get one line each.

@@ -3,6 +3,7 @@
 
 mod build;
 mod diagnostic;
+pub mod fmt;
 mod limits;
 mod reader;
 mod source;
@@ -12,7 +13,7 @@ mod syntax;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use diagnostic::{Invalid, Location, Problem};
+pub use diagnostic::{Invalid, Location, Problem, ProblemFormat};
 pub use source::{LoadError, SourceFile, Sources};
 pub use suggest::did_you_mean;
 

@@ -1,0 +1,192 @@
+//! `jumpgate fmt`: a table of messy inputs and their canonical form
+//! (snapshots), the shipped files already canonical, every comment kept,
+//! one pass enough; and the command's `--check` and write modes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use jumpgate::lang::fmt::format;
+
+fn canonical(text: &str) -> String {
+    let once = format(0, text).unwrap_or_else(|problems| panic!("does not parse: {problems:?}"));
+    let twice = format(0, &once).expect("the canonical form parses");
+    assert_eq!(once, twice, "a second pass changed the output of:\n{text}");
+    for comment in comments(text) {
+        assert!(
+            once.contains(comment),
+            "comment {comment:?} lost from:\n{text}\ngot:\n{once}"
+        );
+    }
+    once
+}
+
+/// The `//` and `/* */` comments and `/-` slashdashed parts of a test input
+/// (inputs here keep each on one line and outside strings).
+fn comments(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let mut rest = line;
+        while let Some(start) = ["//", "/*", "/-"].iter().filter_map(|m| rest.find(m)).min() {
+            rest = &rest[start..];
+            let end = match rest.find("*/") {
+                Some(close) if rest.starts_with("/*") => close + 2,
+                _ => rest.len(),
+            };
+            found.push(rest[..end].trim_end());
+            rest = &rest[end..];
+        }
+    }
+    found
+}
+
+/// (name, messy input): each snapshot is the input's canonical form.
+const MESSY: &[(&str, &str)] = &[
+    (
+        "spacing_and_indentation",
+        "jump-account   id=\"111111111111\"    region=\"us-east-1\"{\n  password-policy   min-length=14\n      }\n",
+    ),
+    (
+        "quoting_bare_strings_and_raw_strings",
+        "role admin policy=#\"arn:aws:iam::aws:policy/AdministratorAccess\"#\nuser \"plain.name\" console=#false {\n access operator project=payments\n}\n",
+    ),
+    (
+        "quoted_names_that_need_no_quotes",
+        "\"user\" \"a\" {\n    \"access\" \"admin\" \"until\"=\"2027-01-01\"\n}\n",
+    ),
+    (
+        "semicolons_become_lines",
+        "user \"a\" { access \"admin\"; access \"operator\"; }\nrole \"x\"; role \"y\"\n",
+    ),
+    (
+        "blank_lines_collapsed_and_trimmed",
+        "\n\n\n// head\n\n\n\nuser \"a\" {\n\n\n    access \"admin\"\n\n\n\n    access \"operator\"\n\n}\n\n\n",
+    ),
+    (
+        "runs_of_one_name_are_aligned",
+        "role \"admin\" policy=\"arn:aws:iam::aws:policy/AdministratorAccess\"\nrole \"developer\" policy=\"arn:aws:iam::aws:policy/PowerUserAccess\" session-hours=4\nrole \"operator\" policy=\"arn:aws:iam::aws:policy/ReadOnlyAccess\" session-hours=1\n",
+    ),
+    (
+        "a_comment_line_or_blank_line_breaks_a_run",
+        "account \"a\" id=\"222222222222\" env=\"prod\"\naccount \"bbbbbbbb\" id=\"333333333333\"\n// the next one\naccount \"c\" id=\"444444444444\"\n\naccount \"dd\" id=\"555555555555\"\n",
+    ),
+    (
+        "trailing_comments_aligned",
+        "account \"shared-services\" id=\"444444444444\" // in no project\naccount \"sandbox\" email=\"me+sandbox@example.com\"     // created\nuser \"deploy-bot\" console=#false // no login profile\n",
+    ),
+    (
+        "comments_everywhere",
+        "// file head\n/* block before */ user \"a\" { // on the brace\n    // inside\n    access \"admin\" // why\n    // last inside\n} // after the brace\n// end of file\n",
+    ),
+    (
+        "comments_among_entries_keep_the_header_as_written",
+        "user   \"a\" /* the lead */ console=#false {\n    access \"admin\"   /-until=\"2027-01-01\"\n}\n",
+    ),
+    (
+        "slashdashed_nodes_are_kept",
+        "user \"a\" {\n    access \"admin\"\n    /-access \"operator\" project=\"p\"\n}\n/-user \"gone\" {\n    access \"admin\"\n}\n",
+    ),
+    (
+        "long_lines_wrap_between_entries",
+        "jump-account id=\"111111111111\" region=\"ap-northeast-1\" {\n    password-policy min-length=14 require-symbols=#true require-numbers=#true require-uppercase=#true require-lowercase=#true max-age-days=90 reuse-prevention=24\n}\n",
+    ),
+    (
+        "continuations_rejoined_when_they_fit",
+        "user \"a\" \\\n    console=#false \\\n    age-recipient=\"age1xyz\" {\n    access \"admin\"\n}\n",
+    ),
+    ("numbers_and_keywords", "limits a=0x10 b=1_000 c=1.50 d=#null e=#true\n"),
+    (
+        "strings_with_escapes",
+        "note \"say \\\"hi\\\"\\tthere\" other=\"\"\"\n    two\n    lines\n    \"\"\"\n",
+    ),
+    ("crlf_line_endings", "user \"a\" {\r\n    access \"admin\" // x\r\n}\r\n"),
+    ("empty_file", ""),
+    ("only_comments", "\n// nothing declared yet\n\n"),
+    ("empty_block", "user \"a\" {\n\n}\n"),
+];
+
+#[test]
+fn messy_inputs_format_as_expected() {
+    for (name, input) in MESSY {
+        let output = canonical(input);
+        insta::assert_snapshot!(*name, output, input);
+    }
+}
+
+/// Every `.kdl` file under `dir`, recursively.
+fn kdl_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("readable") {
+        let path = entry.expect("readable").path();
+        if path.is_dir() {
+            files.extend(kdl_files(&path));
+        } else if path.extension().is_some_and(|e| e == "kdl") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn shipped_files_are_canonical_and_round_trip_unchanged() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files: Vec<PathBuf> = ["state", "examples"]
+        .iter()
+        .flat_map(|dir| kdl_files(&root.join(dir)))
+        .collect();
+    assert!(files.len() >= 6, "found only {files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            canonical(&text),
+            text,
+            "{} is not canonical: run `jumpgate fmt`",
+            file.display()
+        );
+    }
+}
+
+fn jumpgate(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_jumpgate"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("jumpgate runs")
+}
+
+#[test]
+fn check_lists_what_would_change_and_fmt_rewrites_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let messy = "jump-account id=\"111111111111\"   region=\"us-east-1\"\n// who\nuser \"a\"{access \"admin\"}\n";
+    let tidy = canonical(messy);
+    std::fs::write(state.join("a.kdl"), messy).unwrap();
+    std::fs::write(state.join("b.kdl"), "role \"extra\"\n").unwrap();
+
+    let check = jumpgate(dir.path(), &["fmt", "--check"]);
+    assert_eq!(check.status.code(), Some(1), "{check:?}");
+    assert_eq!(String::from_utf8_lossy(&check.stdout), "state/a.kdl\n");
+    assert!(String::from_utf8_lossy(&check.stderr).contains("1 file is not in canonical format"));
+    assert_eq!(std::fs::read_to_string(state.join("a.kdl")).unwrap(), messy, "--check writes nothing");
+
+    let write = jumpgate(dir.path(), &["fmt"]);
+    assert_eq!(write.status.code(), Some(0), "{write:?}");
+    assert_eq!(String::from_utf8_lossy(&write.stdout), "state/a.kdl\n");
+    assert_eq!(std::fs::read_to_string(state.join("a.kdl")).unwrap(), tidy);
+
+    let again = jumpgate(dir.path(), &["fmt", "--check", "state"]);
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    assert!(again.stdout.is_empty());
+}
+
+#[test]
+fn a_file_that_does_not_parse_is_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.kdl");
+    std::fs::write(&file, "user \"a\" {\n").unwrap();
+    let out = jumpgate(dir.path(), &["fmt", "broken.kdl"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.kdl:1:"), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "user \"a\" {\n");
+}
