@@ -22,3 +22,6 @@ mod guards;
 
 #[path = "plan_apply/json_plan.rs"]
 mod json_plan;
+
+#[path = "plan_apply/only.rs"]
+mod only;

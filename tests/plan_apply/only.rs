@@ -1,0 +1,123 @@
+//! Issue #17: urgent offboarding with `--only`. With three changes pending
+//! (a leaver, a newcomer, more access for someone), `apply --only
+//! user.sato.kenji` removes the leaver and what AWS needs gone first, and
+//! nothing else; the other two stay pending until the next full apply.
+
+use crate::harness::{Workspace, changes, groups_of, iam, jumpgate, mutating, user_exists};
+use crate::support::emulator::Emulator;
+
+const BEFORE: &str = r#"
+jump-account id="123456789012" region="ap-northeast-1"
+project "payments" {
+    account "payments-prod" id="210987654321"
+}
+user "yamada.taro" {
+    access "admin"
+}
+user "suzuki.ichiro" {
+    access "admin"
+}
+user "sato.kenji" {
+    access "operator" project="payments"
+}
+"#;
+
+/// sato.kenji leaves, ito.mei joins, suzuki.ichiro gains read-only everywhere.
+const AFTER: &str = r#"
+jump-account id="123456789012" region="ap-northeast-1"
+project "payments" {
+    account "payments-prod" id="210987654321"
+}
+user "yamada.taro" {
+    access "admin"
+}
+user "suzuki.ichiro" {
+    access "admin"
+    access "operator"
+}
+user "ito.mei" console=#false {
+    access "developer" project="payments"
+}
+"#;
+
+fn addresses(plan: &serde_json::Value) -> Vec<String> {
+    changes(plan).into_iter().map(|(_, address)| address).collect()
+}
+
+#[tokio::test]
+async fn offboarding_one_user_leaves_the_other_changes_pending() {
+    let emu = Emulator::start();
+    let ws = Workspace::with_state(BEFORE);
+    ws.apply(&emu, &[]).expect_code(0);
+    let iam = iam(&emu).await;
+    assert!(user_exists(&iam, "sato.kenji").await);
+
+    ws.write_state(AFTER);
+    let state = ws.state_arg();
+    let full = ws.plan_json(&emu);
+    let all = addresses(&full);
+    assert!(all.contains(&"user.ito.mei".to_owned()), "{all:?}");
+    assert!(
+        all.contains(&"membership.suzuki.ichiro/group-operator".to_owned()),
+        "{all:?}"
+    );
+
+    // An address the plan does not hold is refused before anything changes.
+    emu.start_recording();
+    let refused = ws.apply(&emu, &["--only", "user.sato.kenj"]);
+    emu.stop_recording();
+    refused.expect_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("user.sato.kenj is not in the plan; did you mean user.sato.kenji"),
+        "{}",
+        refused.stderr
+    );
+    assert!(mutating(&emu).is_empty(), "a refused --only changes nothing");
+
+    // `plan --only` shows the subset, and says what stays pending.
+    let preview = jumpgate(
+        &emu,
+        &["plan", &state, "--only", "user.sato.kenji", "--format", "json"],
+    );
+    preview.expect_code(0);
+    let subset = addresses(&preview.json());
+    assert_eq!(
+        subset,
+        [
+            "login-profile.sato.kenji",
+            "membership.sato.kenji/group-operator-payments",
+            "user.sato.kenji"
+        ]
+    );
+    assert!(preview.stderr.contains("Left pending"), "{}", preview.stderr);
+    assert!(preview.stderr.contains("+ user.ito.mei"), "{}", preview.stderr);
+
+    let applied = ws.apply(&emu, &["--only", "user.sato.kenji"]);
+    applied.expect_code(0);
+    assert!(
+        applied
+            .stdout
+            .contains("Apply complete: 0 added, 0 changed, 3 destroyed."),
+        "{}",
+        applied.stdout
+    );
+    assert!(applied.stdout.contains("Left pending"), "{}", applied.stdout);
+    assert!(!user_exists(&iam, "sato.kenji").await, "cut off now");
+    assert!(!user_exists(&iam, "ito.mei").await, "still waiting for review");
+    assert_eq!(groups_of(&iam, "suzuki.ichiro").await, ["group-admin"]);
+
+    // Exactly the rest is pending; the next full apply makes it.
+    let pending = addresses(&ws.plan_json(&emu));
+    let rest: Vec<String> = all.into_iter().filter(|a| !subset.contains(a)).collect();
+    assert_eq!(pending, rest);
+    ws.apply(&emu, &[]).expect_code(0);
+    assert!(user_exists(&iam, "ito.mei").await);
+    assert_eq!(
+        groups_of(&iam, "suzuki.ichiro").await,
+        ["group-admin", "group-operator"]
+    );
+    let after = jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]);
+    after.expect_code(0);
+}
