@@ -1,7 +1,10 @@
 //! Issue #5, the CI examples: the jumpgate commands that
 //! `examples/ci/github-actions.yml` and `examples/ci/gitlab-ci.yml` run are
 //! read out of the YAML and run as written (same flags, same files, from the
-//! repository's root) against the emulator, through the life of a state
+//! repository's root) against the emulator. The examples are thin users of
+//! the building blocks (issue #17): the GitHub Action `action.yml` and the
+//! GitLab template `ci/jumpgate.gitlab-ci.yml`, whose commands run here with
+//! their default path, `state`. They run through the life of a state
 //! repository: a pull request planned and applied from its saved plan, a
 //! scheduled drift check, an offboarding, a saved plan gone stale. The IAM
 //! policies for the CI roles must allow every call those runs made, and
@@ -15,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use aws_sdk_iam::Client as IamClient;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use support::emulator::Emulator;
 
@@ -68,8 +71,8 @@ fn yaml(file: &Path) -> Option<Value> {
     serde_json::from_slice(&output.stdout).ok()
 }
 
-/// The shell scripts a pipeline runs: GitHub's `steps[].run`, GitLab's
-/// `before_script` and `script`.
+/// The shell scripts a pipeline runs: GitHub's `steps[].run` (of a workflow's
+/// jobs or a composite action's `runs`), GitLab's `before_script` and `script`.
 fn scripts(pipeline: &Value) -> Vec<String> {
     let mut found = Vec::new();
     let mut text = |v: &Value| match v {
@@ -79,9 +82,10 @@ fn scripts(pipeline: &Value) -> Vec<String> {
         }
         _ => {}
     };
-    let jobs: Vec<&Value> = match pipeline.get("jobs") {
-        Some(jobs) => jobs.as_object().expect("jobs").values().collect(),
-        None => pipeline.as_object().expect("a mapping").values().collect(),
+    let jobs: Vec<&Value> = match (pipeline.get("jobs"), pipeline.get("runs")) {
+        (Some(jobs), _) => jobs.as_object().expect("jobs").values().collect(),
+        (None, Some(runs)) => vec![runs],
+        _ => pipeline.as_object().expect("a mapping").values().collect(),
     };
     for job in jobs {
         for step in job["steps"].as_array().into_iter().flatten() {
@@ -102,6 +106,8 @@ fn commands(scripts: &[String]) -> Vec<Vec<String>> {
         let Some(rest) = line.strip_prefix("jumpgate ") else {
             continue;
         };
+        // The building blocks' path input, at its default.
+        let rest = rest.replace("\"$JUMPGATE_PATH\"", "state");
         let command = rest
             .split(['|', '>', ';'])
             .next()
@@ -121,17 +127,82 @@ fn commands(scripts: &[String]) -> Vec<Vec<String>> {
     commands
 }
 
+/// A YAML file of the repository, parsed; `None` without PyYAML.
+fn parsed(path: &str) -> (String, Option<Value>) {
+    let file = repo().join(path);
+    let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (text, yaml(&file))
+}
+
+/// GitLab's `extends`, resolved as GitLab merges: mappings deeply, the rest
+/// (lists, scalars) replaced by the extending job's.
+fn resolve_extends(pipeline: &Value, job: &Value) -> Value {
+    let Some(parent) = job.get("extends").and_then(Value::as_str) else {
+        return job.clone();
+    };
+    let mut merged = resolve_extends(pipeline, &pipeline[parent]);
+    fn merge(base: &mut Value, over: &Value) {
+        match (base, over) {
+            (Value::Object(base), Value::Object(over)) => {
+                for (key, value) in over {
+                    merge(base.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+            (base, over) => *base = over.clone(),
+        }
+    }
+    merge(&mut merged, job);
+    merged.as_object_mut().expect("a job").remove("extends");
+    merged
+}
+
+/// The commands a pipeline runs: the example's own scripts and those of
+/// the building block it uses (for GitLab, its jobs with `extends` resolved
+/// against the included template).
 fn pipeline_commands(name: &str) -> (Value, Vec<Vec<String>>) {
-    let file = repo().join("examples/ci").join(name);
-    let text = fs::read_to_string(&file).expect("the pipeline file");
-    match yaml(&file) {
-        Some(parsed) => {
-            let found = commands(&scripts(&parsed));
-            (parsed, found)
+    let (text, example) = parsed(&format!("examples/ci/{name}"));
+    let block = if name.starts_with("github") {
+        "action.yml"
+    } else {
+        "ci/jumpgate.gitlab-ci.yml"
+    };
+    let (block_text, block_yaml) = parsed(block);
+    match (example, block_yaml) {
+        (Some(example), Some(block)) if block.get("runs").is_some() => {
+            let mut found = scripts(&example);
+            found.extend(scripts(&block));
+            (json!({"workflow": example, "action": block}), commands(&found))
+        }
+        (Some(example), Some(template)) => {
+            let mut all = template.as_object().expect("a mapping").clone();
+            all.extend(example.as_object().expect("a mapping").clone());
+            let all = Value::Object(all);
+            let jobs: serde_json::Map<String, Value> = all
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(name, job)| !name.starts_with('.') && job.get("extends").is_some())
+                .map(|(name, job)| (name.clone(), resolve_extends(&all, job)))
+                .collect();
+            let jobs = Value::Object(jobs);
+            let found = commands(&scripts(&jobs));
+            (json!({"pipeline": example, "template": template, "jobs": jobs}), found)
         }
         // Without PyYAML: the command lines of the raw text.
-        None => (Value::Null, commands(&[text])),
+        _ => (Value::Null, commands(&[text, block_text])),
     }
+}
+
+/// A command with `validate`'s annotation format left out: each platform
+/// has its own, the rest is the same.
+fn without_annotation_format(command: &[String]) -> Vec<String> {
+    let mut command = command.to_vec();
+    if command[0] == "validate"
+        && let Some(at) = command.iter().position(|a| a == "--format")
+    {
+        command.drain(at..(at + 2).min(command.len()));
+    }
+    command
 }
 
 /// The command of `commands` whose subcommand is `sub` and whose arguments
@@ -293,11 +364,17 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
     let emu = Emulator::start();
     let (github, github_commands) = pipeline_commands("github-actions.yml");
     let (gitlab, gitlab_commands) = pipeline_commands("gitlab-ci.yml");
-    // Both pipelines run the same jumpgate commands.
-    let sorted = |c: &[Vec<String>]| c.iter().cloned().collect::<BTreeSet<_>>();
+    // Both pipelines run the same jumpgate commands, but for the format of
+    // validation's annotations.
+    let sorted = |c: &[Vec<String>]| {
+        c.iter()
+            .map(|c| without_annotation_format(c))
+            .collect::<BTreeSet<_>>()
+    };
     assert_eq!(sorted(&github_commands), sorted(&gitlab_commands));
     let commands = github_commands;
-    let validate = find(&commands, "validate", &["state"], &[]).to_vec();
+    let validate = find(&commands, "validate", &["state", "--format", "github"], &[]).to_vec();
+    find(&gitlab_commands, "validate", &["state", "--format", "gitlab"], &[]);
     let plan = find(
         &commands,
         "plan",
@@ -312,64 +389,95 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
 
     // The pipelines' structure, where the YAML could be read.
     if !github.is_null() {
-        let on = github.get("on").or(github.get("true")).expect("on:");
+        let workflow = &github["workflow"];
+        let on = workflow
+            .get("on")
+            .or(workflow.get("true"))
+            .expect("on:");
         assert!(on.get("pull_request").is_some());
-        assert_eq!(on["push"]["branches"], serde_json::json!(["main"]));
+        assert_eq!(on["push"]["branches"], json!(["main"]));
         assert!(on["schedule"][0]["cron"].is_string());
-        let jobs = &github["jobs"];
+        let jobs = &workflow["jobs"];
         for job in ["plan", "apply", "drift"] {
             assert!(jobs[job]["if"].is_string(), "job {job}");
+            // Each job is the action at a release, with its command.
+            let steps = jobs[job]["steps"].as_array().unwrap();
+            let uses = steps
+                .iter()
+                .find(|s| s["uses"].as_str().is_some_and(|u| u.contains("/jumpgate@")))
+                .unwrap_or_else(|| panic!("job {job} uses the jumpgate action"));
+            assert_eq!(uses["with"]["command"], job);
+            assert!(uses["with"]["version"].is_string());
         }
-        let steps = |job: &str| jobs[job]["steps"].as_array().unwrap().clone();
-        assert!(steps("plan").iter().any(|s| {
+        let action = &github["action"];
+        assert_eq!(action["runs"]["using"], "composite");
+        let steps = action["runs"]["steps"].as_array().unwrap();
+        let install = steps[0]["run"].as_str().unwrap();
+        assert!(install.contains("sha256sum -c"), "{install}");
+        let step_for = |command: &str, what: &dyn Fn(&Value) -> bool| {
+            steps.iter().any(|s| {
+                s["if"]
+                    .as_str()
+                    .is_some_and(|c| c.contains(&format!("inputs.command == '{command}'")))
+                    && what(s)
+            })
+        };
+        assert!(step_for("plan", &|s| {
             s["uses"]
                 .as_str()
                 .is_some_and(|u| u.starts_with("actions/upload-artifact"))
                 && s["with"]["path"] == "plan.json"
         }));
-        assert!(steps("plan").iter().any(|s| {
+        assert!(step_for("plan", &|s| {
             s["uses"]
                 .as_str()
                 .is_some_and(|u| u.starts_with("actions/github-script"))
                 && s["with"]["script"].as_str().unwrap().contains("plan.md")
         }));
-        assert!(steps("apply").iter().any(|s| {
+        assert!(step_for("apply", &|s| {
             s["run"]
                 .as_str()
-                .is_some_and(|r| r.contains("gh run download") && r.contains("jumpgate-plan"))
+                .is_some_and(|r| r.contains("gh run download"))
         }));
-        let drift_step = steps("drift")
-            .into_iter()
-            .find(|s| {
-                s["run"]
-                    .as_str()
-                    .is_some_and(|r| r.contains("jumpgate drift"))
-            })
-            .unwrap();
         // GitHub runs `shell: bash` with pipefail: the tee keeps exit 2.
-        assert_eq!(drift_step["shell"], "bash");
+        assert!(step_for("drift", &|s| {
+            s["run"]
+                .as_str()
+                .is_some_and(|r| r.contains("jumpgate drift"))
+                && s["shell"] == "bash"
+        }));
     }
     if !gitlab.is_null() {
+        let include = &gitlab["pipeline"]["include"][0];
+        assert_eq!(include["file"], "/ci/jumpgate.gitlab-ci.yml");
+        let jobs = &gitlab["jobs"];
         for job in ["jumpgate-plan", "jumpgate-apply", "jumpgate-drift"] {
-            assert!(gitlab[job]["rules"].is_array(), "job {job} has rules");
+            assert!(jobs[job]["rules"].is_array(), "job {job} has rules");
+            assert!(jobs[job]["before_script"].is_array(), "job {job} installs");
         }
+        let plan_job = &jobs["jumpgate-plan"];
         assert!(
-            gitlab["jumpgate-plan"]["artifacts"]["paths"]
+            plan_job["artifacts"]["paths"]
                 .as_array()
                 .unwrap()
                 .contains(&Value::from("plan.json"))
         );
+        assert_eq!(
+            plan_job["artifacts"]["reports"]["codequality"],
+            "gl-code-quality-report.json"
+        );
         assert!(
-            gitlab["jumpgate-drift"]["rules"][0]["if"]
+            jobs["jumpgate-drift"]["rules"][0]["if"]
                 .as_str()
                 .unwrap()
                 .contains("schedule")
         );
+        let before = plan_job["before_script"].as_array().unwrap();
+        assert!(before.contains(&Value::from("set -o pipefail")));
         assert!(
-            gitlab[".jumpgate"]["before_script"]
-                .as_array()
-                .unwrap()
-                .contains(&Value::from("set -o pipefail"))
+            before
+                .iter()
+                .any(|s| s.as_str().is_some_and(|s| s.contains("sha256sum -c")))
         );
     }
 
