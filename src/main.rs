@@ -238,8 +238,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             detailed_exitcode,
             only,
         } => {
-            commands::inspect::plan(&connection, path, out, format, detailed_exitcode, &only.only)
-                .await
+            commands::inspect::plan(
+                &connection,
+                path,
+                out,
+                format,
+                detailed_exitcode,
+                &only.only,
+            )
+            .await
         }
         Command::Apply {
             path,
@@ -250,8 +257,16 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             only,
         } => {
             let only = &only.only;
-            commands::apply::apply(&connection, path, plan, yes, secrets_dir, allow_lockout, only)
-                .await
+            commands::apply::apply(
+                &connection,
+                path,
+                plan,
+                yes,
+                secrets_dir,
+                allow_lockout,
+                only,
+            )
+            .await
         }
         Command::Drift { path, format } => {
             commands::inspect::drift(&connection, path, format).await

@@ -39,7 +39,9 @@ fn github_format_prints_one_error_command_per_problem() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
     assert!(
-        lines[0].starts_with("::error file=state/main.kdl,line=3,col=12,title=jumpgate%3A%3Aunknown-role::"),
+        lines[0].starts_with(
+            "::error file=state/main.kdl,line=3,col=12,title=jumpgate%3A%3Aunknown-role::"
+        ),
         "{}",
         lines[0]
     );
@@ -70,7 +72,10 @@ fn gitlab_format_is_a_code_quality_report() {
     assert_eq!(first["location"]["path"], "state/main.kdl");
     assert_eq!(first["location"]["lines"]["begin"], 3);
     assert!(first["description"].as_str().unwrap().contains("superuser"));
-    let fingerprints: Vec<&str> = issues.iter().map(|i| i["fingerprint"].as_str().unwrap()).collect();
+    let fingerprints: Vec<&str> = issues
+        .iter()
+        .map(|i| i["fingerprint"].as_str().unwrap())
+        .collect();
     assert_eq!(fingerprints[0].len(), 64);
     assert_ne!(fingerprints[0], fingerprints[1]);
     // Stable: the same input gives the same report.

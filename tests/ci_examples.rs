@@ -171,7 +171,10 @@ fn pipeline_commands(name: &str) -> (Value, Vec<Vec<String>>) {
         (Some(example), Some(block)) if block.get("runs").is_some() => {
             let mut found = scripts(&example);
             found.extend(scripts(&block));
-            (json!({"workflow": example, "action": block}), commands(&found))
+            (
+                json!({"workflow": example, "action": block}),
+                commands(&found),
+            )
         }
         (Some(example), Some(template)) => {
             let mut all = template.as_object().expect("a mapping").clone();
@@ -186,7 +189,10 @@ fn pipeline_commands(name: &str) -> (Value, Vec<Vec<String>>) {
                 .collect();
             let jobs = Value::Object(jobs);
             let found = commands(&scripts(&jobs));
-            (json!({"pipeline": example, "template": template, "jobs": jobs}), found)
+            (
+                json!({"pipeline": example, "template": template, "jobs": jobs}),
+                found,
+            )
         }
         // Without PyYAML: the command lines of the raw text.
         _ => (Value::Null, commands(&[text, block_text])),
@@ -374,7 +380,12 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
     assert_eq!(sorted(&github_commands), sorted(&gitlab_commands));
     let commands = github_commands;
     let validate = find(&commands, "validate", &["state", "--format", "github"], &[]).to_vec();
-    find(&gitlab_commands, "validate", &["state", "--format", "gitlab"], &[]);
+    find(
+        &gitlab_commands,
+        "validate",
+        &["state", "--format", "gitlab"],
+        &[],
+    );
     let plan = find(
         &commands,
         "plan",
@@ -390,10 +401,7 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
     // The pipelines' structure, where the YAML could be read.
     if !github.is_null() {
         let workflow = &github["workflow"];
-        let on = workflow
-            .get("on")
-            .or(workflow.get("true"))
-            .expect("on:");
+        let on = workflow.get("on").or(workflow.get("true")).expect("on:");
         assert!(on.get("pull_request").is_some());
         assert_eq!(on["push"]["branches"], json!(["main"]));
         assert!(on["schedule"][0]["cron"].is_string());

@@ -93,12 +93,18 @@ const MESSY: &[(&str, &str)] = &[
         "continuations_rejoined_when_they_fit",
         "user \"a\" \\\n    console=#false \\\n    age-recipient=\"age1xyz\" {\n    access \"admin\"\n}\n",
     ),
-    ("numbers_and_keywords", "limits a=0x10 b=1_000 c=1.50 d=#null e=#true\n"),
+    (
+        "numbers_and_keywords",
+        "limits a=0x10 b=1_000 c=1.50 d=#null e=#true\n",
+    ),
     (
         "strings_with_escapes",
         "note \"say \\\"hi\\\"\\tthere\" other=\"\"\"\n    two\n    lines\n    \"\"\"\n",
     ),
-    ("crlf_line_endings", "user \"a\" {\r\n    access \"admin\" // x\r\n}\r\n"),
+    (
+        "crlf_line_endings",
+        "user \"a\" {\r\n    access \"admin\" // x\r\n}\r\n",
+    ),
     ("empty_file", ""),
     ("only_comments", "\n// nothing declared yet\n\n"),
     ("empty_block", "user \"a\" {\n\n}\n"),
@@ -168,7 +174,11 @@ fn check_lists_what_would_change_and_fmt_rewrites_it() {
     assert_eq!(check.status.code(), Some(1), "{check:?}");
     assert_eq!(String::from_utf8_lossy(&check.stdout), "state/a.kdl\n");
     assert!(String::from_utf8_lossy(&check.stderr).contains("1 file is not in canonical format"));
-    assert_eq!(std::fs::read_to_string(state.join("a.kdl")).unwrap(), messy, "--check writes nothing");
+    assert_eq!(
+        std::fs::read_to_string(state.join("a.kdl")).unwrap(),
+        messy,
+        "--check writes nothing"
+    );
 
     let write = jumpgate(dir.path(), &["fmt"]);
     assert_eq!(write.status.code(), Some(0), "{write:?}");
@@ -187,6 +197,9 @@ fn a_file_that_does_not_parse_is_reported_and_left_alone() {
     std::fs::write(&file, "user \"a\" {\n").unwrap();
     let out = jumpgate(dir.path(), &["fmt", "broken.kdl"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.kdl:1:"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("broken.kdl:1:"),
+        "{out:?}"
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "user \"a\" {\n");
 }

@@ -56,8 +56,19 @@ fn bash_completions_load_and_complete_subcommands_and_flags() {
     std::fs::write(&script, stdout_of(&["completions", "bash"])).unwrap();
 
     let commands = bash_complete(&script, &["jumpgate", ""]);
-    for expected in ["validate", "plan", "apply", "drift", "fmt", "completions", "man"] {
-        assert!(commands.iter().any(|c| c == expected), "{expected} in {commands:?}");
+    for expected in [
+        "validate",
+        "plan",
+        "apply",
+        "drift",
+        "fmt",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "{expected} in {commands:?}"
+        );
     }
     assert_eq!(bash_complete(&script, &["jumpgate", "dr"]), ["drift"]);
     let flags = bash_complete(&script, &["jumpgate", "apply", "--o"]);
@@ -75,13 +86,21 @@ fn every_shell_gets_a_script_naming_the_commands() {
         }
     }
     let refused = jumpgate(&["completions", "tcsh"]);
-    assert_eq!(refused.status.code(), Some(2), "clap refuses an unknown shell");
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "clap refuses an unknown shell"
+    );
 }
 
 #[test]
 fn the_man_page_covers_every_command() {
     let page = stdout_of(&["man"]);
-    assert!(page.starts_with(".ie \\n(.g .ds Aq"), "roff: {}", &page[..80]);
+    assert!(
+        page.starts_with(".ie \\n(.g .ds Aq"),
+        "roff: {}",
+        &page[..80]
+    );
     assert!(page.contains(".TH jumpgate 1"), "{page}");
     for command in ["validate", "plan", "apply", "fmt", "completions"] {
         assert!(page.contains(command), "{command}");
@@ -95,8 +114,16 @@ fn the_man_page_covers_every_command() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     pages.sort();
-    for expected in ["jumpgate.1", "jumpgate-apply.1", "jumpgate-fmt.1", "jumpgate-plan.1"] {
-        assert!(pages.iter().any(|p| p == expected), "{expected} in {pages:?}");
+    for expected in [
+        "jumpgate.1",
+        "jumpgate-apply.1",
+        "jumpgate-fmt.1",
+        "jumpgate-plan.1",
+    ] {
+        assert!(
+            pages.iter().any(|p| p == expected),
+            "{expected} in {pages:?}"
+        );
     }
     let apply = std::fs::read_to_string(dir.path().join("jumpgate-apply.1")).unwrap();
     assert!(apply.contains("only"), "{apply}");

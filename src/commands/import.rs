@@ -48,8 +48,13 @@ pub async fn import(connection: &Connection, out: Option<&Path>) -> Result<ExitC
     let text = match jumpgate::lang::fmt::format(0, &imported.text) {
         Ok(text) => text,
         Err(problems) => {
-            let first = problems.first().map(|p| p.message.as_str()).unwrap_or_default();
-            eprintln!("warning: the imported file is written unformatted: it does not parse ({first})");
+            let first = problems
+                .first()
+                .map(|p| p.message.as_str())
+                .unwrap_or_default();
+            eprintln!(
+                "warning: the imported file is written unformatted: it does not parse ({first})"
+            );
             imported.text.clone()
         }
     };

@@ -187,8 +187,11 @@ impl Invalid {
                 // Stable across runs and unique within one: GitLab compares
                 // reports of two pipelines by fingerprint.
                 let fingerprint = Sha256::digest(
-                    format!("{}\0{file}\0{line}\0{column}\0{}", problem.code, problem.message)
-                        .as_bytes(),
+                    format!(
+                        "{}\0{file}\0{line}\0{column}\0{}",
+                        problem.code, problem.message
+                    )
+                    .as_bytes(),
                 );
                 serde_json::json!({
                     "description": description,

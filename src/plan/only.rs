@@ -49,8 +49,11 @@ fn hint(suggestions: &[(String, String)]) -> String {
 /// names) and, transitively, those they need. Refuses an address that names
 /// no change of the plan.
 pub fn only(plan: &Plan, addresses: &[String]) -> Result<Subset, OnlyError> {
-    let position =
-        |address: &str| plan.changes.iter().position(|c| c.address.eq_ignore_ascii_case(address));
+    let position = |address: &str| {
+        plan.changes
+            .iter()
+            .position(|c| c.address.eq_ignore_ascii_case(address))
+    };
     let missing: Vec<String> = addresses
         .iter()
         .filter(|a| position(a).is_none())
@@ -77,8 +80,11 @@ pub fn only(plan: &Plan, addresses: &[String]) -> Result<Subset, OnlyError> {
         }
         work.extend(needs(&plan.changes, index).filter(|&j| !selected[j]));
     }
-    let (kept, pending): (Vec<(usize, &Change)>, Vec<(usize, &Change)>) =
-        plan.changes.iter().enumerate().partition(|(i, _)| selected[*i]);
+    let (kept, pending): (Vec<(usize, &Change)>, Vec<(usize, &Change)>) = plan
+        .changes
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| selected[*i]);
     let changes: Vec<Change> = kept.into_iter().map(|(_, c)| c.clone()).collect();
     Ok(Subset {
         plan: Plan {
@@ -103,9 +109,7 @@ fn needs(changes: &[Change], index: usize) -> impl Iterator<Item = usize> + '_ {
 /// Whether `change` cannot be made before `other`.
 fn needed_by(change: &Change, other: &Change) -> bool {
     let creates = |kind: Kind| other.kind == kind && other.action == Action::Create;
-    let same = |a: Option<&str>, b: Option<&str>| {
-        matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
-    };
+    let same = |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
     match change.action {
         // Deleting a user or a group: whatever still hangs on it goes first.
         Action::Delete => match change.kind {
@@ -123,7 +127,9 @@ fn needed_by(change: &Change, other: &Change) -> bool {
         },
         // Creating or updating: what it refers to must exist.
         Action::Create | Action::Update => {
-            (change.kind != Kind::User && creates(Kind::User) && same(user_of(change), user_of(other)))
+            (change.kind != Kind::User
+                && creates(Kind::User)
+                && same(user_of(change), user_of(other)))
                 || (change.kind != Kind::Group
                     && creates(Kind::Group)
                     && same(group_of(change), group_of(other)))
@@ -142,47 +148,56 @@ fn needed_by(change: &Change, other: &Change) -> bool {
 
 /// The user a change is about, from its calls.
 fn user_of(change: &Change) -> Option<&str> {
-    change.operations.iter().find_map(|operation| match operation {
-        Operation::CreateUser { user, .. }
-        | Operation::TagUser { user, .. }
-        | Operation::AddUserToGroup { user, .. }
-        | Operation::RemoveUserFromGroup { user, .. }
-        | Operation::CreateLoginProfile { user, .. }
-        | Operation::DeleteLoginProfile { user }
-        | Operation::DeleteAccessKey { user, .. }
-        | Operation::DeleteSigningCertificate { user, .. }
-        | Operation::DeleteSshPublicKey { user, .. }
-        | Operation::DeleteServiceSpecificCredential { user, .. }
-        | Operation::DeactivateMfaDevice { user, .. }
-        | Operation::DeleteUserPolicy { user, .. }
-        | Operation::DetachUserPolicy { user, .. }
-        | Operation::DeleteUser { user } => Some(user.as_str()),
-        _ => None,
-    })
+    change
+        .operations
+        .iter()
+        .find_map(|operation| match operation {
+            Operation::CreateUser { user, .. }
+            | Operation::TagUser { user, .. }
+            | Operation::AddUserToGroup { user, .. }
+            | Operation::RemoveUserFromGroup { user, .. }
+            | Operation::CreateLoginProfile { user, .. }
+            | Operation::DeleteLoginProfile { user }
+            | Operation::DeleteAccessKey { user, .. }
+            | Operation::DeleteSigningCertificate { user, .. }
+            | Operation::DeleteSshPublicKey { user, .. }
+            | Operation::DeleteServiceSpecificCredential { user, .. }
+            | Operation::DeactivateMfaDevice { user, .. }
+            | Operation::DeleteUserPolicy { user, .. }
+            | Operation::DetachUserPolicy { user, .. }
+            | Operation::DeleteUser { user } => Some(user.as_str()),
+            _ => None,
+        })
 }
 
 /// The group a change is about, from its calls.
 fn group_of(change: &Change) -> Option<&str> {
-    change.operations.iter().find_map(|operation| match operation {
-        Operation::CreateGroup { group, .. }
-        | Operation::UpdateGroupPath { group, .. }
-        | Operation::PutGroupPolicy { group, .. }
-        | Operation::DeleteGroupPolicy { group, .. }
-        | Operation::AttachGroupPolicy { group, .. }
-        | Operation::DetachGroupPolicy { group, .. }
-        | Operation::DeleteGroup { group }
-        | Operation::AddUserToGroup { group, .. }
-        | Operation::RemoveUserFromGroup { group, .. } => Some(group.as_str()),
-        _ => None,
-    })
+    change
+        .operations
+        .iter()
+        .find_map(|operation| match operation {
+            Operation::CreateGroup { group, .. }
+            | Operation::UpdateGroupPath { group, .. }
+            | Operation::PutGroupPolicy { group, .. }
+            | Operation::DeleteGroupPolicy { group, .. }
+            | Operation::AttachGroupPolicy { group, .. }
+            | Operation::DetachGroupPolicy { group, .. }
+            | Operation::DeleteGroup { group }
+            | Operation::AddUserToGroup { group, .. }
+            | Operation::RemoveUserFromGroup { group, .. } => Some(group.as_str()),
+            _ => None,
+        })
 }
 
 /// The names of the managed policies a change attaches.
 fn attaches(change: &Change) -> impl Iterator<Item = &str> {
-    change.operations.iter().filter_map(|operation| match operation {
-        Operation::AttachGroupPolicy { policy_arn, .. } => policy_arn.rsplit('/').next(),
-        _ => None,
-    })
+    change
+        .operations
+        .iter()
+        .filter_map(|operation| match operation {
+            Operation::AttachGroupPolicy { policy_arn, .. } => policy_arn.rsplit('/').next(),
+            _ => None,
+        })
 }
 
 #[cfg(test)]
@@ -277,15 +292,32 @@ mod tests {
         let live = LiveState::default();
         let plan = build(&state(THREE_USERS), &live);
         let subset = only(&plan, &["membership.carol/group-operator".to_owned()]).unwrap();
-        let addresses: Vec<&str> = subset.plan.changes.iter().map(|c| c.address.as_str()).collect();
-        assert_eq!(addresses, ["group.group-operator", "user.carol", "membership.carol/group-operator"]);
+        let addresses: Vec<&str> = subset
+            .plan
+            .changes
+            .iter()
+            .map(|c| c.address.as_str())
+            .collect();
+        assert_eq!(
+            addresses,
+            [
+                "group.group-operator",
+                "user.carol",
+                "membership.carol/group-operator"
+            ]
+        );
         let attach = plan
             .changes
             .iter()
             .find(|c| c.address == "group-policy-attachment.group-operator/policy-enforce-mfa")
             .unwrap();
         let subset = only(&plan, &[attach.address.clone()]).unwrap();
-        let addresses: Vec<&str> = subset.plan.changes.iter().map(|c| c.address.as_str()).collect();
+        let addresses: Vec<&str> = subset
+            .plan
+            .changes
+            .iter()
+            .map(|c| c.address.as_str())
+            .collect();
         assert_eq!(
             addresses,
             [
@@ -300,7 +332,11 @@ mod tests {
     fn addresses_not_in_the_plan_are_refused_with_a_hint() {
         let (desired, live) = three_pending();
         let plan = build(&desired, &live);
-        let err = only(&plan, &["user.bobb".to_owned(), "stack.nothing-like-it".to_owned()]).unwrap_err();
+        let err = only(
+            &plan,
+            &["user.bobb".to_owned(), "stack.nothing-like-it".to_owned()],
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "user.bobb, stack.nothing-like-it are not in the plan; did you mean user.bob (for user.bobb)?"

@@ -41,7 +41,10 @@ user "ito.mei" console=#false {
 "#;
 
 fn addresses(plan: &serde_json::Value) -> Vec<String> {
-    changes(plan).into_iter().map(|(_, address)| address).collect()
+    changes(plan)
+        .into_iter()
+        .map(|(_, address)| address)
+        .collect()
 }
 
 #[tokio::test]
@@ -74,12 +77,22 @@ async fn offboarding_one_user_leaves_the_other_changes_pending() {
         "{}",
         refused.stderr
     );
-    assert!(mutating(&emu).is_empty(), "a refused --only changes nothing");
+    assert!(
+        mutating(&emu).is_empty(),
+        "a refused --only changes nothing"
+    );
 
     // `plan --only` shows the subset, and says what stays pending.
     let preview = jumpgate(
         &emu,
-        &["plan", &state, "--only", "user.sato.kenji", "--format", "json"],
+        &[
+            "plan",
+            &state,
+            "--only",
+            "user.sato.kenji",
+            "--format",
+            "json",
+        ],
     );
     preview.expect_code(0);
     let subset = addresses(&preview.json());
@@ -91,8 +104,16 @@ async fn offboarding_one_user_leaves_the_other_changes_pending() {
             "user.sato.kenji"
         ]
     );
-    assert!(preview.stderr.contains("Left pending"), "{}", preview.stderr);
-    assert!(preview.stderr.contains("+ user.ito.mei"), "{}", preview.stderr);
+    assert!(
+        preview.stderr.contains("Left pending"),
+        "{}",
+        preview.stderr
+    );
+    assert!(
+        preview.stderr.contains("+ user.ito.mei"),
+        "{}",
+        preview.stderr
+    );
 
     let applied = ws.apply(&emu, &["--only", "user.sato.kenji"]);
     applied.expect_code(0);
@@ -103,9 +124,16 @@ async fn offboarding_one_user_leaves_the_other_changes_pending() {
         "{}",
         applied.stdout
     );
-    assert!(applied.stdout.contains("Left pending"), "{}", applied.stdout);
+    assert!(
+        applied.stdout.contains("Left pending"),
+        "{}",
+        applied.stdout
+    );
     assert!(!user_exists(&iam, "sato.kenji").await, "cut off now");
-    assert!(!user_exists(&iam, "ito.mei").await, "still waiting for review");
+    assert!(
+        !user_exists(&iam, "ito.mei").await,
+        "still waiting for review"
+    );
     assert_eq!(groups_of(&iam, "suzuki.ichiro").await, ["group-admin"]);
 
     // Exactly the rest is pending; the next full apply makes it.

@@ -129,7 +129,10 @@ impl Emulator {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| {
-                    panic!("AWS emulator: cannot start server {}: {e}", python.display())
+                    panic!(
+                        "AWS emulator: cannot start server {}: {e}",
+                        python.display()
+                    )
                 });
             match wait_until_ready(&mut server, port, &log_path) {
                 Ok(()) => return Emulator { server, port, dir },
@@ -468,6 +471,12 @@ fn http(port: u16, method: &str, path: &str) -> io::Result<(u16, String)> {
 /// The launcher that installs the strict test ground, then runs moto's server.
 fn strict_launcher() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/strict/launch.py")
+}
+
+/// The emulator venv's Python (installed on first use), which has PyYAML:
+/// tests read the repository's YAML files through it.
+pub fn venv_python() -> PathBuf {
+    moto_server_bin().with_file_name("python")
 }
 
 /// The venv's moto_server, installed once per test binary.
