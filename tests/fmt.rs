@@ -8,9 +8,15 @@ use std::process::Command;
 use jumpgate::lang::fmt::format;
 
 fn canonical(text: &str) -> String {
-    let once = format(0, text).unwrap_or_else(|problems| panic!("does not parse: {problems:?}"));
-    let twice = format(0, &once).expect("the canonical form parses");
+    let once = format(0, text).unwrap_or_else(|p| panic!("does not parse: {p:?}\n{text}"));
+    let twice = format(0, &once)
+        .unwrap_or_else(|p| panic!("the output does not parse: {p:?}\n{text}\n---\n{once}"));
     assert_eq!(once, twice, "a second pass changed the output of:\n{text}");
+    assert_eq!(
+        meaning(&once),
+        meaning(text),
+        "formatting changed the meaning of:\n{text}\ngot:\n{once}"
+    );
     for comment in comments(text) {
         assert!(
             once.contains(comment),
@@ -18,6 +24,30 @@ fn canonical(text: &str) -> String {
         );
     }
     once
+}
+
+/// What a KDL text says, without its layout: nodes, entries, children.
+fn meaning(text: &str) -> String {
+    fn node(n: &kdl::KdlNode, out: &mut String) {
+        out.push_str(&format!("({:?}", n.name().value()));
+        for e in n.entries() {
+            out.push_str(&format!(
+                " {:?}={:?}",
+                e.name().map(|k| k.value()),
+                e.value()
+            ));
+        }
+        if let Some(children) = n.children() {
+            out.push_str(" {");
+            children.nodes().iter().for_each(|c| node(c, out));
+            out.push('}');
+        }
+        out.push(')');
+    }
+    let document: kdl::KdlDocument = text.parse().expect("parses");
+    let mut out = String::new();
+    document.nodes().iter().for_each(|n| node(n, &mut out));
+    out
 }
 
 /// The `//` and `/* */` comments and `/-` slashdashed parts of a test input
@@ -92,6 +122,10 @@ const MESSY: &[(&str, &str)] = &[
     (
         "continuations_rejoined_when_they_fit",
         "user \"a\" \\\n    console=#false \\\n    age-recipient=\"age1xyz\" {\n    access \"admin\"\n}\n",
+    ),
+    (
+        "a_comment_before_the_brace_keeps_the_brace_on_its_own_line",
+        "user \"a\" /* why */ console=#false \\ // the robot\n    {\n    access \"admin\"\n}\nuser \"b\" /* x */ \\\n  {\n}\n",
     ),
     (
         "numbers_and_keywords",
@@ -202,4 +236,72 @@ fn a_file_that_does_not_parse_is_reported_and_left_alone() {
         "{out:?}"
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "user \"a\" {\n");
+}
+
+/// A small deterministic generator (no seed file, same cases every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// `text` with random layout noise: spaces, line continuations, inline and
+/// trailing comments, blank lines; the meaning unchanged.
+fn scramble(text: &str, rng: &mut Lcg) -> String {
+    let mut out = String::new();
+    for (n, line) in text.lines().enumerate() {
+        let mut in_string = false;
+        let mut in_comment = false;
+        for (at, c) in line.char_indices() {
+            if c == '"' {
+                in_string = !in_string;
+            }
+            in_comment |= !in_string && line[at..].starts_with("//");
+            if c == ' ' && !in_string && !in_comment && out.ends_with(|p: char| p != ' ') {
+                match rng.below(8) {
+                    0 => out.push_str("    "),
+                    1 => out.push_str(" \\\n            "),
+                    2 => out.push_str(&format!(" /* c{n} */ ")),
+                    _ => out.push(' '),
+                }
+                continue;
+            }
+            out.push(c);
+        }
+        let plain_end = !in_comment && !line.trim().is_empty() && !line.ends_with('\\');
+        if plain_end && rng.below(4) == 0 {
+            out.push_str(&format!("   // note {n}"));
+        }
+        out.push('\n');
+        if !line.ends_with('\\') && rng.below(6) == 0 {
+            out.push_str("\n\n");
+        }
+    }
+    out
+}
+
+#[test]
+fn scrambled_shipped_files_keep_meaning_and_comments_and_settle_in_one_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut rng = Lcg(17);
+    let mut cases = 0;
+    for file in ["state", "examples"]
+        .iter()
+        .flat_map(|d| kdl_files(&root.join(d)))
+    {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for _ in 0..25 {
+            let messy = scramble(&text, &mut rng);
+            // `canonical` checks meaning, comments and a stable second pass.
+            canonical(&messy);
+            cases += 1;
+        }
+    }
+    assert!(cases >= 150, "{cases}");
 }

@@ -156,10 +156,10 @@ fn lay_out(rows: &[Row], indent: &str, lines: &mut Vec<String>) {
         lines.extend(row.before.iter().cloned());
         let mut header = headers[k].clone();
         if let Some(children) = &row.children {
+            header = open_block(&header, indent);
             if children.lines.is_empty() && children.on_brace.is_none() {
-                header.push_str(" {}");
+                header.push('}');
             } else {
-                header.push_str(" {");
                 if let Some(comment) = &children.on_brace {
                     header.push(' ');
                     header.push_str(comment);
@@ -178,6 +178,34 @@ fn lay_out(rows: &[Row], indent: &str, lines: &mut Vec<String>) {
         }
         lines.push(header);
     }
+}
+
+/// A header followed by its block's `{`. A header kept as written may end
+/// in a line continuation, dropped before ` {`, or in a continuation with a
+/// `//` comment, after which the brace goes on the next line.
+fn open_block(header: &str, indent: &str) -> String {
+    let header = header.trim_end();
+    let last_line = header.rsplit('\n').next().unwrap_or(header);
+    if has_line_comment(last_line) {
+        return format!("{header}\n{indent}{INDENT}{{");
+    }
+    let header = header.strip_suffix('\\').map_or(header, str::trim_end);
+    format!("{header} {{")
+}
+
+/// Whether a line holds a `//` comment outside its strings.
+fn has_line_comment(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = string_end(line, i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = block_comment_end(line, i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => return true,
+            _ => i += 1,
+        }
+    }
+    false
 }
 
 /// Each row's header line (indented); runs of same-named one-line nodes are
