@@ -80,19 +80,17 @@ pub fn only(plan: &Plan, addresses: &[String]) -> Result<Subset, OnlyError> {
         }
         work.extend(needs(&plan.changes, index).filter(|&j| !selected[j]));
     }
-    let (kept, pending): (Vec<(usize, &Change)>, Vec<(usize, &Change)>) = plan
-        .changes
-        .iter()
-        .enumerate()
-        .partition(|(i, _)| selected[*i]);
-    let changes: Vec<Change> = kept.into_iter().map(|(_, c)| c.clone()).collect();
+    let (mut changes, mut pending) = (Vec::new(), Vec::new());
+    for (change, keep) in plan.changes.iter().zip(selected) {
+        if keep { &mut changes } else { &mut pending }.push(change.clone());
+    }
     Ok(Subset {
         plan: Plan {
             summary: Summary::of(&changes),
             changes,
             ..plan.clone()
         },
-        pending: pending.into_iter().map(|(_, c)| c.clone()).collect(),
+        pending,
     })
 }
 
@@ -146,47 +144,46 @@ fn needed_by(change: &Change, other: &Change) -> bool {
     }
 }
 
+/// The first name `pick` finds in a change's calls.
+fn named<'a>(change: &'a Change, pick: fn(&'a Operation) -> Option<&'a String>) -> Option<&'a str> {
+    change.operations.iter().find_map(pick).map(String::as_str)
+}
+
 /// The user a change is about, from its calls.
 fn user_of(change: &Change) -> Option<&str> {
-    change
-        .operations
-        .iter()
-        .find_map(|operation| match operation {
-            Operation::CreateUser { user, .. }
-            | Operation::TagUser { user, .. }
-            | Operation::AddUserToGroup { user, .. }
-            | Operation::RemoveUserFromGroup { user, .. }
-            | Operation::CreateLoginProfile { user, .. }
-            | Operation::DeleteLoginProfile { user }
-            | Operation::DeleteAccessKey { user, .. }
-            | Operation::DeleteSigningCertificate { user, .. }
-            | Operation::DeleteSshPublicKey { user, .. }
-            | Operation::DeleteServiceSpecificCredential { user, .. }
-            | Operation::DeactivateMfaDevice { user, .. }
-            | Operation::DeleteUserPolicy { user, .. }
-            | Operation::DetachUserPolicy { user, .. }
-            | Operation::DeleteUser { user } => Some(user.as_str()),
-            _ => None,
-        })
+    named(change, |operation| match operation {
+        Operation::CreateUser { user, .. }
+        | Operation::TagUser { user, .. }
+        | Operation::AddUserToGroup { user, .. }
+        | Operation::RemoveUserFromGroup { user, .. }
+        | Operation::CreateLoginProfile { user, .. }
+        | Operation::DeleteLoginProfile { user }
+        | Operation::DeleteAccessKey { user, .. }
+        | Operation::DeleteSigningCertificate { user, .. }
+        | Operation::DeleteSshPublicKey { user, .. }
+        | Operation::DeleteServiceSpecificCredential { user, .. }
+        | Operation::DeactivateMfaDevice { user, .. }
+        | Operation::DeleteUserPolicy { user, .. }
+        | Operation::DetachUserPolicy { user, .. }
+        | Operation::DeleteUser { user } => Some(user),
+        _ => None,
+    })
 }
 
 /// The group a change is about, from its calls.
 fn group_of(change: &Change) -> Option<&str> {
-    change
-        .operations
-        .iter()
-        .find_map(|operation| match operation {
-            Operation::CreateGroup { group, .. }
-            | Operation::UpdateGroupPath { group, .. }
-            | Operation::PutGroupPolicy { group, .. }
-            | Operation::DeleteGroupPolicy { group, .. }
-            | Operation::AttachGroupPolicy { group, .. }
-            | Operation::DetachGroupPolicy { group, .. }
-            | Operation::DeleteGroup { group }
-            | Operation::AddUserToGroup { group, .. }
-            | Operation::RemoveUserFromGroup { group, .. } => Some(group.as_str()),
-            _ => None,
-        })
+    named(change, |operation| match operation {
+        Operation::CreateGroup { group, .. }
+        | Operation::UpdateGroupPath { group, .. }
+        | Operation::PutGroupPolicy { group, .. }
+        | Operation::DeleteGroupPolicy { group, .. }
+        | Operation::AttachGroupPolicy { group, .. }
+        | Operation::DetachGroupPolicy { group, .. }
+        | Operation::DeleteGroup { group }
+        | Operation::AddUserToGroup { group, .. }
+        | Operation::RemoveUserFromGroup { group, .. } => Some(group),
+        _ => None,
+    })
 }
 
 /// The names of the managed policies a change attaches.
@@ -311,7 +308,7 @@ mod tests {
             .iter()
             .find(|c| c.address == "group-policy-attachment.group-operator/policy-enforce-mfa")
             .unwrap();
-        let subset = only(&plan, &[attach.address.clone()]).unwrap();
+        let subset = only(&plan, std::slice::from_ref(&attach.address)).unwrap();
         let addresses: Vec<&str> = subset
             .plan
             .changes
