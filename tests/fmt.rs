@@ -141,6 +141,10 @@ const MESSY: &[(&str, &str)] = &[
     ),
     ("empty_file", ""),
     ("only_comments", "\n// nothing declared yet\n\n"),
+    (
+        "a_blank_line_before_a_closing_comment_stays",
+        "user \"a\" {\n    access \"admin\"\n\n\n    // more once approved\n}\n",
+    ),
     ("empty_block", "user \"a\" {\n\n}\n"),
 ];
 

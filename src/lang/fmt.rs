@@ -60,7 +60,7 @@ struct Row {
     before: Vec<String>,
     /// Name and entries, one token each; `None` when the header is kept as written.
     tokens: Option<Vec<String>>,
-    /// The header as written, when it is kept.
+    /// The header as written, used when `tokens` is `None`.
     verbatim: String,
     /// The child block's lines (without the closing brace), if any.
     children: Option<Children>,
@@ -114,7 +114,8 @@ fn block_lines(
     while after.last().is_some_and(|l| l.is_empty()) {
         after.pop();
     }
-    while after.first().is_some_and(|l| l.is_empty()) {
+    // Nor at the start of a block that holds only comments.
+    while rows.is_empty() && after.first().is_some_and(|l| l.is_empty()) {
         after.remove(0);
     }
 
@@ -510,7 +511,6 @@ impl<'a> Gap<'a> {
             // next line, the comment stays on its own.
             lines.push(format!("{indent}{}", current.join(" ")));
         }
-        // The blank "line" the previous node's own line break leaves is not blank.
         let same_line = (!same_line.is_empty()).then(|| same_line.join(" "));
         (same_line, lines)
     }
