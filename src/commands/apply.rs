@@ -125,6 +125,7 @@ async fn run_apply(
                 }
             )
         );
+        super::print_pending(&pending, &mut std::io::stderr())?;
         if !confirm("Apply these changes?")? {
             return Err(Failure("apply cancelled".into()));
         }
