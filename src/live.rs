@@ -39,6 +39,10 @@ pub struct LiveState {
     /// have no working stack instance yet.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub execution_role_stacks: BTreeMap<String, bool>,
+    /// Member accounts whose access role cannot be assumed (an account
+    /// invited into the organization has none), by account id.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unreachable_accounts: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

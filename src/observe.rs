@@ -222,7 +222,7 @@ async fn read_execution_roles<A: ReadEstate>(
         })
         .map(|t| t.id.to_string())
         .collect();
-    let found: Vec<(String, bool)> = futures::stream::iter(unchecked)
+    let found: Vec<(String, Option<bool>)> = futures::stream::iter(unchecked)
         .map(|account| async move {
             let present = aws.execution_role_stack_in(&account, access_role).await?;
             Ok::<_, AwsError>((account, present))
@@ -230,6 +230,12 @@ async fn read_execution_roles<A: ReadEstate>(
         .buffer_unordered(USER_READS_AT_ONCE)
         .try_collect()
         .await?;
-    live.execution_role_stacks.extend(found);
+    for (account, present) in found {
+        if let Some(present) = present {
+            live.execution_role_stacks.insert(account, present);
+        } else {
+            live.unreachable_accounts.insert(account);
+        }
+    }
     Ok(())
 }

@@ -20,8 +20,39 @@ pub enum AwsError {
         status: String,
         reason: String,
     },
+    /// A StackSet operation left stack instances failed, whatever its
+    /// overall status (AWS reports SUCCEEDED while the failures stay within
+    /// the operation's failure tolerance).
+    #[error("StackSet {stack_set} operation {operation_id} ended {status} with {} failed stack instance(s): {}", failures.len(), failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    StackInstancesFailed {
+        stack_set: String,
+        operation_id: String,
+        status: String,
+        failures: Vec<InstanceFailure>,
+    },
     #[error("{0}")]
     Unsupported(String),
+}
+
+/// One account and Region where a StackSet operation did not succeed, with
+/// AWS's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceFailure {
+    pub account: String,
+    pub region: String,
+    /// FAILED or CANCELLED.
+    pub status: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for InstanceFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "account {} in {}: {}: {}",
+            self.account, self.region, self.status, self.reason
+        )
+    }
 }
 
 impl AwsError {
@@ -56,7 +87,9 @@ impl AwsError {
         match self {
             AwsError::Service { code, .. } => UNCERTAIN.contains(&code.as_str()),
             AwsError::Transport { .. } => true,
-            AwsError::Operation { .. } | AwsError::Unsupported(_) => false,
+            AwsError::Operation { .. }
+            | AwsError::StackInstancesFailed { .. }
+            | AwsError::Unsupported(_) => false,
         }
     }
 

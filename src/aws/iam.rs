@@ -316,7 +316,7 @@ impl ReadEstate for Aws {
         &self,
         account: &str,
         access_role: &str,
-    ) -> Result<bool, AwsError> {
+    ) -> Result<Option<bool>, AwsError> {
         self.has_execution_role_stack(account, access_role).await
     }
 
@@ -341,6 +341,7 @@ impl ChangeEstate for Aws {
             | Op::CreateStackSet { .. }
             | Op::UpdateStackSet { .. }
             | Op::CreateStackInstances { .. }
+            | Op::UpdateStackInstances { .. }
             | Op::DeleteStackInstances { .. } => return self.call_cloudformation(operation).await,
             Op::CreateAccount { name, email } => {
                 let id = self.create_account(name, email).await?;
@@ -615,6 +616,7 @@ impl ChangeEstate for Aws {
             | Op::CreateStackSet { .. }
             | Op::UpdateStackSet { .. }
             | Op::CreateStackInstances { .. }
+            | Op::UpdateStackInstances { .. }
             | Op::DeleteStackInstances { .. }
             | Op::CreateAccount { .. }
             | Op::BootstrapAccount { .. } => unreachable!("handled above"),

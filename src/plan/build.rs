@@ -282,10 +282,14 @@ impl Planner<'_> {
             }
             Some(_) => {}
         }
-        self.stack_instances(live_set.is_some());
+        let update_planned = self
+            .changes
+            .iter()
+            .any(|c| c.kind == Kind::StackSet && c.action == Action::Update);
+        self.stack_instances(live_set.is_some(), update_planned);
     }
 
-    fn stack_instances(&mut self, stack_set_exists: bool) {
+    fn stack_instances(&mut self, stack_set_exists: bool, stack_set_update_planned: bool) {
         let region = self.desired.jump.region.to_string();
         let live: BTreeSet<(String, String)> = if stack_set_exists {
             self.live
@@ -344,15 +348,44 @@ impl Planner<'_> {
                         regions: vec![instance.region.clone()],
                     }],
                 );
-            } else if instance.status != "CURRENT" {
-                let reason = instance
-                    .status_reason
-                    .as_deref()
-                    .unwrap_or("no reason given");
+            } else if instance.status == "INOPERABLE" {
+                // API_StackInstanceSummary: AWS leaves such an instance out of
+                // every update; only DeleteStackInstances with RetainStacks
+                // clears it, and the stack left behind is the owner's to judge.
                 self.warnings.push(format!(
-                    "stack instance of {ROLES_STACK_SET} in {} ({}) is {}: {reason}",
-                    instance.account, instance.region, instance.status
+                    "stack instance of {ROLES_STACK_SET} in {} ({}) is INOPERABLE: {}. Remove it with `aws cloudformation delete-stack-instances --stack-set-name {ROLES_STACK_SET} --accounts {} --regions {} --retain-stacks`, delete its stack in that account, then apply again",
+                    instance.account,
+                    instance.region,
+                    instance.status_reason.as_deref().unwrap_or("no reason given"),
+                    instance.account,
+                    instance.region
                 ));
+            } else if instance.status != "CURRENT" && !stack_set_update_planned {
+                // OUTDATED: an operation failed or was cancelled there. An
+                // UpdateStackSet planned above deploys to every instance anyway.
+                let Ok(account) = AccountId::new(&instance.account) else {
+                    continue;
+                };
+                let before = json!({
+                    "account": instance.account,
+                    "region": instance.region,
+                    "status": instance.status,
+                    "reason": instance.status_reason,
+                });
+                self.push_in(
+                    account,
+                    Action::Update,
+                    Kind::StackInstance,
+                    format!("stack-instance.{ROLES_STACK_SET}/{}/{}", instance.account, instance.region),
+                    Stage::StackInstances,
+                    Some(before),
+                    Some(json!({"account": instance.account, "region": instance.region, "status": "CURRENT"})),
+                    vec![Operation::UpdateStackInstances {
+                        stack_set: ROLES_STACK_SET.into(),
+                        accounts: vec![instance.account.clone()],
+                        regions: vec![instance.region.clone()],
+                    }],
+                );
             }
         }
     }
