@@ -360,7 +360,15 @@ impl Planner<'_> {
                     instance.account,
                     instance.region
                 ));
-            } else if instance.status != "CURRENT" && !stack_set_update_planned {
+            } else if instance.status != "CURRENT" && stack_set_update_planned {
+                self.warnings.push(format!(
+                    "stack instance of {ROLES_STACK_SET} in {} ({}) is {}: {}; the StackSet update deploys to it again",
+                    instance.account,
+                    instance.region,
+                    instance.status,
+                    instance.status_reason.as_deref().unwrap_or("no reason given")
+                ));
+            } else if instance.status != "CURRENT" {
                 // OUTDATED: an operation failed or was cancelled there. An
                 // UpdateStackSet planned above deploys to every instance anyway.
                 let Ok(account) = AccountId::new(&instance.account) else {
