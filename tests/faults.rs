@@ -129,17 +129,12 @@ async fn cloudformation_counts(emu: &Emulator) -> (usize, BTreeMap<String, usize
                 .or_default() += 1;
         }
     }
-    let mut instances: Vec<String> = cfn
-        .list_stack_instances()
-        .stack_set_name("iam-roles")
-        .send()
+    let instances: Vec<String> = emu
+        .stack_instances("iam-roles")
         .await
-        .expect("ListStackInstances")
-        .summaries()
-        .iter()
-        .map(|s| s.account().unwrap_or_default().to_owned())
+        .into_iter()
+        .map(|(account, _, _)| account)
         .collect();
-    instances.sort();
     (sets, stacks, instances)
 }
 

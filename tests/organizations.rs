@@ -135,19 +135,11 @@ async fn has_execution_stack(emu: &Emulator, account: &str) -> bool {
 
 /// The accounts of the `iam-roles` StackSet's instances in the jump account.
 async fn instance_accounts(emu: &Emulator) -> Vec<String> {
-    let cfn = CfnClient::new(&emu.sdk_config().await);
-    let mut accounts: Vec<String> = cfn
-        .list_stack_instances()
-        .stack_set_name("iam-roles")
-        .send()
+    emu.stack_instances("iam-roles")
         .await
-        .expect("ListStackInstances")
-        .summaries()
-        .iter()
-        .filter_map(|s| s.account().map(str::to_owned))
-        .collect();
-    accounts.sort();
-    accounts
+        .into_iter()
+        .map(|(account, _, _)| account)
+        .collect()
 }
 
 fn actions_named<'r>(recording: &'r [RecordedRequest], action: &str) -> Vec<&'r RecordedRequest> {
