@@ -276,7 +276,7 @@ fn calls_in_source() -> BTreeSet<String> {
                 if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
                     continue;
                 }
-                let service = if name == "GetCallerIdentity" {
+                let service = if name == "GetCallerIdentity" || name == "AssumeRole" {
                     "sts"
                 } else {
                     service
@@ -384,6 +384,7 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
         )
         .unwrap();
     };
+    emu.bootstrap_declared(&estate("")).await;
     emu.start_recording();
     let mut read_calls = BTreeSet::new();
     let mut all_calls = BTreeSet::new();

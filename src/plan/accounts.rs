@@ -132,7 +132,7 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
             let unreachable = |id: &AccountId| live.unreachable_accounts.contains(id.as_str());
             for target in targets(resolved).iter().filter(|t| unreachable(&t.id)) {
                 plan.warnings.push(format!(
-                    "account {} ({}) is in the organization, but its access role {} cannot be assumed (an account invited into the organization has none); bootstrap it with its own credentials",
+                    "account {} ({}) is in the organization, but its access role {} cannot be assumed with these credentials (an account invited into the organization has none); bootstrap it with its own credentials",
                     target.name, target.id, organization.access_role
                 ));
             }

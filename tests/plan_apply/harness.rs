@@ -186,24 +186,10 @@ impl Workspace {
     /// aside) the StackSet execution role, as their owners would with
     /// `jumpgate bootstrap`.
     pub async fn bootstrap_members(&self, emu: &Emulator) {
-        let mut jump = String::new();
-        let mut members = Vec::new();
         for entry in fs::read_dir(self.state()).expect("the state directory") {
             let text = fs::read_to_string(entry.expect("a state file").path()).expect("state");
-            for line in text.lines() {
-                let Some((_, rest)) = line.split_once("id=\"") else {
-                    continue;
-                };
-                let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                if line.trim_start().starts_with("jump-account") {
-                    jump = id;
-                } else if id.len() == 12 {
-                    members.push(id);
-                }
-            }
+            emu.bootstrap_declared(&text).await;
         }
-        let members: Vec<&str> = members.iter().map(String::as_str).collect();
-        emu.bootstrap_accounts(&jump, &members).await;
     }
 
     /// `plan STATE --format json`, which must succeed.

@@ -250,6 +250,26 @@ impl Emulator {
         }
     }
 
+    /// `bootstrap_accounts` for the accounts a desired-state text declares
+    /// by id, trusting the jump account it declares.
+    pub async fn bootstrap_declared(&self, kdl: &str) {
+        let mut jump = String::new();
+        let mut members = Vec::new();
+        for line in kdl.lines() {
+            let Some((_, rest)) = line.split_once("id=\"") else {
+                continue;
+            };
+            let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if line.trim_start().starts_with("jump-account") {
+                jump = id;
+            } else if id.len() == 12 {
+                members.push(id);
+            }
+        }
+        let members: Vec<&str> = members.iter().map(String::as_str).collect();
+        self.bootstrap_accounts(&jump, &members).await;
+    }
+
     /// Every stack instance of `stack_set` in the default account as
     /// (account, Region, status), sorted, following ListStackInstances'
     /// pages (the strict test ground pages as AWS does).

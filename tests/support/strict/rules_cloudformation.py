@@ -23,7 +23,10 @@ never fails a stack instance. AWS does neither. These rules make moto:
   (API_UpdateStackSet: "Updates the stack set and associated stack
   instances"), or leave the instance OUTDATED where that fails;
 - refuse CreateStackSet with a name in use (NameAlreadyExistsException,
-  API_CreateStackSet "Errors").
+  API_CreateStackSet "Errors");
+- treat a repeated OperationId as the same operation ("The operation ID
+  also functions as an idempotency token", API_CreateStackInstances): the
+  SDK resends it unchanged when an answer is lost.
 
 Knobs (JUMPGATE_STRICT_<NAME>):
   STACKSET_OPERATION_SECONDS  how long an operation stays RUNNING (0.15)
@@ -196,6 +199,20 @@ def install(settings):
     def preferences_now():
         return getattr(_request, "preferences", None) or {}
 
+    def replayed(stack_set):
+        """The operation a resent request already started, if any."""
+        requested = getattr(_request, "operation_id", None)
+        if not requested:
+            return None
+        operation = next(
+            (o for o in stack_set.operations if o["OperationId"] == requested), None
+        )
+        if operation is not None:
+            # moto's DeleteStackInstances answers with the last operation.
+            stack_set.operations.remove(operation)
+            stack_set.operations.append(operation)
+        return operation
+
     def limits(preferences, count):
         """(failure tolerance, max concurrent) for `count` targets in a Region.
 
@@ -228,7 +245,7 @@ def install(settings):
             raise OperationInProgressException(
                 f"Another Operation on StackSet {stack_set.id} is in progress"
             )
-        operation_id = str(mock_random.uuid4())
+        operation_id = getattr(_request, "operation_id", None) or str(mock_random.uuid4())
         operation = {
             "OperationId": operation_id,
             "Action": action,
@@ -297,6 +314,9 @@ def install(settings):
         return reason
 
     def create_stack_instances(self, accounts, regions, deployment_targets, parameters):
+        again = replayed(self)
+        if again is not None:
+            return again["OperationId"]
         targets = [(a, r) for r in regions for a in accounts]
         for account, region in targets:
             if self.instances.get_instance(account, region) is None:
@@ -314,6 +334,9 @@ def install(settings):
         return start(self, "CREATE", targets, work)["OperationId"]
 
     def redeploy(self, action, targets):
+        again = replayed(self)
+        if again is not None:
+            return again
         for account, region in targets:
             instance = self.instances.get_instance(account, region)
             if instance is None:
@@ -331,6 +354,9 @@ def install(settings):
 
     def update(self, template, description, parameters, tags, admin_role, execution_role,
                accounts, regions, operation_id):
+        again = replayed(self)
+        if again is not None:
+            return again
         if running(self) is not None:
             raise OperationInProgressException(
                 f"Another Operation on StackSet {self.id} is in progress"
@@ -351,6 +377,9 @@ def install(settings):
         return redeploy(self, "UPDATE", [(a, r) for r in regions for a in accounts])
 
     def delete_stack_instances(self, accounts, regions):
+        again = replayed(self)
+        if again is not None:
+            return again
         targets = [
             (i.account_id, i.region_name)
             for i in self.instances.stack_instances
@@ -435,10 +464,12 @@ def install(settings):
 
         def handler(self):
             _request.preferences = self._get_params().get("OperationPreferences") or {}
+            _request.operation_id = self._get_param("OperationId")
             try:
                 return original(self)
             finally:
                 _request.preferences = None
+                _request.operation_id = None
 
         setattr(Response, name, handler)
 
