@@ -384,3 +384,92 @@ async fn cloudformation_is_called_in_the_files_region_whatever_the_environment_s
     )
     .expect_code(0);
 }
+
+#[tokio::test]
+async fn stack_set_roles_made_outside_jumpgate_are_used_not_fought() {
+    let emu = Emulator::start();
+    // As AWS's sample templates leave them: both roles, by hand, no
+    // jumpgate stack.
+    administration_role(&emu).await;
+    emu.bootstrap_accounts(JUMP, &[JUMP]).await;
+    let ws = Workspace::with_state(ESTATE);
+    ws.bootstrap_members(&emu).await;
+    let state = ws.state_arg();
+
+    let plan = ws.plan_json(&emu);
+    let planned: Vec<String> = harness::changes(&plan).into_iter().map(|(_, a)| a).collect();
+    assert!(
+        !planned.iter().any(|a| a.starts_with("stack.")),
+        "no stack for a role that exists: {planned:?}"
+    );
+    let warnings = plan["warnings"].as_array().expect("warnings");
+    for role in [
+        "AWSCloudFormationStackSetAdministrationRole",
+        "AWSCloudFormationStackSetExecutionRole",
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .filter_map(|w| w.as_str())
+                .any(|w| w.contains(role) && w.contains("made outside jumpgate")),
+            "{role} is named: {warnings:?}"
+        );
+    }
+    // Every stage runs, the roles reach every account, and the next plan
+    // is empty: no create-fail-delete loop.
+    ws.apply(&emu, &[]).expect_code(0);
+    for account in [JUMP, MEMBER_A, MEMBER_B] {
+        assert!(
+            role_names(&iam_in(&emu, account).await).await.contains(&"role-admin".to_owned()),
+            "{account} has its roles"
+        );
+    }
+    assert!(harness::user_exists(&harness::iam(&emu).await, "me").await);
+    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn a_role_stack_that_failed_on_a_role_made_outside_jumpgate_is_removed_and_the_role_kept() {
+    let emu = Emulator::start();
+    let cfn = CfnClient::new(&emu.sdk_config().await);
+    administration_role(&emu).await;
+    // What an earlier jumpgate left: its stack failed on the existing name.
+    let failed = cfn
+        .create_stack()
+        .stack_name("stackset-admin-role")
+        .template_body(jumpgate::templates::admin_role().to_string())
+        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
+        .send()
+        .await;
+    assert!(failed.is_ok(), "AWS creates the stack, then fails it: {failed:?}");
+    let status = cfn
+        .describe_stacks()
+        .stack_name("stackset-admin-role")
+        .send()
+        .await
+        .expect("DescribeStacks")
+        .stacks()[0]
+        .stack_status()
+        .map(|s| s.as_str().to_owned());
+    assert_eq!(status.as_deref(), Some("ROLLBACK_COMPLETE"));
+
+    let ws = Workspace::with_state(ESTATE);
+    ws.bootstrap_members(&emu).await;
+    let plan = ws.plan_json(&emu);
+    let stacks: Vec<(String, String)> = harness::changes(&plan)
+        .into_iter()
+        .filter(|(_, a)| a.starts_with("stack.stackset-admin-role"))
+        .collect();
+    assert_eq!(
+        stacks,
+        [("delete".to_owned(), "stack.stackset-admin-role".to_owned())]
+    );
+    ws.apply(&emu, &[]).expect_code(0);
+    assert!(
+        role_names(&harness::iam(&emu).await)
+            .await
+            .contains(&"AWSCloudFormationStackSetAdministrationRole".to_owned()),
+        "the role made outside jumpgate is kept"
+    );
+    jumpgate(&emu, &["plan", &ws.state_arg(), "--detailed-exitcode"]).expect_code(0);
+}

@@ -59,6 +59,22 @@ impl Aws {
     async fn account(&self) -> Result<String, AwsError> {
         Ok(self.caller().await?.account)
     }
+
+    /// Whether a role of this name exists in the account.
+    pub(super) async fn read_role_exists(&self, name: &str) -> Result<bool, AwsError> {
+        let _permit = self.permit().await;
+        match self.iam.get_role().role_name(name).send().await {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                let err = AwsError::from_sdk("GetRole", err);
+                if err.code() == Some("NoSuchEntity") {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
 }
 
 impl ReadEstate for Aws {
@@ -318,6 +334,10 @@ impl ReadEstate for Aws {
         access_role: &str,
     ) -> Result<Option<bool>, AwsError> {
         self.has_execution_role_stack(account, access_role).await
+    }
+
+    async fn role_exists(&self, name: &str) -> Result<bool, AwsError> {
+        self.read_role_exists(name).await
     }
 
     async fn stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError> {

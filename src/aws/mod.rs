@@ -77,6 +77,8 @@ pub trait ReadEstate {
         account: &str,
         access_role: &str,
     ) -> Result<Option<bool>, AwsError>;
+    /// Whether a role of this name exists in the caller's account.
+    async fn role_exists(&self, name: &str) -> Result<bool, AwsError>;
     /// Runs CloudFormation's drift detection on the StackSet and returns the
     /// accounts whose stack instances drifted.
     async fn stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError>;

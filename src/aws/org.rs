@@ -5,7 +5,7 @@ use aws_sdk_organizations::types::CreateAccountState;
 
 use super::{Aws, AwsError};
 use crate::live::{LiveOrganization, OrgAccount};
-use crate::templates::EXECUTION_ROLE_STACK;
+use crate::templates::{EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK};
 
 /// How long account creation may take before jumpgate gives up waiting
 /// (AWS usually needs a few minutes).
@@ -159,7 +159,12 @@ impl Aws {
             return Ok(None);
         }
         let member = self.in_account(account, access_role).await;
-        Ok(Some(member.read_stack(EXECUTION_ROLE_STACK).await?.is_some()))
+        // A role made outside jumpgate (AWS's sample template uses the same
+        // name) is used as it is: a stack would fail on the name.
+        Ok(Some(
+            member.read_stack(EXECUTION_ROLE_STACK).await?.is_some()
+                || member.read_role_exists(EXECUTION_ROLE_NAME).await?,
+        ))
     }
 
     /// Whether AWS lets these credentials assume `role` in `account`.

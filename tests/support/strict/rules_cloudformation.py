@@ -24,6 +24,11 @@ never fails a stack instance. AWS does neither. These rules make moto:
   instances"), or leave the instance OUTDATED where that fails;
 - refuse CreateStackSet with a name in use (NameAlreadyExistsException,
   API_CreateStackSet "Errors");
+- end a stack whose resource cannot be made (such as a role whose name is
+  taken) ROLLBACK_COMPLETE with a reason, its resources rolled back,
+  instead of failing the CreateStack call (moto's way): AWS creates the
+  stack and fails it (using-cfn-updating-stacks-rollback, "stack status
+  codes");
 - treat a repeated OperationId as the same operation ("The operation ID
   also functions as an idempotency token", API_CreateStackInstances): the
   SDK resends it unchanged when an answer is lost.
@@ -163,36 +168,36 @@ def install(settings):
             )
         return None
 
+    def roll_back_roles(account, before):
+        iam = iam_backends[account]["global"]
+        for role_id in set(iam.roles.keys()) - before:
+            iam.roles.pop(role_id, None)
+
     def deploy(stack_set, instance):
         """Creates or updates the instance's stack; the failure reason or None.
 
-        A failed creation rolls back what it made, as CloudFormation does.
+        A failed creation is rolled back, as CloudFormation does.
         """
-        iam = iam_backends[instance.account_id]["global"]
-        before = set(iam.roles.keys())
         backend = cfn.cloudformation_backends[instance.account_id][instance.region_name]
         parameters = dict(stack_set.parameters or {})
+        if instance.stack is None:
+            stack = backend.create_stack(
+                name=f"StackSet-{stack_set.name}-{mock_random.uuid4()}",
+                template=stack_set.template,
+                parameters=parameters,
+            )
+            if stack.status == "ROLLBACK_COMPLETE":
+                backend.stacks.pop(stack.stack_id, None)
+                return stack.strict_reason
+            instance.stack = stack
+            return None
+        before = set(iam_backends[instance.account_id]["global"].roles.keys())
         try:
-            if instance.stack is None:
-                instance.stack = backend.create_stack(
-                    name=f"StackSet-{stack_set.name}-{mock_random.uuid4()}",
-                    template=stack_set.template,
-                    parameters=parameters,
-                )
-            else:
-                instance.stack.update(stack_set.template, parameters=parameters)
+            instance.stack.update(stack_set.template, parameters=parameters)
             return None
         except Exception as err:  # noqa: BLE001 - the reason goes to the caller
-            for role_id in set(iam.roles.keys()) - before:
-                role = iam.roles.pop(role_id, None)
-                if role is not None:
-                    for policy in list(getattr(role, "policies", {}) or {}):
-                        role.policies.pop(policy, None)
-            if instance.stack is not None and instance.stack.status.startswith("CREATE"):
-                backend.stacks.pop(instance.stack.stack_id, None)
-                instance.stack = None
-            message = getattr(err, "message", None) or str(err)
-            return f"ResourceStatusReason: {message} (the stack was rolled back)"
+            roll_back_roles(instance.account_id, before)
+            return f"ResourceStatusReason: {getattr(err, 'message', None) or err}"
 
     # --- operations --------------------------------------------------------
 
@@ -428,6 +433,29 @@ def install(settings):
         return original_create_stack_set(self, name, *args, **kwargs)
 
     backend.create_stack_set = create_stack_set
+
+    original_create_stack = backend.create_stack
+
+    def create_stack(self, name, template, parameters, *args, **kwargs):
+        before = set(iam_backends[self.account_id]["global"].roles.keys())
+        try:
+            return original_create_stack(self, name, template, parameters, *args, **kwargs)
+        except cfn.AlreadyExistsException:
+            raise
+        except Exception as err:  # noqa: BLE001 - becomes the stack's reason
+            stack = next(
+                s for s in self.stacks.values()
+                if s.name == name and s.status == "CREATE_IN_PROGRESS"
+            )
+            roll_back_roles(self.account_id, before)
+            reason = getattr(err, "message", None) or str(err)
+            stack.strict_reason = f"ResourceStatusReason: {reason} (the stack was rolled back)"
+            stack._add_stack_event("CREATE_FAILED", resource_status_reason=stack.strict_reason)
+            stack.status = "ROLLBACK_COMPLETE"
+            stack.stack_status_reason = stack.strict_reason
+            return stack
+
+    backend.create_stack = create_stack
 
     original_delete_stack_set = backend.delete_stack_set
 
