@@ -84,13 +84,14 @@ async fn create_organization(org: &OrgClient) {
 
 /// Creates an account in the caller's organization and waits for it, as
 /// AWS runs CreateAccount (IN_PROGRESS first); returns its id.
-async fn create_account(org: &OrgClient, name: &str, email: &str) -> String {
-    create_account_joined(org, name, email, None).await
+async fn create_account(emu: &Emulator, org: &OrgClient, name: &str, email: &str) -> String {
+    create_account_joined(emu, org, name, email, None).await
 }
 
 /// `create_account`; with `Some("INVITED")` the strict test ground makes it
 /// an account invited into the organization, without an access role.
 async fn create_account_joined(
+    emu: &Emulator,
     org: &OrgClient,
     name: &str,
     email: &str,
@@ -124,12 +125,34 @@ async fn create_account_joined(
             .expect("a status");
         match status.state {
             Some(CreateAccountState::Succeeded) => {
-                return status.account_id.expect("an account id");
+                let id = status.account_id.expect("an account id");
+                if joined.is_none() {
+                    wait_until_reachable(emu, &id).await;
+                }
+                return id;
             }
             Some(CreateAccountState::Failed) => panic!("CreateAccount failed: {status:?}"),
             _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
         }
     }
+}
+
+/// Waits until the new account's access role can be assumed, as for an
+/// account created a while ago.
+async fn wait_until_reachable(emu: &Emulator, id: &str) {
+    let sts = aws_sdk_sts::Client::new(&emu.sdk_config().await);
+    for _ in 0..50 {
+        let assumed = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{id}:role/OrganizationAccountAccessRole"))
+            .role_session_name("organizations-test")
+            .send()
+            .await;
+        if assumed.is_ok() {
+            return;
+        }
+    }
+    panic!("account {id} never became reachable");
 }
 
 /// The organization's accounts as (e-mail, id).
@@ -379,9 +402,9 @@ async fn accounts_already_in_the_organization_are_matched_and_others_left_alone(
     let emu = Emulator::start();
     let org = organizations(&emu).await;
     create_organization(&org).await;
-    let legacy = create_account(&org, "legacy", "ops+legacy@example.com").await;
-    let existing = create_account(&org, "existing", "ops+existing@example.com").await;
-    let stray = create_account(&org, "stray", "ops+stray@example.com").await;
+    let legacy = create_account(&emu, &org, "legacy", "ops+legacy@example.com").await;
+    let existing = create_account(&emu, &org, "existing", "ops+existing@example.com").await;
+    let stray = create_account(&emu, &org, "stray", "ops+stray@example.com").await;
     // Declared by id but in no organization: jumpgate has no way in there;
     // its owner put the execution role there.
     let outsider = "210987654321";
@@ -503,7 +526,7 @@ async fn organizations_mode_needs_the_management_account() {
     let management = "111111111111";
     let org = OrgClient::new(&emu.sdk_config_for_account(management).await);
     create_organization(&org).await;
-    let member = create_account(&org, "member", "ops+member@example.com").await;
+    let member = create_account(&emu, &org, "member", "ops+member@example.com").await;
     let ws = Workspace::with_state(&format!(
         r#"
 jump-account id="{member}" region="ap-northeast-1"
@@ -929,7 +952,7 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
     );
 
     // An invited account has no access role at all.
-    let invited = create_account_joined(&org, "invited", "me+invited@example.com", Some("INVITED")).await;
+    let invited = create_account_joined(&emu, &org, "invited", "me+invited@example.com", Some("INVITED")).await;
     let denied = sts
         .assume_role()
         .role_arn(format!("arn:aws:iam::{invited}:role/OrganizationAccountAccessRole"))
@@ -963,9 +986,9 @@ async fn an_invited_member_is_named_for_bootstrap_and_the_plan_does_not_fail() {
     let emu = Emulator::start();
     let org = organizations(&emu).await;
     create_organization(&org).await;
-    let created = create_account(&org, "created", "ops+created@example.com").await;
+    let created = create_account(&emu, &org, "created", "ops+created@example.com").await;
     let invited =
-        create_account_joined(&org, "invited", "ops+invited@example.com", Some("INVITED")).await;
+        create_account_joined(&emu, &org, "invited", "ops+invited@example.com", Some("INVITED")).await;
     let ws = Workspace::with_state(&format!(
         r#"
 jump-account id="123456789012" region="ap-northeast-1"

@@ -97,15 +97,11 @@ async fn grants_in_emulator(emu: &Emulator) -> BTreeSet<Grant> {
     let config = emu.sdk_config().await;
     let iam = aws_sdk_iam::Client::new(&config);
     let cfn = aws_sdk_cloudformation::Client::new(&config);
-    let accounts: BTreeSet<String> = cfn
-        .list_stack_instances()
-        .stack_set_name("iam-roles")
-        .send()
+    let accounts: BTreeSet<String> = emu
+        .stack_instances("iam-roles")
         .await
-        .expect("ListStackInstances")
-        .summaries()
-        .iter()
-        .filter_map(|s| s.account().map(str::to_owned))
+        .into_iter()
+        .map(|(account, _, _)| account)
         .collect();
     assert!(
         accounts.len() >= 2,
