@@ -176,18 +176,17 @@ pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions
         }
     }
     for (index, (stage, changes)) in stages.iter().enumerate() {
-        let outcomes: Vec<(&Change, ChangeOutcome)> = match stage {
-            Stage::StackInstances | Stage::DeleteStackInstances => {
-                run_stack_instance_changes(aws, changes).await
-            }
-            _ => {
-                futures::stream::iter(changes.iter().copied())
+        let outcomes: Vec<(&Change, ChangeOutcome)> =
+            match stage {
+                Stage::StackInstances | Stage::DeleteStackInstances => {
+                    run_stack_instance_changes(aws, changes).await
+                }
+                _ => futures::stream::iter(changes.iter().copied())
                     .map(|change| async move { (change, run_change(aws, change, options).await) })
                     .buffer_unordered(options.changes_at_once.max(1))
                     .collect()
-                    .await
-            }
-        };
+                    .await,
+            };
         let mut stage_failed = false;
         for (change, outcome) in outcomes {
             progress.finished(

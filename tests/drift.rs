@@ -199,7 +199,8 @@ async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_ap
     // The hand-made changes below follow each other at once: StackSet
     // operations end as soon as they start, or the second one would meet
     // the first still running (OperationInProgressException), as on AWS.
-    let emu = Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "0"));
+    let emu =
+        Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "0"));
     let ws = Workspace::with_state(ESTATE);
     ws.bootstrap_members(&emu).await;
     ws.apply(&emu, &[]).expect_code(0);

@@ -144,7 +144,9 @@ async fn wait_until_reachable(emu: &Emulator, id: &str) {
     for _ in 0..50 {
         let assumed = sts
             .assume_role()
-            .role_arn(format!("arn:aws:iam::{id}:role/OrganizationAccountAccessRole"))
+            .role_arn(format!(
+                "arn:aws:iam::{id}:role/OrganizationAccountAccessRole"
+            ))
             .role_session_name("organizations-test")
             .send()
             .await;
@@ -723,7 +725,9 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         "with AWS's reason: {failure_line}"
     );
     assert!(
-        !failed.stdout.contains(&format!("stack-instance.iam-roles/{payments}/")),
+        !failed
+            .stdout
+            .contains(&format!("stack-instance.iam-roles/{payments}/")),
         "payments-prod succeeded: {}",
         failed.stdout
     );
@@ -887,7 +891,11 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
         .create_account_status
         .expect("a status");
     assert_eq!(first.state, Some(CreateAccountState::InProgress));
-    assert_eq!(org_accounts(&org).await.len(), 1, "only the management account");
+    assert_eq!(
+        org_accounts(&org).await.len(),
+        1,
+        "only the management account"
+    );
 
     // Then SUCCEEDED; the access role is still refused for a while.
     let id = loop {
@@ -910,7 +918,9 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
             .role_session_name("strict-test")
             .send()
     };
-    let denied = assume().await.expect_err("a new account is not reachable at once");
+    let denied = assume()
+        .await
+        .expect_err("a new account is not reachable at once");
     assert_eq!(
         denied.as_service_error().and_then(|e| e.meta().code()),
         Some("AccessDenied")
@@ -952,10 +962,19 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
     );
 
     // An invited account has no access role at all.
-    let invited = create_account_joined(&emu, &org, "invited", "me+invited@example.com", Some("INVITED")).await;
+    let invited = create_account_joined(
+        &emu,
+        &org,
+        "invited",
+        "me+invited@example.com",
+        Some("INVITED"),
+    )
+    .await;
     let denied = sts
         .assume_role()
-        .role_arn(format!("arn:aws:iam::{invited}:role/OrganizationAccountAccessRole"))
+        .role_arn(format!(
+            "arn:aws:iam::{invited}:role/OrganizationAccountAccessRole"
+        ))
         .role_session_name("strict-test")
         .send()
         .await
@@ -987,8 +1006,14 @@ async fn an_invited_member_is_named_for_bootstrap_and_the_plan_does_not_fail() {
     let org = organizations(&emu).await;
     create_organization(&org).await;
     let created = create_account(&emu, &org, "created", "ops+created@example.com").await;
-    let invited =
-        create_account_joined(&emu, &org, "invited", "ops+invited@example.com", Some("INVITED")).await;
+    let invited = create_account_joined(
+        &emu,
+        &org,
+        "invited",
+        "ops+invited@example.com",
+        Some("INVITED"),
+    )
+    .await;
     let ws = Workspace::with_state(&format!(
         r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -1029,15 +1054,19 @@ user "me" {{
     let failed = ws.apply(&emu, &[]);
     failed.expect_code(1);
     assert!(
-        failed
-            .stdout
-            .contains(&format!("stack-instance.iam-roles/{invited}/ap-northeast-1")),
+        failed.stdout.contains(&format!(
+            "stack-instance.iam-roles/{invited}/ap-northeast-1"
+        )),
         "{}",
         failed.stdout
     );
     let credentials = credentials_for(&emu, &invited).await;
-    jumpgate_as(&emu, &credentials, &["bootstrap", &state, "--account", "invited"])
-        .expect_code(0);
+    jumpgate_as(
+        &emu,
+        &credentials,
+        &["bootstrap", &state, "--account", "invited"],
+    )
+    .expect_code(0);
     ws.apply(&emu, &[]).expect_code(0);
     jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
 }

@@ -96,7 +96,6 @@ fn apply_state(emu: &Emulator) -> tempfile::TempDir {
 async fn grants_in_emulator(emu: &Emulator) -> BTreeSet<Grant> {
     let config = emu.sdk_config().await;
     let iam = aws_sdk_iam::Client::new(&config);
-    let cfn = aws_sdk_cloudformation::Client::new(&config);
     let accounts: BTreeSet<String> = emu
         .stack_instances("iam-roles")
         .await

@@ -83,7 +83,11 @@ fn preferences(tolerance: i32) -> StackSetOperationPreferences {
 
 /// Polls an operation to its end, counting the OperationNotFound and
 /// RUNNING answers on the way.
-async fn wait(cfn: &CfnClient, stack_set: &str, id: &str) -> (StackSetOperationStatus, i32, usize, usize) {
+async fn wait(
+    cfn: &CfnClient,
+    stack_set: &str,
+    id: &str,
+) -> (StackSetOperationStatus, i32, usize, usize) {
     let (mut not_found, mut running) = (0, 0);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -116,7 +120,11 @@ async fn wait(cfn: &CfnClient, stack_set: &str, id: &str) -> (StackSetOperationS
 }
 
 /// Every page of the operation's results, as (account, status, reason).
-async fn results(cfn: &CfnClient, stack_set: &str, id: &str) -> (Vec<(String, String, String)>, usize) {
+async fn results(
+    cfn: &CfnClient,
+    stack_set: &str,
+    id: &str,
+) -> (Vec<(String, String, String)>, usize) {
     let (mut all, mut pages) = (Vec::new(), 0);
     let mut token = None;
     loop {
@@ -132,7 +140,9 @@ async fn results(cfn: &CfnClient, stack_set: &str, id: &str) -> (Vec<(String, St
         all.extend(page.summaries().iter().map(|s| {
             (
                 s.account().unwrap_or_default().to_owned(),
-                s.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                s.status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
                 s.status_reason().unwrap_or_default().to_owned(),
             )
         }));
@@ -148,7 +158,8 @@ async fn results(cfn: &CfnClient, stack_set: &str, id: &str) -> (Vec<(String, St
 #[tokio::test]
 async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
     // Long enough to see RUNNING on a loaded machine.
-    let emu = Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "1"));
+    let emu =
+        Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "1"));
     let cfn = CfnClient::new(&emu.sdk_config().await);
     administration_role(&emu).await;
     // A: usable execution role. B: none. C: the role, but also a role of
@@ -205,18 +216,32 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
     let (status, failed, not_found, running) = wait(&cfn, "probe", &id).await;
     assert_eq!(status, StackSetOperationStatus::Succeeded);
     assert_eq!(failed, 2);
-    assert_eq!(not_found, 1, "OperationNotFound once, right after the start");
+    assert_eq!(
+        not_found, 1,
+        "OperationNotFound once, right after the start"
+    );
     assert!(running >= 1, "RUNNING before the end");
     let (listed, pages) = results(&cfn, "probe", &id).await;
     assert!(pages > 1, "the results come in pages");
     assert_eq!(listed.len(), 3);
-    assert_eq!((listed[0].0.as_str(), listed[0].1.as_str()), (MEMBER_A, "SUCCEEDED"));
-    assert_eq!((listed[1].0.as_str(), listed[1].1.as_str()), (MEMBER_B, "FAILED"));
+    assert_eq!(
+        (listed[0].0.as_str(), listed[0].1.as_str()),
+        (MEMBER_A, "SUCCEEDED")
+    );
+    assert_eq!(
+        (listed[1].0.as_str(), listed[1].1.as_str()),
+        (MEMBER_B, "FAILED")
+    );
     assert!(
-        listed[1].2.contains("should have 'AWSCloudFormationStackSetExecutionRole' role"),
+        listed[1]
+            .2
+            .contains("should have 'AWSCloudFormationStackSetExecutionRole' role"),
         "{listed:?}"
     );
-    assert_eq!((listed[2].0.as_str(), listed[2].1.as_str()), (MEMBER_C, "FAILED"));
+    assert_eq!(
+        (listed[2].0.as_str(), listed[2].1.as_str()),
+        (MEMBER_C, "FAILED")
+    );
     assert!(listed[2].2.contains("already exists"), "{listed:?}");
     let instances = emu.stack_instances("probe").await;
     let status_of = |account: &str| {
@@ -228,8 +253,16 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
     assert_eq!(status_of(MEMBER_A).as_deref(), Some("CURRENT"));
     assert_eq!(status_of(MEMBER_B).as_deref(), Some("OUTDATED"));
     assert_eq!(status_of(MEMBER_C).as_deref(), Some("OUTDATED"));
-    assert!(role_names(&iam_in(&emu, MEMBER_A).await).await.contains(&"role-probe".to_owned()));
-    assert!(!role_names(&iam_in(&emu, MEMBER_B).await).await.contains(&"role-probe".to_owned()));
+    assert!(
+        role_names(&iam_in(&emu, MEMBER_A).await)
+            .await
+            .contains(&"role-probe".to_owned())
+    );
+    assert!(
+        !role_names(&iam_in(&emu, MEMBER_B).await)
+            .await
+            .contains(&"role-probe".to_owned())
+    );
 
     // UpdateStackSet reaches the deployed stacks: a new role appears where
     // the execution role works; elsewhere the instance stays OUTDATED.
@@ -243,7 +276,11 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
         .expect("UpdateStackSet");
     let (status, failed, _, _) = wait(&cfn, "probe", updated.operation_id().unwrap()).await;
     assert_eq!((status, failed), (StackSetOperationStatus::Succeeded, 2));
-    assert!(role_names(&iam_in(&emu, MEMBER_A).await).await.contains(&"role-second".to_owned()));
+    assert!(
+        role_names(&iam_in(&emu, MEMBER_A).await)
+            .await
+            .contains(&"role-second".to_owned())
+    );
 
     // Beyond the tolerance (AWS's default, 0): FAILED.
     let strict = cfn
@@ -277,7 +314,10 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
         .operation_id
         .expect("an id");
     let (status, failed, not_found, running) = wait(&cfn, "probe", &id).await;
-    assert_eq!((status, failed, not_found, running), (StackSetOperationStatus::Succeeded, 0, 0, 0));
+    assert_eq!(
+        (status, failed, not_found, running),
+        (StackSetOperationStatus::Succeeded, 0, 0, 0)
+    );
 }
 
 const ESTATE: &str = r#"
@@ -292,7 +332,8 @@ user "me" {
 #[tokio::test]
 async fn an_apply_killed_while_an_operation_runs_is_finished_by_the_next_one() {
     // Operations run long enough to be cut off in the middle.
-    let emu = Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "3"));
+    let emu =
+        Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "3"));
     let ws = Workspace::with_state(ESTATE);
     ws.bootstrap_members(&emu).await;
     let (state, secrets) = (ws.state_arg(), ws.secrets_arg());
@@ -306,9 +347,19 @@ async fn an_apply_killed_while_an_operation_runs_is_finished_by_the_next_one() {
         .spawn()
         .expect("jumpgate apply");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !emu.recorded_actions().iter().any(|a| a == "CreateStackInstances") {
-        assert!(Instant::now() < deadline, "the apply never started its instances");
-        assert!(apply.try_wait().expect("waiting").is_none(), "the apply ended too soon");
+    while !emu
+        .recorded_actions()
+        .iter()
+        .any(|a| a == "CreateStackInstances")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the apply never started its instances"
+        );
+        assert!(
+            apply.try_wait().expect("waiting").is_none(),
+            "the apply ended too soon"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     apply.kill().expect("killing the apply");
@@ -333,7 +384,9 @@ async fn an_apply_killed_while_an_operation_runs_is_finished_by_the_next_one() {
     jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
     for account in [MEMBER_A, MEMBER_B] {
         assert!(
-            role_names(&iam_in(&emu, account).await).await.contains(&"role-admin".to_owned()),
+            role_names(&iam_in(&emu, account).await)
+                .await
+                .contains(&"role-admin".to_owned()),
             "{account} has its roles"
         );
     }
@@ -353,7 +406,8 @@ async fn cloudformation_is_called_in_the_files_region_whatever_the_environment_s
     );
     applied.expect_code(0);
     assert!(
-        applied.stderr.contains("us-east-1") && applied.stderr.contains("file's region ap-northeast-1"),
+        applied.stderr.contains("us-east-1")
+            && applied.stderr.contains("file's region ap-northeast-1"),
         "the difference is noted:\n{}",
         applied.stderr
     );
@@ -374,8 +428,14 @@ async fn cloudformation_is_called_in_the_files_region_whatever_the_environment_s
                 .is_ok()
         }
     };
-    assert!(in_region("ap-northeast-1").await, "the StackSet is in the file's region");
-    assert!(!in_region("us-east-1").await, "and not in the environment's");
+    assert!(
+        in_region("ap-northeast-1").await,
+        "the StackSet is in the file's region"
+    );
+    assert!(
+        !in_region("us-east-1").await,
+        "and not in the environment's"
+    );
     // From the other region, the plan finds it: nothing to do.
     jumpgate_with_env(
         &emu,
@@ -397,7 +457,10 @@ async fn stack_set_roles_made_outside_jumpgate_are_used_not_fought() {
     let state = ws.state_arg();
 
     let plan = ws.plan_json(&emu);
-    let planned: Vec<String> = harness::changes(&plan).into_iter().map(|(_, a)| a).collect();
+    let planned: Vec<String> = harness::changes(&plan)
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
     assert!(
         !planned.iter().any(|a| a.starts_with("stack.")),
         "no stack for a role that exists: {planned:?}"
@@ -420,7 +483,9 @@ async fn stack_set_roles_made_outside_jumpgate_are_used_not_fought() {
     ws.apply(&emu, &[]).expect_code(0);
     for account in [JUMP, MEMBER_A, MEMBER_B] {
         assert!(
-            role_names(&iam_in(&emu, account).await).await.contains(&"role-admin".to_owned()),
+            role_names(&iam_in(&emu, account).await)
+                .await
+                .contains(&"role-admin".to_owned()),
             "{account} has its roles"
         );
     }
@@ -441,7 +506,10 @@ async fn a_role_stack_that_failed_on_a_role_made_outside_jumpgate_is_removed_and
         .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam)
         .send()
         .await;
-    assert!(failed.is_ok(), "AWS creates the stack, then fails it: {failed:?}");
+    assert!(
+        failed.is_ok(),
+        "AWS creates the stack, then fails it: {failed:?}"
+    );
     let status = cfn
         .describe_stacks()
         .stack_name("stackset-admin-role")

@@ -419,7 +419,11 @@ impl Aws {
     /// when another one is running (an interrupted apply's, or a console
     /// user's), AWS answers OperationInProgressException, so jumpgate waits
     /// for that one to end, saying so, and starts again.
-    async fn run_stack_set_operation<F, Fut>(&self, stack_set: &str, start: F) -> Result<(), AwsError>
+    async fn run_stack_set_operation<F, Fut>(
+        &self,
+        stack_set: &str,
+        start: F,
+    ) -> Result<(), AwsError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Option<String>, AwsError>>,

@@ -28,7 +28,7 @@ pub async fn bootstrap(
             "account {account} has no id yet; in Organizations mode `apply` creates and bootstraps it"
         )));
     };
-    let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+    let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
     let caller = aws.caller().await?;
     if caller.account != id.as_str() {
         return Err(Failure(format!(

@@ -137,9 +137,7 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
                 ));
             }
             for target in targets(resolved).iter().filter(|t| {
-                t.id != jump
-                    && (outside(&t.id) || unreachable(&t.id))
-                    && !working_instance(&t.id)
+                t.id != jump && (outside(&t.id) || unreachable(&t.id)) && !working_instance(&t.id)
             }) {
                 plan.bootstrap_needed
                     .push(bootstrap_hint(target.name.as_str(), &target.id));

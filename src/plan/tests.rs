@@ -1052,7 +1052,9 @@ fn an_instance_left_outdated_by_a_failure_is_deployed_again_until_current() {
     let mut live = converge(&desired, LiveState::default());
     let failed = instance_in(&mut live, "222222222222");
     failed.status = "OUTDATED".into();
-    failed.status_reason = Some("Account 222222222222 should have 'AWSCloudFormationStackSetExecutionRole' role".into());
+    failed.status_reason = Some(
+        "Account 222222222222 should have 'AWSCloudFormationStackSetExecutionRole' role".into(),
+    );
     let plan = build(&desired, &live);
     let repairs: Vec<(&str, Vec<String>)> = plan
         .changes
@@ -1072,7 +1074,10 @@ fn an_instance_left_outdated_by_a_failure_is_deployed_again_until_current() {
         )]
     );
     assert_eq!(plan.changes[0].action, Action::Update);
-    assert_eq!(plan.changes[0].before.as_ref().unwrap()["status"], "OUTDATED");
+    assert_eq!(
+        plan.changes[0].before.as_ref().unwrap()["status"],
+        "OUTDATED"
+    );
     apply_in_memory(&mut live, &plan);
     assert!(build(&desired, &live).is_empty());
 }
@@ -1128,7 +1133,9 @@ fn a_member_whose_access_role_cannot_be_assumed_is_named_for_bootstrap_not_boots
     live.unreachable_accounts.insert("555555555555".into());
     let plan = build(&desired, &live);
     assert!(
-        plan.changes.iter().all(|c| c.stage != Stage::BootstrapAccounts),
+        plan.changes
+            .iter()
+            .all(|c| c.stage != Stage::BootstrapAccounts),
         "{:#?}",
         plan.changes
     );

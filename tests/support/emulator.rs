@@ -129,7 +129,10 @@ impl Emulator {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| {
-                    panic!("AWS emulator: cannot start server {}: {e}", python.display())
+                    panic!(
+                        "AWS emulator: cannot start server {}: {e}",
+                        python.display()
+                    )
                 });
             match wait_until_ready(&mut server, port, &log_path) {
                 Ok(()) => return Emulator { server, port, dir },
@@ -245,7 +248,10 @@ impl Emulator {
                 let exists = err
                     .as_service_error()
                     .is_some_and(|e| e.is_entity_already_exists_exception());
-                assert!(exists, "AWS emulator: the execution role in {account}: {err:?}");
+                assert!(
+                    exists,
+                    "AWS emulator: the execution role in {account}: {err:?}"
+                );
             }
         }
     }
@@ -289,7 +295,9 @@ impl Emulator {
                 (
                     s.account().unwrap_or_default().to_owned(),
                     s.region().unwrap_or_default().to_owned(),
-                    s.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    s.status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
                 )
             }));
             match page.next_token() {
