@@ -18,7 +18,9 @@ mod harness;
 
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_organizations::Client as OrgClient;
-use aws_sdk_organizations::types::{CreateAccountState, OrganizationFeatureSet};
+use aws_sdk_organizations::types::{
+    CreateAccountState, CreateAccountStatus, OrganizationFeatureSet,
+};
 use serde_json::Value;
 
 use harness::{
@@ -115,14 +117,7 @@ async fn create_account_joined(
         .and_then(|s| s.id)
         .expect("a request id");
     loop {
-        let status = org
-            .describe_create_account_status()
-            .create_account_request_id(&request_id)
-            .send()
-            .await
-            .expect("DescribeCreateAccountStatus")
-            .create_account_status
-            .expect("a status");
+        let status = account_status(org, &request_id).await;
         match status.state {
             Some(CreateAccountState::Succeeded) => {
                 let id = status.account_id.expect("an account id");
@@ -135,6 +130,17 @@ async fn create_account_joined(
             _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
         }
     }
+}
+
+/// The state of a CreateAccount request.
+async fn account_status(org: &OrgClient, request_id: &str) -> CreateAccountStatus {
+    org.describe_create_account_status()
+        .create_account_request_id(request_id)
+        .send()
+        .await
+        .expect("DescribeCreateAccountStatus")
+        .create_account_status
+        .expect("a status")
 }
 
 /// Waits until the new account's access role can be assumed, as for an
@@ -882,14 +888,7 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
     assert_eq!(started.state, Some(CreateAccountState::InProgress));
     assert!(started.account_id.is_none());
     let request_id = started.id.expect("a request id");
-    let first = org
-        .describe_create_account_status()
-        .create_account_request_id(&request_id)
-        .send()
-        .await
-        .expect("DescribeCreateAccountStatus")
-        .create_account_status
-        .expect("a status");
+    let first = account_status(&org, &request_id).await;
     assert_eq!(first.state, Some(CreateAccountState::InProgress));
     assert_eq!(
         org_accounts(&org).await.len(),
@@ -899,14 +898,7 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
 
     // Then SUCCEEDED; the access role is still refused for a while.
     let id = loop {
-        let status = org
-            .describe_create_account_status()
-            .create_account_request_id(&request_id)
-            .send()
-            .await
-            .expect("DescribeCreateAccountStatus")
-            .create_account_status
-            .expect("a status");
+        let status = account_status(&org, &request_id).await;
         if status.state == Some(CreateAccountState::Succeeded) {
             break status.account_id.expect("an account id");
         }
@@ -943,14 +935,7 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
         .and_then(|s| s.id)
         .expect("a request id");
     let failed = loop {
-        let status = org
-            .describe_create_account_status()
-            .create_account_request_id(&repeated)
-            .send()
-            .await
-            .expect("DescribeCreateAccountStatus")
-            .create_account_status
-            .expect("a status");
+        let status = account_status(&org, &repeated).await;
         if status.state != Some(CreateAccountState::InProgress) {
             break status;
         }

@@ -15,6 +15,25 @@ use crate::live::{LiveStack, LiveStackInstance, LiveStackSet, OWNER_TAG_KEY, OWN
 use crate::plan::Operation;
 use crate::templates::{ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME};
 
+/// Runs one of the three stack-instance operations, which take the same
+/// parameters: `$call` is the API name errors carry.
+macro_rules! instance_operation {
+    ($call:literal, $aws:ident, $request:expr, $stack_set:ident, $accounts:ident, $regions:ident) => {
+        $aws.run_stack_set_operation($stack_set, || async {
+            $request
+                .stack_set_name($stack_set)
+                .set_accounts(Some($accounts.clone()))
+                .set_regions(Some($regions.clone()))
+                .operation_preferences(operation_preferences())
+                .send()
+                .await
+                .map(|out| out.operation_id().map(str::to_owned))
+                .map_err(|e| AwsError::from_sdk($call, e))
+        })
+        .await
+    };
+}
+
 fn parameters_of(parameters: &BTreeMap<String, String>) -> Vec<Parameter> {
     parameters
         .iter()
@@ -357,55 +376,42 @@ impl Aws {
                 accounts,
                 regions,
             } => {
-                self.run_stack_set_operation(stack_set, || async {
-                    cfn.create_stack_instances()
-                        .stack_set_name(stack_set)
-                        .set_accounts(Some(accounts.clone()))
-                        .set_regions(Some(regions.clone()))
-                        .operation_preferences(operation_preferences())
-                        .send()
-                        .await
-                        .map(|out| out.operation_id().map(str::to_owned))
-                        .map_err(|e| AwsError::from_sdk("CreateStackInstances", e))
-                })
-                .await
+                instance_operation!(
+                    "CreateStackInstances",
+                    self,
+                    cfn.create_stack_instances(),
+                    stack_set,
+                    accounts,
+                    regions
+                )
             }
             Operation::UpdateStackInstances {
                 stack_set,
                 accounts,
                 regions,
             } => {
-                self.run_stack_set_operation(stack_set, || async {
-                    cfn.update_stack_instances()
-                        .stack_set_name(stack_set)
-                        .set_accounts(Some(accounts.clone()))
-                        .set_regions(Some(regions.clone()))
-                        .operation_preferences(operation_preferences())
-                        .send()
-                        .await
-                        .map(|out| out.operation_id().map(str::to_owned))
-                        .map_err(|e| AwsError::from_sdk("UpdateStackInstances", e))
-                })
-                .await
+                instance_operation!(
+                    "UpdateStackInstances",
+                    self,
+                    cfn.update_stack_instances(),
+                    stack_set,
+                    accounts,
+                    regions
+                )
             }
             Operation::DeleteStackInstances {
                 stack_set,
                 accounts,
                 regions,
             } => {
-                self.run_stack_set_operation(stack_set, || async {
-                    cfn.delete_stack_instances()
-                        .stack_set_name(stack_set)
-                        .set_accounts(Some(accounts.clone()))
-                        .set_regions(Some(regions.clone()))
-                        .retain_stacks(false)
-                        .operation_preferences(operation_preferences())
-                        .send()
-                        .await
-                        .map(|out| out.operation_id().map(str::to_owned))
-                        .map_err(|e| AwsError::from_sdk("DeleteStackInstances", e))
-                })
-                .await
+                instance_operation!(
+                    "DeleteStackInstances",
+                    self,
+                    cfn.delete_stack_instances().retain_stacks(false),
+                    stack_set,
+                    accounts,
+                    regions
+                )
             }
             other => Err(AwsError::Unsupported(format!(
                 "{} is not a CloudFormation call",

@@ -55,6 +55,29 @@ impl std::fmt::Display for InstanceFailure {
     }
 }
 
+/// A yes/no question asked by making a call: `Ok(true)` when it succeeds,
+/// `Ok(false)` when AWS answers `no` (such as NoSuchEntity), else the error.
+pub(super) fn answered<T, E>(
+    call: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+    no: &str,
+) -> Result<bool, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) => {
+            let err = AwsError::from_sdk(call, err);
+            if err.code() == Some(no) {
+                Ok(false)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
 impl AwsError {
     pub fn code(&self) -> Option<&str> {
         match self {

@@ -63,17 +63,8 @@ impl Aws {
     /// Whether a role of this name exists in the account.
     pub(super) async fn read_role_exists(&self, name: &str) -> Result<bool, AwsError> {
         let _permit = self.permit().await;
-        match self.iam.get_role().role_name(name).send().await {
-            Ok(_) => Ok(true),
-            Err(err) => {
-                let err = AwsError::from_sdk("GetRole", err);
-                if err.code() == Some("NoSuchEntity") {
-                    Ok(false)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        let got = self.iam.get_role().role_name(name).send().await;
+        super::error::answered("GetRole", got, "NoSuchEntity")
     }
 }
 

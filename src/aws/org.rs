@@ -177,17 +177,7 @@ impl Aws {
             .role_session_name("jumpgate-reach")
             .send()
             .await;
-        match assumed {
-            Ok(_) => Ok(true),
-            Err(err) => {
-                let err = AwsError::from_sdk("AssumeRole", err);
-                if err.code() == Some("AccessDenied") {
-                    Ok(false)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        super::error::answered("AssumeRole", assumed, "AccessDenied")
     }
 
     /// Waits until a new account's access role can be assumed: AWS creates

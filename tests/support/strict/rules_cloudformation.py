@@ -243,13 +243,16 @@ def install(settings):
         settle(stack_set)
         return getattr(stack_set, "strict_running", None)
 
-    def start(stack_set, action, targets, work):
-        """Registers a RUNNING operation whose `work(account, region)` runs
-        when it ends; returns the operation record moto keeps."""
+    def refuse_if_running(stack_set):
         if running(stack_set) is not None:
             raise OperationInProgressException(
                 f"Another Operation on StackSet {stack_set.id} is in progress"
             )
+
+    def start(stack_set, action, targets, work):
+        """Registers a RUNNING operation whose `work(account, region)` runs
+        when it ends; returns the operation record moto keeps."""
+        refuse_if_running(stack_set)
         operation_id = getattr(_request, "operation_id", None) or str(mock_random.uuid4())
         operation = {
             "OperationId": operation_id,
@@ -318,6 +321,18 @@ def install(settings):
             mark(instance, "OUTDATED", "FAILED", reason)
         return reason
 
+    def deploy_work(stack_set):
+        """An operation's work in one account: deploy, or record the cancel."""
+
+        def work(account, region, cancel):
+            instance = stack_set.instances.get_instance(account, region)
+            if cancel:
+                mark(instance, "OUTDATED", "CANCELLED", "Cancelled since failure tolerance has exceeded")
+                return None
+            return deploy_or_fail(stack_set, instance)
+
+        return work
+
     def create_stack_instances(self, accounts, regions, deployment_targets, parameters):
         again = replayed(self)
         if again is not None:
@@ -328,15 +343,7 @@ def install(settings):
                 instance = stackless_instance(self, account, region)
                 mark(instance, "OUTDATED", "PENDING", None)
                 self.instances.stack_instances.append(instance)
-
-        def work(account, region, cancel):
-            instance = self.instances.get_instance(account, region)
-            if cancel:
-                mark(instance, "OUTDATED", "CANCELLED", "Cancelled since failure tolerance has exceeded")
-                return None
-            return deploy_or_fail(self, instance)
-
-        return start(self, "CREATE", targets, work)["OperationId"]
+        return start(self, "CREATE", targets, deploy_work(self))["OperationId"]
 
     def redeploy(self, action, targets):
         again = replayed(self)
@@ -347,25 +354,14 @@ def install(settings):
             if instance is None:
                 raise cfn.StackInstanceNotFound()
             mark(instance, "OUTDATED", "PENDING", getattr(instance, "strict_reason", None))
-
-        def work(account, region, cancel):
-            instance = self.instances.get_instance(account, region)
-            if cancel:
-                mark(instance, "OUTDATED", "CANCELLED", "Cancelled since failure tolerance has exceeded")
-                return None
-            return deploy_or_fail(self, instance)
-
-        return start(self, action, targets, work)
+        return start(self, action, targets, deploy_work(self))
 
     def update(self, template, description, parameters, tags, admin_role, execution_role,
                accounts, regions, operation_id):
         again = replayed(self)
         if again is not None:
             return again
-        if running(self) is not None:
-            raise OperationInProgressException(
-                f"Another Operation on StackSet {self.id} is in progress"
-            )
+        refuse_if_running(self)
         self.template = template or self.template
         self.description = description if description is not None else self.description
         self.parameters = parameters or self.parameters
@@ -460,22 +456,22 @@ def install(settings):
     original_delete_stack_set = backend.delete_stack_set
 
     def delete_stack_set(self, name):
-        stack_set = original_describe_stack_set(self, name)
-        if running(stack_set) is not None:
-            raise OperationInProgressException(
-                f"Another Operation on StackSet {stack_set.id} is in progress"
-            )
+        refuse_if_running(original_describe_stack_set(self, name))
         return original_delete_stack_set(self, name)
 
     backend.delete_stack_set = delete_stack_set
 
-    def describe_stack_set_operation(self, stackset_name, operation_id):
-        stack_set = self.describe_stack_set(stackset_name)
+    def find_operation(backend_self, stackset_name, operation_id):
+        stack_set = backend_self.describe_stack_set(stackset_name)
         operation = next(
             (o for o in stack_set.operations if o["OperationId"] == operation_id), None
         )
         if operation is None:
             raise OperationNotFoundException(f"Operation {operation_id} not found")
+        return stack_set, operation
+
+    def describe_stack_set_operation(self, stackset_name, operation_id):
+        stack_set, operation = find_operation(self, stackset_name, operation_id)
         if not_found_first and "StrictDescribed" in operation and not operation["StrictDescribed"]:
             operation["StrictDescribed"] = True
             raise OperationNotFoundException(f"Operation {operation_id} not found")
@@ -505,13 +501,15 @@ def install(settings):
                  "delete_stack_instances"):
         with_preferences(name)
 
-    def page(self, items):
+    def paged(self, summaries):
+        """The `Summaries` page the request's NextToken asks for."""
         token = self._get_param("NextToken")
         start_at = int(token) if token else 0
         size = min(int(self._get_param("MaxResults") or 100), page_size)
-        chunk = items[start_at : start_at + size]
-        following = str(start_at + size) if start_at + size < len(items) else None
-        return chunk, following
+        result = {"Summaries": summaries[start_at : start_at + size]}
+        if start_at + size < len(summaries):
+            result["NextToken"] = str(start_at + size)
+        return cfn_responses.ActionResult(result)
 
     original_dto_init = cfn_responses.StackSetOperationDTO.__init__
 
@@ -523,7 +521,9 @@ def install(settings):
     cfn_responses.StackSetOperationDTO.__init__ = dto_init
 
     def list_stack_set_operation_results(self):
-        stack_set, operation = describe_stack_set_operation.__wrapped__(
+        # Not through describe_stack_set_operation: the results call must
+        # not use up the operation's first OperationNotFound answer.
+        stack_set, operation = find_operation(
             self.cloudformation_backend,
             self._get_param("StackSetName"),
             self._get_param("OperationId"),
@@ -545,33 +545,13 @@ def install(settings):
                 for instance in operation["Instances"]
                 for a, r in instance.items()
             ]
-        chunk, following = page(self, summaries)
-        result = {"Summaries": chunk}
-        if following:
-            result["NextToken"] = following
-        return cfn_responses.ActionResult(result)
+        return paged(self, summaries)
 
     def list_stack_instances(self):
         instances = self.cloudformation_backend.list_stack_instances(
             self._get_param("StackSetName")
         )
-        chunk, following = page(self, instances)
-        result = {"Summaries": chunk}
-        if following:
-            result["NextToken"] = following
-        return cfn_responses.ActionResult(result)
+        return paged(self, instances)
 
     Response.list_stack_set_operation_results = list_stack_set_operation_results
     Response.list_stack_instances = list_stack_instances
-
-    # The results call must not consume the "first describe" answer.
-    def describe_without_not_found(backend_self, stackset_name, operation_id):
-        stack_set = backend_self.describe_stack_set(stackset_name)
-        operation = next(
-            (o for o in stack_set.operations if o["OperationId"] == operation_id), None
-        )
-        if operation is None:
-            raise OperationNotFoundException(f"Operation {operation_id} not found")
-        return stack_set, operation
-
-    describe_stack_set_operation.__wrapped__ = describe_without_not_found
