@@ -761,6 +761,15 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         .filter_map(|h| h["account_id"].as_str())
         .collect();
     assert_eq!(hints, [analytics]);
+    let drift = jumpgate(&emu, &["drift", &state]);
+    drift.expect_code(2);
+    assert!(
+        drift.stdout.contains(&format!(
+            "the roles in account {analytics} are OUTDATED since a StackSet operation failed there"
+        )),
+        "drift reports the failed instance:\n{}",
+        drift.stdout
+    );
 
     // After analytics' owner bootstraps it, one apply repairs the instance
     // and the plan after that is empty.
