@@ -17,10 +17,14 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::live::LiveState;
+use crate::live::{LiveState, LiveUser};
 use crate::model::derive::{group_name, role_name, targets};
 use crate::model::desired::DesiredState;
 use crate::policy::role_arn;
+
+mod impact;
+
+pub use impact::{AccessChange, AccessChanges, Direction, MfaChange, impact, play, role_names};
 
 /// The version of the JSON rendering; raised when a field changes meaning.
 pub const FORMAT_VERSION: u32 = 1;
@@ -134,6 +138,35 @@ impl Catalogue {
                 })
                 .collect(),
             roles: state.roles.keys().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    /// Adds the accounts the live StackSet reaches and the roles its
+    /// template declares, so a plan that removes them can name what goes.
+    fn add_live_targets(&mut self, live: &LiveState) {
+        for instance in &live.stack_instances {
+            if self.accounts.iter().any(|a| a.id == instance.account) {
+                continue;
+            }
+            let name = live
+                .organization
+                .as_ref()
+                .and_then(|o| o.accounts.iter().find(|a| a.id == instance.account))
+                .map_or_else(|| instance.account.clone(), |a| a.name.clone());
+            self.accounts.push(AccountColumn {
+                name,
+                id: instance.account.clone(),
+            });
+        }
+        let live_roles = live
+            .stack_set
+            .as_ref()
+            .and_then(|s| role_names(&s.template))
+            .unwrap_or_default();
+        for key in live_roles.iter().filter_map(|n| n.strip_prefix("role-")) {
+            if !self.roles.iter().any(|r| r == key) {
+                self.roles.push(key.to_owned());
+            }
         }
     }
 
@@ -342,58 +375,106 @@ pub fn compare(state: &DesiredState, live: &LiveState) -> AccessReport {
 }
 
 fn live_grants(live: &LiveState, catalogue: &Catalogue) -> Vec<Grant> {
-    let policies_by_arn: BTreeMap<&str, &Value> = live
-        .policies
-        .values()
-        .map(|p| (p.arn.as_str(), &p.document))
+    let by_arn = policies_by_arn(live);
+    let candidates: Vec<String> = catalogue
+        .declared_arns()
+        .into_iter()
+        .map(|(arn, _, _)| arn)
         .collect();
-    let candidates = catalogue.declared_arns();
     let mut grants = Vec::new();
     for user in live.users.values() {
-        let mut allowed: Vec<(String, String)> = Vec::new();
-        let mut denied: Vec<&Value> = Vec::new();
-        for group in user.groups.iter().filter_map(|g| live.groups.get(g)) {
-            let documents = group.inline_policies.values().chain(
-                group
-                    .attached_policies
-                    .iter()
-                    .filter_map(|arn| policies_by_arn.get(arn.as_str()).copied()),
-            );
-            for statement in documents.flat_map(statements) {
-                if !grants_assume_role(statement) {
-                    continue;
-                }
-                match statement.get("Effect").and_then(Value::as_str) {
-                    Some("Allow") => {
-                        // Literal ARNs first: they may name accounts the file does not.
-                        let mut arns: BTreeSet<String> = list(statement.get("Resource"))
-                            .iter()
-                            .filter_map(|r| r.as_str())
-                            .filter(|r| parse_role_arn(r).is_some())
-                            .map(str::to_owned)
-                            .collect();
-                        arns.extend(candidates.iter().map(|(arn, _, _)| arn.clone()));
-                        for arn in arns {
-                            if resource_matches(statement, &arn) {
-                                allowed.push((arn, group.name.clone()));
-                            }
-                        }
-                    }
-                    Some("Deny") if statement.get("Condition").is_none() => {
-                        denied.push(statement);
-                    }
-                    _ => {}
-                }
+        for (arn, via) in user_reach(live, user, &by_arn, &candidates) {
+            for source in via {
+                grants.extend(catalogue.grant(&user.name, &arn, &source));
             }
-        }
-        for (arn, group) in allowed {
-            if denied.iter().any(|deny| resource_matches(deny, &arn)) {
-                continue;
-            }
-            grants.extend(catalogue.grant(&user.name, &arn, &group));
         }
     }
     grants
+}
+
+/// The documents of the customer-managed policies that were read, by ARN.
+fn policies_by_arn(live: &LiveState) -> BTreeMap<&str, &Value> {
+    live.policies
+        .values()
+        .map(|p| (p.arn.as_str(), &p.document))
+        .collect()
+}
+
+/// The documents of one holder of policies: its inline ones, and the
+/// attached ones whose documents were read (AWS-managed ones never grant
+/// `sts:AssumeRole` on a jump account's roles).
+fn user_sources<'a>(
+    inline: impl Iterator<Item = &'a Value>,
+    attached: &'a BTreeSet<String>,
+    by_arn: &BTreeMap<&str, &'a Value>,
+) -> Vec<&'a Value> {
+    inline
+        .chain(attached.iter().filter_map(|arn| by_arn.get(arn.as_str()).copied()))
+        .collect()
+}
+
+/// The role ARNs a user may assume, each with what grants it: group names,
+/// and `user policy <name>` for policies attached to the user. Literal ARNs
+/// in an `Allow` count even when not among `candidates` (the declared roles
+/// in the known accounts), against which wildcards are expanded.
+fn user_reach(
+    live: &LiveState,
+    user: &LiveUser,
+    by_arn: &BTreeMap<&str, &Value>,
+    candidates: &[String],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut sources: Vec<(String, Vec<&Value>)> = user
+        .groups
+        .iter()
+        .filter_map(|g| live.groups.get(g))
+        .map(|group| {
+            let documents = user_sources(
+                group.inline_policies.values(),
+                &group.attached_policies,
+                by_arn,
+            );
+            (group.name.clone(), documents)
+        })
+        .collect();
+    for arn in &user.attached_policies {
+        if let Some(document) = by_arn.get(arn.as_str()) {
+            let name = arn.rsplit('/').next().unwrap_or(arn);
+            sources.push((format!("user policy {name}"), vec![*document]));
+        }
+    }
+    let mut allowed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut denied: Vec<&Value> = Vec::new();
+    for (source, documents) in &sources {
+        for statement in documents.iter().copied().flat_map(statements) {
+            if !grants_assume_role(statement) {
+                continue;
+            }
+            match statement.get("Effect").and_then(Value::as_str) {
+                Some("Allow") => {
+                    // Literal ARNs first: they may name accounts the file does not.
+                    let literal = list(statement.get("Resource"))
+                        .into_iter()
+                        .filter_map(Value::as_str)
+                        .filter(|r| parse_role_arn(r).is_some());
+                    let arns: BTreeSet<&str> = literal
+                        .chain(candidates.iter().map(String::as_str))
+                        .collect();
+                    for arn in arns {
+                        if resource_matches(statement, arn) {
+                            allowed
+                                .entry(arn.to_owned())
+                                .or_default()
+                                .insert(source.clone());
+                        }
+                    }
+                }
+                Some("Deny") if statement.get("Condition").is_none() => denied.push(statement),
+                _ => {}
+            }
+        }
+    }
+    allowed.retain(|arn, _| !denied.iter().any(|deny| resource_matches(deny, arn)));
+    allowed
 }
 
 fn statements(document: &Value) -> Vec<&Value> {

@@ -49,8 +49,10 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
         .filter(|u| !u.is_owned() && !declared.contains(u.name.as_str()))
         .map(|u| u.name.clone())
         .collect();
+    let access_changes = crate::access::impact(desired, live, &changes);
     Plan {
         format_version: super::FORMAT_VERSION,
+        access_changes,
         jump_account: desired.jump.id.clone(),
         region: desired.jump.region.clone(),
         fingerprint: live.fingerprint(),

@@ -14,6 +14,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::access::AccessChanges;
 use crate::model::desired::PasswordPolicy;
 use crate::model::names::{AccountId, Region};
 
@@ -22,7 +23,8 @@ pub use build::build;
 pub use lockout::{Lockout, lockouts};
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: `access_changes` added.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -34,6 +36,10 @@ pub struct Plan {
     /// In the order `apply` carries them out; changes of one stage are
     /// independent of each other.
     pub changes: Vec<Change>,
+    /// Who gains and who loses which role in which account, and which groups
+    /// gain or lose MFA enforcement, when the changes are applied.
+    #[serde(default)]
+    pub access_changes: AccessChanges,
     /// Users in the jump account that jumpgate does not own and leaves alone.
     pub unmanaged_users: Vec<String>,
     /// Accounts where, after this plan, nobody could reach the admin role.

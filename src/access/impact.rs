@@ -1,0 +1,525 @@
+//! The access impact of a plan: who gains and who loses which role in which
+//! account, and which groups gain or lose MFA enforcement. Pure.
+//!
+//! "Before" is read from the live policies (groups' inline and attached
+//! policies, users' attached policies); "after" from the same reading of the
+//! live state with the plan's operations played onto it. Playing them stage
+//! by stage, each stage's removals before its additions (the worst order its
+//! concurrent changes could finish in), also finds the moments during apply
+//! when someone would be without a reach or a group without MFA enforcement
+//! that both sides of the plan have.
+//!
+//! A role counts as reachable only where it exists: in an account with an
+//! instance of the StackSet whose template declares it. Roles the StackSet
+//! does not deliver (written out by hand in a policy) are taken to exist.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Catalogue, parse_role_arn, statements, user_sources};
+use crate::live::{
+    LiveGroup, LivePolicy, LiveStackInstance, LiveStackSet, LiveState, LiveUser,
+};
+use crate::model::desired::DesiredState;
+use crate::plan::{Change, Operation, Stage};
+
+/// Whether something is gained or lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Loss,
+    Gain,
+}
+
+/// One user's reach to one role in one account that the plan changes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccessChange {
+    pub change: Direction,
+    pub user: String,
+    /// The declared account name; the organization's name or the id otherwise.
+    pub account: String,
+    pub account_id: String,
+    /// The role key for `role-<key>` roles jumpgate knows; the role name otherwise.
+    pub role: String,
+    pub role_arn: String,
+    /// The groups (or `user policy <name>`) that grant it: before the plan
+    /// for a loss, after it for a gain.
+    pub via: Vec<String>,
+}
+
+/// A group that gains or loses the MFA enforcement policy's effect.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MfaChange {
+    pub change: Direction,
+    pub group: String,
+}
+
+/// Everything a reviewer needs to know about who can reach what.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessChanges {
+    /// Gains and losses, sorted by user, account, role; losses first.
+    pub users: Vec<AccessChange>,
+    /// Groups that exist before and after and gain or lose MFA enforcement.
+    pub mfa_enforcement: Vec<MfaChange>,
+    /// Reaches (and MFA enforcement) that both sides have but that apply
+    /// would take away for a while, with the stage where it happens.
+    /// jumpgate orders its changes so that this stays empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interruptions: Vec<String>,
+}
+
+impl AccessChanges {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.mfa_enforcement.is_empty() && self.interruptions.is_empty()
+    }
+}
+
+/// `(user, role ARN)` → what grants it.
+type Reaches = BTreeMap<(String, String), BTreeSet<String>>;
+
+/// What one state of the jump account grants.
+struct Snapshot {
+    reaches: Reaches,
+    /// Groups whose policies enforce MFA.
+    enforced: BTreeSet<String>,
+    groups: BTreeSet<String>,
+}
+
+/// The access changes of `changes` (a plan's, in order) on `live`.
+pub fn impact(state: &DesiredState, live: &LiveState, changes: &[Change]) -> AccessChanges {
+    let mut catalogue = Catalogue::of(state);
+    catalogue.add_live_targets(live);
+    let candidates: Vec<String> = catalogue
+        .declared_arns()
+        .into_iter()
+        .map(|(arn, _, _)| arn)
+        .collect();
+    let jump = state.jump.id.as_str();
+    let before = snapshot(live, &candidates);
+    let mut current = live.clone();
+    // States in the middle of apply worth checking: after each stage's removals.
+    let mut midway: Vec<(Stage, Snapshot)> = Vec::new();
+    let mut stages: Vec<Stage> = changes.iter().map(|c| c.stage).collect();
+    stages.dedup();
+    for stage in stages {
+        let operations = || {
+            changes
+                .iter()
+                .filter(move |c| c.stage == stage)
+                .flat_map(|c| &c.operations)
+        };
+        let (removals, additions): (Vec<&Operation>, Vec<&Operation>) =
+            operations().partition(|op| takes_away(op));
+        if !removals.is_empty() {
+            for op in &removals {
+                play(&mut current, op, jump);
+            }
+            midway.push((stage, snapshot(&current, &candidates)));
+        }
+        for op in additions {
+            play(&mut current, op, jump);
+        }
+    }
+    let after = snapshot(&current, &candidates);
+
+    let mut users = Vec::new();
+    for (key, via) in &before.reaches {
+        if !after.reaches.contains_key(key) {
+            users.extend(change(&catalogue, Direction::Loss, key, via));
+        }
+    }
+    for (key, via) in &after.reaches {
+        if !before.reaches.contains_key(key) {
+            users.extend(change(&catalogue, Direction::Gain, key, via));
+        }
+    }
+    users.sort_by(|a, b| {
+        let rank = |c: &AccessChange| {
+            (
+                c.user.clone(),
+                catalogue.account_index(&c.account_id),
+                c.account_id.clone(),
+                catalogue.role_index(&c.role),
+                c.role.clone(),
+                c.change,
+            )
+        };
+        rank(a).cmp(&rank(b))
+    });
+    let mut mfa_enforcement = Vec::new();
+    for group in before.groups.intersection(&after.groups) {
+        match (before.enforced.contains(group), after.enforced.contains(group)) {
+            (true, false) => mfa_enforcement.push(MfaChange {
+                change: Direction::Loss,
+                group: group.clone(),
+            }),
+            (false, true) => mfa_enforcement.push(MfaChange {
+                change: Direction::Gain,
+                group: group.clone(),
+            }),
+            _ => {}
+        }
+    }
+    let mut interruptions = Vec::new();
+    let mut reported = BTreeSet::new();
+    for (stage, middle) in &midway {
+        for key in before.reaches.keys() {
+            if after.reaches.contains_key(key)
+                && !middle.reaches.contains_key(key)
+                && reported.insert(key.clone())
+                && let Some(c) = change(&catalogue, Direction::Loss, key, &BTreeSet::new())
+            {
+                interruptions.push(format!(
+                    "{} cannot reach {} in {} ({}) while stage {} runs",
+                    c.user,
+                    c.role,
+                    c.account,
+                    c.account_id,
+                    stage_name(*stage)
+                ));
+            }
+        }
+        for group in before.enforced.intersection(&after.enforced) {
+            if middle.groups.contains(group)
+                && !middle.enforced.contains(group)
+                && reported.insert((group.clone(), String::new()))
+            {
+                interruptions.push(format!(
+                    "group {group} is without MFA enforcement while stage {} runs",
+                    stage_name(*stage)
+                ));
+            }
+        }
+    }
+    AccessChanges {
+        users,
+        mfa_enforcement,
+        interruptions,
+    }
+}
+
+fn stage_name(stage: Stage) -> String {
+    serde_json::to_value(stage)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn change(
+    catalogue: &Catalogue,
+    direction: Direction,
+    (user, arn): &(String, String),
+    via: &BTreeSet<String>,
+) -> Option<AccessChange> {
+    let grant = catalogue.grant(user, arn, "")?;
+    Some(AccessChange {
+        change: direction,
+        user: grant.user,
+        account: grant.account,
+        account_id: grant.account_id,
+        role: grant.role,
+        role_arn: grant.role_arn,
+        via: via.iter().cloned().collect(),
+    })
+}
+
+/// Who reaches what in one state, and which groups enforce MFA.
+fn snapshot(live: &LiveState, candidates: &[String]) -> Snapshot {
+    let by_arn: BTreeMap<&str, &Value> = live
+        .policies
+        .values()
+        .map(|p| (p.arn.as_str(), &p.document))
+        .collect();
+    let delivered = Delivered::of(live);
+    let mut reaches = Reaches::new();
+    for user in live.users.values() {
+        for (arn, via) in super::user_reach(live, user, &by_arn, candidates) {
+            if delivered.exists(&arn) {
+                reaches
+                    .entry((user.name.clone(), arn))
+                    .or_default()
+                    .extend(via);
+            }
+        }
+    }
+    let enforced = live
+        .groups
+        .values()
+        .filter(|g| {
+            user_sources_of_group(g, &by_arn)
+                .into_iter()
+                .flat_map(statements)
+                .any(enforces_mfa)
+        })
+        .map(|g| g.name.clone())
+        .collect();
+    Snapshot {
+        reaches,
+        enforced,
+        groups: live.groups.keys().cloned().collect(),
+    }
+}
+
+fn user_sources_of_group<'a>(
+    group: &'a LiveGroup,
+    by_arn: &BTreeMap<&str, &'a Value>,
+) -> Vec<&'a Value> {
+    user_sources(
+        group.inline_policies.values(),
+        &group.attached_policies,
+        by_arn,
+    )
+}
+
+/// A `Deny` that applies when `aws:MultiFactorAuthPresent` is false or
+/// absent: the shape of the MFA enforcement policy AWS documents
+/// ("IAM: Allows IAM users to self-manage an MFA device").
+fn enforces_mfa(statement: &Value) -> bool {
+    if statement.get("Effect").and_then(Value::as_str) != Some("Deny") {
+        return false;
+    }
+    let Some(conditions) = statement.get("Condition").and_then(Value::as_object) else {
+        return false;
+    };
+    conditions.iter().any(|(operator, block)| {
+        let operator = operator.to_ascii_lowercase();
+        (operator == "bool" || operator == "boolifexists")
+            && block.as_object().is_some_and(|keys| {
+                keys.iter().any(|(key, value)| {
+                    key.eq_ignore_ascii_case("aws:MultiFactorAuthPresent")
+                        && super::list(Some(value))
+                            .iter()
+                            .any(|v| v.as_str() == Some("false") || v.as_bool() == Some(false))
+                })
+            })
+    })
+}
+
+/// Which roles the StackSet delivers, and where.
+struct Delivered {
+    /// `None` without a StackSet (or with an unreadable template): no telling.
+    roles: Option<BTreeSet<String>>,
+    accounts: BTreeSet<String>,
+}
+
+impl Delivered {
+    fn of(live: &LiveState) -> Delivered {
+        let set = live.stack_set.as_ref().filter(|s| s.status != "DELETED");
+        Delivered {
+            roles: set.and_then(|s| role_names(&s.template)),
+            accounts: live
+                .stack_instances
+                .iter()
+                .map(|i| i.account.clone())
+                .collect(),
+        }
+    }
+
+    fn exists(&self, arn: &str) -> bool {
+        let Some((account, role)) = parse_role_arn(arn) else {
+            return false;
+        };
+        match &self.roles {
+            Some(roles) if roles.contains(role) => self.accounts.contains(account),
+            _ => true,
+        }
+    }
+}
+
+/// The `RoleName`s of a template's `AWS::IAM::Role` resources.
+pub fn role_names(template: &Value) -> Option<BTreeSet<String>> {
+    let resources = template.get("Resources")?.as_object()?;
+    Some(
+        resources
+            .values()
+            .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::IAM::Role"))
+            .filter_map(|r| r.pointer("/Properties/RoleName")?.as_str())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// Whether an operation can only take access or enforcement away.
+fn takes_away(op: &Operation) -> bool {
+    matches!(
+        op,
+        Operation::DeleteStack { .. }
+            | Operation::DeleteStackInstances { .. }
+            | Operation::DeleteGroupPolicy { .. }
+            | Operation::DetachGroupPolicy { .. }
+            | Operation::DeleteGroup { .. }
+            | Operation::RemoveUserFromGroup { .. }
+            | Operation::DeleteUserPolicy { .. }
+            | Operation::DetachUserPolicy { .. }
+            | Operation::DeleteUser { .. }
+    )
+}
+
+/// The effect of one planned call on the observed state, as far as access goes.
+pub fn play(live: &mut LiveState, op: &Operation, jump: &str) {
+    match op {
+        Operation::CreateStackSet {
+            stack_set,
+            template,
+            parameters,
+        }
+        | Operation::UpdateStackSet {
+            stack_set,
+            template,
+            parameters,
+        } => {
+            live.stack_set = Some(LiveStackSet {
+                name: stack_set.clone(),
+                status: "ACTIVE".into(),
+                template: template.clone(),
+                parameters: parameters.clone(),
+            });
+        }
+        Operation::CreateStackInstances {
+            accounts, regions, ..
+        } => {
+            for account in accounts {
+                for region in regions {
+                    live.stack_instances.push(LiveStackInstance {
+                        account: account.clone(),
+                        region: region.clone(),
+                        status: "CURRENT".into(),
+                        status_reason: None,
+                    });
+                }
+            }
+        }
+        Operation::DeleteStackInstances {
+            accounts, regions, ..
+        } => live
+            .stack_instances
+            .retain(|i| !(accounts.contains(&i.account) && regions.contains(&i.region))),
+        Operation::CreatePolicy {
+            name,
+            path,
+            document,
+        } => {
+            let arn = format!("arn:aws:iam::{jump}:policy{path}{name}");
+            live.policies.insert(
+                name.clone(),
+                LivePolicy {
+                    name: name.clone(),
+                    arn,
+                    path: path.clone(),
+                    default_version: "v1".into(),
+                    versions: vec!["v1".into()],
+                    document: document.clone(),
+                },
+            );
+        }
+        Operation::CreatePolicyVersion {
+            policy_arn,
+            document,
+            ..
+        } => {
+            if let Some(policy) = live.policies.values_mut().find(|p| p.arn == *policy_arn) {
+                policy.document = document.clone();
+            }
+        }
+        Operation::CreateGroup { group, path } => {
+            live.groups.insert(
+                group.clone(),
+                LiveGroup {
+                    name: group.clone(),
+                    path: path.clone(),
+                    ..LiveGroup::default()
+                },
+            );
+        }
+        Operation::UpdateGroupPath { group, path } => {
+            if let Some(g) = live.groups.get_mut(group) {
+                g.path = path.clone();
+            }
+        }
+        Operation::PutGroupPolicy {
+            group,
+            policy_name,
+            document,
+        } => {
+            if let Some(g) = live.groups.get_mut(group) {
+                g.inline_policies
+                    .insert(policy_name.clone(), document.clone());
+            }
+        }
+        Operation::DeleteGroupPolicy { group, policy_name } => {
+            if let Some(g) = live.groups.get_mut(group) {
+                g.inline_policies.remove(policy_name);
+            }
+        }
+        Operation::AttachGroupPolicy { group, policy_arn } => {
+            if let Some(g) = live.groups.get_mut(group) {
+                g.attached_policies.insert(policy_arn.clone());
+            }
+        }
+        Operation::DetachGroupPolicy { group, policy_arn } => {
+            if let Some(g) = live.groups.get_mut(group) {
+                g.attached_policies.remove(policy_arn);
+            }
+        }
+        Operation::DeleteGroup { group } => {
+            live.groups.remove(group);
+            for user in live.users.values_mut() {
+                user.groups.remove(group);
+            }
+        }
+        Operation::CreateUser { user, tags } => {
+            live.users.entry(user.clone()).or_insert_with(|| LiveUser {
+                name: user.clone(),
+                path: "/".into(),
+                tags: tags.clone(),
+                ..LiveUser::default()
+            });
+        }
+        Operation::TagUser { user, tags } => {
+            if let Some(u) = live.users.get_mut(user) {
+                u.tags.extend(tags.clone());
+            }
+        }
+        Operation::AddUserToGroup { user, group } => {
+            if let Some(u) = live.users.get_mut(user) {
+                u.groups.insert(group.clone());
+            }
+        }
+        Operation::RemoveUserFromGroup { user, group } => {
+            if let Some(u) = live.users.get_mut(user) {
+                u.groups.remove(group);
+            }
+        }
+        Operation::DeleteUserPolicy { user, policy_name } => {
+            if let Some(u) = live.users.get_mut(user) {
+                u.inline_policies.remove(policy_name);
+            }
+        }
+        Operation::DetachUserPolicy { user, policy_arn } => {
+            if let Some(u) = live.users.get_mut(user) {
+                u.attached_policies.remove(policy_arn);
+            }
+        }
+        Operation::DeleteUser { user } => {
+            live.users.remove(user);
+        }
+        // Accounts, stacks, passwords and credentials do not change who may
+        // assume which role from the jump account.
+        Operation::CreateAccount { .. }
+        | Operation::BootstrapAccount { .. }
+        | Operation::UpdateAccountPasswordPolicy { .. }
+        | Operation::CreateStack { .. }
+        | Operation::DeleteStack { .. }
+        | Operation::UpdateStack { .. }
+        | Operation::CreateLoginProfile { .. }
+        | Operation::DeleteLoginProfile { .. }
+        | Operation::DeleteAccessKey { .. }
+        | Operation::DeleteSigningCertificate { .. }
+        | Operation::DeleteSshPublicKey { .. }
+        | Operation::DeleteServiceSpecificCredential { .. }
+        | Operation::DeactivateMfaDevice { .. }
+        | Operation::DeleteVirtualMfaDevice { .. } => {}
+    }
+}
