@@ -409,7 +409,11 @@ fn user_sources<'a>(
     by_arn: &BTreeMap<&str, &'a Value>,
 ) -> Vec<&'a Value> {
     inline
-        .chain(attached.iter().filter_map(|arn| by_arn.get(arn.as_str()).copied()))
+        .chain(
+            attached
+                .iter()
+                .filter_map(|arn| by_arn.get(arn.as_str()).copied()),
+        )
         .collect()
 }
 

@@ -19,9 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Catalogue, parse_role_arn, statements, user_sources};
-use crate::live::{
-    LiveGroup, LivePolicy, LiveStackInstance, LiveStackSet, LiveState, LiveUser,
-};
+use crate::live::{LiveGroup, LivePolicy, LiveStackInstance, LiveStackSet, LiveState, LiveUser};
 use crate::model::desired::DesiredState;
 use crate::plan::{Change, Operation, Stage};
 
@@ -150,7 +148,10 @@ pub fn impact(state: &DesiredState, live: &LiveState, changes: &[Change]) -> Acc
     });
     let mut mfa_enforcement = Vec::new();
     for group in before.groups.intersection(&after.groups) {
-        match (before.enforced.contains(group), after.enforced.contains(group)) {
+        match (
+            before.enforced.contains(group),
+            after.enforced.contains(group),
+        ) {
             (true, false) => mfa_enforcement.push(MfaChange {
                 change: Direction::Loss,
                 group: group.clone(),
@@ -521,5 +522,283 @@ pub fn play(live: &mut LiveState, op: &Operation, jump: &str) {
         | Operation::DeleteServiceSpecificCredential { .. }
         | Operation::DeactivateMfaDevice { .. }
         | Operation::DeleteVirtualMfaDevice { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::tests::{converge, state};
+    use crate::plan::{Action, Kind, build};
+    use crate::policy::mfa_policy;
+
+    const ESTATE: &str = r#"
+jump-account id="111111111111" region="ap-northeast-1"
+project "pay" {
+    account "pay-prod" id="222222222222"
+    account "pay-stg"  id="333333333333"
+}
+account "shared" id="444444444444"
+user "alice" { access "admin"; }
+user "bob" {
+    access "operator" project="pay"
+    access "developer" project="pay"
+}
+"#;
+
+    /// `- bob operator pay-stg` / `+ …` lines, in the plan's order.
+    fn lines(changes: &AccessChanges) -> Vec<String> {
+        changes
+            .users
+            .iter()
+            .map(|c| {
+                let sign = if c.change == Direction::Gain {
+                    '+'
+                } else {
+                    '-'
+                };
+                format!(
+                    "{sign} {} {} {} via {}",
+                    c.user,
+                    c.role,
+                    c.account,
+                    c.via.join(",")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_converged_estate_changes_nobodys_access() {
+        let desired = state(ESTATE);
+        let live = converge(&desired, LiveState::default());
+        assert!(build(&desired, &live).access_changes.is_empty());
+    }
+
+    #[test]
+    fn removing_a_projects_account_shows_each_users_loss() {
+        let live = converge(&state(ESTATE), LiveState::default());
+        let smaller = state(&ESTATE.replace(r#"account "pay-stg"  id="333333333333""#, ""));
+        let plan = build(&smaller, &live);
+        assert_eq!(
+            lines(&plan.access_changes),
+            [
+                // The global group's wildcard stops reaching it too: the
+                // stack instance, and with it the role, is gone.
+                "- alice admin 333333333333 via group-admin",
+                "- bob developer 333333333333 via group-developer-pay",
+                "- bob operator 333333333333 via group-operator-pay",
+            ]
+        );
+        assert!(plan.access_changes.interruptions.is_empty());
+    }
+
+    #[test]
+    fn a_new_user_and_a_new_grant_are_gains() {
+        let live = converge(&state(ESTATE), LiveState::default());
+        let more = state(&format!(
+            "{ESTATE}\nuser \"carol\" {{ access \"operator\" project=\"pay\"; }}"
+        ));
+        let plan = build(&more, &live);
+        assert_eq!(
+            lines(&plan.access_changes),
+            [
+                "+ carol operator pay-prod via group-operator-pay",
+                "+ carol operator pay-stg via group-operator-pay",
+            ]
+        );
+    }
+
+    #[test]
+    fn hand_made_wildcards_and_managed_policies_count() {
+        let desired = state(ESTATE);
+        let mut live = converge(&desired, LiveState::default());
+        // A hand-made group with a managed policy reaching role-admin everywhere.
+        let arn = "arn:aws:iam::111111111111:policy/policy-assume-role-admin";
+        live.policies.insert(
+            "policy-assume-role-admin".into(),
+            LivePolicy {
+                name: "policy-assume-role-admin".into(),
+                arn: arn.into(),
+                path: "/".into(),
+                default_version: "v1".into(),
+                versions: vec!["v1".into()],
+                document: json!({"Statement": {"Effect": "Allow", "Action": "sts:AssumeRole",
+                    "Resource": "arn:aws:iam::*:role/role-admin"}}),
+            },
+        );
+        live.groups.insert(
+            "admins".into(),
+            LiveGroup {
+                name: "admins".into(),
+                path: "/".into(),
+                attached_policies: [arn.to_owned()].into(),
+                ..LiveGroup::default()
+            },
+        );
+        live.users
+            .get_mut("bob")
+            .unwrap()
+            .groups
+            .insert("admins".into());
+        // The plan leaves the hand-made group alone; taking bob out of pay
+        // loses nothing the wildcard still grants in pay's accounts.
+        let without_pay = state(&ESTATE.replace(
+            "    access \"operator\" project=\"pay\"\n    access \"developer\" project=\"pay\"\n",
+            "    access \"operator\" project=\"pay\"\n",
+        ));
+        let plan = build(&without_pay, &live);
+        assert_eq!(
+            lines(&plan.access_changes),
+            [
+                "- bob developer pay-prod via group-developer-pay",
+                "- bob developer pay-stg via group-developer-pay",
+            ]
+        );
+        // Before the plan, the wildcard reached every account with the role.
+        let before = snapshot(
+            &live,
+            &Catalogue::of(&desired)
+                .declared_arns()
+                .into_iter()
+                .map(|(a, _, _)| a)
+                .collect::<Vec<_>>(),
+        );
+        let bob_admin: Vec<&String> = before
+            .reaches
+            .keys()
+            .filter(|(u, a)| u == "bob" && a.ends_with("role/role-admin"))
+            .map(|(_, a)| a)
+            .collect();
+        assert_eq!(bob_admin.len(), 4, "{bob_admin:?}");
+    }
+
+    fn detach_mfa(group: &str, stage: Stage, arn: &str) -> Change {
+        Change {
+            action: Action::Delete,
+            kind: Kind::GroupPolicyAttachment,
+            address: format!("group-policy-attachment.{group}/mfa"),
+            account: crate::model::names::AccountId::new("111111111111").unwrap(),
+            stage,
+            before: None,
+            after: None,
+            operations: vec![Operation::DetachGroupPolicy {
+                group: group.into(),
+                policy_arn: arn.into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn mfa_enforcement_lost_and_gained_by_groups() {
+        let desired = state(ESTATE);
+        let live = converge(&desired, LiveState::default());
+        let arn = &live.policies.values().next().unwrap().arn.clone();
+        assert_eq!(
+            live.policies.values().next().unwrap().document,
+            mfa_policy()
+        );
+        let mut attach = detach_mfa("group-admin", Stage::GroupPolicies, arn);
+        attach.operations = vec![Operation::AttachGroupPolicy {
+            group: "group-admin".into(),
+            policy_arn: arn.clone(),
+        }];
+        let mut without = live.clone();
+        without
+            .groups
+            .get_mut("group-admin")
+            .unwrap()
+            .attached_policies
+            .clear();
+        let changes = impact(&desired, &without, &[attach]);
+        assert_eq!(
+            changes.mfa_enforcement,
+            [MfaChange {
+                change: Direction::Gain,
+                group: "group-admin".into()
+            }]
+        );
+        let changes = impact(
+            &desired,
+            &live,
+            &[detach_mfa(
+                "group-operator-pay",
+                Stage::RemoveGroupPolicies,
+                arn,
+            )],
+        );
+        assert_eq!(
+            changes.mfa_enforcement,
+            [MfaChange {
+                change: Direction::Loss,
+                group: "group-operator-pay".into()
+            }]
+        );
+        assert!(changes.users.is_empty());
+    }
+
+    #[test]
+    fn a_removal_before_its_replacement_is_a_moment_without_access() {
+        let desired = state(ESTATE);
+        let live = converge(&desired, LiveState::default());
+        let arn = live.policies.values().next().unwrap().arn.clone();
+        let change = |stage, operation| Change {
+            action: Action::Update,
+            kind: Kind::Membership,
+            address: "membership.alice/group-admin".into(),
+            account: crate::model::names::AccountId::new("111111111111").unwrap(),
+            stage,
+            before: None,
+            after: None,
+            operations: vec![operation],
+        };
+        let remove = Operation::RemoveUserFromGroup {
+            user: "alice".into(),
+            group: "group-admin".into(),
+        };
+        let add = Operation::AddUserToGroup {
+            user: "alice".into(),
+            group: "group-admin".into(),
+        };
+        // Removal first, then the same membership back: same ends, a gap between.
+        let gap = impact(
+            &desired,
+            &live,
+            &[
+                change(Stage::Groups, remove.clone()),
+                change(Stage::Memberships, add.clone()),
+                detach_mfa("group-admin", Stage::GroupPolicies, &arn),
+                change(
+                    Stage::DeleteGroups,
+                    Operation::AttachGroupPolicy {
+                        group: "group-admin".into(),
+                        policy_arn: arn.clone(),
+                    },
+                ),
+            ],
+        );
+        assert!(gap.users.is_empty() && gap.mfa_enforcement.is_empty());
+        assert_eq!(
+            gap.interruptions,
+            [
+                "alice cannot reach admin in jump (111111111111) while stage groups runs",
+                "alice cannot reach admin in pay-prod (222222222222) while stage groups runs",
+                "alice cannot reach admin in pay-stg (333333333333) while stage groups runs",
+                "alice cannot reach admin in shared (444444444444) while stage groups runs",
+                "group group-admin is without MFA enforcement while stage group-policies runs",
+            ]
+        );
+        // Within one stage the removal is assumed to finish first.
+        let same_stage = impact(
+            &desired,
+            &live,
+            &[
+                change(Stage::Memberships, add),
+                change(Stage::Memberships, remove),
+            ],
+        );
+        assert_eq!(same_stage.interruptions.len(), 4, "{same_stage:?}");
     }
 }

@@ -126,7 +126,10 @@ fn access_lines(plan: &Plan) -> Vec<(char, String)> {
             } else {
                 format!("{} ({})", c.account, c.account_id)
             };
-            (symbol, format!("{} {verb} {} in {place}{via}", c.user, c.role))
+            (
+                symbol,
+                format!("{} {verb} {} in {place}{via}", c.user, c.role),
+            )
         })
         .collect();
     lines.extend(changes.mfa_enforcement.iter().map(|m| match m.change {
