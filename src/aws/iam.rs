@@ -11,7 +11,7 @@ use crate::live::{
 };
 use crate::model::desired::PasswordPolicy;
 use crate::plan::Operation;
-use crate::policy::{MFA_POLICY_NAME, parse_document};
+use crate::policy::parse_document;
 use crate::templates::EXECUTION_ROLE_STACK;
 
 /// The lock object: a managed policy that grants nothing.
@@ -144,9 +144,10 @@ impl ReadEstate for Aws {
                     .policy_name()
                     .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or_default());
                 let path = policy.path().unwrap_or("/");
-                // Only jumpgate's policies, less the lock, which comes and
-                // goes with every apply.
-                if name == LOCK_POLICY_NAME || (path != OWNED_PATH && name != MFA_POLICY_NAME) {
+                // Every customer-managed policy (hand-built estates grant
+                // access through them), less the lock, which comes and goes
+                // with every apply.
+                if name == LOCK_POLICY_NAME {
                     continue;
                 }
                 let default_version = policy.default_version_id().unwrap_or_default().to_owned();
