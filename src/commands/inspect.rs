@@ -46,6 +46,12 @@ pub async fn plan(
             }
         )
     );
+    if !plan.blockers.is_empty() {
+        return Err(Failure(format!(
+            "plan refused: {} change(s) would fail on apply (listed above)",
+            plan.blockers.len()
+        )));
+    }
     Ok(if detailed_exitcode && !plan.is_empty() {
         ExitCode::from(2)
     } else {

@@ -50,7 +50,9 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
         .map(|u| u.name.clone())
         .collect();
     let access_changes = crate::access::impact(desired, live, &changes);
+    let blockers = super::feasible::blockers(live, &changes, desired.jump.id.as_str());
     Plan {
+        blockers,
         format_version: super::FORMAT_VERSION,
         access_changes,
         jump_account: desired.jump.id.clone(),

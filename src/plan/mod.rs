@@ -4,6 +4,7 @@
 
 mod accounts;
 mod build;
+mod feasible;
 mod lockout;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -44,6 +45,10 @@ pub struct Plan {
     pub unmanaged_users: Vec<String>,
     /// Accounts where, after this plan, nobody could reach the admin role.
     pub lockouts: Vec<Lockout>,
+    /// Changes whose apply cannot succeed, each with the reason found in
+    /// the live state: `plan` exits 1 and `apply` refuses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blockers: Vec<String>,
     /// Things a reviewer should know that are not changes.
     pub warnings: Vec<String>,
     /// Member accounts that may still lack the StackSet execution role

@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::{
-    BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, Style, UNMANAGED_USERS, access_lines,
-    account_heading, by_account, mermaid, summary_line, text,
+    BLOCKERS, BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, Style, UNMANAGED_USERS,
+    access_lines, account_heading, by_account, mermaid, summary_line, text,
 };
 use crate::plan::Plan;
 
@@ -36,6 +36,13 @@ pub(super) fn render(plan: &Plan) -> String {
         }
     } else if !plan.is_empty() {
         let _ = writeln!(out, "{NO_ACCESS_CHANGES}\n");
+    }
+    if !plan.blockers.is_empty() {
+        let _ = writeln!(out, "> [!CAUTION]\n> **{BLOCKERS}**");
+        for blocker in &plan.blockers {
+            let _ = writeln!(out, "> - {blocker}");
+        }
+        out += "\n";
     }
     if !plan.lockouts.is_empty() {
         out += "> [!CAUTION]\n";

@@ -148,3 +148,6 @@ fn access_lines(plan: &Plan) -> Vec<(char, String)> {
 /// Said when a plan with changes changes nobody's access.
 const NO_ACCESS_CHANGES: &str =
     "Access changes: none (nobody gains or loses a role; MFA enforcement unchanged).";
+
+/// Introduces the changes `plan` refuses, shared by the text and Markdown formats.
+const BLOCKERS: &str = "Cannot apply: these changes would fail, for reasons in the live state:";

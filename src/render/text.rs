@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use similar::TextDiff;
 
 use super::{
-    BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, Style, UNMANAGED_USERS, access_lines,
-    account_heading, by_account, summary_line,
+    BLOCKERS, BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, Style, UNMANAGED_USERS,
+    access_lines, account_heading, by_account, summary_line,
 };
 use crate::plan::{Action, Change, Kind, Plan};
 use crate::policy::statement_diff;
@@ -98,6 +98,15 @@ pub(super) fn render(plan: &Plan, style: Style) -> String {
         }
         out += &paint.red(LOCKOUT_REFUSAL);
         out += "\n\n";
+    }
+    if !plan.blockers.is_empty() {
+        out += &paint.red(&paint.heading(BLOCKERS));
+        out += "\n";
+        for blocker in &plan.blockers {
+            out += &paint.red(&format!("  ! {blocker}"));
+            out += "\n";
+        }
+        out += "\n";
     }
     out += &paint.heading(&summary_line(plan));
     out += "\n";
