@@ -934,7 +934,8 @@ fn keep_live_identity(mut template: Value, live: Option<&Value>) -> Value {
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    let kept = std::mem::take(resources)
+    let mut renames: BTreeMap<String, String> = BTreeMap::new();
+    let kept: serde_json::Map<String, Value> = std::mem::take(resources)
         .into_iter()
         .map(|(id, mut resource)| {
             let name = role_name(&resource);
@@ -944,6 +945,9 @@ fn keep_live_identity(mut template: Value, live: Option<&Value>) -> Value {
             let Some((live_id, old)) = twin else {
                 return (id, resource);
             };
+            if *live_id != id {
+                renames.insert(id, live_id.clone());
+            }
             let ours: Vec<Value> = resource
                 .pointer("/Properties/Tags")
                 .and_then(Value::as_array)
@@ -963,7 +967,49 @@ fn keep_live_identity(mut template: Value, live: Option<&Value>) -> Value {
         })
         .collect();
     *resources = kept;
+    if !renames.is_empty() {
+        rename_references(&mut template, &renames);
+    }
     template
+}
+
+/// Points `Ref`, `Fn::GetAtt`, `Fn::Sub` placeholders and `DependsOn` at
+/// the renamed logical ids.
+fn rename_references(value: &mut Value, renames: &BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                match (key.as_str(), &mut *inner) {
+                    ("Ref" | "DependsOn", Value::String(id)) => {
+                        if let Some(new) = renames.get(id.as_str()) {
+                            *id = new.clone();
+                        }
+                    }
+                    ("Fn::GetAtt" | "DependsOn", Value::Array(items)) => {
+                        for item in items.iter_mut().take(if key == "Fn::GetAtt" { 1 } else { usize::MAX }) {
+                            if let Some(new) = item.as_str().and_then(|id| renames.get(id)) {
+                                *item = Value::String(new.clone());
+                            }
+                        }
+                    }
+                    ("Fn::Sub", Value::String(text)) => {
+                        for (old, new) in renames {
+                            *text = text
+                                .replace(&format!("${{{old}}}"), &format!("${{{new}}}"))
+                                .replace(&format!("${{{old}."), &format!("${{{new}."));
+                        }
+                    }
+                    _ => rename_references(inner, renames),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                rename_references(item, renames);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn policy_name_of(arn: &str) -> &str {
