@@ -70,3 +70,44 @@ fn label(text: &str) -> String {
         .replace('<', "#lt;")
         .replace('>', "#gt;")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(direction: Direction, user: &str, role: &str, account: &str) -> AccessChange {
+        AccessChange {
+            change: direction,
+            user: user.into(),
+            account: account.into(),
+            account_id: "222222222222".into(),
+            role: role.into(),
+            role_arn: format!("arn:aws:iam::222222222222:role/role-{role}"),
+            via: vec![format!("group-{role}")],
+        }
+    }
+
+    #[test]
+    fn gains_are_green_arrows_and_losses_red_dashed_ones() {
+        let changes = [
+            change(Direction::Loss, "tanaka.hanako", "operator", "pay-prod"),
+            change(Direction::Gain, "sato.\"kenji\"", "admin", "pay-prod"),
+            change(Direction::Gain, "tanaka.hanako", "developer", "pay-prod"),
+        ];
+        insta::assert_snapshot!(access_picture(&changes).unwrap());
+        assert_eq!(access_picture(&[]), None);
+    }
+
+    #[test]
+    fn a_long_list_is_cut_with_a_note() {
+        let changes: Vec<AccessChange> = (0..MAX_ARROWS + 5)
+            .map(|i| change(Direction::Gain, &format!("user{i}"), "admin", "pay-prod"))
+            .collect();
+        let picture = access_picture(&changes).unwrap();
+        assert_eq!(picture.matches("-- gains -->").count(), MAX_ARROWS);
+        assert!(picture.ends_with(&format!(
+            "_The picture shows the first {MAX_ARROWS} of {} access changes; the list above has them all._\n",
+            MAX_ARROWS + 5
+        )));
+    }
+}
