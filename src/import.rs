@@ -1140,4 +1140,50 @@ user "carol"
         );
         assert_eq!(adopted.users.len(), 1);
     }
+
+    #[test]
+    fn updates_of_hand_built_templates_keep_logical_ids_references_and_tags() {
+        let desired = state(ESTATE);
+        let mut live = converge(&desired, LiveState::default());
+        // Hand-built: other logical ids, a tag of their own, a Ref to the role.
+        let set = live.stack_set.as_mut().unwrap();
+        let resources = set.template["Resources"].as_object_mut().unwrap();
+        let admin = resources.shift_remove("RoleAdmin").unwrap();
+        let mut admin = admin;
+        admin["Properties"]["Tags"] =
+            serde_json::json!([{"Key": "ManagedResource", "Value": "true"}]);
+        resources.insert("AdminRole".into(), admin);
+        let stack = live
+            .stacks
+            .get_mut(crate::templates::EXECUTION_ROLE_STACK)
+            .unwrap();
+        let resources = stack.template["Resources"].as_object_mut().unwrap();
+        let role = resources.shift_remove("ExecutionRole").unwrap();
+        resources.insert("StackSetExecutionRole".into(), role);
+        let plan = plan::build(&desired, &live);
+        let template_of = |address: &str| -> Value {
+            let change = plan.changes.iter().find(|c| c.address == address).unwrap();
+            change.after.as_ref().unwrap()["template"].clone()
+        };
+        let set = template_of("stack-set.iam-roles");
+        let admin = &set["Resources"]["AdminRole"];
+        assert_eq!(admin["Properties"]["RoleName"], "role-admin");
+        assert_eq!(
+            admin["Properties"]["Tags"],
+            serde_json::json!([
+                {"Key": "managed-by", "Value": "jumpgate"},
+                {"Key": "ManagedResource", "Value": "true"}
+            ])
+        );
+        assert!(set["Resources"].get("RoleAdmin").is_none());
+        let stack = template_of("stack.stackset-execution-role");
+        assert!(stack["Resources"].get("StackSetExecutionRole").is_some());
+        assert_eq!(
+            stack["Resources"]["ManageSwitchRoles"]["Properties"]["Roles"],
+            serde_json::json!([{"Ref": "StackSetExecutionRole"}])
+        );
+        // Applied, the next plan is empty: the kept ids are stable.
+        let live = converge(&desired, live);
+        assert!(plan::build(&desired, &live).is_empty());
+    }
 }

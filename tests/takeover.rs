@@ -29,7 +29,10 @@ const ROLES: [&str; 3] = ["admin", "developer", "operator"];
 const PASSWORD: &str = "Initial-Passw0rd!-0123";
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/hand-built/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/hand-built/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -41,7 +44,13 @@ fn parameter(key: &str, value: &str) -> Parameter {
 }
 
 /// `aws cloudformation create-stack --template-body file://NAME …`
-async fn create_stack(emu: &Emulator, cfn: &CfnClient, stack: &str, template: &str, admin: Option<&str>) {
+async fn create_stack(
+    emu: &Emulator,
+    cfn: &CfnClient,
+    stack: &str,
+    template: &str,
+    admin: Option<&str>,
+) {
     let mut request = cfn
         .create_stack()
         .stack_name(stack)
@@ -86,7 +95,11 @@ async fn group(iam: &IamClient, name: &str, policies: &[&str]) {
 }
 
 async fn person(iam: &IamClient, name: &str, groups: &[&str]) {
-    iam.create_user().user_name(name).send().await.expect("CreateUser");
+    iam.create_user()
+        .user_name(name)
+        .send()
+        .await
+        .expect("CreateUser");
     for g in groups {
         iam.add_user_to_group()
             .user_name(name)
@@ -120,12 +133,32 @@ async fn build_by_hand(emu: &Emulator) {
     // 1. The StackSet roles: administration role in the jump account,
     //    execution role in every target (the jump account included).
     let cfn = CfnClient::new(&emu.sdk_config().await);
-    create_stack(emu, &cfn, "stackset-admin-role", "stackset-admin-role.yaml", None).await;
-    create_stack(emu, &cfn, "stackset-execution-role", "stackset-execution-role.yaml", Some(JUMP)).await;
+    create_stack(
+        emu,
+        &cfn,
+        "stackset-admin-role",
+        "stackset-admin-role.yaml",
+        None,
+    )
+    .await;
+    create_stack(
+        emu,
+        &cfn,
+        "stackset-execution-role",
+        "stackset-execution-role.yaml",
+        Some(JUMP),
+    )
+    .await;
     for member in [PROD, STG] {
         let there = CfnClient::new(&emu.sdk_config_for_account(member).await);
-        create_stack(emu, &there, "stackset-execution-role", "stackset-execution-role.yaml", Some(JUMP))
-            .await;
+        create_stack(
+            emu,
+            &there,
+            "stackset-execution-role",
+            "stackset-execution-role.yaml",
+            Some(JUMP),
+        )
+        .await;
     }
     // 2. The switch roles: StackSet iam-roles from the YAML template.
     cfn.create_stack_set()
@@ -186,11 +219,24 @@ async fn build_by_hand(emu: &Emulator) {
     }
     person(&iam, "yamada.taro", &["group-admin"]).await;
     person(&iam, "tanaka.hanako", &["group-operator-project-a"]).await;
-    person(&iam, "sato.jiro", &["group-developer-project-a", "group-operator"]).await;
+    person(
+        &iam,
+        "sato.jiro",
+        &["group-developer-project-a", "group-operator"],
+    )
+    .await;
 
     // 4. Outside the pattern: a CI user with a key and a policy of its own.
-    iam.create_user().user_name("ci-deploy").send().await.expect("CreateUser");
-    iam.create_access_key().user_name("ci-deploy").send().await.expect("CreateAccessKey");
+    iam.create_user()
+        .user_name("ci-deploy")
+        .send()
+        .await
+        .expect("CreateUser");
+    iam.create_access_key()
+        .user_name("ci-deploy")
+        .send()
+        .await
+        .expect("CreateAccessKey");
     iam.put_user_policy()
         .user_name("ci-deploy")
         .policy_name("deploy")
@@ -247,7 +293,9 @@ async fn a_hand_built_jump_account_is_taken_over_without_anyone_losing_access() 
     );
     assert!(text.contains("// user \"ci-deploy\""), "{text}");
     assert!(
-        import.stderr.contains("1 user outside the jump-account pattern left unmanaged"),
+        import
+            .stderr
+            .contains("1 user outside the jump-account pattern left unmanaged"),
         "{}",
         import.stderr
     );
@@ -271,27 +319,45 @@ async fn a_hand_built_jump_account_is_taken_over_without_anyone_losing_access() 
         .map(|op| op["call"].as_str().unwrap().to_owned())
         .collect();
     for call in DESTRUCTIVE {
-        assert!(!calls.iter().any(|c| c == call), "{call} planned:\n{plan:#}");
+        assert!(
+            !calls.iter().any(|c| c == call),
+            "{call} planned:\n{plan:#}"
+        );
     }
     assert!(calls.iter().any(|c| c == "UpdateStackSet"), "{calls:?}");
-    let text_plan = jumpgate(&emu, &["plan", &file_arg]).expect_code(0).stdout.clone();
-    assert!(
-        text_plan.starts_with("Access changes: none"),
-        "{text_plan}"
-    );
+    let text_plan = jumpgate(&emu, &["plan", &file_arg])
+        .expect_code(0)
+        .stdout
+        .clone();
+    assert!(text_plan.starts_with("Access changes: none"), "{text_plan}");
 
     // apply, recording every call.
     emu.start_recording();
-    jumpgate(&emu, &["apply", &file_arg, "--yes", "--secrets-dir", &ws.secrets_arg()])
-        .expect_code(0);
+    jumpgate(
+        &emu,
+        &[
+            "apply",
+            &file_arg,
+            "--yes",
+            "--secrets-dir",
+            &ws.secrets_arg(),
+        ],
+    )
+    .expect_code(0);
     emu.stop_recording();
     let log = emu.recording();
     let actions: Vec<String> = log.iter().filter_map(|r| r.action.clone()).collect();
     for call in DESTRUCTIVE {
-        assert!(!actions.iter().any(|a| a == call), "{call} sent: {actions:?}");
+        assert!(
+            !actions.iter().any(|a| a == call),
+            "{call} sent: {actions:?}"
+        );
     }
     // The only policy deleted is the apply lock.
-    for request in log.iter().filter(|r| r.action.as_deref() == Some("DeletePolicy")) {
+    for request in log
+        .iter()
+        .filter(|r| r.action.as_deref() == Some("DeletePolicy"))
+    {
         let arn = request.param("PolicyArn").unwrap_or_default();
         assert!(arn.ends_with("/jumpgate/jumpgate-apply-lock"), "{arn}");
     }
@@ -302,27 +368,41 @@ async fn a_hand_built_jump_account_is_taken_over_without_anyone_losing_access() 
     // New grants before old ones go: each group's inline policy is put
     // before its hand-made managed policy is detached.
     let position = |action: &str, group: &str| {
-        log.iter()
-            .position(|r| r.action.as_deref() == Some(action) && r.param("GroupName") == Some(group))
+        log.iter().position(|r| {
+            r.action.as_deref() == Some(action) && r.param("GroupName") == Some(group)
+        })
     };
     for role in ROLES {
         for group in [format!("group-{role}"), format!("group-{role}-project-a")] {
-            let put = position("PutGroupPolicy", &group).unwrap_or_else(|| panic!("no PutGroupPolicy on {group}"));
-            let detach = position("DetachGroupPolicy", &group).unwrap_or_else(|| panic!("no DetachGroupPolicy on {group}"));
+            let put = position("PutGroupPolicy", &group)
+                .unwrap_or_else(|| panic!("no PutGroupPolicy on {group}"));
+            let detach = position("DetachGroupPolicy", &group)
+                .unwrap_or_else(|| panic!("no DetachGroupPolicy on {group}"));
             assert!(put < detach, "{group}: {actions:?}");
         }
     }
     // The hand-made MFA policy was adopted, never detached.
     assert!(
-        !log.iter().any(|r| r.action.as_deref() == Some("DetachGroupPolicy")
-            && r.param("PolicyArn").is_some_and(|a| a.ends_with("/policy-enforce-mfa"))),
+        !log.iter()
+            .any(|r| r.action.as_deref() == Some("DetachGroupPolicy")
+                && r.param("PolicyArn")
+                    .is_some_and(|a| a.ends_with("/policy-enforce-mfa"))),
         "{actions:?}"
     );
     let iam = iam(&emu).await;
     for user in ["yamada.taro", "tanaka.hanako", "sato.jiro"] {
-        iam.get_login_profile().user_name(user).send().await.expect("the password is still there");
+        iam.get_login_profile()
+            .user_name(user)
+            .send()
+            .await
+            .expect("the password is still there");
     }
-    let keys = iam.list_access_keys().user_name("ci-deploy").send().await.unwrap();
+    let keys = iam
+        .list_access_keys()
+        .user_name("ci-deploy")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(keys.access_key_metadata.len(), 1);
 
     // The next plan is empty.
@@ -343,7 +423,10 @@ async fn removing_a_projects_account_shows_who_loses_what() {
     let smaller = text.replace(&format!("    account \"account-{STG}\" id=\"{STG}\"\n"), "");
     assert_ne!(smaller, text);
     std::fs::write(&file, smaller).unwrap();
-    let plan = jumpgate(&emu, &["plan", &file_arg]).expect_code(0).stdout.clone();
+    let plan = jumpgate(&emu, &["plan", &file_arg])
+        .expect_code(0)
+        .stdout
+        .clone();
     let losses: Vec<&str> = plan
         .lines()
         .take_while(|l| !l.is_empty())

@@ -986,7 +986,11 @@ fn rename_references(value: &mut Value, renames: &BTreeMap<String, String>) {
                         }
                     }
                     ("Fn::GetAtt" | "DependsOn", Value::Array(items)) => {
-                        for item in items.iter_mut().take(if key == "Fn::GetAtt" { 1 } else { usize::MAX }) {
+                        for item in
+                            items
+                                .iter_mut()
+                                .take(if key == "Fn::GetAtt" { 1 } else { usize::MAX })
+                        {
                             if let Some(new) = item.as_str().and_then(|id| renames.get(id)) {
                                 *item = Value::String(new.clone());
                             }
