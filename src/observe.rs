@@ -144,7 +144,7 @@ pub async fn observe_all<A: ReadEstate>(aws: &A) -> Result<LiveState, ObserveErr
     Ok(live)
 }
 
-/// Users, groups, jumpgate's policies, the password policy, the role stacks
+/// Users, groups, the customer-managed policies, the password policy, the role stacks
 /// and the StackSet of the jump account `account`.
 async fn read_jump_account<A: ReadEstate>(
     aws: &A,
