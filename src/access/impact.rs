@@ -18,7 +18,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Catalogue, parse_role_arn, statements, user_sources};
+use std::rc::Rc;
+
+use super::{
+    Catalogue, Memo, SourceReach, SourceView, allows, combine, group_documents, parse_role_arn,
+    statements,
+};
 use crate::live::{LiveGroup, LivePolicy, LiveStackInstance, LiveStackSet, LiveState, LiveUser};
 use crate::model::desired::DesiredState;
 use crate::plan::{Change, Operation, Stage};
@@ -77,12 +82,102 @@ impl AccessChanges {
 /// `(user, role ARN)` → what grants it.
 type Reaches = BTreeMap<(String, String), BTreeSet<String>>;
 
-/// What one state of the jump account grants.
-struct Snapshot {
-    reaches: Reaches,
-    /// Groups whose policies enforce MFA.
+/// One state of the jump account, read for access: its sources, where the
+/// roles exist, and which groups enforce MFA.
+struct View {
+    sources: SourceView,
+    delivered: Delivered,
     enforced: BTreeSet<String>,
     groups: BTreeSet<String>,
+}
+
+impl View {
+    fn of(live: &LiveState, memo: &mut Memo) -> View {
+        let by_arn: BTreeMap<&str, &Value> = live
+            .policies
+            .values()
+            .map(|p| (p.arn.as_str(), &p.document))
+            .collect();
+        View {
+            sources: SourceView::of(live, memo),
+            delivered: Delivered::of(live),
+            enforced: live
+                .groups
+                .values()
+                .filter(|g| {
+                    group_documents(g, &by_arn)
+                        .into_iter()
+                        .flat_map(statements)
+                        .any(enforces_mfa)
+                })
+                .map(|g| g.name.clone())
+                .collect(),
+            groups: live.groups.keys().cloned().collect(),
+        }
+    }
+
+    fn reach(&self, sources: &[(String, Rc<SourceReach>)]) -> BTreeMap<String, BTreeSet<String>> {
+        let mut reach = combine(sources);
+        reach.retain(|arn, _| self.delivered.exists(arn));
+        reach
+    }
+}
+
+/// What is lost and what is gained from one state to the next. Users whose
+/// sources are the very same on both sides are looked at only for the roles
+/// whose existence changed: a plan touches few users of a large estate.
+fn differences(
+    (old_live, old): (&LiveState, &View),
+    (new_live, new): (&LiveState, &View),
+    candidates: &[String],
+) -> (Reaches, Reaches) {
+    let moved: Vec<&String> = candidates
+        .iter()
+        .filter(|arn| old.delivered.exists(arn) != new.delivered.exists(arn))
+        .collect();
+    let (mut lost, mut gained) = (Reaches::new(), Reaches::new());
+    let names: BTreeSet<&String> = old_live.users.keys().chain(new_live.users.keys()).collect();
+    for name in names {
+        let before = old_live
+            .users
+            .get(name)
+            .map(|u| old.sources.sources(u))
+            .unwrap_or_default();
+        let after = new_live
+            .users
+            .get(name)
+            .map(|u| new.sources.sources(u))
+            .unwrap_or_default();
+        let same = before.len() == after.len()
+            && before
+                .iter()
+                .zip(&after)
+                .all(|((a, x), (b, y))| a == b && Rc::ptr_eq(x, y));
+        let (was, is): (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, BTreeSet<String>>) =
+            if same {
+                let pick = |view: &View| {
+                    moved
+                        .iter()
+                        .filter(|arn| view.delivered.exists(arn))
+                        .filter_map(|arn| Some(((*arn).clone(), allows(&before, arn)?)))
+                        .collect()
+                };
+                (pick(old), pick(new))
+            } else {
+                (old.reach(&before), new.reach(&after))
+            };
+        for (arn, via) in &was {
+            if !is.contains_key(arn) {
+                lost.insert((name.clone(), arn.clone()), via.clone());
+            }
+        }
+        for (arn, via) in is {
+            if !was.contains_key(&arn) {
+                gained.insert((name.clone(), arn), via);
+            }
+        }
+    }
+    (lost, gained)
 }
 
 /// The access changes of `changes` (a plan's, in order) on `live`.
@@ -95,44 +190,50 @@ pub fn impact(state: &DesiredState, live: &LiveState, changes: &[Change]) -> Acc
         .map(|(arn, _, _)| arn)
         .collect();
     let jump = state.jump.id.as_str();
-    let before = snapshot(live, &candidates);
+    let mut memo = Memo::new(&candidates);
+    let before = View::of(live, &mut memo);
     let mut current = live.clone();
-    // States in the middle of apply worth checking: after each stage's removals.
-    let mut midway: Vec<(Stage, Snapshot)> = Vec::new();
+    // After each stage's removals: what was lost then, and in which stage.
+    let mut midway: Vec<(Stage, Reaches, BTreeSet<String>)> = Vec::new();
     let mut stages: Vec<Stage> = changes.iter().map(|c| c.stage).collect();
     stages.dedup();
     for stage in stages {
-        let operations = || {
-            changes
-                .iter()
-                .filter(move |c| c.stage == stage)
-                .flat_map(|c| &c.operations)
-        };
+        let operations = changes
+            .iter()
+            .filter(|c| c.stage == stage)
+            .flat_map(|c| &c.operations);
         let (removals, additions): (Vec<&Operation>, Vec<&Operation>) =
-            operations().partition(|op| takes_away(op));
+            operations.partition(|op| takes_away(op));
         if !removals.is_empty() {
             for op in &removals {
                 play(&mut current, op, jump);
             }
-            midway.push((stage, snapshot(&current, &candidates)));
+            let middle = View::of(&current, &mut memo);
+            let (lost, _) = differences((live, &before), (&current, &middle), &candidates);
+            let unenforced = before
+                .enforced
+                .iter()
+                .filter(|g| middle.groups.contains(*g) && !middle.enforced.contains(*g))
+                .cloned()
+                .collect();
+            midway.push((stage, lost, unenforced));
         }
         for op in additions {
             play(&mut current, op, jump);
         }
     }
-    let after = snapshot(&current, &candidates);
+    let after = View::of(&current, &mut memo);
+    let (lost, gained) = differences((live, &before), (&current, &after), &candidates);
 
-    let mut users = Vec::new();
-    for (key, via) in &before.reaches {
-        if !after.reaches.contains_key(key) {
-            users.extend(change(&catalogue, Direction::Loss, key, via));
-        }
-    }
-    for (key, via) in &after.reaches {
-        if !before.reaches.contains_key(key) {
-            users.extend(change(&catalogue, Direction::Gain, key, via));
-        }
-    }
+    let mut users: Vec<AccessChange> = lost
+        .iter()
+        .filter_map(|(key, via)| change(&catalogue, Direction::Loss, key, via))
+        .chain(
+            gained
+                .iter()
+                .filter_map(|(key, via)| change(&catalogue, Direction::Gain, key, via)),
+        )
+        .collect();
     users.sort_by(|a, b| {
         let rank = |c: &AccessChange| {
             (
@@ -148,27 +249,21 @@ pub fn impact(state: &DesiredState, live: &LiveState, changes: &[Change]) -> Acc
     });
     let mut mfa_enforcement = Vec::new();
     for group in before.groups.intersection(&after.groups) {
-        match (
-            before.enforced.contains(group),
-            after.enforced.contains(group),
-        ) {
-            (true, false) => mfa_enforcement.push(MfaChange {
-                change: Direction::Loss,
-                group: group.clone(),
-            }),
-            (false, true) => mfa_enforcement.push(MfaChange {
-                change: Direction::Gain,
-                group: group.clone(),
-            }),
-            _ => {}
-        }
+        let change = match (before.enforced.contains(group), after.enforced.contains(group)) {
+            (true, false) => Direction::Loss,
+            (false, true) => Direction::Gain,
+            _ => continue,
+        };
+        mfa_enforcement.push(MfaChange {
+            change,
+            group: group.clone(),
+        });
     }
     let mut interruptions = Vec::new();
     let mut reported = BTreeSet::new();
-    for (stage, middle) in &midway {
-        for key in before.reaches.keys() {
-            if after.reaches.contains_key(key)
-                && !middle.reaches.contains_key(key)
+    for (stage, lost_then, unenforced) in &midway {
+        for key in lost_then.keys() {
+            if !lost.contains_key(key)
                 && reported.insert(key.clone())
                 && let Some(c) = change(&catalogue, Direction::Loss, key, &BTreeSet::new())
             {
@@ -182,11 +277,8 @@ pub fn impact(state: &DesiredState, live: &LiveState, changes: &[Change]) -> Acc
                 ));
             }
         }
-        for group in before.enforced.intersection(&after.enforced) {
-            if middle.groups.contains(group)
-                && !middle.enforced.contains(group)
-                && reported.insert((group.clone(), String::new()))
-            {
+        for group in unenforced {
+            if after.enforced.contains(group) && reported.insert((group.clone(), String::new())) {
                 interruptions.push(format!(
                     "group {group} is without MFA enforcement while stage {} runs",
                     stage_name(*stage)
@@ -224,54 +316,6 @@ fn change(
         role_arn: grant.role_arn,
         via: via.iter().cloned().collect(),
     })
-}
-
-/// Who reaches what in one state, and which groups enforce MFA.
-fn snapshot(live: &LiveState, candidates: &[String]) -> Snapshot {
-    let by_arn: BTreeMap<&str, &Value> = live
-        .policies
-        .values()
-        .map(|p| (p.arn.as_str(), &p.document))
-        .collect();
-    let delivered = Delivered::of(live);
-    let mut reaches = Reaches::new();
-    for user in live.users.values() {
-        for (arn, via) in super::user_reach(live, user, &by_arn, candidates) {
-            if delivered.exists(&arn) {
-                reaches
-                    .entry((user.name.clone(), arn))
-                    .or_default()
-                    .extend(via);
-            }
-        }
-    }
-    let enforced = live
-        .groups
-        .values()
-        .filter(|g| {
-            user_sources_of_group(g, &by_arn)
-                .into_iter()
-                .flat_map(statements)
-                .any(enforces_mfa)
-        })
-        .map(|g| g.name.clone())
-        .collect();
-    Snapshot {
-        reaches,
-        enforced,
-        groups: live.groups.keys().cloned().collect(),
-    }
-}
-
-fn user_sources_of_group<'a>(
-    group: &'a LiveGroup,
-    by_arn: &BTreeMap<&str, &'a Value>,
-) -> Vec<&'a Value> {
-    user_sources(
-        group.inline_policies.values(),
-        &group.attached_policies,
-        by_arn,
-    )
 }
 
 /// A `Deny` that applies when `aws:MultiFactorAuthPresent` is false or
@@ -658,21 +702,15 @@ user "bob" {
             ]
         );
         // Before the plan, the wildcard reached every account with the role.
-        let before = snapshot(
-            &live,
-            &Catalogue::of(&desired)
-                .declared_arns()
-                .into_iter()
-                .map(|(a, _, _)| a)
-                .collect::<Vec<_>>(),
-        );
-        let bob_admin: Vec<&String> = before
-            .reaches
-            .keys()
-            .filter(|(u, a)| u == "bob" && a.ends_with("role/role-admin"))
-            .map(|(_, a)| a)
+        let candidates: Vec<String> = Catalogue::of(&desired)
+            .declared_arns()
+            .into_iter()
+            .map(|(a, _, _)| a)
             .collect();
-        assert_eq!(bob_admin.len(), 4, "{bob_admin:?}");
+        let view = View::of(&live, &mut Memo::new(&candidates));
+        let bob = view.reach(&view.sources.sources(&live.users["bob"]));
+        let admin: Vec<&String> = bob.keys().filter(|a| a.ends_with("role/role-admin")).collect();
+        assert_eq!(admin.len(), 4, "{admin:?}");
     }
 
     fn detach_mfa(group: &str, stage: Stage, arn: &str) -> Change {
