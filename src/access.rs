@@ -413,11 +413,19 @@ fn source_reach(documents: &[&Value], candidates: &[String]) -> SourceReach {
         }
         match statement.get("Effect").and_then(Value::as_str) {
             Some("Allow") => {
-                let literal = list(statement.get("Resource"))
-                    .into_iter()
-                    .filter_map(Value::as_str)
+                let resources = list(statement.get("Resource"));
+                let literal = resources
+                    .iter()
+                    .filter_map(|r| r.as_str())
                     .filter(|r| parse_role_arn(r).is_some());
-                for arn in literal.chain(candidates.iter().map(String::as_str)) {
+                // Without a wildcard (a project group's account list) the
+                // literal ARNs are all it covers: no need to try every candidate.
+                let patterns = resources
+                    .iter()
+                    .any(|r| r.as_str().is_none_or(|r| r.contains(['*', '?'])))
+                    || statement.get("NotResource").is_some();
+                let expanded = candidates.iter().filter(|_| patterns);
+                for arn in literal.chain(expanded.map(String::as_str)) {
                     if !reach.allowed.contains(arn) && resource_matches(statement, arn) {
                         reach.allowed.insert(arn.to_owned());
                     }
@@ -492,7 +500,10 @@ impl SourceView {
             .filter_map(|g| Some((g.clone(), self.groups.get(g)?.clone())));
         let policies = user.attached_policies.iter().filter_map(|arn| {
             let name = arn.rsplit('/').next().unwrap_or(arn);
-            Some((format!("user policy {name}"), self.policies.get(arn)?.clone()))
+            Some((
+                format!("user policy {name}"),
+                self.policies.get(arn)?.clone(),
+            ))
         });
         groups.chain(policies).collect()
     }

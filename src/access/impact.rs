@@ -138,34 +138,40 @@ fn differences(
     let (mut lost, mut gained) = (Reaches::new(), Reaches::new());
     let names: BTreeSet<&String> = old_live.users.keys().chain(new_live.users.keys()).collect();
     for name in names {
-        let before = old_live
-            .users
-            .get(name)
-            .map(|u| old.sources.sources(u))
-            .unwrap_or_default();
-        let after = new_live
-            .users
-            .get(name)
-            .map(|u| new.sources.sources(u))
-            .unwrap_or_default();
-        let same = before.len() == after.len()
-            && before
-                .iter()
-                .zip(&after)
-                .all(|((a, x), (b, y))| a == b && Rc::ptr_eq(x, y));
-        let (was, is): (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, BTreeSet<String>>) =
-            if same {
-                let pick = |view: &View| {
-                    moved
+        let (old_user, new_user) = (old_live.users.get(name), new_live.users.get(name));
+        let same = match (old_user, new_user) {
+            (Some(a), Some(b)) => {
+                a.groups == b.groups
+                    && a.attached_policies == b.attached_policies
+                    && a.groups
                         .iter()
-                        .filter(|arn| view.delivered.exists(arn))
-                        .filter_map(|arn| Some(((*arn).clone(), allows(&before, arn)?)))
-                        .collect()
-                };
-                (pick(old), pick(new))
-            } else {
-                (old.reach(&before), new.reach(&after))
+                        .all(|g| same_reach(old.sources.groups.get(g), new.sources.groups.get(g)))
+                    && a.attached_policies.iter().all(|p| {
+                        same_reach(old.sources.policies.get(p), new.sources.policies.get(p))
+                    })
+            }
+            _ => false,
+        };
+        if same && moved.is_empty() {
+            continue;
+        }
+        let before = old_user.map(|u| old.sources.sources(u)).unwrap_or_default();
+        let (was, is): (
+            BTreeMap<String, BTreeSet<String>>,
+            BTreeMap<String, BTreeSet<String>>,
+        ) = if same {
+            let pick = |view: &View| {
+                moved
+                    .iter()
+                    .filter(|arn| view.delivered.exists(arn))
+                    .filter_map(|arn| Some(((*arn).clone(), allows(&before, arn)?)))
+                    .collect()
             };
+            (pick(old), pick(new))
+        } else {
+            let after = new_user.map(|u| new.sources.sources(u)).unwrap_or_default();
+            (old.reach(&before), new.reach(&after))
+        };
         for (arn, via) in &was {
             if !is.contains_key(arn) {
                 lost.insert((name.clone(), arn.clone()), via.clone());
@@ -178,6 +184,15 @@ fn differences(
         }
     }
     (lost, gained)
+}
+
+/// Whether a source reads the same on both sides (the memo shares equal ones).
+fn same_reach(a: Option<&Rc<SourceReach>>, b: Option<&Rc<SourceReach>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// The access changes of `changes` (a plan's, in order) on `live`.
@@ -249,7 +264,10 @@ pub fn impact(state: &DesiredState, live: &LiveState, changes: &[Change]) -> Acc
     });
     let mut mfa_enforcement = Vec::new();
     for group in before.groups.intersection(&after.groups) {
-        let change = match (before.enforced.contains(group), after.enforced.contains(group)) {
+        let change = match (
+            before.enforced.contains(group),
+            after.enforced.contains(group),
+        ) {
             (true, false) => Direction::Loss,
             (false, true) => Direction::Gain,
             _ => continue,
@@ -709,7 +727,10 @@ user "bob" {
             .collect();
         let view = View::of(&live, &mut Memo::new(&candidates));
         let bob = view.reach(&view.sources.sources(&live.users["bob"]));
-        let admin: Vec<&String> = bob.keys().filter(|a| a.ends_with("role/role-admin")).collect();
+        let admin: Vec<&String> = bob
+            .keys()
+            .filter(|a| a.ends_with("role/role-admin"))
+            .collect();
         assert_eq!(admin.len(), 4, "{admin:?}");
     }
 
