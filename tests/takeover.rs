@@ -19,7 +19,7 @@ use aws_sdk_cloudformation::types::{Capability, Parameter};
 use aws_sdk_iam::Client as IamClient;
 use serde_json::{Value, json};
 
-use harness::{JUMP, Workspace, iam, jumpgate};
+use harness::{JUMP, Outcome, Workspace, iam, jumpgate};
 use support::emulator::Emulator;
 
 const PROD: &str = "210987654321";
@@ -264,18 +264,23 @@ const DESTRUCTIVE: &[&str] = &[
     "DeleteGroup",
 ];
 
-#[tokio::test]
-async fn a_hand_built_jump_account_is_taken_over_without_anyone_losing_access() {
+/// The estate built by hand on a strict emulator, and `jumpgate import` of
+/// it: the emulator, the workspace, the file's path and the import's run.
+async fn imported() -> (Emulator, Workspace, String, Outcome) {
     let emu = Emulator::start();
     build_by_hand(&emu).await;
     let ws = Workspace::new();
-
-    // import: the projects and their accounts come from the managed policies.
-    let file = ws.path("imported.kdl");
-    let file_arg = file.display().to_string();
+    let file_arg = ws.path("imported.kdl").display().to_string();
     let import = jumpgate(&emu, &["import", "--out", &file_arg]);
     import.expect_code(0);
-    let text = std::fs::read_to_string(&file).unwrap();
+    (emu, ws, file_arg, import)
+}
+
+#[tokio::test]
+async fn a_hand_built_jump_account_is_taken_over_without_anyone_losing_access() {
+    // import: the projects and their accounts come from the managed policies.
+    let (emu, ws, file_arg, import) = imported().await;
+    let text = std::fs::read_to_string(&file_arg).unwrap();
     assert!(text.contains("role \"admin\""), "{text}");
     assert!(
         text.contains(&format!(
@@ -413,16 +418,11 @@ async fn a_hand_built_jump_account_is_taken_over_without_anyone_losing_access() 
 
 #[tokio::test]
 async fn removing_a_projects_account_shows_who_loses_what() {
-    let emu = Emulator::start();
-    build_by_hand(&emu).await;
-    let ws = Workspace::new();
-    let file = ws.path("imported.kdl");
-    let file_arg = file.display().to_string();
-    jumpgate(&emu, &["import", "--out", &file_arg]).expect_code(0);
-    let text = std::fs::read_to_string(&file).unwrap();
+    let (emu, _ws, file_arg, _) = imported().await;
+    let text = std::fs::read_to_string(&file_arg).unwrap();
     let smaller = text.replace(&format!("    account \"account-{STG}\" id=\"{STG}\"\n"), "");
     assert_ne!(smaller, text);
-    std::fs::write(&file, smaller).unwrap();
+    std::fs::write(&file_arg, smaller).unwrap();
     let plan = jumpgate(&emu, &["plan", &file_arg])
         .expect_code(0)
         .stdout
