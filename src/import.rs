@@ -1186,4 +1186,54 @@ user "carol"
         let live = converge(&desired, live);
         assert!(plan::build(&desired, &live).is_empty());
     }
+
+    #[test]
+    fn a_hand_made_mfa_policy_is_adopted_where_it_is() {
+        let desired = state(ESTATE);
+        let mut live = converge(&desired, LiveState::default());
+        // Built by hand: the MFA policy at `/`, attached to every group.
+        let mut policy = live
+            .policies
+            .remove(crate::policy::MFA_POLICY_NAME)
+            .unwrap();
+        let old_arn = policy.arn.clone();
+        policy.path = "/".into();
+        policy.arn = "arn:aws:iam::111111111111:policy/policy-enforce-mfa".into();
+        let new_arn = policy.arn.clone();
+        live.policies.insert(policy.name.clone(), policy);
+        for group in live.groups.values_mut() {
+            if group.attached_policies.remove(&old_arn) {
+                group.attached_policies.insert(new_arn.clone());
+            }
+        }
+        let plan = plan::build(&desired, &live);
+        assert!(plan.is_empty(), "{:#?}", plan.changes);
+        assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+        // A group that lacks it gets the adopted one, not a second policy.
+        live.groups
+            .get_mut("group-admin")
+            .unwrap()
+            .attached_policies
+            .clear();
+        let plan = plan::build(&desired, &live);
+        let calls: Vec<String> = plan
+            .changes
+            .iter()
+            .flat_map(|c| &c.operations)
+            .map(|op| serde_json::to_string(op).unwrap())
+            .collect();
+        assert_eq!(
+            calls,
+            [format!(
+                r#"{{"call":"AttachGroupPolicy","group":"group-admin","policy_arn":"{new_arn}"}}"#
+            )]
+        );
+        assert_eq!(
+            plan.access_changes.mfa_enforcement,
+            [crate::access::MfaChange {
+                change: crate::access::Direction::Gain,
+                group: "group-admin".into()
+            }]
+        );
+    }
 }
