@@ -1236,4 +1236,24 @@ user "carol"
             }]
         );
     }
+
+    #[test]
+    fn a_stackset_role_made_without_its_stack_is_used_as_it_is() {
+        let desired = state(ESTATE);
+        let mut live = converge(&desired, LiveState::default());
+        live.stacks.clear();
+        live.roles_without_stack
+            .insert(crate::templates::ADMINISTRATION_ROLE_NAME.into());
+        let plan = plan::build(&desired, &live);
+        let addresses: Vec<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
+        // Only the execution-role stack, whose role does not exist, is created.
+        assert_eq!(addresses, ["stack.stackset-execution-role"]);
+        assert!(
+            plan.warnings.iter().any(|w| w.starts_with(
+                "role AWSCloudFormationStackSetAdministrationRole exists without the stack stackset-admin-role"
+            )),
+            "{:?}",
+            plan.warnings
+        );
+    }
 }

@@ -31,6 +31,11 @@ pub struct LiveState {
     pub policies: BTreeMap<String, LivePolicy>,
     /// CloudFormation stacks jumpgate deploys in the jump account, by name.
     pub stacks: BTreeMap<String, LiveStack>,
+    /// The StackSet roles (administration, execution) that exist in the
+    /// jump account without jumpgate's stack for them: made by hand some
+    /// other way. Looked at only when the stack is missing.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub roles_without_stack: BTreeSet<String>,
     pub stack_set: Option<LiveStackSet>,
     pub stack_instances: Vec<LiveStackInstance>,
     /// Read in Organizations mode only.

@@ -11,7 +11,10 @@ use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
 use crate::model::names::AccountId;
 use crate::plan::resolve_account_ids;
-use crate::templates::{ADMIN_ROLE_STACK, EXECUTION_ROLE_STACK, ROLES_STACK_SET};
+use crate::templates::{
+    ADMIN_ROLE_STACK, ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK,
+    ROLES_STACK_SET,
+};
 
 /// Per-user reads started at once; the AWS layer bounds requests in flight.
 const USER_READS_AT_ONCE: usize = 64;
@@ -162,6 +165,16 @@ async fn read_jump_account<A: ReadEstate>(
         password_policy,
         ..LiveState::default()
     };
+    // A StackSet role made some other way holds the name the stack would
+    // create: planning needs to know (CreateStack would fail halfway).
+    for (stack, role) in [
+        (&admin_stack, ADMINISTRATION_ROLE_NAME),
+        (&execution_stack, EXECUTION_ROLE_NAME),
+    ] {
+        if stack.is_none() && aws.role_exists(role).await? {
+            live.roles_without_stack.insert(role.to_owned());
+        }
+    }
     live.stacks.extend(
         [admin_stack, execution_stack]
             .into_iter()

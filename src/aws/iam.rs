@@ -229,6 +229,21 @@ impl ReadEstate for Aws {
         }
     }
 
+    async fn role_exists(&self, name: &str) -> Result<bool, AwsError> {
+        let _permit = self.permit().await;
+        match self.iam.get_role().role_name(name).send().await {
+            Ok(_) => Ok(true),
+            Err(err) => {
+                let err = AwsError::from_sdk("GetRole", err);
+                if is_code(&err, GONE) {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
     async fn user_dependents(&self, user: &str) -> Result<UserDependents, AwsError> {
         // Every item of a paginated list call, within the bound on requests
         // in flight.

@@ -61,6 +61,8 @@ pub trait ReadEstate {
     async fn iam_snapshot(&self) -> Result<IamSnapshot, AwsError>;
     async fn password_policy(&self) -> Result<Option<PasswordPolicy>, AwsError>;
     async fn has_login_profile(&self, user: &str) -> Result<bool, AwsError>;
+    /// Whether an IAM role of this name exists in the jump account.
+    async fn role_exists(&self, name: &str) -> Result<bool, AwsError>;
     async fn user_dependents(&self, user: &str) -> Result<UserDependents, AwsError>;
     async fn stack(&self, name: &str) -> Result<Option<LiveStack>, AwsError>;
     async fn stack_set(

@@ -12,7 +12,8 @@ use crate::model::desired::{DesiredState, User};
 use crate::model::names::AccountId;
 use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, equivalent, group_policy, mfa_policy};
 use crate::templates::{
-    ADMIN_ROLE_STACK, EXECUTION_ROLE_STACK, ROLES_STACK_SET, admin_role, execution_role, iam_roles,
+    ADMIN_ROLE_STACK, ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK,
+    ROLES_STACK_SET, admin_role, execution_role, iam_roles,
 };
 
 /// IAM keeps at most five versions of a managed policy.
@@ -227,14 +228,31 @@ impl Planner<'_> {
         }
     }
 
+    /// A StackSet role made by hand outside the stack that would create it
+    /// is used as it is: CreateStack would fail on its name, halfway.
+    fn role_without_stack(&mut self, stack: &str, role: &str) -> bool {
+        if self.live.stacks.contains_key(stack) || !self.live.roles_without_stack.contains(role) {
+            return false;
+        }
+        self.warnings.push(format!(
+            "role {role} exists without the stack {stack}; jumpgate uses it as it is \
+             (delete the role to let jumpgate create and manage it)"
+        ));
+        true
+    }
+
     fn stacks(&mut self) {
-        self.stack(
-            ADMIN_ROLE_STACK,
-            Stage::AdminRoleStack,
-            admin_role(),
-            BTreeMap::new(),
-        );
-        if self.desired.jump.is_target {
+        if !self.role_without_stack(ADMIN_ROLE_STACK, ADMINISTRATION_ROLE_NAME) {
+            self.stack(
+                ADMIN_ROLE_STACK,
+                Stage::AdminRoleStack,
+                admin_role(),
+                BTreeMap::new(),
+            );
+        }
+        if self.desired.jump.is_target
+            && !self.role_without_stack(EXECUTION_ROLE_STACK, EXECUTION_ROLE_NAME)
+        {
             let parameters = [("AdministratorAccountId".to_owned(), self.jump.to_string())].into();
             self.stack(
                 EXECUTION_ROLE_STACK,
