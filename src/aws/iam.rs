@@ -37,6 +37,27 @@ fn done_if(result: Result<(), AwsError>, codes: &[&str]) -> Result<(), AwsError>
 const EXISTS: &[&str] = &["EntityAlreadyExists"];
 const GONE: &[&str] = &["NoSuchEntity"];
 
+/// Whether a Get call found its entity: `false` on NoSuchEntity.
+fn exists<T, E>(
+    call: &'static str,
+    result: Result<T, aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>>,
+) -> Result<bool, AwsError>
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) => {
+            let err = AwsError::from_sdk(call, err);
+            if is_code(&err, GONE) {
+                Ok(false)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
 fn decode(document: Option<&str>) -> serde_json::Value {
     document
         .and_then(|d| parse_document(d).ok())
@@ -216,32 +237,14 @@ impl ReadEstate for Aws {
 
     async fn has_login_profile(&self, user: &str) -> Result<bool, AwsError> {
         let _permit = self.permit().await;
-        match self.iam.get_login_profile().user_name(user).send().await {
-            Ok(_) => Ok(true),
-            Err(err) => {
-                let err = AwsError::from_sdk("GetLoginProfile", err);
-                if is_code(&err, GONE) {
-                    Ok(false)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        let found = self.iam.get_login_profile().user_name(user).send().await;
+        exists("GetLoginProfile", found)
     }
 
     async fn role_exists(&self, name: &str) -> Result<bool, AwsError> {
         let _permit = self.permit().await;
-        match self.iam.get_role().role_name(name).send().await {
-            Ok(_) => Ok(true),
-            Err(err) => {
-                let err = AwsError::from_sdk("GetRole", err);
-                if is_code(&err, GONE) {
-                    Ok(false)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        let found = self.iam.get_role().role_name(name).send().await;
+        exists("GetRole", found)
     }
 
     async fn user_dependents(&self, user: &str) -> Result<UserDependents, AwsError> {
