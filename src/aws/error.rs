@@ -14,6 +14,9 @@ pub enum AwsError {
     },
     #[error("{call} failed: {message}")]
     Transport { call: &'static str, message: String },
+    /// IAM answered "already exists" for something this apply did not make.
+    #[error("{call} failed: {message}")]
+    Exists { call: &'static str, message: String },
     #[error("CloudFormation {what} ended in {status}: {reason}")]
     Operation {
         what: String,
@@ -56,7 +59,9 @@ impl AwsError {
         match self {
             AwsError::Service { code, .. } => UNCERTAIN.contains(&code.as_str()),
             AwsError::Transport { .. } => true,
-            AwsError::Operation { .. } | AwsError::Unsupported(_) => false,
+            AwsError::Operation { .. } | AwsError::Exists { .. } | AwsError::Unsupported(_) => {
+                false
+            }
         }
     }
 

@@ -181,6 +181,19 @@ fn apply_operation(live: &mut LiveState, plan: &Plan, operation: &Operation) {
             assert!(live.groups.insert(group, new).is_none(), "group exists");
         }
         O::UpdateGroupPath { group, path } => group_mut(live, &group).path = path,
+        O::UpdateGroupName {
+            group,
+            new_group_name,
+        } => {
+            let mut renamed = live.groups.remove(&group).expect("group exists");
+            renamed.name = new_group_name.clone();
+            for user in live.users.values_mut() {
+                if user.groups.remove(&group) {
+                    user.groups.insert(new_group_name.clone());
+                }
+            }
+            live.groups.insert(new_group_name, renamed);
+        }
         O::PutGroupPolicy {
             group,
             policy_name,
@@ -228,6 +241,14 @@ fn apply_operation(live: &mut LiveState, plan: &Plan, operation: &Operation) {
                 ..LiveUser::default()
             };
             assert!(live.users.insert(user, new).is_none(), "user exists");
+        }
+        O::UpdateUser {
+            user,
+            new_user_name,
+        } => {
+            let mut renamed = live.users.remove(&user).expect("user exists");
+            renamed.name = new_user_name.clone();
+            live.users.insert(new_user_name, renamed);
         }
         O::TagUser { user, tags } => {
             let existing = user_mut(live, &user);
