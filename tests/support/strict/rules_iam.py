@@ -3,6 +3,7 @@
 moto accepts much that IAM refuses and answers at once what AWS answers
 eventually. These rules make moto:
 
+- keep a user's tags when UpdateUser renames it (moto loses them);
 - refuse a user, group, role or managed policy whose name differs from an
   existing one only in case, and a managed policy whose name exists on
   another path (EntityAlreadyExists; IAM User Guide "IAM identifiers",
@@ -35,9 +36,10 @@ eventually. These rules make moto:
   409; "Common errors" of the IAM API: the request was rejected because
   multiple requests to change this object were submitted simultaneously).
 
-The window and the refusals apply to requests whose User-Agent names
-jumpgate (`app/jumpgate`), so that a test's own set-up calls made just before
-a run stay visible and never fail; IAM_CONSISTENCY_EVERYONE=1 widens them.
+The paging, the window and the refusals apply to requests whose User-Agent
+names jumpgate (`app/jumpgate`): they test jumpgate, while a test's own
+set-up and assertion calls (one page, made just before or after a run) stay
+simple and deterministic; IAM_EVERY_CLIENT=1 applies them to every client.
 
 Knobs (JUMPGATE_STRICT_<NAME>):
   IAM_PAGE_SIZE                    items per page of every list call (2)
@@ -45,7 +47,8 @@ Knobs (JUMPGATE_STRICT_<NAME>):
   IAM_CONCURRENT_MODIFICATION      share of jumpgate writes refused with
                                    ConcurrentModification (0.02)
   IAM_SEED                         seed of those refusals (1)
-  IAM_CONSISTENCY_EVERYONE         window and refusals for every client (0)
+  IAM_EVERY_CLIENT                 paging, window and refusals for every
+                                   client, not only jumpgate (0)
 """
 
 import base64
@@ -141,11 +144,13 @@ def install(settings):
     page_size = max(1, settings.integer("IAM_PAGE_SIZE", 2))
     window = settings.number("IAM_CONSISTENCY_SECONDS", 0.25)
     refuse_share = settings.number("IAM_CONCURRENT_MODIFICATION", 0.02)
-    everyone = settings.flag("IAM_CONSISTENCY_EVERYONE", False)
+    everyone = settings.flag("IAM_EVERY_CLIENT", False)
     rng = random.Random(settings.integer("IAM_SEED", 1))
     lock = threading.Lock()
     # (account, kind, lower-case name or ARN) -> when jumpgate created it.
     created = {}
+    # `subject`: whether the request being answered is jumpgate's (the
+    # system under test) or every client's by IAM_EVERY_CLIENT.
     request = threading.local()
 
     def fresh(account, kind, key):
@@ -154,7 +159,7 @@ def install(settings):
         return at is not None and time.monotonic() - at < window
 
     def note_created(account, kind, key):
-        if getattr(request, "windowed", False):
+        if getattr(request, "subject", False):
             with lock:
                 created[(account, kind, key.lower())] = time.monotonic()
 
@@ -226,7 +231,14 @@ def install(settings):
             n.lower() == new_user_name.lower() for n in self.users
         ):
             raise EntityAlreadyExists(f"User with name {new_user_name} already exists.")
-        return original_update_user(self, user_name, new_path, new_user_name)
+        # moto keeps tags by ARN, which a rename changes: AWS keeps them.
+        user = self.get_user(user_name)
+        tags = self.tagger.list_tags_for_resource(user.arn)["Tags"]
+        self.tagger.delete_all_tags_for_resource(user.arn)
+        try:
+            return original_update_user(self, user_name, new_path, new_user_name)
+        finally:
+            self.tagger.tag_resource(user.arn, tags)
 
     # --- DeleteConflict ----------------------------------------------------
 
@@ -291,7 +303,7 @@ def install(settings):
     original_attach_group_policy = iam.IAMBackend.attach_group_policy
 
     def attach_group_policy(self, policy_arn, group_name):
-        if getattr(request, "windowed", False) and fresh(self.account_id, "policy", policy_arn):
+        if getattr(request, "subject", False) and fresh(self.account_id, "policy", policy_arn):
             raise NotFoundException(f"Policy {policy_arn} does not exist or is not attachable.")
         group = self.get_group(group_name)
         if policy_arn not in group.managed_policies and len(group.managed_policies) >= MANAGED_POLICIES_PER_GROUP:
@@ -303,7 +315,7 @@ def install(settings):
     original_attach_user_policy = iam.IAMBackend.attach_user_policy
 
     def attach_user_policy(self, policy_arn, user_name):
-        if getattr(request, "windowed", False) and fresh(self.account_id, "policy", policy_arn):
+        if getattr(request, "subject", False) and fresh(self.account_id, "policy", policy_arn):
             raise NotFoundException(f"Policy {policy_arn} does not exist or is not attachable.")
         return original_attach_user_policy(self, policy_arn, user_name)
 
@@ -389,7 +401,7 @@ def install(settings):
 
     def unseen(self, kind, name):
         return (
-            getattr(request, "windowed", False)
+            getattr(request, "subject", False)
             and name
             and fresh(self.current_account, kind, name)
         )
@@ -494,9 +506,9 @@ def install(settings):
         @functools.wraps(method)
         def wrapped(self):
             agent = self.headers.get("User-Agent", "") + " " + self.headers.get("x-amz-user-agent", "")
-            request.windowed = everyone or "app/jumpgate" in agent
+            request.subject = everyone or "app/jumpgate" in agent
             try:
-                if request.windowed and WRITE.match(action) and refuse_share > 0:
+                if request.subject and WRITE.match(action) and refuse_share > 0:
                     with lock:
                         refuse = rng.random() < refuse_share
                     if refuse:
@@ -506,14 +518,14 @@ def install(settings):
                         )
                 read_guard(self, action)
                 trust_guard(self, action)
-                if action in PAGED:
+                if action in PAGED and request.subject:
                     return paged(self, action, method)
                 result = method(self)
                 if action == "create_login_profile":
                     keep_reset_required(self, result)
                 return result
             finally:
-                request.windowed = False
+                request.subject = False
 
         return wrapped
 
@@ -525,10 +537,8 @@ def install(settings):
         if isinstance(data, dict) and "LoginProfile" in data:
             data["LoginProfile"]["PasswordResetRequired"] = wanted
 
-    for action in dir(iam_responses.IamResponse):
-        method = getattr(iam_responses.IamResponse, action)
+    # The IAM actions: the public methods IamResponse itself defines.
+    for action, method in list(vars(iam_responses.IamResponse).items()):
         if action.startswith("_") or not callable(method):
             continue
-        if action.split("_")[0] in ("get", "list", "create", "delete", "put", "attach", "detach",
-                                    "add", "remove", "update", "tag", "untag", "deactivate", "enable"):
-            setattr(iam_responses.IamResponse, action, wrap(action, method))
+        setattr(iam_responses.IamResponse, action, wrap(action, method))
