@@ -27,25 +27,27 @@ fn path(dir: &tempfile::TempDir, name: &str) -> String {
 
 fn apply(emu: &Emulator, dir: &tempfile::TempDir) {
     let (state, secrets) = (path(dir, "state"), path(dir, "secrets"));
-    run(
+    let done = run(
         emu,
         &emu.endpoint_url(),
         &["apply", &state, "--yes", "--secrets-dir", &secrets],
         TIMEOUT,
-    )
-    .expect_code(0);
+    );
+    done.expect_code(0);
+    eprintln!("apply took {:?}", done.elapsed);
 }
 
 /// `plan --detailed-exitcode` must find nothing to do.
 fn converged(emu: &Emulator, dir: &tempfile::TempDir) {
     let state = path(dir, "state");
-    run(
+    let done = run(
         emu,
         &emu.endpoint_url(),
         &["plan", &state, "--detailed-exitcode"],
         TIMEOUT,
-    )
-    .expect_code(0);
+    );
+    done.expect_code(0);
+    eprintln!("plan took {:?}", done.elapsed);
 }
 
 fn owner_tag() -> Tag {
@@ -246,8 +248,9 @@ async fn an_estate_of_120_users_converges_in_pages_of_two_within_the_consistency
                 && r.param("Marker").is_some()
         })
         .count();
+    // The first two reads alone see 120 users and 18 groups, 69 pages each.
     assert!(
-        next_pages > 4 * 60,
+        next_pages > 2 * 60,
         "GetAccountAuthorizationDetails read only {next_pages} further pages: markers were not followed"
     );
 }
