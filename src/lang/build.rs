@@ -508,14 +508,18 @@ fn later(a: Location, b: Location) -> Location {
 }
 
 /// Every group name and CloudFormation logical id jumpgate derives from
-/// roles and projects, in the order of the nodes that complete them.
+/// roles and projects, in the order of the nodes that complete them, and,
+/// when the groups exceed the account's quota, their number and the node
+/// where the quota is crossed (then the groups are not listed: a file may
+/// declare thousands of roles and projects, and the quota is the problem).
 /// `role_at` is where each role is declared (none for the default roles).
 fn derived_names(
     roles: &BTreeMap<RoleKey, RoleDef>,
     role_at: &HashMap<&RoleKey, Location>,
     projects: &[(ProjectName, Location)],
     fallback: Location,
-) -> Vec<Derived> {
+) -> (Vec<Derived>, Option<(usize, Location)>) {
+    let order = |at: &Location| (at.file, at.span.offset());
     // Names declared twice ignoring case are reported as duplicates already.
     let mut seen = BTreeSet::new();
     let projects: Vec<&(ProjectName, Location)> = projects
@@ -523,50 +527,86 @@ fn derived_names(
         .filter(|(p, _)| seen.insert(p.as_str().to_lowercase()))
         .collect();
     let mut seen = BTreeSet::new();
-    let mut derived = Vec::new();
-    for role in roles.keys().filter(|r| seen.insert(r.as_str().to_lowercase())) {
-        let at = role_at.get(role).copied();
-        let role_at = at.unwrap_or(fallback);
-        derived.push(Derived {
+    let roles: Vec<(&RoleKey, Option<Location>)> = roles
+        .keys()
+        .filter(|r| seen.insert(r.as_str().to_lowercase()))
+        .map(|r| (r, role_at.get(r).copied()))
+        .collect();
+    let mut derived: Vec<Derived> = roles
+        .iter()
+        .map(|(role, at)| Derived {
             kind: "CloudFormation logical id",
             name: role_logical_id(role),
             from: format!("role `{role}`"),
-            at: role_at,
-        });
-        let global = Access {
-            role: role.clone(),
-            project: None,
-        };
-        derived.push(Derived {
-            kind: "group",
-            name: group_name(&global).to_string(),
-            from: format!("role `{role}`"),
-            at: role_at,
-        });
-        for (project, project_at) in &projects {
-            let access = Access {
-                role: role.clone(),
-                project: Some(project.clone()),
+            at: at.unwrap_or(fallback),
+        })
+        .collect();
+    let groups = roles.len() * (1 + projects.len());
+    let mut over = None;
+    if groups > MAX_GROUPS_PER_ACCOUNT {
+        // Each role node brings a group per project declared before it,
+        // each project node one per role declared before it.
+        let mut nodes: Vec<(Location, bool)> = roles
+            .iter()
+            .map(|(_, at)| (at.unwrap_or(fallback), true))
+            .chain(projects.iter().map(|(_, at)| (*at, false)))
+            .collect();
+        nodes.sort_by_key(|(at, _)| order(at));
+        let (mut roles_seen, mut projects_seen, mut count) = (0, 0, 0);
+        for (at, is_role) in nodes {
+            if is_role {
+                roles_seen += 1;
+                count += 1 + projects_seen;
+            } else {
+                projects_seen += 1;
+                count += roles_seen;
+            }
+            if count > MAX_GROUPS_PER_ACCOUNT {
+                over = Some((groups, at));
+                break;
+            }
+        }
+    } else {
+        for (role, at) in &roles {
+            let global = Access {
+                role: (*role).clone(),
+                project: None,
             };
             derived.push(Derived {
                 kind: "group",
-                name: group_name(&access).to_string(),
-                from: format!("role `{role}` with project `{project}`"),
-                at: at.map_or(*project_at, |r| later(r, *project_at)),
+                name: group_name(&global).to_string(),
+                from: format!("role `{role}`"),
+                at: at.unwrap_or(fallback),
             });
+            for (project, project_at) in &projects {
+                let access = Access {
+                    role: (*role).clone(),
+                    project: Some(project.clone()),
+                };
+                derived.push(Derived {
+                    kind: "group",
+                    name: group_name(&access).to_string(),
+                    from: format!("role `{role}` with project `{project}`"),
+                    at: at.map_or(*project_at, |r| later(r, *project_at)),
+                });
+            }
         }
     }
-    derived.sort_by_key(|d| (d.at.file, d.at.span.offset()));
-    derived
+    derived.sort_by_key(|d| order(&d.at));
+    (derived, over)
 }
 
 /// Derived names must be unique ignoring case: IAM names are ("IAM
 /// identifiers", reference_identifiers.html: names are not distinguished by
 /// case), and two roles with one logical id would be one template resource.
 /// Also the account's group quota, reported where it is crossed.
-fn check_derived_names(sources: &Sources, derived: &[Derived], problems: &mut Vec<Problem>) {
+fn check_derived_names(
+    sources: &Sources,
+    (derived, over): (Vec<Derived>, Option<(usize, Location)>),
+    problems: &mut Vec<Problem>,
+) {
     let mut first: HashMap<(&str, String), &Derived> = HashMap::new();
-    for d in derived {
+    for d in &derived {
         match first.get(&(d.kind, d.name.to_lowercase())) {
             Some(earlier) => {
                 let why = if d.kind == "group" {
@@ -596,15 +636,13 @@ fn check_derived_names(sources: &Sources, derived: &[Derived], problems: &mut Ve
             }
         }
     }
-    let groups: Vec<&Derived> = derived.iter().filter(|d| d.kind == "group").collect();
-    if let Some(over) = groups.get(MAX_GROUPS_PER_ACCOUNT) {
+    if let Some((groups, at)) = over {
         problems.push(
             Problem::new(
                 "quota",
-                over.at,
+                at,
                 format!(
-                    "the roles and projects make {} groups; IAM allows {MAX_GROUPS_PER_ACCOUNT} groups in an account",
-                    groups.len()
+                    "the roles and projects make {groups} groups; IAM allows {MAX_GROUPS_PER_ACCOUNT} groups in an account"
                 ),
                 format!("group {} of {MAX_GROUPS_PER_ACCOUNT}", MAX_GROUPS_PER_ACCOUNT + 1),
             )
@@ -791,7 +829,7 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
     if let Some(fallback) = jump_at {
         check_derived_names(
             sources,
-            &derived_names(&roles, &role_at, &c.projects, fallback),
+            derived_names(&roles, &role_at, &c.projects, fallback),
             problems,
         );
     }
