@@ -87,7 +87,10 @@ async fn an_account_policy_of_40_characters_is_met_without_one_in_the_file() {
         .await
         .expect("GetLoginProfile");
     assert!(
-        profile.login_profile().expect("a profile").password_reset_required(),
+        profile
+            .login_profile()
+            .expect("a profile")
+            .password_reset_required(),
         "the new password must be changed at first sign-in"
     );
     converged(&emu, &dir);
@@ -195,8 +198,7 @@ async fn an_estate_of_120_users_converges_in_pages_of_two_within_the_consistency
             .knob("IAM_PAGE_SIZE", "2")
             .knob("IAM_CONSISTENCY_SECONDS", "0.25")
             // Refusals are resent, so CreateLoginProfile could then appear
-            // twice in the log (with the same password); other suites run
-            // with them on.
+            // twice in the log (with the same password): tested apart.
             .knob("IAM_CONCURRENT_MODIFICATION", "0"),
     );
     let estate = Estate {
@@ -222,10 +224,7 @@ async fn an_estate_of_120_users_converges_in_pages_of_two_within_the_consistency
     std::fs::write(dir.path().join("state/estate.kdl"), offboarded.kdl()).expect("estate.kdl");
     apply(&emu, &dir);
     converged(&emu, &dir);
-    let (lost, extra) = differences(
-        &expected_contents(&offboarded),
-        &iam_contents(&emu).await,
-    );
+    let (lost, extra) = differences(&expected_contents(&offboarded), &iam_contents(&emu).await);
     assert!(
         lost.is_empty() && extra.is_empty(),
         "lost {lost:?}, extra {extra:?}"
@@ -234,13 +233,20 @@ async fn an_estate_of_120_users_converges_in_pages_of_two_within_the_consistency
     let recording = emu.recording();
     let passwords = login_profile_passwords(&recording);
     let console_users = estate.declared_users().iter().filter(|u| u.console).count();
-    assert_eq!(passwords.len(), console_users, "one login profile per console user");
+    assert_eq!(
+        passwords.len(),
+        console_users,
+        "one login profile per console user"
+    );
     let twice: Vec<&String> = passwords
         .iter()
         .filter(|(_, sent)| sent.len() != 1)
         .map(|(user, _)| user)
         .collect();
-    assert!(twice.is_empty(), "CreateLoginProfile sent more than once for {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "CreateLoginProfile sent more than once for {twice:?}"
+    );
     let next_pages = recording
         .iter()
         .filter(|r| {
@@ -253,4 +259,53 @@ async fn an_estate_of_120_users_converges_in_pages_of_two_within_the_consistency
         next_pages > 2 * 60,
         "GetAccountAuthorizationDetails read only {next_pages} further pages: markers were not followed"
     );
+}
+
+/// IAM refuses now and then a write with ConcurrentModification: jumpgate
+/// resends it, converges, and a resent CreateLoginProfile carries the same
+/// password (so the delivered one is the user's).
+#[tokio::test]
+async fn concurrent_modification_refusals_are_resent_and_converge() {
+    let emu = Emulator::start_with(
+        EmulatorOptions::default()
+            .knob("IAM_CONCURRENT_MODIFICATION", "0.3")
+            .knob("IAM_SEED", "12"),
+    );
+    let estate = Estate {
+        projects: 2,
+        users: 12,
+        variant: 0,
+    };
+    let dir = workspace(&estate.kdl());
+    emu.start_recording();
+    apply(&emu, &dir);
+    converged(&emu, &dir);
+    let (lost, extra) = differences(&expected_contents(&estate), &iam_contents(&emu).await);
+    assert!(
+        lost.is_empty() && extra.is_empty(),
+        "lost {lost:?}, extra {extra:?}"
+    );
+    let recording = emu.recording();
+    let writes = recording.iter().filter(|r| r.is_mutating()).count();
+    let distinct: std::collections::BTreeSet<&str> = recording
+        .iter()
+        .filter(|r| r.is_mutating())
+        .map(|r| r.body.as_str())
+        .collect();
+    assert!(
+        distinct.len() < writes,
+        "no write was refused and resent ({writes} writes): the knob had no effect"
+    );
+    for (user, sent) in login_profile_passwords(&recording) {
+        let passwords: std::collections::BTreeSet<&String> = sent.iter().collect();
+        assert_eq!(passwords.len(), 1, "{user} was sent different passwords");
+        let delivered =
+            std::fs::read_to_string(dir.path().join(format!("secrets/{user}.password")))
+                .expect("the password file");
+        assert_eq!(
+            delivered.trim(),
+            sent[0].as_str(),
+            "{user}'s delivered password"
+        );
+    }
 }

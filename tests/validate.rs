@@ -509,7 +509,11 @@ fn case_and_derived_name_clashes_are_reported_exactly() {
         ),
         (
             "role with project against a longer role",
-            format!("{}{}project \"billing\"\n", role("admin"), role("admin-billing")),
+            format!(
+                "{}{}project \"billing\"\n",
+                role("admin"),
+                role("admin-billing")
+            ),
             vec![
                 "4:9: error: role `admin` with project `billing` makes group `group-admin-billing`, which role `admin-billing` also makes",
             ],
@@ -519,7 +523,11 @@ fn case_and_derived_name_clashes_are_reported_exactly() {
         ),
         (
             "a clash that differs only in case, the role declared last",
-            format!("{}project \"Billing\"\n{}", role("admin"), role("ADMIN-billing")),
+            format!(
+                "{}project \"Billing\"\n{}",
+                role("admin"),
+                role("ADMIN-billing")
+            ),
             vec![
                 "4:6: error: role `ADMIN-billing` makes group `group-ADMIN-billing`, which role `admin` with project `Billing` also makes",
             ],
@@ -590,7 +598,11 @@ fn case_and_derived_name_clashes_are_reported_exactly() {
             }
         }
         if !wrong.is_empty() {
-            failures.push(format!("--- {name}\n{}\n{}", wrong.join("\n"), shorten(&stderr)));
+            failures.push(format!(
+                "--- {name}\n{}\n{}",
+                wrong.join("\n"),
+                shorten(&stderr)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -51,7 +51,9 @@ enum Created {
     New,
     /// IAM answered "already exists"; `maybe_ours` when an earlier attempt
     /// of this very call may have made it (its answer was lost).
-    Existed { maybe_ours: bool },
+    Existed {
+        maybe_ours: bool,
+    },
 }
 
 /// An object IAM may show late after its creation.

@@ -536,7 +536,8 @@ impl Planner<'_> {
             }
         }
         let declared = declared_users(self.desired);
-        let wanted_names: HashSet<String> = wanted.keys().map(|w| w.as_str().to_lowercase()).collect();
+        let wanted_names: HashSet<String> =
+            wanted.keys().map(|w| w.as_str().to_lowercase()).collect();
         let obsolete: Vec<_> = self
             .live
             .groups

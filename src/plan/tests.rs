@@ -1054,7 +1054,12 @@ fn a_user_differing_only_in_case_is_renamed_not_replaced() {
     bob.tags.clear();
     live.users.insert("BOB".into(), bob);
     let plan = build(&desired, &live);
-    assert_eq!(addresses(&plan), ["user.Alice", "user.bob"], "{}", outline(&plan));
+    assert_eq!(
+        addresses(&plan),
+        ["user.Alice", "user.bob"],
+        "{}",
+        outline(&plan)
+    );
     let rename = &plan.changes[0];
     assert_eq!(rename.action, Action::Update);
     assert_eq!(
@@ -1064,7 +1069,10 @@ fn a_user_differing_only_in_case_is_renamed_not_replaced() {
             new_user_name: "Alice".into(),
         }]
     );
-    assert_eq!(rename.after.as_ref().unwrap()["renamed_from"], json!("alice"));
+    assert_eq!(
+        rename.after.as_ref().unwrap()["renamed_from"],
+        json!("alice")
+    );
     assert!(matches!(
         plan.changes[1].operations[..],
         [Operation::UpdateUser { .. }, Operation::TagUser { .. }]
@@ -1085,7 +1093,12 @@ fn a_group_differing_only_in_case_is_renamed_with_its_members() {
     alice.groups.remove("group-admin");
     alice.groups.insert("Group-Admin".into());
     let plan = build(&desired, &live);
-    assert_eq!(addresses(&plan), ["group.group-admin"], "{}", outline(&plan));
+    assert_eq!(
+        addresses(&plan),
+        ["group.group-admin"],
+        "{}",
+        outline(&plan)
+    );
     assert!(matches!(
         plan.changes[0].operations[..],
         [Operation::UpdateGroupName { .. }]
