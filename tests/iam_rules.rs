@@ -50,6 +50,21 @@ fn converged(emu: &Emulator, dir: &tempfile::TempDir) {
     eprintln!("plan took {:?}", done.elapsed);
 }
 
+/// Applies `estate` from empty, checks that a plan then finds nothing to do
+/// and that IAM holds exactly the estate; returns the workspace.
+async fn onboard(emu: &Emulator, estate: &Estate) -> tempfile::TempDir {
+    let dir = workspace(&estate.kdl());
+    emu.start_recording();
+    apply(emu, &dir);
+    converged(emu, &dir);
+    let (lost, extra) = differences(&expected_contents(estate), &iam_contents(emu).await);
+    assert!(
+        lost.is_empty() && extra.is_empty(),
+        "lost {lost:?}, extra {extra:?}"
+    );
+    dir
+}
+
 fn owner_tag() -> Tag {
     Tag::builder()
         .key("managed-by")
@@ -206,15 +221,7 @@ async fn an_estate_of_120_users_converges_in_pages_of_two_within_the_consistency
         users: 120,
         variant: 0,
     };
-    let dir = workspace(&estate.kdl());
-    emu.start_recording();
-    apply(&emu, &dir);
-    converged(&emu, &dir);
-    let (lost, extra) = differences(&expected_contents(&estate), &iam_contents(&emu).await);
-    assert!(
-        lost.is_empty() && extra.is_empty(),
-        "lost {lost:?}, extra {extra:?}"
-    );
+    let dir = onboard(&emu, &estate).await;
 
     // Everyone but the first ten leaves (user-000 keeps the admin role).
     let offboarded = Estate {
@@ -276,15 +283,7 @@ async fn concurrent_modification_refusals_are_resent_and_converge() {
         users: 12,
         variant: 0,
     };
-    let dir = workspace(&estate.kdl());
-    emu.start_recording();
-    apply(&emu, &dir);
-    converged(&emu, &dir);
-    let (lost, extra) = differences(&expected_contents(&estate), &iam_contents(&emu).await);
-    assert!(
-        lost.is_empty() && extra.is_empty(),
-        "lost {lost:?}, extra {extra:?}"
-    );
+    let dir = onboard(&emu, &estate).await;
     let recording = emu.recording();
     let writes = recording.iter().filter(|r| r.is_mutating()).count();
     let distinct: std::collections::BTreeSet<&str> = recording

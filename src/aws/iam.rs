@@ -86,16 +86,19 @@ fn tag(key: &str, value: &str) -> Tag {
         .expect("key and value are set")
 }
 
-/// A request with the SDK's own retries off, for calls whose "already
+/// Sends a request with the SDK's own retries off, for calls whose "already
 /// exists" answer must be told apart from the echo of a lost first attempt.
 macro_rules! once {
-    ($request:expr) => {
+    ($call:literal, $request:expr) => {
         $request
             .customize()
             .config_override(
                 aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()),
             )
             .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk($call, e))
     };
 }
 
@@ -653,15 +656,13 @@ impl ChangeEstate for Aws {
                 let created = self
                     .create(|| async {
                         once!(
+                            "CreatePolicy",
                             iam.create_policy()
                                 .policy_name(name)
                                 .path(path)
                                 .policy_document(document.to_string())
                                 .description("jumpgate: users without MFA can only set up MFA")
                         )
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| AwsError::from_sdk("CreatePolicy", e))
                     })
                     .await?;
                 let arn = format!(
@@ -698,10 +699,10 @@ impl ChangeEstate for Aws {
             Op::CreateGroup { group, path } => {
                 let created = self
                     .create(|| async {
-                        once!(iam.create_group().group_name(group).path(path))
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| AwsError::from_sdk("CreateGroup", e))
+                        once!(
+                            "CreateGroup",
+                            iam.create_group().group_name(group).path(path)
+                        )
                     })
                     .await?;
                 self.settle("CreateGroup", created, Object::Group(group), group)
@@ -778,13 +779,11 @@ impl ChangeEstate for Aws {
                 let created = self
                     .create(|| async {
                         once!(
+                            "CreateUser",
                             iam.create_user()
                                 .user_name(user)
                                 .set_tags(Some(tags_of(tags)))
                         )
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| AwsError::from_sdk("CreateUser", e))
                     })
                     .await?;
                 self.settle("CreateUser", created, Object::User(user), user)
@@ -941,15 +940,13 @@ impl ChangeEstate for Aws {
         let created = self
             .create(|| async {
                 once!(
+                    "CreateLoginProfile",
                     self.iam
                         .create_login_profile()
                         .user_name(user)
                         .password(password)
                         .password_reset_required(true)
                 )
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("CreateLoginProfile", e))
             })
             .await?;
         match created {
