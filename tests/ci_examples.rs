@@ -264,7 +264,7 @@ fn calls_in_source() -> BTreeSet<String> {
             _ => continue,
         };
         let text = fs::read_to_string(&path).expect("source");
-        for marker in ["from_sdk(\"", "send!(", "all_items!("] {
+        for marker in ["from_sdk(\"", "send!(", "once!(", "all_items!("] {
             for (at, _) in text.match_indices(marker) {
                 let rest = text[at + marker.len()..]
                     .trim_start()
