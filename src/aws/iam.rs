@@ -245,6 +245,22 @@ impl Aws {
         }
     }
 
+    /// Creates `object` (`send` makes the call) and settles the outcome.
+    async fn create_settled<F, Fut>(
+        &self,
+        call: &'static str,
+        object: Object<'_>,
+        name: &str,
+        send: F,
+    ) -> Result<(), AwsError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<(), AwsError>>,
+    {
+        let created = self.create(send).await?;
+        self.settle(call, created, object, name).await
+    }
+
     /// After a creation: done when new or when our own lost attempt made
     /// it; otherwise confirmed by a read, and refused unless what exists is
     /// the very object (same spelling, jumpgate's) that the plan wanted —
@@ -653,24 +669,21 @@ impl ChangeEstate for Aws {
                 path,
                 document,
             } => {
-                let created = self
-                    .create(|| async {
-                        once!(
-                            "CreatePolicy",
-                            iam.create_policy()
-                                .policy_name(name)
-                                .path(path)
-                                .policy_document(document.to_string())
-                                .description("jumpgate: users without MFA can only set up MFA")
-                        )
-                    })
-                    .await?;
                 let arn = format!(
                     "arn:aws:iam::{}:policy{path}{name}",
                     self.account_unbounded().await?
                 );
-                self.settle("CreatePolicy", created, Object::Policy(&arn), name)
-                    .await
+                self.create_settled("CreatePolicy", Object::Policy(&arn), name, || async {
+                    once!(
+                        "CreatePolicy",
+                        iam.create_policy()
+                            .policy_name(name)
+                            .path(path)
+                            .policy_document(document.to_string())
+                            .description("jumpgate: users without MFA can only set up MFA")
+                    )
+                })
+                .await
             }
             Op::CreatePolicyVersion {
                 policy_arn,
@@ -697,16 +710,13 @@ impl ChangeEstate for Aws {
                 )
             }
             Op::CreateGroup { group, path } => {
-                let created = self
-                    .create(|| async {
-                        once!(
-                            "CreateGroup",
-                            iam.create_group().group_name(group).path(path)
-                        )
-                    })
-                    .await?;
-                self.settle("CreateGroup", created, Object::Group(group), group)
-                    .await
+                self.create_settled("CreateGroup", Object::Group(group), group, || async {
+                    once!(
+                        "CreateGroup",
+                        iam.create_group().group_name(group).path(path)
+                    )
+                })
+                .await
             }
             Op::UpdateGroupPath { group, path } => {
                 self.propagating(|| async {
@@ -776,18 +786,15 @@ impl ChangeEstate for Aws {
                 GONE,
             ),
             Op::CreateUser { user, tags } => {
-                let created = self
-                    .create(|| async {
-                        once!(
-                            "CreateUser",
-                            iam.create_user()
-                                .user_name(user)
-                                .set_tags(Some(tags_of(tags)))
-                        )
-                    })
-                    .await?;
-                self.settle("CreateUser", created, Object::User(user), user)
-                    .await
+                self.create_settled("CreateUser", Object::User(user), user, || async {
+                    once!(
+                        "CreateUser",
+                        iam.create_user()
+                            .user_name(user)
+                            .set_tags(Some(tags_of(tags)))
+                    )
+                })
+                .await
             }
             Op::TagUser { user, tags } => {
                 self.propagating(|| async {

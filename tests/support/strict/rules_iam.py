@@ -322,26 +322,24 @@ def install(settings):
             raise NotFoundException(f"Policy {policy_arn} does not exist or is not attachable.")
         return original_attach_user_policy(self, policy_arn, user_name)
 
+    def check_inline_size(entity, kind, policy_name, policy_json, limit):
+        """IAM counts all of an entity's inline policies together."""
+        others = sum(size(d) for n, d in entity.policies.items() if n != policy_name)
+        if others + size(policy_json) > limit:
+            raise LimitExceededException(
+                f"Maximum policy size of {limit} bytes exceeded for {kind} {entity.name}"
+            )
+
     original_put_group_policy = iam.IAMBackend.put_group_policy
 
     def put_group_policy(self, group_name, policy_name, policy_json):
-        group = self.get_group(group_name)
-        others = sum(size(d) for n, d in group.policies.items() if n != policy_name)
-        if others + size(policy_json) > GROUP_INLINE_SIZE:
-            raise LimitExceededException(
-                f"Maximum policy size of {GROUP_INLINE_SIZE} bytes exceeded for group {group_name}"
-            )
+        check_inline_size(self.get_group(group_name), "group", policy_name, policy_json, GROUP_INLINE_SIZE)
         return original_put_group_policy(self, group_name, policy_name, policy_json)
 
     original_put_user_policy = iam.IAMBackend.put_user_policy
 
     def put_user_policy(self, user_name, policy_name, policy_json):
-        user = self.get_user(user_name)
-        others = sum(size(d) for n, d in user.policies.items() if n != policy_name)
-        if others + size(policy_json) > USER_INLINE_SIZE:
-            raise LimitExceededException(
-                f"Maximum policy size of {USER_INLINE_SIZE} bytes exceeded for user {user_name}"
-            )
+        check_inline_size(self.get_user(user_name), "user", policy_name, policy_json, USER_INLINE_SIZE)
         return original_put_user_policy(self, user_name, policy_name, policy_json)
 
     # --- the account password policy ----------------------------------------
