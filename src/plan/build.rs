@@ -57,7 +57,7 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
         summary: Summary::of(&changes),
         changes,
         unmanaged_users,
-        lockouts: lockouts(desired),
+        lockouts: lockouts(desired, live),
         warnings,
         bootstrap_needed: accounts.bootstrap_needed,
     }

@@ -1,65 +1,211 @@
-//! The no-lockout guarantee: after a plan, every account that receives the
-//! roles must still have someone who can reach its admin role.
+//! The no-lockout guarantee, by reachability: after a plan, every account
+//! that has the switch roles must still have someone who can actually reach
+//! an administrator-equivalent role there, and every account whose roles
+//! the plan removes is a lockout too.
+//!
+//! Who reaches what comes from [`crate::access`]: the file's grants for
+//! after the plan, the live memberships and group policies for before.
+//! A role counts as administrator-equivalent by what its policy grants
+//! (`*` on `*`, i.e. AWS's `AdministratorAccess`), never by its key. A user
+//! counts only when they can meet the roles' MFA condition: a console user
+//! (they sign in and register a device) or a user with an MFA device.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::access;
+use crate::live::LiveState;
 use crate::model::derive::targets;
-use crate::model::desired::DesiredState;
-use crate::model::names::{ProjectName, RoleKey};
+use crate::model::desired::{DesiredState, RoleDef};
+use crate::model::names::{PolicyArn, RoleKey};
+
+/// The one AWS managed policy that grants every action on every resource.
+/// A customer-managed policy's document is not read, so it never counts.
+const ADMINISTRATOR_POLICY_NAME: &str = "AdministratorAccess";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lockout {
     pub account: String,
     pub account_id: String,
+    /// What nobody can reach: the administrator-equivalent role, or why
+    /// there is none.
     pub role: String,
+    /// Who could reach an administrator-equivalent role there before the
+    /// plan (from the live jump account).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reachable_before: Vec<String>,
 }
 
-/// The roles that administer an account: `admin`, or any role given
-/// AdministratorAccess.
-fn admin_roles(state: &DesiredState) -> Vec<&RoleKey> {
+/// Why an account is locked out, as the plan says it.
+const NO_ADMIN_ROLE: &str = "no role grants *:* (AdministratorAccess)";
+const ROLES_REMOVED: &str = "its switch roles are deleted by this plan";
+
+fn is_administrator_policy(arn: &str) -> bool {
+    arn.strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":iam::aws:policy/"))
+        .is_some_and(|(partition, name)| partition.starts_with("aws") && name == ADMINISTRATOR_POLICY_NAME)
+}
+
+/// The declared roles whose policy grants `*:*`, whatever their key.
+pub fn administrator_roles(state: &DesiredState) -> Vec<&RoleKey> {
     state
         .roles
         .values()
-        .filter(|r| {
-            r.key.as_str() == "admin" || r.policy.as_str().ends_with(":policy/AdministratorAccess")
-        })
+        .filter(|r| is_administrator_policy(r.policy.as_str()))
         .map(|r| &r.key)
         .collect()
 }
 
-/// Accounts where no declared user could assume an admin role.
-pub fn lockouts(state: &DesiredState) -> Vec<Lockout> {
-    let admins = admin_roles(state);
-    let Some(shown_role) = admins.first() else {
-        return Vec::new();
-    };
-    // Who can administer what, in one pass over the users rather than one
-    // per account: `None` stands for every account.
-    let covered: BTreeSet<Option<&ProjectName>> = state
+/// Declared users without a console who have administrator access: whether
+/// they have an MFA device decides whether they count, so `observe` reads
+/// their devices.
+pub fn users_whose_mfa_devices_matter(state: &DesiredState) -> BTreeSet<String> {
+    let admins = administrator_roles(state);
+    state
         .users
         .values()
-        .flat_map(|u| &u.access)
-        .filter(|access| admins.contains(&&access.role))
-        .map(|access| access.project.as_ref())
-        .collect();
-    let everywhere = covered.contains(&None);
-    targets(state)
-        .into_iter()
-        .filter(|target| {
-            !everywhere
-                && !target
-                    .project
-                    .as_ref()
-                    .is_some_and(|p| covered.contains(&Some(p)))
-        })
-        .map(|target| Lockout {
-            account: target.name.to_string(),
-            account_id: target.id.to_string(),
-            role: format!("role-{shown_role}"),
-        })
+        .filter(|u| !u.console && u.access.iter().any(|a| admins.contains(&&a.role)))
+        .map(|u| u.name.to_string())
         .collect()
+}
+
+fn has_mfa_device(live: &LiveState, user: &str) -> bool {
+    live.users
+        .get(user)
+        .and_then(|u| u.dependents.as_ref())
+        .is_some_and(|d| !d.mfa_devices.is_empty())
+}
+
+/// The IAM role names the live StackSet template gives `AdministratorAccess`.
+fn live_administrator_roles(live: &LiveState) -> BTreeSet<String> {
+    let Some(set) = live.stack_set.as_ref() else {
+        return BTreeSet::new();
+    };
+    let resources = set.template.get("Resources").and_then(Value::as_object);
+    resources
+        .into_iter()
+        .flat_map(|r| r.values())
+        .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::IAM::Role"))
+        .filter_map(|r| r.get("Properties"))
+        .filter(|p| {
+            p.get("ManagedPolicyArns")
+                .and_then(Value::as_array)
+                .is_some_and(|arns| arns.iter().filter_map(Value::as_str).any(is_administrator_policy))
+        })
+        .filter_map(|p| p.get("RoleName").and_then(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
+/// Who could reach an administrator-equivalent role before the plan, by
+/// account id: live grants to the roles the live template makes
+/// administrators, for users who could meet the MFA condition.
+fn reachable_before(state: &DesiredState, live: &LiveState) -> BTreeMap<String, BTreeSet<String>> {
+    let admin_roles = live_administrator_roles(live);
+    let capable = |user: &str| {
+        live.users
+            .get(user)
+            .is_some_and(|u| u.login_profile == Some(true))
+            || has_mfa_device(live, user)
+    };
+    // The access engine expands wildcard resources against the roles the
+    // file declares: declare the live administrator roles too, so a role
+    // the file drops is still seen as reachable before.
+    let mut seen = state.clone();
+    for name in &admin_roles {
+        let key = name.strip_prefix("role-").and_then(|k| RoleKey::new(k).ok());
+        let policy = PolicyArn::new(&format!("arn:aws:iam::aws:policy/{ADMINISTRATOR_POLICY_NAME}"));
+        if let (Some(key), Ok(policy)) = (key, policy) {
+            seen.roles.entry(key.clone()).or_insert(RoleDef {
+                key,
+                policy,
+                session_hours: RoleDef::DEFAULT_SESSION_HOURS,
+            });
+        }
+    }
+    let mut before: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for grant in access::from_live_only(&seen, live).grants() {
+        let role_name = grant.role_arn.rsplit('/').next().unwrap_or_default();
+        if admin_roles.contains(role_name) && capable(&grant.user) {
+            before
+                .entry(grant.account_id.clone())
+                .or_default()
+                .insert(grant.user.clone());
+        }
+    }
+    before
+}
+
+/// Who can reach an administrator-equivalent role after the plan, by
+/// account id: the file's grants, for users able to meet the MFA condition.
+fn reachable_after(state: &DesiredState, live: &LiveState) -> BTreeMap<String, BTreeSet<String>> {
+    let admin_roles: BTreeSet<String> = administrator_roles(state)
+        .into_iter()
+        .map(|k| k.to_string())
+        .collect();
+    let capable = |user: &str| {
+        state
+            .users
+            .values()
+            .find(|u| u.name.as_str() == user)
+            .is_some_and(|u| u.console || has_mfa_device(live, user))
+    };
+    let mut after: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for grant in access::from_desired(state).grants() {
+        if admin_roles.contains(&grant.role) && capable(&grant.user) {
+            after
+                .entry(grant.account_id.clone())
+                .or_default()
+                .insert(grant.user.clone());
+        }
+    }
+    after
+}
+
+/// Accounts where, after the plan, nobody able to meet the MFA condition
+/// can reach an administrator-equivalent role: every target account the
+/// file's grants leave without one, and every account whose stack instance
+/// of the roles the plan deletes (an account line removed, the jump
+/// account made `target=#false`). `state` has its account ids resolved.
+pub fn lockouts(state: &DesiredState, live: &LiveState) -> Vec<Lockout> {
+    let before = reachable_before(state, live);
+    let after = reachable_after(state, live);
+    let shown_role = administrator_roles(state)
+        .first()
+        .map_or_else(|| NO_ADMIN_ROLE.to_owned(), |k| format!("role-{k}"));
+    let lockout = |name: String, id: String, role: String| Lockout {
+        reachable_before: before.get(&id).into_iter().flatten().cloned().collect(),
+        account: name,
+        account_id: id,
+        role,
+    };
+    let targets = targets(state);
+    let mut found: Vec<Lockout> = targets
+        .iter()
+        .filter(|t| after.get(t.id.as_str()).is_none_or(BTreeSet::is_empty))
+        .map(|t| lockout(t.name.to_string(), t.id.to_string(), shown_role.clone()))
+        .collect();
+    // Mirrors the planner: with the StackSet live, an instance outside the
+    // targets (in the home region) is deleted, and the roles with it.
+    if live.stack_set.is_some() {
+        let kept: BTreeSet<&str> = targets.iter().map(|t| t.id.as_str()).collect();
+        let removed: BTreeSet<&str> = live
+            .stack_instances
+            .iter()
+            .map(|i| i.account.as_str())
+            .filter(|id| !kept.contains(id))
+            .collect();
+        for id in removed {
+            let name = if id == state.jump.id.as_str() {
+                state.jump.name.to_string()
+            } else {
+                id.to_owned()
+            };
+            found.push(lockout(name, id.to_owned(), ROLES_REMOVED.to_owned()));
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -67,6 +213,8 @@ mod tests {
     use super::*;
     use crate::lang;
     use crate::lang::Sources;
+    use crate::live::{LiveUser, UserDependents};
+    use crate::plan::build;
 
     fn state(text: &str) -> DesiredState {
         let mut sources = Sources::default();
@@ -80,24 +228,130 @@ mod tests {
         account "shared" id="333333333333"
     "#;
 
+    /// The live state after applying `text` (everything converged), with
+    /// `yamada` holding an MFA device when `mfa` says so.
+    fn converged(text: &str) -> LiveState {
+        let desired = state(text);
+        let live = crate::plan::tests::converge(&desired, LiveState::default());
+        assert!(build(&desired, &live).is_empty(), "converged");
+        live
+    }
+
+    fn with_mfa(mut live: LiveState, user: &str) -> LiveState {
+        let entry = live.users.entry(user.to_owned()).or_insert_with(|| LiveUser {
+            name: user.to_owned(),
+            ..LiveUser::default()
+        });
+        entry.dependents = Some(UserDependents {
+            mfa_devices: vec![format!("arn:aws:iam::111111111111:mfa/{user}")],
+            ..UserDependents::default()
+        });
+        live
+    }
+
+    fn locked(text: &str, live: &LiveState) -> Vec<(String, String)> {
+        let desired = state(text);
+        build(&desired, live)
+            .lockouts
+            .into_iter()
+            .map(|l| (l.account, l.role))
+            .collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
+            .collect()
+    }
+
+    const ADMIN_EVERYWHERE: &str = r#"user "yamada" { access "admin" }"#;
+
     #[test]
-    fn a_global_admin_covers_every_account() {
-        let s = state(&format!("{ACCOUNTS}\nuser \"a\" {{ access \"admin\" }}"));
-        assert!(lockouts(&s).is_empty());
+    fn lockouts_by_reachability() {
+        let start = format!("{ACCOUNTS}\n{ADMIN_EVERYWHERE}");
+        let live = converged(&start);
+        let all_three = |role: &str| pairs(&[("jump", role), ("p-prod", role), ("shared", role)]);
+        // (what, the file after, the lockouts expected)
+        let cases: Vec<(&str, String, Vec<(String, String)>)> = vec![
+            ("a global admin covers every account", start.clone(), vec![]),
+            (
+                "a project admin covers only that project",
+                format!("{ACCOUNTS}\nuser \"yamada\" {{ access \"admin\" project=\"p\" }}"),
+                pairs(&[("jump", "role-admin"), ("shared", "role-admin")]),
+            ),
+            (
+                "nobody with admin access",
+                format!("{ACCOUNTS}\nuser \"yamada\" {{ access \"operator\" }}"),
+                all_three("role-admin"),
+            ),
+            (
+                // The issue's reproduction: only an auditor role is declared.
+                "no administrator-equivalent role at all",
+                format!(
+                    "{ACCOUNTS}\nrole \"auditor\" policy=\"arn:aws:iam::aws:policy/ReadOnlyAccess\"\nuser \"yamada\" {{ access \"auditor\" }}"
+                ),
+                all_three(NO_ADMIN_ROLE),
+            ),
+            (
+                "a role keyed admin with a read-only policy is no administrator",
+                format!(
+                    "{ACCOUNTS}\nrole \"admin\" policy=\"arn:aws:iam::aws:policy/ReadOnlyAccess\"\n{ADMIN_EVERYWHERE}"
+                ),
+                all_three(NO_ADMIN_ROLE),
+            ),
+            (
+                "an administrator role under another key counts",
+                format!(
+                    "{ACCOUNTS}\nrole \"root\" policy=\"arn:aws:iam::aws:policy/AdministratorAccess\"\nuser \"yamada\" {{ access \"root\" }}"
+                ),
+                vec![],
+            ),
+            (
+                "a console-less user without an MFA device cannot meet the condition",
+                format!("{ACCOUNTS}\nuser \"yamada\" console=#false {{ access \"admin\" }}"),
+                all_three("role-admin"),
+            ),
+            (
+                "the jump account no longer a target deletes its roles",
+                format!("{ACCOUNTS}\n{ADMIN_EVERYWHERE}").replace(
+                    "region=\"ap-northeast-1\"",
+                    "region=\"ap-northeast-1\" target=#false",
+                ),
+                pairs(&[("jump", ROLES_REMOVED)]),
+            ),
+            (
+                "an account line removed deletes its roles",
+                format!("{ACCOUNTS}\n{ADMIN_EVERYWHERE}")
+                    .replace("account \"shared\" id=\"333333333333\"", ""),
+                pairs(&[("333333333333", ROLES_REMOVED)]),
+            ),
+        ];
+        for (what, text, expected) in cases {
+            assert_eq!(locked(&text, &live), expected, "{what}");
+        }
     }
 
     #[test]
-    fn a_project_admin_covers_only_that_project() {
-        let s = state(&format!(
-            "{ACCOUNTS}\nuser \"a\" {{ access \"admin\" project=\"p\" }}"
+    fn a_console_less_user_with_an_mfa_device_counts() {
+        let text = format!("{ACCOUNTS}\nuser \"yamada\" console=#false {{ access \"admin\" }}");
+        let live = with_mfa(converged(&text), "yamada");
+        assert_eq!(locked(&text, &live), []);
+        assert_eq!(
+            users_whose_mfa_devices_matter(&state(&text)),
+            BTreeSet::from(["yamada".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_lockout_names_who_could_reach_an_administrator_role_before() {
+        let live = converged(&format!("{ACCOUNTS}\n{ADMIN_EVERYWHERE}"));
+        let after = state(&format!(
+            "{ACCOUNTS}\nrole \"auditor\" policy=\"arn:aws:iam::aws:policy/ReadOnlyAccess\"\nuser \"yamada\" {{ access \"auditor\" }}"
         ));
-        let names: Vec<String> = lockouts(&s).into_iter().map(|l| l.account).collect();
-        assert_eq!(names, ["jump", "shared"]);
-    }
-
-    #[test]
-    fn no_admin_at_all_locks_out_every_account() {
-        let s = state(&format!("{ACCOUNTS}\nuser \"a\" {{ access \"operator\" }}"));
-        assert_eq!(lockouts(&s).len(), 3);
+        let plan = build(&after, &live);
+        assert_eq!(plan.lockouts.len(), 3);
+        for lockout in &plan.lockouts {
+            assert_eq!(lockout.reachable_before, ["yamada"], "{lockout:?}");
+        }
     }
 }

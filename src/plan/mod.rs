@@ -19,7 +19,7 @@ use crate::model::names::{AccountId, Region};
 
 pub use accounts::{BootstrapHint, resolve_account_ids};
 pub use build::build;
-pub use lockout::{Lockout, lockouts};
+pub use lockout::{Lockout, administrator_roles, lockouts, users_whose_mfa_devices_matter};
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
