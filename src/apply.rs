@@ -137,6 +137,18 @@ type ChangeOutcome = Result<Option<(String, Delivered)>, String>;
 
 /// Carries out `plan`. Individual failures are in the report, not errors.
 pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions) -> ApplyReport {
+    apply_checked(aws, plan, options, async || true).await
+}
+
+/// [`apply`], asking `go_on` before every stage after the first (the
+/// caller re-checks its lock there); when it says no, the remaining stages
+/// are not attempted.
+pub async fn apply_checked<A: ChangeEstate>(
+    aws: &A,
+    plan: &Plan,
+    options: &ApplyOptions,
+    go_on: impl AsyncFn() -> bool,
+) -> ApplyReport {
     let progress = Progress::new(plan.changes.len());
     let mut report = ApplyReport::default();
     let mut stages: Vec<(Stage, Vec<&Change>)> = Vec::new();
@@ -147,6 +159,10 @@ pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions
         }
     }
     for (index, (stage, changes)) in stages.iter().enumerate() {
+        if index > 0 && !go_on().await {
+            report.not_attempted = stages[index..].iter().map(|(_, c)| c.len()).sum();
+            break;
+        }
         let outcomes: Vec<(&Change, ChangeOutcome)> =
             match stage {
                 Stage::StackInstances | Stage::DeleteStackInstances => {

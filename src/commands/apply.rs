@@ -3,17 +3,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use jumpgate::apply::{self, ApplyOptions, ApplyReport};
 use jumpgate::aws::{Aws, Connection, LockStore, ReadEstate};
-use jumpgate::lock::{self, Holder};
+use jumpgate::lock::{self, Holder, LockError};
 use jumpgate::model::desired::DesiredState;
 use jumpgate::observe::observe;
 use jumpgate::plan::{self, Plan};
 use jumpgate::render::{self, Format, Style};
-use jumpgate::secrets::Delivered;
+use jumpgate::secrets::{self, Delivered};
 
-use super::{Failure, color_enabled, confirm, load};
+use super::{Failure, color_enabled, confirm, load_with_digest};
 
 pub async fn apply(
     connection: &Connection,
@@ -23,14 +24,22 @@ pub async fn apply(
     secrets_dir: Option<PathBuf>,
     allow_lockout: bool,
 ) -> Result<ExitCode, Failure> {
-    let desired = load(&path)?;
+    let (desired, inputs_digest) = load_with_digest(&path)?;
     let saved = plan.as_deref().map(read_saved_plan).transpose()?;
+    if let Some(dir) = &secrets_dir {
+        secrets::check_private_dir(dir)?;
+    }
     let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
     let options = ApplyOptions {
         secrets_dir,
         changes_at_once: connection.concurrency,
     };
-    run_apply(&aws, &desired, saved, &options, yes, allow_lockout).await
+    let inputs = Inputs {
+        desired: &desired,
+        digest: inputs_digest,
+        saved,
+    };
+    run_apply(&aws, inputs, &options, yes, allow_lockout).await
 }
 
 pub async fn unlock(
@@ -47,7 +56,13 @@ pub async fn unlock(
     if !yes && !confirm("Break it? Only do so if that apply is no longer running.")? {
         return Err(Failure("not unlocked".into()));
     }
-    lock::release(&aws).await?;
+    // Only the lock that was shown: another apply may have taken it since.
+    lock::release(&aws, &description).await.map_err(|e| match e {
+        LockError::Lost { holder: Some(holder) } => Failure(format!(
+            "the lock changed while you looked: it is now held by {holder}. Nothing was broken."
+        )),
+        other => Failure(other.to_string()),
+    })?;
     println!("Lock broken. The next apply finishes whatever the interrupted one left.");
     Ok(ExitCode::SUCCESS)
 }
@@ -65,49 +80,98 @@ fn read_saved_plan(path: &Path) -> Result<Plan, Failure> {
             plan::FORMAT_VERSION
         )));
     }
+    plan.check_names()
+        .map_err(|e| format!("refusing {}: {e}", path.display()))?;
     Ok(plan)
+}
+
+/// What an apply starts from: the files, their digest, and a saved plan.
+struct Inputs<'a> {
+    desired: &'a DesiredState,
+    digest: String,
+    saved: Option<Plan>,
+}
+
+/// A saved plan is only a promise: the plan applied is always the one made
+/// now from the files and live state, and the saved one must match it in
+/// everything it claims (jumpgate version, files, live state, changes).
+fn check_saved(saved: &Plan, fresh: &Plan) -> Result<(), Failure> {
+    let refuse = |why: String| {
+        Err(Failure(format!(
+            "refusing the saved plan: {why}. Nothing was changed; run `jumpgate plan --out` again."
+        )))
+    };
+    if saved.jump_account != fresh.jump_account {
+        return refuse(format!(
+            "it is for jump account {}, the file declares {}",
+            saved.jump_account, fresh.jump_account
+        ));
+    }
+    if saved.jumpgate_version != fresh.jumpgate_version {
+        return refuse(format!(
+            "it was made by jumpgate {}, this is jumpgate {}",
+            if saved.jumpgate_version.is_empty() {
+                "(unknown version)"
+            } else {
+                &saved.jumpgate_version
+            },
+            fresh.jumpgate_version
+        ));
+    }
+    if saved.inputs_digest != fresh.inputs_digest {
+        return refuse(
+            "the desired-state files differ from those it was made from (an older plan?)".into(),
+        );
+    }
+    if saved.fingerprint != fresh.fingerprint {
+        return Err(stale_plan());
+    }
+    if saved.changes != fresh.changes {
+        return refuse(
+            "its changes differ from what the same files and live state give (was it edited?)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 async fn run_apply(
     aws: &Aws,
-    desired: &DesiredState,
-    saved: Option<Plan>,
+    inputs: Inputs<'_>,
     options: &ApplyOptions,
     yes: bool,
     allow_lockout: bool,
 ) -> Result<ExitCode, Failure> {
+    let desired = inputs.desired;
     // Plan without the lock first: an apply with nothing to do changes nothing, not even the lock.
     let live = observe(aws, desired).await?;
-    let fresh = plan::build(desired, &live);
-    let plan = match saved {
-        Some(saved) => {
-            if saved.jump_account != desired.jump.id {
-                return Err(Failure(format!(
-                    "the saved plan is for jump account {}, the file declares {}",
-                    saved.jump_account, desired.jump.id
-                )));
-            }
-            if saved.fingerprint != fresh.fingerprint {
-                return Err(stale_plan());
-            }
-            saved
-        }
-        None => fresh,
-    };
+    let mut plan = plan::build(desired, &live);
+    plan.inputs_digest = inputs.digest;
+    if let Some(saved) = &inputs.saved {
+        check_saved(saved, &plan)?;
+    }
     if plan.is_empty() {
         println!("No changes. Live state matches the desired state.");
         return Ok(ExitCode::SUCCESS);
     }
+    // Always this plan's own lockouts: a saved plan's list is never trusted.
     if !plan.lockouts.is_empty() && !allow_lockout {
         let accounts: Vec<String> = plan
             .lockouts
             .iter()
-            .map(|l| format!("{} ({})", l.account, l.account_id))
+            .map(|l| {
+                let before = if l.reachable_before.is_empty() {
+                    String::new()
+                } else {
+                    format!("; before it: {}", l.reachable_before.join(", "))
+                };
+                format!("  {} ({}): {}{before}", l.account, l.account_id, l.role)
+            })
             .collect();
         return Err(Failure(format!(
-            "refusing to apply: nobody could reach the admin role in {}.\n\
-             Give someone admin access there, or pass --allow-lockout if that is really intended.",
-            accounts.join(", ")
+            "refusing to apply: after this plan nobody able to meet the MFA condition could reach an administrator role in:\n{}\n\
+             Give someone administrator access there, or pass --allow-lockout if that is really intended.",
+            accounts.join("\n")
         )));
     }
     apply::check_secrets(&plan, options)?;
@@ -127,12 +191,15 @@ async fn run_apply(
         }
     }
     let caller = aws.caller().await?;
-    lock::acquire(aws, &Holder::this_process(&caller.arn)).await?;
-    let outcome = apply_locked(aws, desired, &plan, options).await;
-    let released = lock::release(aws).await;
+    let held = lock::acquire(aws, &Holder::this_process(&caller.arn)).await?;
+    let outcome = apply_locked(aws, desired, &plan, options, &held).await;
+    let released = lock::release(aws, &held).await;
     let report = outcome?;
-    released.map_err(|e| {
-        format!("the apply finished but releasing the lock failed ({e}); run `jumpgate unlock`")
+    released.map_err(|e| match e {
+        LockError::Lost { .. } => Failure(format!("the apply finished, but {e}")),
+        other => Failure(format!(
+            "the apply finished but releasing the lock failed ({other}); run `jumpgate unlock`"
+        )),
     })?;
     print_report(&report, desired);
     Ok(if report.succeeded() {
@@ -149,31 +216,41 @@ fn stale_plan() -> Failure {
     )
 }
 
-/// Under the lock, checks that nothing moved since planning, then applies.
+/// Under the lock, checks that nothing moved since planning, then applies,
+/// re-checking before every stage that the lock is still this run's.
 async fn apply_locked(
     aws: &Aws,
     desired: &DesiredState,
     plan: &Plan,
     options: &ApplyOptions,
+    held: &str,
 ) -> Result<ApplyReport, Failure> {
     let live = observe(aws, desired).await?;
     if live.fingerprint() != plan.fingerprint {
         return Err(stale_plan());
     }
-    let mut report = apply::apply(aws, plan, options).await;
+    let lost: Mutex<Option<String>> = Mutex::new(None);
+    let still_held = async || match lock::check(aws, held).await {
+        Ok(()) => true,
+        Err(err) => {
+            *lost.lock().expect("not poisoned") = Some(err.to_string());
+            false
+        }
+    };
+    let mut report = apply::apply_checked(aws, plan, options, &still_held).await;
     let created_accounts = report.applied.iter().any(|c| c.kind == plan::Kind::Account);
     if created_accounts && report.succeeded() {
         // What depends on the new accounts' ids could not be planned before
         // they existed: plan it now, under the same lock, and finish.
         let live = observe(aws, desired).await?;
         let follow_up = plan::build(desired, &live);
-        if !follow_up.is_empty() {
+        if !follow_up.is_empty() && still_held().await {
             eprintln!("\nThe new accounts exist; what depends on them:\n");
             eprint!(
                 "{}",
                 render::render(&follow_up, Format::Text, Style { color: false })
             );
-            let more = apply::apply(aws, &follow_up, options).await;
+            let more = apply::apply_checked(aws, &follow_up, options, &still_held).await;
             report.merge(more);
         }
         for (name, id, email) in created_account_ids(desired, &live) {
@@ -181,6 +258,9 @@ async fn apply_locked(
                 "Account {name} is {id}: jumpgate finds it by its e-mail ({email}); you may also write id=\"{id}\" on its line."
             );
         }
+    }
+    if let Some(reason) = lost.into_inner().expect("not poisoned") {
+        eprintln!("Stopped before the next stage: {reason}.");
     }
     Ok(report)
 }

@@ -11,7 +11,7 @@ use jumpgate::plan;
 use jumpgate::render::{self, Format, Style};
 use jumpgate::templates::ROLES_STACK_SET;
 
-use super::{Failure, color_enabled, load};
+use super::{Failure, color_enabled, load, load_with_digest};
 
 pub async fn plan(
     connection: &Connection,
@@ -20,10 +20,11 @@ pub async fn plan(
     format: Format,
     detailed_exitcode: bool,
 ) -> Result<ExitCode, Failure> {
-    let desired = load(&path)?;
+    let (desired, inputs_digest) = load_with_digest(&path)?;
     let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
     let live = observe(&aws, &desired).await?;
     let mut plan = plan::build(&desired, &live);
+    plan.inputs_digest = inputs_digest;
     for hint in &mut plan.bootstrap_needed {
         hint.read_state_at(&path);
     }

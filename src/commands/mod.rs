@@ -10,7 +10,7 @@ pub mod profiles;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
-use jumpgate::lang::{self, LoadStateError};
+use jumpgate::lang::{self, LoadStateError, Sources};
 use jumpgate::model::desired::DesiredState;
 
 /// A failed command: what to tell the user.
@@ -28,7 +28,19 @@ pub(crate) fn color_enabled() -> bool {
 }
 
 pub(crate) fn load(path: &Path) -> Result<DesiredState, Failure> {
-    lang::load(path).map_err(|err| match err {
+    load_with_digest(path).map(|(desired, _)| desired)
+}
+
+/// The desired state and the digest of the files it was read from, which
+/// binds a saved plan to them.
+pub(crate) fn load_with_digest(path: &Path) -> Result<(DesiredState, String), Failure> {
+    let loaded = Sources::load(path)
+        .map_err(LoadStateError::from)
+        .and_then(|(sources, problems)| {
+            let digest = sources.digest();
+            Ok((lang::validate(sources, problems)?, digest))
+        });
+    loaded.map_err(|err| match err {
         LoadStateError::Invalid(invalid) => {
             let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 && std::io::stderr().is_terminal();
