@@ -41,6 +41,8 @@ pub struct Lockout {
 /// Why an account is locked out, as the plan says it.
 const NO_ADMIN_ROLE: &str = "no role grants *:* (AdministratorAccess)";
 const ROLES_REMOVED: &str = "its switch roles are deleted by this plan";
+/// The name shown for an account the file no longer declares.
+const UNDECLARED_ACCOUNT: &str = "an account no longer declared";
 
 fn is_administrator_policy(arn: &str) -> bool {
     arn.strip_prefix("arn:")
@@ -197,10 +199,14 @@ pub fn lockouts(state: &DesiredState, live: &LiveState) -> Vec<Lockout> {
             .filter(|id| !kept.contains(id))
             .collect();
         for id in removed {
+            let from_organization = || {
+                let accounts = live.organization.iter().flat_map(|o| &o.accounts);
+                accounts.clone().find(|a| a.id == id).map(|a| a.name.clone())
+            };
             let name = if id == state.jump.id.as_str() {
                 state.jump.name.to_string()
             } else {
-                id.to_owned()
+                from_organization().unwrap_or_else(|| UNDECLARED_ACCOUNT.to_owned())
             };
             found.push(lockout(name, id.to_owned(), ROLES_REMOVED.to_owned()));
         }
@@ -323,7 +329,7 @@ mod tests {
                 "an account line removed deletes its roles",
                 format!("{ACCOUNTS}\n{ADMIN_EVERYWHERE}")
                     .replace("account \"shared\" id=\"333333333333\"", ""),
-                pairs(&[("333333333333", ROLES_REMOVED)]),
+                pairs(&[(UNDECLARED_ACCOUNT, ROLES_REMOVED)]),
             ),
         ];
         for (what, text, expected) in cases {
