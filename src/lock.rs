@@ -228,7 +228,10 @@ mod retried_creation {
         assert!(matches!(err, LockError::Lost { holder: Some(_) }), "{err}");
         assert!(err.to_string().contains("user/b"), "{err}");
         assert!(check(&store, &mine).await.is_err());
-        assert_eq!(store.stored.lock().unwrap().as_deref(), Some(theirs.as_str()));
+        assert_eq!(
+            store.stored.lock().unwrap().as_deref(),
+            Some(theirs.as_str())
+        );
         // Ours: deleted.
         let store = Store {
             stored: Mutex::new(Some(mine.clone())),

@@ -134,7 +134,10 @@ pub fn check_private_dir(dir: &Path) -> Result<(), SecretError> {
     let me = rustix::process::geteuid().as_raw();
     if metadata.uid() != me {
         return Err(unsafe_dir(
-            format!("it is owned by uid {}, not by you (uid {me})", metadata.uid()),
+            format!(
+                "it is owned by uid {}, not by you (uid {me})",
+                metadata.uid()
+            ),
             "use a directory of your own".into(),
         ));
     }

@@ -57,12 +57,16 @@ pub async fn unlock(
         return Err(Failure("not unlocked".into()));
     }
     // Only the lock that was shown: another apply may have taken it since.
-    lock::release(&aws, &description).await.map_err(|e| match e {
-        LockError::Lost { holder: Some(holder) } => Failure(format!(
-            "the lock changed while you looked: it is now held by {holder}. Nothing was broken."
-        )),
-        other => Failure(other.to_string()),
-    })?;
+    lock::release(&aws, &description)
+        .await
+        .map_err(|e| match e {
+            LockError::Lost {
+                holder: Some(holder),
+            } => Failure(format!(
+                "the lock changed while you looked: it is now held by {holder}. Nothing was broken."
+            )),
+            other => Failure(other.to_string()),
+        })?;
     println!("Lock broken. The next apply finishes whatever the interrupted one left.");
     Ok(ExitCode::SUCCESS)
 }

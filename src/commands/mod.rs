@@ -34,12 +34,13 @@ pub(crate) fn load(path: &Path) -> Result<DesiredState, Failure> {
 /// The desired state and the digest of the files it was read from, which
 /// binds a saved plan to them.
 pub(crate) fn load_with_digest(path: &Path) -> Result<(DesiredState, String), Failure> {
-    let loaded = Sources::load(path)
-        .map_err(LoadStateError::from)
-        .and_then(|(sources, problems)| {
-            let digest = sources.digest();
-            Ok((lang::validate(sources, problems)?, digest))
-        });
+    let loaded =
+        Sources::load(path)
+            .map_err(LoadStateError::from)
+            .and_then(|(sources, problems)| {
+                let digest = sources.digest();
+                Ok((lang::validate(sources, problems)?, digest))
+            });
     loaded.map_err(|err| match err {
         LoadStateError::Invalid(invalid) => {
             let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

@@ -23,7 +23,7 @@ use crate::model::names::{PolicyArn, RoleKey};
 
 /// The one AWS managed policy that grants every action on every resource.
 /// A customer-managed policy's document is not read, so it never counts.
-const ADMINISTRATOR_POLICY_NAME: &str = "AdministratorAccess";
+const ADMINISTRATOR_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lockout {
@@ -45,9 +45,7 @@ const ROLES_REMOVED: &str = "its switch roles are deleted by this plan";
 const UNDECLARED_ACCOUNT: &str = "an account no longer declared";
 
 fn is_administrator_policy(arn: &str) -> bool {
-    arn.strip_prefix("arn:")
-        .and_then(|rest| rest.split_once(":iam::aws:policy/"))
-        .is_some_and(|(partition, name)| partition.starts_with("aws") && name == ADMINISTRATOR_POLICY_NAME)
+    arn == ADMINISTRATOR_POLICY
 }
 
 /// The declared roles whose policy grants `*:*`, whatever their key.
@@ -94,7 +92,11 @@ fn live_administrator_roles(live: &LiveState) -> BTreeSet<String> {
         .filter(|p| {
             p.get("ManagedPolicyArns")
                 .and_then(Value::as_array)
-                .is_some_and(|arns| arns.iter().filter_map(Value::as_str).any(is_administrator_policy))
+                .is_some_and(|arns| {
+                    arns.iter()
+                        .filter_map(Value::as_str)
+                        .any(is_administrator_policy)
+                })
         })
         .filter_map(|p| p.get("RoleName").and_then(Value::as_str).map(str::to_owned))
         .collect()
@@ -116,8 +118,10 @@ fn reachable_before(state: &DesiredState, live: &LiveState) -> BTreeMap<String, 
     // the file drops is still seen as reachable before.
     let mut seen = state.clone();
     for name in &admin_roles {
-        let key = name.strip_prefix("role-").and_then(|k| RoleKey::new(k).ok());
-        let policy = PolicyArn::new(&format!("arn:aws:iam::aws:policy/{ADMINISTRATOR_POLICY_NAME}"));
+        let key = name
+            .strip_prefix("role-")
+            .and_then(|k| RoleKey::new(k).ok());
+        let policy = PolicyArn::new(ADMINISTRATOR_POLICY);
         if let (Some(key), Ok(policy)) = (key, policy) {
             seen.roles.entry(key.clone()).or_insert(RoleDef {
                 key,
@@ -201,7 +205,10 @@ pub fn lockouts(state: &DesiredState, live: &LiveState) -> Vec<Lockout> {
         for id in removed {
             let from_organization = || {
                 let accounts = live.organization.iter().flat_map(|o| &o.accounts);
-                accounts.clone().find(|a| a.id == id).map(|a| a.name.clone())
+                accounts
+                    .clone()
+                    .find(|a| a.id == id)
+                    .map(|a| a.name.clone())
             };
             let name = if id == state.jump.id.as_str() {
                 state.jump.name.to_string()
@@ -244,10 +251,13 @@ mod tests {
     }
 
     fn with_mfa(mut live: LiveState, user: &str) -> LiveState {
-        let entry = live.users.entry(user.to_owned()).or_insert_with(|| LiveUser {
-            name: user.to_owned(),
-            ..LiveUser::default()
-        });
+        let entry = live
+            .users
+            .entry(user.to_owned())
+            .or_insert_with(|| LiveUser {
+                name: user.to_owned(),
+                ..LiveUser::default()
+            });
         entry.dependents = Some(UserDependents {
             mfa_devices: vec![format!("arn:aws:iam::111111111111:mfa/{user}")],
             ..UserDependents::default()
