@@ -245,6 +245,12 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
                         role.role_name
                     );
                     assert_eq!(
+                        statement["Condition"]["StringEquals"]["sts:RoleSessionName"],
+                        "${aws:username}",
+                        "{} in {account}: the session carries who switched",
+                        role.role_name
+                    );
+                    assert_eq!(
                         strings(&statement["Principal"]["AWS"]),
                         [format!("arn:aws:iam::{JUMP}:root")],
                         "{} in {account} trusts only the jump account",
