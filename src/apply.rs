@@ -337,3 +337,58 @@ async fn create_login_profile<A: ChangeEstate>(
     }
     Ok(delivered)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::lang::{self, Sources};
+    use crate::live::LiveState;
+
+    /// Records the calls it is asked to make.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl ChangeEstate for Recorder {
+        async fn call(&self, operation: &Operation) -> Result<(), AwsError> {
+            self.0.lock().unwrap().push(operation.name());
+            Ok(())
+        }
+        async fn create_login_profile(&self, _: &str, _: &str) -> Result<(), AwsError> {
+            self.0.lock().unwrap().push("CreateLoginProfile".into());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stage_starts_only_while_the_caller_says_go_on() {
+        let mut sources = Sources::default();
+        sources.push(
+            "t.kdl",
+            r#"jump-account id="111111111111" region="ap-northeast-1"
+               user "a" console=#false { access "admin" }"#,
+        );
+        let desired = lang::validate(sources, Vec::new()).unwrap();
+        let plan = crate::plan::build(&desired, &LiveState::default());
+        let first = plan.changes[0].stage;
+        let in_first = plan.changes.iter().filter(|c| c.stage == first).count();
+        let options = ApplyOptions {
+            secrets_dir: None,
+            changes_at_once: 1,
+        };
+        let aws = Recorder::default();
+        let asked = AtomicUsize::new(0);
+        // The lock was lost after the first stage.
+        let report = apply_checked(&aws, &plan, &options, async || {
+            asked.fetch_add(1, Ordering::Relaxed);
+            false
+        })
+        .await;
+        assert_eq!(asked.load(Ordering::Relaxed), 1);
+        assert_eq!(report.applied.len(), in_first);
+        assert_eq!(report.not_attempted, plan.changes.len() - in_first);
+        assert!(!report.succeeded());
+        assert_eq!(aws.0.lock().unwrap().len(), in_first);
+    }
+}

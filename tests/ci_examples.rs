@@ -612,8 +612,10 @@ fn condition_met(operator: &str, key: &str, wanted: &[&str], request: &Request) 
         }
         // Every value in the request is among the wanted ones; true when
         // the key is absent (IAM's documented behaviour).
-        "ForAllValues:StringEquals" => found
-            .is_none_or(|v| v.iter().all(|value| wanted.iter().any(|w| equals(w, value)))),
+        "ForAllValues:StringEquals" => found.is_none_or(|v| {
+            v.iter()
+                .all(|value| wanted.iter().any(|w| equals(w, value)))
+        }),
         "ForAnyValue:StringEquals" => {
             found.is_some_and(|v| v.iter().any(|value| wanted.contains(value)))
         }
@@ -640,9 +642,10 @@ fn allows(policy: &Value, request: &Request) -> bool {
                 .into_iter()
                 .flatten()
                 .all(|(operator, keys)| {
-                    keys.as_object().expect("condition keys").iter().all(|(key, wanted)| {
-                        condition_met(operator, key, &texts(wanted), request)
-                    })
+                    keys.as_object()
+                        .expect("condition keys")
+                        .iter()
+                        .all(|(key, wanted)| condition_met(operator, key, &texts(wanted), request))
                 });
             action && resource && conditions
         })
@@ -753,7 +756,10 @@ fn the_apply_policy_reaches_only_what_jumpgate_owns() {
             request(
                 "iam:AttachGroupPolicy",
                 format!("arn:aws:iam::{jump}:group/jumpgate/group-admin"),
-                vec![("iam:PolicyARN", vec!["arn:aws:iam::aws:policy/AdministratorAccess"])],
+                vec![(
+                    "iam:PolicyARN",
+                    vec!["arn:aws:iam::aws:policy/AdministratorAccess"],
+                )],
             ),
             false,
         ),
