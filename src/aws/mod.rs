@@ -181,7 +181,9 @@ impl Aws {
         Aws::with_config(config, connection.concurrency.max(1), poll_interval)
     }
 
-    fn with_config(config: SdkConfig, concurrency: usize, poll_interval: Duration) -> Aws {
+    /// Clients from an SDK configuration already loaded (tests that drive
+    /// the library against an emulator build one).
+    pub fn with_config(config: SdkConfig, concurrency: usize, poll_interval: Duration) -> Aws {
         Aws {
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&config)
