@@ -410,8 +410,8 @@ mod tests {
     }
 
     #[test]
-    fn values_are_checked_for_format() {
-        assert!(Region::new("ap-northeast-1").is_ok());
+    fn other_partitions_are_refused_naming_the_partition() {
+        assert!(Region::new("us-east-1").is_ok());
         let err = PolicyArn::new("arn:aws-cn:iam::aws:policy/ReadOnlyAccess").expect_err("aws-cn");
         assert!(err.0.contains("`aws-cn` partition"), "{}", err.0);
         for (region, partition) in [
@@ -427,6 +427,11 @@ mod tests {
                 err.0
             );
         }
+    }
+
+    #[test]
+    fn values_are_checked_for_format() {
+        assert!(Region::new("ap-northeast-1").is_ok());
         assert!(Region::new("tokyo").is_err());
         assert!(Region::new("ap-northeast-x").is_err());
         assert_eq!(Color::new("D13212").unwrap().as_str(), "d13212");
