@@ -107,7 +107,6 @@ fn strings(value: &Value) -> Vec<String> {
     }
 }
 
-
 /// Every form a secret could take in an output: raw, percent-encoded as a
 /// form body carries it (upper- and lower-case hex, space as `%20` or
 /// `+`), and JSON-escaped.
@@ -219,7 +218,9 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
     .enumerate()
     {
         let user = format!("level{index}.user");
-        kdl.push_str(&format!("user \"{user}\" {{\n    access \"operator\"\n}}\n"));
+        kdl.push_str(&format!(
+            "user \"{user}\" {{\n    access \"operator\"\n}}\n"
+        ));
         std::fs::write(dir.path().join("estate.kdl"), &kdl).expect("estate.kdl");
         emu.start_recording();
         let output = jumpgate_at(
@@ -233,7 +234,10 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
         let file = secrets.join(format!("{user}.password"));
         let password = std::fs::read_to_string(&file).expect("a password file");
         passwords.push((user, password));
-        at_levels.push((format!("apply {verbose:?} JUMPGATE_LOG={log:?}"), text(&output)));
+        at_levels.push((
+            format!("apply {verbose:?} JUMPGATE_LOG={log:?}"),
+            text(&output),
+        ));
     }
     // They are the passwords AWS got (so the checks below are not vacuous).
     let recording = emu.recording();
@@ -549,7 +553,9 @@ async fn a_known_password_with_symbols_appears_in_no_output_in_any_form() {
         secrets_dir: Some(dir.path().join("secrets")),
         changes_at_once: 4,
     };
-    let live = jumpgate::observe::observe(&aws, &desired).await.expect("observed");
+    let live = jumpgate::observe::observe(&aws, &desired)
+        .await
+        .expect("observed");
     let plan = jumpgate::plan::build(&desired, &live);
     emu.start_recording();
     let report = jumpgate::apply::apply(&WithKnownPassword(&aws), &plan, &options).await;
@@ -566,12 +572,16 @@ async fn a_known_password_with_symbols_appears_in_no_output_in_any_form() {
     assert_eq!(sent.param("Password"), Some(KNOWN_PASSWORD));
     assert!(!sent.body.contains(KNOWN_PASSWORD), "the body is encoded");
     assert!(
-        forms(KNOWN_PASSWORD).iter().any(|f| sent.body.contains(f.as_str())),
+        forms(KNOWN_PASSWORD)
+            .iter()
+            .any(|f| sent.body.contains(f.as_str())),
         "one of the forms checked below is the one the request carried: {}",
         sent.body
     );
 
-    let live = jumpgate::observe::observe(&aws, &desired).await.expect("observed");
+    let live = jumpgate::observe::observe(&aws, &desired)
+        .await
+        .expect("observed");
     let after = jumpgate::plan::build(&desired, &live);
     let log_text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(
@@ -622,7 +632,12 @@ fn profiles_write_does_not_follow_a_planted_link() {
         std::os::unix::fs::symlink(&victim, dir.path().join(name)).expect("a planted link");
     }
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_jumpgate"))
-        .args(["profiles", &state.display().to_string(), "--user", "yamada.taro"])
+        .args([
+            "profiles",
+            &state.display().to_string(),
+            "--user",
+            "yamada.taro",
+        ])
         .arg(format!("--write={}", config.display()))
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())

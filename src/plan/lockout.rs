@@ -10,7 +10,7 @@
 //! counts only when they can meet the roles' MFA condition: a console user
 //! (they sign in and register a device) or a user with an MFA device.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::access;
 use crate::live::LiveState;
 use crate::model::derive::targets;
-use crate::model::desired::{DesiredState, RoleDef};
+use crate::model::desired::{DesiredState, RoleDef, User};
 use crate::model::names::{PolicyArn, RoleKey};
 
 /// The one AWS managed policy that grants every action on every resource.
@@ -116,7 +116,15 @@ fn reachable_before(state: &DesiredState, live: &LiveState) -> BTreeMap<String, 
     // The access engine expands wildcard resources against the roles the
     // file declares: declare the live administrator roles too, so a role
     // the file drops is still seen as reachable before.
-    let mut seen = state.clone();
+    // Only the accounts and roles matter to it: the users are left out.
+    let mut seen = DesiredState {
+        jump: state.jump.clone(),
+        organization: state.organization.clone(),
+        roles: state.roles.clone(),
+        projects: state.projects.clone(),
+        accounts: state.accounts.clone(),
+        users: BTreeMap::new(),
+    };
     for name in &admin_roles {
         let key = name
             .strip_prefix("role-")
@@ -150,11 +158,10 @@ fn reachable_after(state: &DesiredState, live: &LiveState) -> BTreeMap<String, B
         .into_iter()
         .map(|k| k.to_string())
         .collect();
+    let users: HashMap<&str, &User> = state.users.values().map(|u| (u.name.as_str(), u)).collect();
     let capable = |user: &str| {
-        state
-            .users
-            .values()
-            .find(|u| u.name.as_str() == user)
+        users
+            .get(user)
             .is_some_and(|u| u.console || has_mfa_device(live, user))
     };
     let mut after: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -175,13 +182,12 @@ fn reachable_after(state: &DesiredState, live: &LiveState) -> BTreeMap<String, B
 /// of the roles the plan deletes (an account line removed, the jump
 /// account made `target=#false`). `state` has its account ids resolved.
 pub fn lockouts(state: &DesiredState, live: &LiveState) -> Vec<Lockout> {
-    let before = reachable_before(state, live);
     let after = reachable_after(state, live);
     let shown_role = administrator_roles(state)
         .first()
         .map_or_else(|| NO_ADMIN_ROLE.to_owned(), |k| format!("role-{k}"));
     let lockout = |name: String, id: String, role: String| Lockout {
-        reachable_before: before.get(&id).into_iter().flatten().cloned().collect(),
+        reachable_before: Vec::new(),
         account: name,
         account_id: id,
         role,
@@ -216,6 +222,18 @@ pub fn lockouts(state: &DesiredState, live: &LiveState) -> Vec<Lockout> {
                 from_organization().unwrap_or_else(|| UNDECLARED_ACCOUNT.to_owned())
             };
             found.push(lockout(name, id.to_owned(), ROLES_REMOVED.to_owned()));
+        }
+    }
+    // Who is about to lose access, read only when someone may be.
+    if !found.is_empty() {
+        let before = reachable_before(state, live);
+        for lockout in &mut found {
+            lockout.reachable_before = before
+                .get(&lockout.account_id)
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
         }
     }
     found
