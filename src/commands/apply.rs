@@ -29,7 +29,7 @@ pub async fn apply(
     if let Some(dir) = &secrets_dir {
         secrets::check_private_dir(dir)?;
     }
-    let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+    let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
     let options = ApplyOptions {
         secrets_dir,
         changes_at_once: connection.concurrency,
@@ -47,7 +47,7 @@ pub async fn unlock(
     yes: bool,
     fallback_region: String,
 ) -> Result<ExitCode, Failure> {
-    let aws = Aws::connect(&connection, &fallback_region).await;
+    let aws = Aws::connect(connection, &fallback_region).await;
     let Some(description) = aws.read_lock().await? else {
         println!("No apply holds the lock.");
         return Ok(ExitCode::SUCCESS);

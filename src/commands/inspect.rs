@@ -21,7 +21,7 @@ pub async fn plan(
     detailed_exitcode: bool,
 ) -> Result<ExitCode, Failure> {
     let (desired, inputs_digest) = load_with_digest(&path)?;
-    let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+    let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
     let live = observe(&aws, &desired).await?;
     let mut plan = plan::build(&desired, &live);
     plan.inputs_digest = inputs_digest;

@@ -306,7 +306,8 @@ mod tests {
         let live = converged(&start);
         let all_three = |role: &str| pairs(&[("jump", role), ("p-prod", role), ("shared", role)]);
         // (what, the file after, the lockouts expected)
-        let cases: Vec<(&str, String, Vec<(String, String)>)> = vec![
+        type Case = (&'static str, String, Vec<(String, String)>);
+        let cases: Vec<Case> = vec![
             ("a global admin covers every account", start.clone(), vec![]),
             (
                 "a project admin covers only that project",

@@ -411,18 +411,41 @@ fn tamper(path: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
     std::fs::write(path, plan.to_string()).expect("writing the plan");
 }
 
-/// The operations of the saved plan, mutably.
-fn operations(plan: &mut serde_json::Value) -> impl Iterator<Item = &mut serde_json::Value> {
-    plan["changes"]
-        .as_array_mut()
-        .expect("changes")
-        .iter_mut()
-        .flat_map(|c| {
-            c["operations"]
-                .as_array_mut()
-                .expect("operations")
-                .iter_mut()
-        })
+/// Sets `field` to `value` in every operation of the saved plan that is a `call`.
+fn set_in_operations(plan: &mut serde_json::Value, call: &str, field: &str, value: &str) {
+    let changes = plan["changes"].as_array_mut().expect("changes");
+    for change in changes {
+        for op in change["operations"].as_array_mut().expect("operations") {
+            if op["call"] == call {
+                op[field] = value.into();
+            }
+        }
+    }
+}
+
+/// `apply STATE --plan PLAN`, which must be refused saying `says` without
+/// a mutating request.
+fn assert_refused(emu: &Emulator, ws: &Workspace, plan: &std::path::Path, says: &str, what: &str) {
+    let (state, secrets) = (ws.state_arg(), ws.secrets_arg());
+    let plan = plan.display().to_string();
+    emu.clear_recording();
+    emu.start_recording();
+    let refused = jumpgate(
+        emu,
+        &[
+            "apply",
+            &state,
+            "--plan",
+            &plan,
+            "--yes",
+            "--secrets-dir",
+            &secrets,
+        ],
+    );
+    emu.stop_recording();
+    refused.expect_code(1);
+    assert!(refused.stderr.contains(says), "{what}: {}", refused.stderr);
+    assert_nothing_mutated(emu, what);
 }
 
 #[tokio::test]
@@ -442,24 +465,12 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
     let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "an operation rewritten to grant admin",
-            Box::new(|plan| {
-                for op in operations(plan) {
-                    if op["call"] == "AddUserToGroup" {
-                        op["group"] = "group-admin".into();
-                    }
-                }
-            }),
+            Box::new(|plan| set_in_operations(plan, "AddUserToGroup", "group", "group-admin")),
             "its changes differ",
         ),
         (
             "a user name that is a path",
-            Box::new(|plan| {
-                for op in operations(plan) {
-                    if op["call"] == "CreateLoginProfile" {
-                        op["user"] = "../../x".into();
-                    }
-                }
-            }),
+            Box::new(|plan| set_in_operations(plan, "CreateLoginProfile", "user", "../../x")),
             "user name",
         ),
         (
@@ -472,25 +483,7 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
         let path = ws.path("tampered.json");
         std::fs::copy(&good, &path).unwrap();
         tamper(&path, edit);
-        let path_arg = path.display().to_string();
-        emu.clear_recording();
-        emu.start_recording();
-        let refused = jumpgate(
-            &emu,
-            &[
-                "apply",
-                &state,
-                "--plan",
-                &path_arg,
-                "--yes",
-                "--secrets-dir",
-                &secrets,
-            ],
-        );
-        emu.stop_recording();
-        refused.expect_code(1);
-        assert!(refused.stderr.contains(says), "{what}: {}", refused.stderr);
-        assert_nothing_mutated(&emu, what);
+        assert_refused(&emu, &ws, &path, says, what);
         assert!(
             !ws.path("x").exists() && !ws.path("../x").exists(),
             "{what}"
@@ -501,28 +494,13 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
     ws.write_state(&format!(
         "{with_newcomer}\nuser \"later\" {{\n    access \"operator\"\n}}\n"
     ));
-    emu.clear_recording();
-    emu.start_recording();
-    let older = jumpgate(
+    assert_refused(
         &emu,
-        &[
-            "apply",
-            &state,
-            "--plan",
-            &good_arg,
-            "--yes",
-            "--secrets-dir",
-            &secrets,
-        ],
+        &ws,
+        &good,
+        "desired-state files differ",
+        "an older plan",
     );
-    emu.stop_recording();
-    older.expect_code(1);
-    assert!(
-        older.stderr.contains("desired-state files differ"),
-        "{}",
-        older.stderr
-    );
-    assert_nothing_mutated(&emu, "an older plan");
 
     // The plan as made, with the files it was made from, applies.
     ws.write_state(&with_newcomer);
