@@ -159,24 +159,8 @@ async fn run_apply(
         return Ok(ExitCode::SUCCESS);
     }
     // Always this plan's own lockouts: a saved plan's list is never trusted.
-    if !plan.lockouts.is_empty() && !allow_lockout {
-        let accounts: Vec<String> = plan
-            .lockouts
-            .iter()
-            .map(|l| {
-                let before = if l.reachable_before.is_empty() {
-                    String::new()
-                } else {
-                    format!("; before it: {}", l.reachable_before.join(", "))
-                };
-                format!("  {} ({}): {}{before}", l.account, l.account_id, l.role)
-            })
-            .collect();
-        return Err(Failure(format!(
-            "refusing to apply: after this plan nobody able to meet the MFA condition could reach an administrator role in:\n{}\n\
-             Give someone administrator access there, or pass --allow-lockout if that is really intended.",
-            accounts.join("\n")
-        )));
+    if !allow_lockout {
+        refuse_lockouts(&plan)?;
     }
     apply::check_secrets(&plan, options)?;
     if !yes {
@@ -196,7 +180,7 @@ async fn run_apply(
     }
     let caller = aws.caller().await?;
     let held = lock::acquire(aws, &Holder::this_process(&caller.arn)).await?;
-    let outcome = apply_locked(aws, desired, &plan, options, &held).await;
+    let outcome = apply_locked(aws, desired, &plan, options, &held, allow_lockout).await;
     let released = lock::release(aws, &held).await;
     let report = outcome?;
     released.map_err(|e| match e {
@@ -211,6 +195,31 @@ async fn run_apply(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Refuses a plan after which some account has nobody able to reach an
+/// administrator-equivalent role.
+fn refuse_lockouts(plan: &Plan) -> Result<(), Failure> {
+    if plan.lockouts.is_empty() {
+        return Ok(());
+    }
+    let accounts: Vec<String> = plan
+        .lockouts
+        .iter()
+        .map(|l| {
+            let before = if l.reachable_before.is_empty() {
+                String::new()
+            } else {
+                format!("; before it: {}", l.reachable_before.join(", "))
+            };
+            format!("  {} ({}): {}{before}", l.account, l.account_id, l.role)
+        })
+        .collect();
+    Err(Failure(format!(
+        "refusing to apply: after this plan nobody able to meet the MFA condition could reach an administrator role in:\n{}\n\
+         Give someone administrator access there, or pass --allow-lockout if that is really intended.",
+        accounts.join("\n")
+    )))
 }
 
 fn stale_plan() -> Failure {
@@ -228,6 +237,7 @@ async fn apply_locked(
     plan: &Plan,
     options: &ApplyOptions,
     held: &str,
+    allow_lockout: bool,
 ) -> Result<ApplyReport, Failure> {
     let live = observe(aws, desired).await?;
     if live.fingerprint() != plan.fingerprint {
@@ -248,6 +258,14 @@ async fn apply_locked(
         // they existed: plan it now, under the same lock, and finish.
         let live = observe(aws, desired).await?;
         let follow_up = plan::build(desired, &live);
+        if !allow_lockout {
+            // The new accounts are targets now: they must have an administrator too.
+            refuse_lockouts(&follow_up).map_err(|Failure(why)| {
+                Failure(format!(
+                    "the new accounts were created, but what depends on them was not applied: {why}"
+                ))
+            })?;
+        }
         if !follow_up.is_empty() && still_held().await {
             eprintln!("\nThe new accounts exist; what depends on them:\n");
             eprint!(
