@@ -129,10 +129,7 @@ impl Emulator {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| {
-                    panic!(
-                        "AWS emulator: cannot start server {}: {e}",
-                        python.display()
-                    )
+                    panic!("AWS emulator: cannot start server {}: {e}", python.display())
                 });
             match wait_until_ready(&mut server, port, &log_path) {
                 Ok(()) => return Emulator { server, port, dir },
