@@ -461,6 +461,10 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
     let good_arg = good.display().to_string();
     jumpgate(&emu, &["plan", &state, "--out", &good_arg]).expect_code(0);
 
+    // Outside the workspace, in the shared temporary directory: a name of
+    // this run's own, so nothing else there is mistaken for it.
+    let escaped = format!("jumpgate-traversal-{}", std::process::id());
+    let traversal = format!("../../{escaped}");
     type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
     let cases: Vec<(&str, Edit, &str)> = vec![
         (
@@ -470,7 +474,7 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
         ),
         (
             "a user name that is a path",
-            Box::new(|plan| set_in_operations(plan, "CreateLoginProfile", "user", "../../x")),
+            Box::new(move |plan| set_in_operations(plan, "CreateLoginProfile", "user", &traversal)),
             "user name",
         ),
         (
@@ -484,10 +488,7 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
         std::fs::copy(&good, &path).unwrap();
         tamper(&path, edit);
         assert_refused(&emu, &ws, &path, says, what);
-        assert!(
-            !ws.path("x").exists() && !ws.path("../x").exists(),
-            "{what}"
-        );
+        assert!(!ws.path("..").join(&escaped).exists(), "{what}");
     }
 
     // An older plan, live state unchanged: the files moved on since.
