@@ -10,7 +10,7 @@
 //! counts only when they can meet the roles' MFA condition: a console user
 //! (they sign in and register a device) or a user with an MFA device.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,8 +18,8 @@ use serde_json::Value;
 use crate::access;
 use crate::live::LiveState;
 use crate::model::derive::targets;
-use crate::model::desired::{DesiredState, RoleDef, User};
-use crate::model::names::{PolicyArn, RoleKey};
+use crate::model::desired::{Account, DesiredState, RoleDef};
+use crate::model::names::{AccountId, AccountName, PolicyArn, ProjectName, RoleKey};
 
 /// The one AWS managed policy that grants every action on every resource.
 /// A customer-managed policy's document is not read, so it never counts.
@@ -102,10 +102,17 @@ fn live_administrator_roles(live: &LiveState) -> BTreeSet<String> {
         .collect()
 }
 
-/// Who could reach an administrator-equivalent role before the plan, by
-/// account id: live grants to the roles the live template makes
-/// administrators, for users who could meet the MFA condition.
-fn reachable_before(state: &DesiredState, live: &LiveState) -> BTreeMap<String, BTreeSet<String>> {
+/// Who could reach an administrator-equivalent role before the plan in the
+/// accounts `locked` (ids), from the access engine's live grants to the
+/// roles the live template makes administrators, for users who could meet
+/// the MFA condition. Read only for a plan that locks out, and only for
+/// those accounts and roles, since the engine expands wildcard resources
+/// against every account and role it is given.
+fn reachable_before(
+    state: &DesiredState,
+    live: &LiveState,
+    locked: &BTreeSet<&str>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let admin_roles = live_administrator_roles(live);
     let capable = |user: &str| {
         live.users
@@ -113,35 +120,66 @@ fn reachable_before(state: &DesiredState, live: &LiveState) -> BTreeMap<String, 
             .is_some_and(|u| u.login_profile == Some(true))
             || has_mfa_device(live, user)
     };
-    // The access engine expands wildcard resources against the roles the
-    // file declares: declare the live administrator roles too, so a role
-    // the file drops is still seen as reachable before.
-    // Only the accounts and roles matter to it: the users are left out.
-    let mut seen = DesiredState {
-        jump: state.jump.clone(),
-        organization: state.organization.clone(),
-        roles: state.roles.clone(),
-        projects: state.projects.clone(),
-        accounts: state.accounts.clone(),
-        users: BTreeMap::new(),
-    };
-    for name in &admin_roles {
-        let key = name
-            .strip_prefix("role-")
-            .and_then(|k| RoleKey::new(k).ok());
-        let policy = PolicyArn::new(ADMINISTRATOR_POLICY);
-        if let (Some(key), Ok(policy)) = (key, policy) {
-            seen.roles.entry(key.clone()).or_insert(RoleDef {
-                key,
-                policy,
-                session_hours: RoleDef::DEFAULT_SESSION_HOURS,
+    // The catalogue the engine expands against: the locked accounts (those
+    // the file no longer declares included) and the live administrator roles.
+    let mut accounts: Vec<Account> = state
+        .accounts
+        .iter()
+        .filter(|a| a.id.as_ref().is_some_and(|id| locked.contains(id.as_str())))
+        .cloned()
+        .collect();
+    for id in locked {
+        let declared = *id == state.jump.id.as_str()
+            || accounts
+                .iter()
+                .any(|a| a.id.as_ref().is_some_and(|a| a.as_str() == *id));
+        let (Ok(name), Ok(account_id)) = (
+            AccountName::new(&format!("account-{id}")),
+            AccountId::new(id),
+        ) else {
+            continue;
+        };
+        if !declared {
+            accounts.push(Account {
+                name,
+                id: Some(account_id),
+                email: None,
+                project: None,
+                env: None,
+                color: None,
             });
         }
     }
+    let policy = PolicyArn::new(ADMINISTRATOR_POLICY).expect("a valid policy ARN");
+    let roles = admin_roles
+        .iter()
+        .filter_map(|name| RoleKey::new(name.strip_prefix("role-")?).ok())
+        .map(|key| {
+            let role = RoleDef {
+                key: key.clone(),
+                policy: policy.clone(),
+                session_hours: RoleDef::DEFAULT_SESSION_HOURS,
+            };
+            (key, role)
+        })
+        .collect();
+    let mut jump = state.jump.clone();
+    jump.is_target = locked.contains(state.jump.id.as_str());
+    let catalogue = DesiredState {
+        jump,
+        organization: None,
+        roles,
+        projects: BTreeMap::new(),
+        accounts,
+        users: BTreeMap::new(),
+    };
     let mut before: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for grant in access::from_live_only(&seen, live).grants() {
+    for grant in access::from_live_only(&catalogue, live).grants() {
         let role_name = grant.role_arn.rsplit('/').next().unwrap_or_default();
-        if admin_roles.contains(role_name) && capable(&grant.user) {
+        if admin_roles.contains(role_name)
+            && locked.contains(grant.account_id.as_str())
+            && capable(&grant.user)
+        {
             before
                 .entry(grant.account_id.clone())
                 .or_default()
@@ -151,29 +189,37 @@ fn reachable_before(state: &DesiredState, live: &LiveState) -> BTreeMap<String, 
     before
 }
 
-/// Who can reach an administrator-equivalent role after the plan, by
-/// account id: the file's grants, for users able to meet the MFA condition.
-fn reachable_after(state: &DesiredState, live: &LiveState) -> BTreeMap<String, BTreeSet<String>> {
-    let admin_roles: BTreeSet<String> = administrator_roles(state)
-        .into_iter()
-        .map(|k| k.to_string())
-        .collect();
-    let users: HashMap<&str, &User> = state.users.values().map(|u| (u.name.as_str(), u)).collect();
-    let capable = |user: &str| {
-        users
-            .get(user)
-            .is_some_and(|u| u.console || has_mfa_device(live, user))
+/// Where an administrator-equivalent role is reachable after the plan:
+/// everywhere, or in these projects' accounts. The file's `access` lines
+/// through their groups, as `access::from_desired` reads them, but without
+/// materialising a grant per user and account (100,000 users by 1,000
+/// accounts would be 10^8 of them).
+struct Reach<'a> {
+    everywhere: bool,
+    projects: BTreeSet<&'a ProjectName>,
+}
+
+fn reachable_after<'a>(state: &'a DesiredState, live: &LiveState) -> Reach<'a> {
+    let admins = administrator_roles(state);
+    let mut reach = Reach {
+        everywhere: false,
+        projects: BTreeSet::new(),
     };
-    let mut after: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for grant in access::from_desired(state).grants() {
-        if admin_roles.contains(&grant.role) && capable(&grant.user) {
-            after
-                .entry(grant.account_id.clone())
-                .or_default()
-                .insert(grant.user.clone());
+    let capable = state
+        .users
+        .values()
+        .filter(|u| u.console || has_mfa_device(live, u.name.as_str()));
+    for access in capable.flat_map(|u| &u.access) {
+        if admins.contains(&&access.role) {
+            match &access.project {
+                None => reach.everywhere = true,
+                Some(project) => {
+                    reach.projects.insert(project);
+                }
+            }
         }
     }
-    after
+    reach
 }
 
 /// Accounts where, after the plan, nobody able to meet the MFA condition
@@ -195,7 +241,13 @@ pub fn lockouts(state: &DesiredState, live: &LiveState) -> Vec<Lockout> {
     let targets = targets(state);
     let mut found: Vec<Lockout> = targets
         .iter()
-        .filter(|t| after.get(t.id.as_str()).is_none_or(BTreeSet::is_empty))
+        .filter(|t| {
+            !after.everywhere
+                && !t
+                    .project
+                    .as_ref()
+                    .is_some_and(|p| after.projects.contains(p))
+        })
         .map(|t| lockout(t.name.to_string(), t.id.to_string(), shown_role.clone()))
         .collect();
     // Mirrors the planner: with the StackSet live, an instance outside the
@@ -226,7 +278,8 @@ pub fn lockouts(state: &DesiredState, live: &LiveState) -> Vec<Lockout> {
     }
     // Who is about to lose access, read only when someone may be.
     if !found.is_empty() {
-        let before = reachable_before(state, live);
+        let locked: BTreeSet<&str> = found.iter().map(|l| l.account_id.as_str()).collect();
+        let before = reachable_before(state, live, &locked);
         for lockout in &mut found {
             lockout.reachable_before = before
                 .get(&lockout.account_id)
