@@ -166,6 +166,18 @@ impl From<String> for ChangeFailure {
 
 /// Carries out `plan`. Individual failures are in the report, not errors.
 pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions) -> ApplyReport {
+    apply_checked(aws, plan, options, async || true).await
+}
+
+/// [`apply`], asking `go_on` before every stage after the first (the
+/// caller re-checks its lock there); when it says no, the remaining stages
+/// are not attempted.
+pub async fn apply_checked<A: ChangeEstate>(
+    aws: &A,
+    plan: &Plan,
+    options: &ApplyOptions,
+    go_on: impl AsyncFn() -> bool,
+) -> ApplyReport {
     let progress = Progress::new(plan.changes.len());
     let mut report = ApplyReport::default();
     let mut stages: Vec<(Stage, Vec<&Change>)> = Vec::new();
@@ -176,6 +188,10 @@ pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions
         }
     }
     for (index, (stage, changes)) in stages.iter().enumerate() {
+        if index > 0 && !go_on().await {
+            report.not_attempted = stages[index..].iter().map(|(_, c)| c.len()).sum();
+            break;
+        }
         let outcomes: Vec<(&Change, ChangeOutcome)> =
             match stage {
                 Stage::StackInstances | Stage::DeleteStackInstances => {
@@ -416,4 +432,59 @@ async fn create_login_profile<A: ChangeEstate>(
         return Err(err.into());
     }
     Ok(delivered)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::lang::{self, Sources};
+    use crate::live::LiveState;
+
+    /// Records the calls it is asked to make.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl ChangeEstate for Recorder {
+        async fn call(&self, operation: &Operation) -> Result<(), AwsError> {
+            self.0.lock().unwrap().push(operation.name());
+            Ok(())
+        }
+        async fn create_login_profile(&self, _: &str, _: &str) -> Result<(), AwsError> {
+            self.0.lock().unwrap().push("CreateLoginProfile".into());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stage_starts_only_while_the_caller_says_go_on() {
+        let mut sources = Sources::default();
+        sources.push(
+            "t.kdl",
+            r#"jump-account id="111111111111" region="ap-northeast-1"
+               user "a" console=#false { access "admin" }"#,
+        );
+        let desired = lang::validate(sources, Vec::new()).unwrap();
+        let plan = crate::plan::build(&desired, &LiveState::default());
+        let first = plan.changes[0].stage;
+        let in_first = plan.changes.iter().filter(|c| c.stage == first).count();
+        let options = ApplyOptions {
+            secrets_dir: None,
+            changes_at_once: 1,
+        };
+        let aws = Recorder::default();
+        let asked = AtomicUsize::new(0);
+        // The lock was lost after the first stage.
+        let report = apply_checked(&aws, &plan, &options, async || {
+            asked.fetch_add(1, Ordering::Relaxed);
+            false
+        })
+        .await;
+        assert_eq!(asked.load(Ordering::Relaxed), 1);
+        assert_eq!(report.applied.len(), in_first);
+        assert_eq!(report.not_attempted, plan.changes.len() - in_first);
+        assert!(!report.succeeded());
+        assert_eq!(aws.0.lock().unwrap().len(), in_first);
+    }
 }

@@ -86,10 +86,13 @@ pub async fn observe<A: ReadEstate>(
         .map(|u| u.name.clone())
         .collect();
     read_login_profiles(aws, &mut live, profile_reads).await?;
+    // Also the devices of console-less administrators: whether they can
+    // meet the roles' MFA condition decides whether a plan locks out.
+    let mfa_matters = crate::plan::users_whose_mfa_devices_matter(desired);
     let leaving: Vec<String> = live
         .users
         .values()
-        .filter(|u| u.is_owned() && !declared(&u.name))
+        .filter(|u| (u.is_owned() && !declared(&u.name)) || mfa_matters.contains(&u.name))
         .map(|u| u.name.clone())
         .collect();
     read_dependents(aws, &mut live, leaving).await?;

@@ -39,6 +39,12 @@ pub enum SecretError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("refusing the secrets directory {path}: {problem}. {fix}")]
+    UnsafeDir {
+        path: PathBuf,
+        problem: String,
+        fix: String,
+    },
     #[error("invalid age recipient for {user}: {reason}")]
     Recipient { user: String, reason: String },
     #[error("cannot encrypt the password of {user}: {reason}")]
@@ -99,33 +105,104 @@ pub fn encrypt_to(user: &str, recipient: &str, password: &str) -> Result<String,
     Ok(String::from_utf8(armored).expect("armour is ASCII"))
 }
 
-/// Writes `contents` to `dir/file_name`, creating `dir` owner-only (0700)
-/// and the file owner-readable only (0600), replacing an older file.
-pub fn write_private(dir: &Path, file_name: &str, contents: &str) -> Result<PathBuf, SecretError> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let write_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| SecretError::Write { path, source }
+/// Refuses a secrets directory that someone else owns or that group or
+/// others may enter: they could read the passwords, or swap a file for a
+/// link. A directory that does not exist yet is created owner-only later.
+pub fn check_private_dir(dir: &Path) -> Result<(), SecretError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let metadata = match std::fs::symlink_metadata(dir) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(SecretError::Write {
+                path: dir.to_owned(),
+                source,
+            });
+        }
     };
+    let unsafe_dir = |problem: String, fix: String| SecretError::UnsafeDir {
+        path: dir.to_owned(),
+        problem,
+        fix,
+    };
+    if !metadata.is_dir() {
+        return Err(unsafe_dir(
+            "it is not a directory (a symbolic link is not followed)".into(),
+            "pass the directory itself".into(),
+        ));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if metadata.uid() != me {
+        return Err(unsafe_dir(
+            format!(
+                "it is owned by uid {}, not by you (uid {me})",
+                metadata.uid()
+            ),
+            "use a directory of your own".into(),
+        ));
+    }
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(unsafe_dir(
+            format!("group or others have access to it (mode {mode:03o})"),
+            format!("chmod 700 {}", dir.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `contents` to `dir/file_name`, creating `dir` owner-only (0700)
+/// and the file owner-readable only (0600), replacing an older file. The
+/// directory is checked first, and the file is never opened by its name:
+/// a link planted there is replaced, not followed.
+pub fn write_private(dir: &Path, file_name: &str, contents: &str) -> Result<PathBuf, SecretError> {
+    use std::os::unix::fs::DirBuilderExt;
+    check_private_dir(dir)?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(write_err(dir))?;
+        .map_err(|source| SecretError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
     let path = dir.join(file_name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(write_err(&path))?;
-    // An existing file keeps its mode on open: tighten it explicitly.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(write_err(&path))?;
-    file.write_all(contents.as_bytes())
-        .map_err(write_err(&path))?;
+    replace_file(&path, contents, 0o600).map_err(|source| SecretError::Write {
+        path: path.clone(),
+        source,
+    })?;
     Ok(path)
+}
+
+/// Replaces `path` with a file holding `contents` and permissions `mode`:
+/// written to a new file of an unpredictable name in the same directory,
+/// created exclusively (it cannot be a link someone planted), then renamed
+/// over `path` (rename replaces a link at `path` rather than following it).
+/// A crash leaves the old file or the new one, never half of one.
+pub fn replace_file(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".{:016x}.tmp", rand::rng().random::<u64>()));
+    let temporary = path.with_file_name(name);
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            // O_CREAT|O_EXCL: fails on any existing name, a link included.
+            .create_new(true)
+            .mode(mode)
+            .open(&temporary)?;
+        // The umask may have narrowed `mode` at creation; never widened it.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 #[cfg(test)]
@@ -172,5 +249,52 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&secrets), 0o700);
+    }
+
+    #[test]
+    fn a_link_planted_at_the_password_file_is_replaced_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets");
+        std::fs::DirBuilder::new().create(&secrets).unwrap();
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, secrets.join("u.password")).unwrap();
+        let path = write_private(&secrets, "u.password", "s3cret").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        let metadata = std::fs::symlink_metadata(&path).unwrap();
+        assert!(metadata.is_file(), "the link was replaced by a file");
+        assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "s3cret");
+        let left: Vec<_> = std::fs::read_dir(&secrets).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn a_secrets_dir_open_to_others_or_not_ours_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets");
+        std::fs::create_dir(&secrets).unwrap();
+        for mode in [0o750, 0o705, 0o777] {
+            std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = write_private(&secrets, "u.password", "x").expect_err("refused");
+            let text = err.to_string();
+            assert!(text.contains("chmod 700"), "{mode:o}: {text}");
+            assert!(!secrets.join("u.password").exists());
+        }
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // A link to a directory is not taken for the directory.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&secrets, &link).unwrap();
+        let err = write_private(&link, "u.password", "x").expect_err("a link");
+        assert!(err.to_string().contains("not a directory"), "{err}");
+        // Someone else's directory (only root can give one away to test it).
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(&secrets, Some(4242), None).unwrap();
+            let err = write_private(&secrets, "u.password", "x").expect_err("not ours");
+            assert!(err.to_string().contains("uid 4242"), "{err}");
+        }
     }
 }

@@ -49,7 +49,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_role_gets_an_mfa_only_resource() {
+    fn every_role_requires_mfa_and_the_user_name_as_session_name() {
         let roles = RoleDef::defaults();
         let template = iam_roles(roles.values());
         let resources = template["Resources"].as_object().unwrap();
@@ -60,6 +60,12 @@ mod tests {
             assert_eq!(
                 statement["Condition"]["Bool"]["aws:MultiFactorAuthPresent"],
                 "true"
+            );
+            // The session is named after the person who switched, so the
+            // member account's CloudTrail says who it was.
+            assert_eq!(
+                statement["Condition"]["StringEquals"]["sts:RoleSessionName"],
+                "${aws:username}"
             );
         }
         assert_eq!(

@@ -684,3 +684,233 @@ user "ito.mei" age-recipient="AGE" {
         "the apply policy allows more than jumpgate calls: {unused:?}"
     );
 }
+
+/// What an IAM request carries for policy evaluation: the action, the
+/// resource ARN and the condition context (multi-valued keys as lists).
+struct Request<'a> {
+    action: &'a str,
+    resource: String,
+    context: Vec<(&'a str, Vec<&'a str>)>,
+}
+
+/// IAM's wildcard matching: `*` any run of characters, `?` any one.
+fn glob(pattern: &str, value: &str) -> bool {
+    match pattern.split_once('*') {
+        None => {
+            pattern.len() == value.len()
+                && pattern
+                    .chars()
+                    .zip(value.chars())
+                    .all(|(p, v)| p == '?' || p == v)
+        }
+        Some((head, tail)) => {
+            value.len() >= head.len()
+                && glob(head, &value[..head.len()])
+                && (head.len()..=value.len()).any(|at| glob(tail, &value[at..]))
+        }
+    }
+}
+
+fn texts(value: &Value) -> Vec<&str> {
+    match value {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+        other => panic!("a string or a list of strings: {other}"),
+    }
+}
+
+/// One condition operator against the context, as IAM's policy evaluation
+/// logic documents it; an operator this test cannot judge fails the test
+/// rather than being taken as met.
+fn condition_met(operator: &str, key: &str, wanted: &[&str], request: &Request) -> bool {
+    let found: Option<&Vec<&str>> = request
+        .context
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v);
+    let equals = |a: &str, b: &str| a == b;
+    match operator {
+        "StringEquals" | "Bool" => found.is_some_and(|v| v.len() == 1 && wanted.contains(&v[0])),
+        "StringLike" | "ArnLike" => {
+            found.is_some_and(|v| v.len() == 1 && wanted.iter().any(|w| glob(w, v[0])))
+        }
+        // Every value in the request is among the wanted ones; true when
+        // the key is absent (IAM's documented behaviour).
+        "ForAllValues:StringEquals" => found.is_none_or(|v| {
+            v.iter()
+                .all(|value| wanted.iter().any(|w| equals(w, value)))
+        }),
+        "ForAnyValue:StringEquals" => {
+            found.is_some_and(|v| v.iter().any(|value| wanted.contains(value)))
+        }
+        other => panic!("the test cannot evaluate condition operator {other}"),
+    }
+}
+
+/// Whether an identity policy of Allow statements allows the request.
+fn allows(policy: &Value, request: &Request) -> bool {
+    policy["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .any(|statement| {
+            let action = texts(&statement["Action"])
+                .iter()
+                .any(|a| glob(&a.to_lowercase(), &request.action.to_lowercase()));
+            let resource = texts(&statement["Resource"])
+                .iter()
+                .any(|r| glob(r, &request.resource));
+            let conditions = statement
+                .get("Condition")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .all(|(operator, keys)| {
+                    keys.as_object()
+                        .expect("condition keys")
+                        .iter()
+                        .all(|(key, wanted)| condition_met(operator, key, &texts(wanted), request))
+                });
+            action && resource && conditions
+        })
+}
+
+#[test]
+fn the_apply_policy_reaches_only_what_jumpgate_owns() {
+    let text = fs::read_to_string(repo().join("examples/ci/iam-policy-apply.json"))
+        .expect("the apply policy");
+    let policy: Value = serde_json::from_str(&text).expect("JSON");
+    let jump = "123456789012";
+    let user = |name: &str| format!("arn:aws:iam::{jump}:user/{name}");
+    let owned = vec![("aws:ResourceTag/managed-by", vec!["jumpgate"])];
+    let request = |action, resource, context| Request {
+        action,
+        resource,
+        context,
+    };
+    // (what, the request, whether the policy allows it)
+    let cases = [
+        (
+            "offboarding a user jumpgate owns",
+            request("iam:DeleteUser", user("leaver"), owned.clone()),
+            true,
+        ),
+        (
+            "deleting an unowned break-glass user",
+            request("iam:DeleteUser", user("breakglass"), vec![]),
+            false,
+        ),
+        (
+            "a login profile for an unowned user",
+            request("iam:CreateLoginProfile", user("breakglass"), vec![]),
+            false,
+        ),
+        (
+            "deleting an unowned user's access key",
+            request("iam:DeleteAccessKey", user("breakglass"), vec![]),
+            false,
+        ),
+        (
+            "a user tagged otherwise",
+            request(
+                "iam:DeleteLoginProfile",
+                user("breakglass"),
+                vec![("aws:ResourceTag/managed-by", vec!["someone-else"])],
+            ),
+            false,
+        ),
+        (
+            "creating a user with jumpgate's tag",
+            request(
+                "iam:CreateUser",
+                user("newcomer"),
+                vec![
+                    ("aws:RequestTag/managed-by", vec!["jumpgate"]),
+                    ("aws:TagKeys", vec!["managed-by"]),
+                ],
+            ),
+            true,
+        ),
+        (
+            "creating a user without jumpgate's tag",
+            request("iam:CreateUser", user("newcomer"), vec![]),
+            false,
+        ),
+        (
+            "tagging with more than jumpgate's tag",
+            request(
+                "iam:TagUser",
+                user("breakglass"),
+                vec![
+                    ("aws:RequestTag/managed-by", vec!["jumpgate"]),
+                    ("aws:TagKeys", vec!["managed-by", "owner"]),
+                ],
+            ),
+            false,
+        ),
+        (
+            "a policy on a group under /jumpgate/",
+            request(
+                "iam:PutGroupPolicy",
+                format!("arn:aws:iam::{jump}:group/jumpgate/group-admin"),
+                vec![],
+            ),
+            true,
+        ),
+        (
+            "a policy on a group outside /jumpgate/",
+            request(
+                "iam:PutGroupPolicy",
+                format!("arn:aws:iam::{jump}:group/Admins"),
+                vec![],
+            ),
+            false,
+        ),
+        (
+            "adding someone to a group outside /jumpgate/",
+            request(
+                "iam:AddUserToGroup",
+                format!("arn:aws:iam::{jump}:group/Admins"),
+                vec![],
+            ),
+            false,
+        ),
+        (
+            "attaching AdministratorAccess to a jumpgate group",
+            request(
+                "iam:AttachGroupPolicy",
+                format!("arn:aws:iam::{jump}:group/jumpgate/group-admin"),
+                vec![(
+                    "iam:PolicyARN",
+                    vec!["arn:aws:iam::aws:policy/AdministratorAccess"],
+                )],
+            ),
+            false,
+        ),
+        (
+            "a StackSet role's policy written directly",
+            request(
+                "iam:PutRolePolicy",
+                format!("arn:aws:iam::{jump}:role/AWSCloudFormationStackSetAdministrationRole"),
+                vec![],
+            ),
+            false,
+        ),
+        (
+            "a StackSet role's policy written by CloudFormation",
+            request(
+                "iam:PutRolePolicy",
+                format!("arn:aws:iam::{jump}:role/AWSCloudFormationStackSetAdministrationRole"),
+                vec![("aws:CalledVia", vec!["cloudformation.amazonaws.com"])],
+            ),
+            true,
+        ),
+    ];
+    for (what, request, expected) in &cases {
+        assert_eq!(allows(&policy, request), *expected, "{what}");
+    }
+    println!(
+        "apply policy: {} requests evaluated with their conditions",
+        cases.len()
+    );
+}

@@ -116,7 +116,8 @@ async fn an_account_policy_of_40_characters_is_met_without_one_in_the_file() {
 
 /// `Alice` in the file and `alice` in IAM are one user to IAM: the plan
 /// renames (and adopts, when not owned); it never creates one and deletes
-/// the other.
+/// the other. Alice signs in to the console (and so can meet the roles' MFA
+/// condition): the lockout guard counts no administrator who cannot.
 #[tokio::test]
 async fn a_case_variant_of_a_live_user_is_renamed_not_created_and_deleted() {
     let emu = Emulator::start();
@@ -134,7 +135,7 @@ async fn a_case_variant_of_a_live_user_is_renamed_not_created_and_deleted() {
         .expect("CreateUser BOB");
     let dir = workspace(
         "jump-account id=\"123456789012\" region=\"ap-northeast-1\"\n\
-         user \"Alice\" console=#false {\n    access \"admin\"\n}\n\
+         user \"Alice\" {\n    access \"admin\"\n}\n\
          user \"bob\" console=#false {\n    access \"operator\"\n}\n",
     );
     let state = path(&dir, "state");

@@ -83,10 +83,11 @@ async fn bootstrap_state(emu: &Emulator) {
 
 fn apply_state(emu: &Emulator) -> tempfile::TempDir {
     let secrets = tempfile::tempdir().unwrap();
+    // A directory of its own: jumpgate refuses one open to others (0755).
     run(emu
         .jumpgate()
         .args(["apply", STATE, "--yes", "--secrets-dir"])
-        .arg(secrets.path()));
+        .arg(secrets.path().join("secrets")));
     secrets
 }
 

@@ -52,15 +52,23 @@ user "deploy-bot" console=#false {{
 
 /// Runs jumpgate logging everything it can.
 fn jumpgate(emu: &Emulator, args: &[&str]) -> Output {
-    emu.jumpgate()
+    jumpgate_at(emu, args, &["-vv"], Some("trace"))
+}
+
+/// Runs jumpgate at one log level: `-v` flags and `JUMPGATE_LOG`.
+fn jumpgate_at(emu: &Emulator, args: &[&str], verbose: &[&str], log: Option<&str>) -> Output {
+    let mut command = emu.jumpgate();
+    command
         .args(args)
-        .arg("-vv")
-        .env("JUMPGATE_LOG", "trace")
+        .args(verbose)
+        .env_remove("JUMPGATE_LOG")
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("jumpgate runs")
+        .stdin(Stdio::null());
+    if let Some(log) = log {
+        command.env("JUMPGATE_LOG", log);
+    }
+    command.output().expect("jumpgate runs")
 }
 
 fn text(output: &Output) -> String {
@@ -99,6 +107,53 @@ fn strings(value: &Value) -> Vec<String> {
     }
 }
 
+/// Every form a secret could take in an output: raw, percent-encoded as a
+/// form body carries it (upper- and lower-case hex, space as `%20` or
+/// `+`), and JSON-escaped.
+fn forms(secret: &str) -> Vec<String> {
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let encoded = percent_encoding::utf8_percent_encode(secret, UNRESERVED).to_string();
+    let lower = {
+        let mut out = String::new();
+        let mut rest = encoded.as_str();
+        while let Some(at) = rest.find('%') {
+            out.push_str(&rest[..at]);
+            out.push('%');
+            out.push_str(&rest[at + 1..at + 3].to_ascii_lowercase());
+            rest = &rest[at + 3..];
+        }
+        out + rest
+    };
+    let json = serde_json::to_string(secret).expect("a JSON string");
+    let mut forms = vec![
+        secret.to_owned(),
+        encoded.replace("%20", "+"),
+        lower,
+        json[1..json.len() - 1].to_owned(),
+        encoded,
+    ];
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// Asserts that no output holds `secret` in any form.
+#[track_caller]
+fn assert_never_shown(whose: &str, secret: &str, outputs: &[(String, String)]) {
+    for form in forms(secret) {
+        for (what, output) in outputs {
+            assert!(
+                !output.contains(&form),
+                "{whose}'s password appears in {what} as `{form}`"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn secrets_stay_secret_and_every_role_requires_mfa() {
     let emu = Emulator::start();
@@ -126,12 +181,12 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
     );
 
     // The passwords, from where they were delivered.
-    let mut passwords = Vec::new();
+    let mut passwords: Vec<(String, String)> = Vec::new();
     for user in ["yamada.taro", "tanaka.hanako"] {
         let file = secrets.join(format!("{user}.password"));
         assert_eq!(mode(&file), 0o600, "{}", file.display());
         passwords.push((
-            user,
+            user.to_owned(),
             std::fs::read_to_string(&file).expect("a password file"),
         ));
     }
@@ -146,12 +201,46 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
         .expect("decrypts with the user's key")
         .read_to_string(&mut plain)
         .expect("UTF-8");
-    passwords.push(("sato.kenji", plain));
+    passwords.push(("sato.kenji".to_owned(), plain));
     assert_eq!(mode(&secrets), 0o700, "the secrets directory");
     assert!(
         !secrets.join("deploy-bot.password").exists(),
         "console=#false: no password"
     );
+    // One more user per log level, each applied at that level.
+    let mut at_levels: Vec<(String, String)> = Vec::new();
+    let mut kdl = estate(&identity.to_public().to_string());
+    for (index, (verbose, log)) in [
+        (&[][..], None),
+        (&["-v"][..], None),
+        (&["-vv"][..], None),
+        (&[][..], Some("debug")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let user = format!("level{index}.user");
+        kdl.push_str(&format!(
+            "user \"{user}\" {{\n    access \"operator\"\n}}\n"
+        ));
+        std::fs::write(dir.path().join("estate.kdl"), &kdl).expect("estate.kdl");
+        emu.start_recording();
+        let output = jumpgate_at(
+            &emu,
+            &["apply", &state, "--yes", "--secrets-dir", &secrets_arg],
+            verbose,
+            log,
+        );
+        emu.stop_recording();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        let file = secrets.join(format!("{user}.password"));
+        let password = std::fs::read_to_string(&file).expect("a password file");
+        passwords.push((user, password));
+        at_levels.push((
+            format!("apply {verbose:?} JUMPGATE_LOG={log:?}"),
+            text(&output),
+        ));
+    }
     // They are the passwords AWS got (so the checks below are not vacuous).
     let recording = emu.recording();
     for (user, password) in &passwords {
@@ -160,7 +249,7 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
             recording
                 .iter()
                 .any(|r| r.action.as_deref() == Some("CreateLoginProfile")
-                    && r.param("UserName") == Some(user)
+                    && r.param("UserName") == Some(user.as_str())
                     && r.param("Password") == Some(password.as_str())),
             "{user}: the delivered password is the one AWS got"
         );
@@ -170,6 +259,7 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
     let plan_file = dir.path().join("plan.json");
     let plan_arg = plan_file.display().to_string();
     let mut seen: Vec<(String, String)> = vec![("apply -vv, trace".into(), applied_text)];
+    seen.extend(at_levels);
     for args in [
         vec!["plan", &state, "--out", &plan_arg],
         vec!["plan", &state, "--format", "json"],
@@ -212,12 +302,7 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
         );
     }
     for (user, password) in &passwords {
-        for (what, output) in &seen {
-            assert!(
-                !output.contains(password.as_str()),
-                "{user}'s password appears in {what}"
-            );
-        }
+        assert_never_shown(user, password, &seen);
     }
 
     // Every switch role in every target requires MFA to be assumed.
@@ -244,6 +329,12 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
                     assert_eq!(
                         statement["Condition"]["Bool"]["aws:MultiFactorAuthPresent"], "true",
                         "{} in {account}: {trust}",
+                        role.role_name
+                    );
+                    assert_eq!(
+                        statement["Condition"]["StringEquals"]["sts:RoleSessionName"],
+                        "${aws:username}",
+                        "{} in {account}: the session carries who switched",
                         role.role_name
                     );
                     assert_eq!(
@@ -386,5 +477,183 @@ fn the_stackset_roles_are_least_privilege() {
     println!(
         "least privilege: administration role: sts:AssumeRole on the execution role only; execution role: {} on role/role-* and StackSet-* stacks of its own account",
         actions.join(", ")
+    );
+}
+
+/// A password with the characters that change under percent-encoding and
+/// JSON escaping: quote, backslash, percent, ampersand, plus, equals,
+/// slash, space.
+const KNOWN_PASSWORD: &str = r#"Kn0wn "pa$$\w0rd" %2B&=+/?#~!"#;
+
+/// Log lines collected in memory, as the binary would print them.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends `KNOWN_PASSWORD` in place of the generated one, so the test knows
+/// exactly what to look for; every other call goes through unchanged.
+struct WithKnownPassword<'a>(&'a jumpgate::aws::Aws);
+
+impl jumpgate::aws::ChangeEstate for WithKnownPassword<'_> {
+    async fn call(
+        &self,
+        operation: &jumpgate::plan::Operation,
+    ) -> Result<(), jumpgate::aws::AwsError> {
+        self.0.call(operation).await
+    }
+    async fn create_login_profile(
+        &self,
+        user: &str,
+        _generated: &str,
+    ) -> Result<(), jumpgate::aws::AwsError> {
+        self.0.create_login_profile(user, KNOWN_PASSWORD).await
+    }
+}
+
+/// The library driven directly, so the password is one the test chose:
+/// logged at TRACE for every target (the AWS SDK's included), it appears
+/// in no log line, report, plan or drift rendering, raw, percent-encoded
+/// or JSON-escaped, although the request body carried it encoded.
+#[tokio::test]
+async fn a_known_password_with_symbols_appears_in_no_output_in_any_form() {
+    use jumpgate::render::{Format, Style};
+
+    let emu = Emulator::start();
+    let mut sources = jumpgate::lang::Sources::default();
+    sources.push(
+        "estate.kdl",
+        format!(
+            "jump-account id=\"{JUMP}\" region=\"ap-northeast-1\"\nuser \"yamada.taro\" {{\n    access \"admin\"\n}}\n"
+        ),
+    );
+    let desired = jumpgate::lang::validate(sources, Vec::new()).expect("valid");
+    let aws = jumpgate::aws::Aws::with_config(
+        emu.sdk_config().await,
+        None,
+        4,
+        std::time::Duration::from_millis(50),
+    );
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let options = jumpgate::apply::ApplyOptions {
+        secrets_dir: Some(dir.path().join("secrets")),
+        changes_at_once: 4,
+    };
+    let live = jumpgate::observe::observe(&aws, &desired)
+        .await
+        .expect("observed");
+    let plan = jumpgate::plan::build(&desired, &live);
+    emu.start_recording();
+    let report = jumpgate::apply::apply(&WithKnownPassword(&aws), &plan, &options).await;
+    emu.stop_recording();
+    assert!(report.succeeded(), "{:?}", report.failed);
+    tracing::trace!("apply finished");
+
+    // AWS got the password, percent-encoded in the body.
+    let recording = emu.recording();
+    let sent = recording
+        .iter()
+        .find(|r| r.action.as_deref() == Some("CreateLoginProfile"))
+        .expect("a CreateLoginProfile request");
+    assert_eq!(sent.param("Password"), Some(KNOWN_PASSWORD));
+    assert!(!sent.body.contains(KNOWN_PASSWORD), "the body is encoded");
+    assert!(
+        forms(KNOWN_PASSWORD)
+            .iter()
+            .any(|f| sent.body.contains(f.as_str())),
+        "one of the forms checked below is the one the request carried: {}",
+        sent.body
+    );
+
+    let live = jumpgate::observe::observe(&aws, &desired)
+        .await
+        .expect("observed");
+    let after = jumpgate::plan::build(&desired, &live);
+    let log_text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        log_text.contains("TRACE") && log_text.contains("aws_smithy"),
+        "the SDK logged at TRACE"
+    );
+    let mut outputs = vec![
+        ("the logs at TRACE".to_owned(), log_text),
+        ("the apply report".to_owned(), format!("{report:?}")),
+        ("the live state".to_owned(), format!("{live:?}")),
+    ];
+    for format in [Format::Text, Format::Json, Format::Markdown] {
+        for (which, plan) in [("before", &plan), ("after", &after)] {
+            outputs.push((
+                format!("the plan {which} as {format:?}"),
+                jumpgate::render::render(plan, format, Style::default()),
+            ));
+        }
+    }
+    assert_never_shown("the known", KNOWN_PASSWORD, &outputs);
+    println!(
+        "known password: {} forms checked in {} outputs ({} bytes of TRACE logs)",
+        forms(KNOWN_PASSWORD).len(),
+        outputs.len(),
+        outputs[0].1.len()
+    );
+}
+
+/// `profiles --write` never writes through a file someone planted beside
+/// the config: its temporary file has a fresh name and is created
+/// exclusively, and the config ends up a private regular file.
+#[test]
+fn profiles_write_does_not_follow_a_planted_link() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let state = dir.path().join("estate.kdl");
+    std::fs::write(
+        &state,
+        format!(
+            "jump-account id=\"{JUMP}\" region=\"ap-northeast-1\"\nuser \"yamada.taro\" {{\n    access \"admin\"\n}}\n"
+        ),
+    )
+    .expect("estate.kdl");
+    let config = dir.path().join("config");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep me").expect("victim");
+    // The temporary name the previous version used, and a few guesses.
+    for name in [".config.jumpgate-tmp", ".config.tmp", "config.tmp"] {
+        std::os::unix::fs::symlink(&victim, dir.path().join(name)).expect("a planted link");
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_jumpgate"))
+        .args([
+            "profiles",
+            &state.display().to_string(),
+            "--user",
+            "yamada.taro",
+        ])
+        .arg(format!("--write={}", config.display()))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("jumpgate runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    let metadata = std::fs::symlink_metadata(&config).expect("the config");
+    assert!(metadata.is_file(), "a regular file, not a link");
+    assert_eq!(mode(&config), 0o600);
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        written.contains("role_session_name = yamada.taro"),
+        "the profiles name the session after the user: {written}"
     );
 }

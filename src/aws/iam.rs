@@ -982,18 +982,26 @@ impl ChangeEstate for Aws {
 
 impl LockStore for Aws {
     async fn create_lock(&self, holder: &str) -> Result<bool, AwsError> {
-        let _permit = self.permit().await;
-        let result = self
-            .iam
-            .create_policy()
-            .policy_name(LOCK_POLICY_NAME)
-            .path(OWNED_PATH)
-            .policy_document(LOCK_DOCUMENT)
-            .description(holder)
-            .send()
-            .await;
+        let result = {
+            let _permit = self.permit().await;
+            self.iam
+                .create_policy()
+                .policy_name(LOCK_POLICY_NAME)
+                .path(OWNED_PATH)
+                .policy_document(LOCK_DOCUMENT)
+                .description(holder)
+                .send()
+                .await
+        };
         match result {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                // Apply re-reads the lock between stages; a read that does
+                // not yet see the new policy (IAM's eventual consistency)
+                // must not pass for a broken lock.
+                let arn = self.lock_arn(&self.account().await?);
+                self.until_visible(Object::Policy(&arn)).await?;
+                Ok(true)
+            }
             Err(err) => {
                 let err = AwsError::from_sdk("CreatePolicy", err);
                 if is_code(&err, EXISTS) {

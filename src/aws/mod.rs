@@ -207,7 +207,10 @@ impl Aws {
         )
     }
 
-    fn with_config(
+    /// Clients from an SDK configuration already loaded (tests that drive
+    /// the library against an emulator build one); CloudFormation goes to
+    /// `cfn_region` when given.
+    pub fn with_config(
         config: SdkConfig,
         cfn_region: Option<SdkRegion>,
         concurrency: usize,

@@ -3,17 +3,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use jumpgate::apply::{self, ApplyOptions, ApplyReport};
 use jumpgate::aws::{Aws, Connection, LockStore, ReadEstate};
-use jumpgate::lock::{self, Holder};
+use jumpgate::lock::{self, Holder, LockError};
 use jumpgate::model::desired::DesiredState;
 use jumpgate::observe::observe;
 use jumpgate::plan::{self, Plan};
 use jumpgate::render::{self, Format, Style};
-use jumpgate::secrets::Delivered;
+use jumpgate::secrets::{self, Delivered};
 
-use super::{Failure, color_enabled, confirm, load};
+use super::{Failure, color_enabled, confirm, load_with_digest};
 
 pub async fn apply(
     connection: &Connection,
@@ -24,14 +25,22 @@ pub async fn apply(
     allow_lockout: bool,
     only: &[String],
 ) -> Result<ExitCode, Failure> {
-    let desired = load(&path)?;
+    let (desired, inputs_digest) = load_with_digest(&path)?;
     let saved = plan.as_deref().map(read_saved_plan).transpose()?;
-    let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+    if let Some(dir) = &secrets_dir {
+        secrets::check_private_dir(dir)?;
+    }
+    let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
     let options = ApplyOptions {
         secrets_dir,
         changes_at_once: connection.concurrency,
     };
-    run_apply(&aws, &desired, saved, &options, yes, allow_lockout, only).await
+    let inputs = Inputs {
+        desired: &desired,
+        digest: inputs_digest,
+        saved,
+    };
+    run_apply(&aws, inputs, &options, yes, allow_lockout, only).await
 }
 
 pub async fn unlock(
@@ -39,7 +48,7 @@ pub async fn unlock(
     yes: bool,
     fallback_region: String,
 ) -> Result<ExitCode, Failure> {
-    let aws = Aws::connect(&connection, &fallback_region).await;
+    let aws = Aws::connect(connection, &fallback_region).await;
     let Some(description) = aws.read_lock().await? else {
         println!("No apply holds the lock.");
         return Ok(ExitCode::SUCCESS);
@@ -48,7 +57,17 @@ pub async fn unlock(
     if !yes && !confirm("Break it? Only do so if that apply is no longer running.")? {
         return Err(Failure("not unlocked".into()));
     }
-    lock::release(&aws).await?;
+    // Only the lock that was shown: another apply may have taken it since.
+    lock::release(&aws, &description)
+        .await
+        .map_err(|e| match e {
+            LockError::Lost {
+                holder: Some(holder),
+            } => Failure(format!(
+                "the lock changed while you looked: it is now held by {holder}. Nothing was broken."
+            )),
+            other => Failure(other.to_string()),
+        })?;
     println!("Lock broken. The next apply finishes whatever the interrupted one left.");
     Ok(ExitCode::SUCCESS)
 }
@@ -66,37 +85,79 @@ fn read_saved_plan(path: &Path) -> Result<Plan, Failure> {
             plan::FORMAT_VERSION
         )));
     }
+    plan.check_names()
+        .map_err(|e| format!("refusing {}: {e}", path.display()))?;
     Ok(plan)
+}
+
+/// What an apply starts from: the files, their digest, and a saved plan.
+struct Inputs<'a> {
+    desired: &'a DesiredState,
+    digest: String,
+    saved: Option<Plan>,
+}
+
+/// A saved plan is only a promise: the plan applied is always the one made
+/// now from the files and live state, and the saved one must match it in
+/// everything it claims (jumpgate version, files, live state, changes).
+fn check_saved(saved: &Plan, fresh: &Plan) -> Result<(), Failure> {
+    let refuse = |why: String| {
+        Err(Failure(format!(
+            "refusing the saved plan: {why}. Nothing was changed; run `jumpgate plan --out` again."
+        )))
+    };
+    if saved.jump_account != fresh.jump_account {
+        return refuse(format!(
+            "it is for jump account {}, the file declares {}",
+            saved.jump_account, fresh.jump_account
+        ));
+    }
+    if saved.jumpgate_version != fresh.jumpgate_version {
+        return refuse(format!(
+            "it was made by jumpgate {}, this is jumpgate {}",
+            if saved.jumpgate_version.is_empty() {
+                "(unknown version)"
+            } else {
+                &saved.jumpgate_version
+            },
+            fresh.jumpgate_version
+        ));
+    }
+    if saved.inputs_digest != fresh.inputs_digest {
+        return refuse(
+            "the desired-state files differ from those it was made from (an older plan?)".into(),
+        );
+    }
+    if saved.fingerprint != fresh.fingerprint {
+        return Err(stale_plan());
+    }
+    if saved.changes != fresh.changes {
+        return refuse(
+            "its changes differ from what the same files and live state give (was it edited?)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 async fn run_apply(
     aws: &Aws,
-    desired: &DesiredState,
-    saved: Option<Plan>,
+    inputs: Inputs<'_>,
     options: &ApplyOptions,
     yes: bool,
     allow_lockout: bool,
     only: &[String],
 ) -> Result<ExitCode, Failure> {
+    let desired = inputs.desired;
     // Plan without the lock first: an apply with nothing to do changes nothing, not even the lock.
     let live = observe(aws, desired).await?;
-    let fresh = plan::build(desired, &live);
-    let plan = match saved {
-        Some(saved) => {
-            if saved.jump_account != desired.jump.id {
-                return Err(Failure(format!(
-                    "the saved plan is for jump account {}, the file declares {}",
-                    saved.jump_account, desired.jump.id
-                )));
-            }
-            if saved.fingerprint != fresh.fingerprint {
-                return Err(stale_plan());
-            }
-            saved
-        }
-        None => fresh,
-    };
-    let (plan, pending) = super::select_only(plan, only)?;
+    let mut fresh = plan::build(desired, &live);
+    fresh.inputs_digest = inputs.digest;
+    // A plan saved with --only holds the same subset.
+    let (plan, pending) = super::select_only(fresh, only)?;
+    if let Some(saved) = &inputs.saved {
+        check_saved(saved, &plan)?;
+    }
     if plan.is_empty() {
         println!("No changes. Live state matches the desired state.");
         return Ok(ExitCode::SUCCESS);
@@ -107,17 +168,9 @@ async fn run_apply(
             plan.blockers.join("; ")
         )));
     }
-    if !plan.lockouts.is_empty() && !allow_lockout {
-        let accounts: Vec<String> = plan
-            .lockouts
-            .iter()
-            .map(|l| format!("{} ({})", l.account, l.account_id))
-            .collect();
-        return Err(Failure(format!(
-            "refusing to apply: nobody could reach the admin role in {}.\n\
-             Give someone admin access there, or pass --allow-lockout if that is really intended.",
-            accounts.join(", ")
-        )));
+    // Always this plan's own lockouts: a saved plan's list is never trusted.
+    if !allow_lockout {
+        refuse_lockouts(&plan)?;
     }
     apply::check_secrets(&plan, options)?;
     if !yes {
@@ -137,16 +190,29 @@ async fn run_apply(
         }
     }
     let caller = aws.caller().await?;
-    lock::acquire(aws, &Holder::this_process(&caller.arn)).await?;
-    let outcome = apply_locked(aws, desired, &plan, options, only.is_empty()).await;
-    let released = lock::release(aws).await;
+    let held = lock::acquire(aws, &Holder::this_process(&caller.arn)).await?;
+    let follow_up = only.is_empty();
+    let outcome = apply_locked(
+        aws,
+        desired,
+        &plan,
+        options,
+        &held,
+        allow_lockout,
+        follow_up,
+    )
+    .await;
+    let released = lock::release(aws, &held).await;
     let (report, follow_up) = outcome?;
     // What was done, and any password delivered, is printed whatever
     // failed afterwards: the next apply would not deliver it again.
     print_report(&report, desired);
     follow_up?;
-    released.map_err(|e| {
-        format!("the apply finished but releasing the lock failed ({e}); run `jumpgate unlock`")
+    released.map_err(|e| match e {
+        LockError::Lost { .. } => Failure(format!("the apply finished, but {e}")),
+        other => Failure(format!(
+            "the apply finished but releasing the lock failed ({other}); run `jumpgate unlock`"
+        )),
     })?;
     super::print_pending(&pending, &mut std::io::stdout())?;
     Ok(if report.succeeded() {
@@ -156,6 +222,31 @@ async fn run_apply(
     })
 }
 
+/// Refuses a plan after which some account has nobody able to reach an
+/// administrator-equivalent role.
+fn refuse_lockouts(plan: &Plan) -> Result<(), Failure> {
+    if plan.lockouts.is_empty() {
+        return Ok(());
+    }
+    let accounts: Vec<String> = plan
+        .lockouts
+        .iter()
+        .map(|l| {
+            let before = if l.reachable_before.is_empty() {
+                String::new()
+            } else {
+                format!("; before it: {}", l.reachable_before.join(", "))
+            };
+            format!("  {} ({}): {}{before}", l.account, l.account_id, l.role)
+        })
+        .collect();
+    Err(Failure(format!(
+        "refusing to apply: after this plan nobody able to meet the MFA condition could reach an administrator role in:\n{}\n\
+         Give someone administrator access there, or pass --allow-lockout if that is really intended.",
+        accounts.join("\n")
+    )))
+}
+
 fn stale_plan() -> Failure {
     Failure(
         "the saved plan is stale: live state changed since it was made. Nothing was changed; run `jumpgate plan` again."
@@ -163,8 +254,9 @@ fn stale_plan() -> Failure {
     )
 }
 
-/// Under the lock, checks that nothing moved since planning, then applies;
-/// with `follow_up`, also what depends on accounts it created. Returns the
+/// Under the lock, checks that nothing moved since planning, then applies,
+/// re-checking before every stage that the lock is still this run's; with
+/// `follow_up`, also what depends on accounts it created. Returns the
 /// report with the outcome of that follow-up, so the report is printed even
 /// when the follow-up fails.
 async fn apply_locked(
@@ -172,18 +264,39 @@ async fn apply_locked(
     desired: &DesiredState,
     plan: &Plan,
     options: &ApplyOptions,
+    held: &str,
+    allow_lockout: bool,
     follow_up: bool,
 ) -> Result<(ApplyReport, Result<(), Failure>), Failure> {
     let live = observe(aws, desired).await?;
     if live.fingerprint() != plan.fingerprint {
         return Err(stale_plan());
     }
-    let mut report = apply::apply(aws, plan, options).await;
+    let lost: Mutex<Option<String>> = Mutex::new(None);
+    let still_held = async || match lock::check(aws, held).await {
+        Ok(()) => true,
+        Err(err) => {
+            *lost.lock().expect("not poisoned") = Some(err.to_string());
+            false
+        }
+    };
+    let mut report = apply::apply_checked(aws, plan, options, &still_held).await;
     let follow_up = if follow_up {
-        follow_up_new_accounts(aws, desired, options, &mut report).await
+        follow_up_new_accounts(
+            aws,
+            desired,
+            options,
+            allow_lockout,
+            &still_held,
+            &mut report,
+        )
+        .await
     } else {
         Ok(())
     };
+    if let Some(reason) = lost.into_inner().expect("not poisoned") {
+        eprintln!("Stopped before the next stage: {reason}.");
+    }
     Ok((report, follow_up))
 }
 
@@ -193,19 +306,29 @@ async fn follow_up_new_accounts(
     aws: &Aws,
     desired: &DesiredState,
     options: &ApplyOptions,
+    allow_lockout: bool,
+    still_held: &impl AsyncFn() -> bool,
     report: &mut ApplyReport,
 ) -> Result<(), Failure> {
     let created_accounts = report.applied.iter().any(|c| c.kind == plan::Kind::Account);
     if created_accounts && report.succeeded() {
         let live = observe(aws, desired).await?;
         let follow_up = plan::build(desired, &live);
-        if !follow_up.is_empty() {
+        if !allow_lockout {
+            // The new accounts are targets now: they must have an administrator too.
+            refuse_lockouts(&follow_up).map_err(|Failure(why)| {
+                Failure(format!(
+                    "the new accounts were created, but what depends on them was not applied: {why}"
+                ))
+            })?;
+        }
+        if !follow_up.is_empty() && still_held().await {
             eprintln!("\nThe new accounts exist; what depends on them:\n");
             eprint!(
                 "{}",
                 render::render(&follow_up, Format::Text, Style { color: false })
             );
-            let more = apply::apply(aws, &follow_up, options).await;
+            let more = apply::apply_checked(aws, &follow_up, options, still_held).await;
             report.merge(more);
         }
         for (name, id, email) in created_account_ids(desired, &live) {

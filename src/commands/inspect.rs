@@ -11,7 +11,7 @@ use jumpgate::plan;
 use jumpgate::render::{self, Format, Style};
 use jumpgate::templates::ROLES_STACK_SET;
 
-use super::{Failure, color_enabled, load};
+use super::{Failure, color_enabled, load, load_with_digest};
 
 pub async fn plan(
     connection: &Connection,
@@ -21,10 +21,12 @@ pub async fn plan(
     detailed_exitcode: bool,
     only: &[String],
 ) -> Result<ExitCode, Failure> {
-    let desired = load(&path)?;
-    let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+    let (desired, inputs_digest) = load_with_digest(&path)?;
+    let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
     let live = observe(&aws, &desired).await?;
-    let (mut plan, pending) = super::select_only(plan::build(&desired, &live), only)?;
+    let mut built = plan::build(&desired, &live);
+    built.inputs_digest = inputs_digest;
+    let (mut plan, pending) = super::select_only(built, only)?;
     for hint in &mut plan.bootstrap_needed {
         hint.read_state_at(&path);
     }

@@ -13,7 +13,7 @@ pub mod validate;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
-use jumpgate::lang::{self, LoadStateError};
+use jumpgate::lang::{self, LoadStateError, Sources};
 use jumpgate::model::desired::DesiredState;
 use jumpgate::plan;
 
@@ -37,7 +37,20 @@ pub(crate) fn stderr_color() -> bool {
 }
 
 pub(crate) fn load(path: &Path) -> Result<DesiredState, Failure> {
-    lang::load(path).map_err(|err| match err {
+    load_with_digest(path).map(|(desired, _)| desired)
+}
+
+/// The desired state and the digest of the files it was read from, which
+/// binds a saved plan to them.
+pub(crate) fn load_with_digest(path: &Path) -> Result<(DesiredState, String), Failure> {
+    let loaded =
+        Sources::load(path)
+            .map_err(LoadStateError::from)
+            .and_then(|(sources, problems)| {
+                let digest = sources.digest();
+                Ok((lang::validate(sources, problems)?, digest))
+            });
+    loaded.map_err(|err| match err {
         LoadStateError::Invalid(invalid) => Failure(format!(
             "the desired state is invalid:\n\n{}",
             invalid.render(stderr_color())

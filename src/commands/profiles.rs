@@ -94,30 +94,18 @@ pub fn profiles(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes through a temporary file and a rename, so a crash never leaves a
-/// half-written config; a new file is readable by its owner only.
+/// Writes through a fresh temporary file and a rename, so a crash never
+/// leaves a half-written config and nobody can plant the temporary file; a
+/// new file is readable by its owner only, an existing one keeps its mode.
 fn write_file_atomically(path: &Path, text: &str, keep_permissions: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    let mut name = std::ffi::OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(".jumpgate-tmp");
-    let temporary = path.with_file_name(name);
-    std::fs::write(&temporary, text)?;
-    let permissions = if keep_permissions {
-        std::fs::metadata(path)?.permissions()
+    let mode = if keep_permissions {
+        std::fs::metadata(path)?.permissions().mode() & 0o7777
     } else {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::Permissions::from_mode(0o600)
-        }
-        #[cfg(not(unix))]
-        std::fs::metadata(&temporary)?.permissions()
+        0o600
     };
-    std::fs::set_permissions(&temporary, permissions)?;
-    std::fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
+    jumpgate::secrets::replace_file(path, text, mode)
 }

@@ -82,6 +82,23 @@ impl Sources {
     }
 
     /// Adds a file, returning its index.
+    /// A digest of every file's base name and text, in order: what binds a
+    /// saved plan to the files it was made from (wherever they are checked out).
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for file in &self.files {
+            let name = Path::new(&file.name)
+                .file_name()
+                .map_or(file.name.clone(), |n| n.to_string_lossy().into_owned());
+            for part in [name.as_bytes(), file.text.as_bytes()] {
+                hasher.update((part.len() as u64).to_be_bytes());
+                hasher.update(part);
+            }
+        }
+        hex::encode(hasher.finalize())
+    }
+
     pub fn push(&mut self, name: impl Into<String>, text: impl Into<String>) -> usize {
         self.files.push(SourceFile {
             name: name.into(),

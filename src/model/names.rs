@@ -236,7 +236,7 @@ string_newtype!(
 
 impl Region {
     pub fn new(value: &str) -> Result<Self, NameError> {
-        // <partition-prefix>-<area>-<number>, e.g. us-gov-west-1, eu-central-2.
+        // <area>-<direction>-<number>, e.g. ap-northeast-1, eu-central-2.
         let parts: Vec<&str> = value.split('-').collect();
         let valid = parts.len() >= 3
             && parts.iter().all(|p| !p.is_empty())
@@ -244,16 +244,36 @@ impl Region {
                 .iter()
                 .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
             && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit());
-        if valid {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(NameError(format!(
+        if !valid {
+            return Err(NameError(format!(
                 "`{}` is not an AWS region code (like `ap-northeast-1`)",
                 shown(value)
-            )))
+            )));
         }
+        // jumpgate writes `arn:aws:` ARNs; a region of another partition
+        // would get ARNs IAM there never matches.
+        let other_partition = OTHER_PARTITIONS
+            .iter()
+            .find(|(prefix, _)| value.starts_with(prefix));
+        if let Some((_, partition)) = other_partition {
+            return Err(NameError(format!(
+                "`{value}` is in the `{partition}` partition; jumpgate supports the standard \
+                 `aws` partition only (its ARNs start `arn:aws:`)"
+            )));
+        }
+        Ok(Self(value.to_owned()))
     }
 }
+
+/// Region prefixes of the partitions other than `aws`, with the partition.
+const OTHER_PARTITIONS: &[(&str, &str)] = &[
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+];
 
 string_newtype!(
     /// A console colour: six hexadecimal digits, no `#`.
@@ -342,6 +362,12 @@ impl PolicyArn {
         {
             return Err(invalid());
         }
+        if partition != "aws" {
+            return Err(NameError(format!(
+                "`{}` is in the `{partition}` partition; jumpgate supports the standard `aws` partition only",
+                shown(value)
+            )));
+        }
         Ok(Self(value.to_owned()))
     }
 }
@@ -384,9 +410,28 @@ mod tests {
     }
 
     #[test]
+    fn other_partitions_are_refused_naming_the_partition() {
+        assert!(Region::new("us-east-1").is_ok());
+        let err = PolicyArn::new("arn:aws-cn:iam::aws:policy/ReadOnlyAccess").expect_err("aws-cn");
+        assert!(err.0.contains("`aws-cn` partition"), "{}", err.0);
+        for (region, partition) in [
+            ("us-gov-west-1", "aws-us-gov"),
+            ("cn-north-1", "aws-cn"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-iso-east-1", "aws-iso"),
+        ] {
+            let err = Region::new(region).expect_err("another partition");
+            assert!(
+                err.0.contains(partition) && err.0.contains("arn:aws:"),
+                "{}",
+                err.0
+            );
+        }
+    }
+
+    #[test]
     fn values_are_checked_for_format() {
         assert!(Region::new("ap-northeast-1").is_ok());
-        assert!(Region::new("us-gov-west-1").is_ok());
         assert!(Region::new("tokyo").is_err());
         assert!(Region::new("ap-northeast-x").is_err());
         assert_eq!(Color::new("D13212").unwrap().as_str(), "d13212");

@@ -59,10 +59,12 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
         jump_account: desired.jump.id.clone(),
         region: desired.jump.region.clone(),
         fingerprint: live.fingerprint(),
+        jumpgate_version: super::JUMPGATE_VERSION.to_owned(),
+        inputs_digest: String::new(),
         summary: Summary::of(&changes),
         changes,
         unmanaged_users,
-        lockouts: lockouts(desired),
+        lockouts: lockouts(desired, live),
         warnings,
         bootstrap_needed: accounts.bootstrap_needed,
     }

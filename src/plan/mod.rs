@@ -18,11 +18,11 @@ use serde_json::Value;
 
 use crate::access::AccessChanges;
 use crate::model::desired::PasswordPolicy;
-use crate::model::names::{AccountId, Region};
+use crate::model::names::{AccountId, NameError, Region};
 
 pub use accounts::{BootstrapHint, resolve_account_ids};
 pub use build::build;
-pub use lockout::{Lockout, lockouts};
+pub use lockout::{Lockout, administrator_roles, lockouts, users_whose_mfa_devices_matter};
 pub use only::{OnlyError, Subset, only};
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
@@ -36,6 +36,13 @@ pub struct Plan {
     pub region: Region,
     /// Digest of the live state the plan was computed from.
     pub fingerprint: String,
+    /// The jumpgate that made the plan: another version may plan otherwise.
+    #[serde(default)]
+    pub jumpgate_version: String,
+    /// Digest of the desired-state files the plan was made from; empty for
+    /// a plan that was never saved.
+    #[serde(default)]
+    pub inputs_digest: String,
     /// In the order `apply` carries them out; changes of one stage are
     /// independent of each other.
     pub changes: Vec<Change>,
@@ -60,9 +67,41 @@ pub struct Plan {
     pub summary: Summary,
 }
 
+/// The version of jumpgate, as saved plans record it.
+pub const JUMPGATE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// Checks every name a loaded plan's operations carry as the file's
+    /// names are checked, so a tampered plan cannot smuggle in a path
+    /// (`../../x`) or a name AWS would never hold.
+    pub fn check_names(&self) -> Result<(), NameError> {
+        use crate::model::names::{AccountId, GroupName, UserName};
+        for operation in self.changes.iter().flat_map(|c| &c.operations) {
+            let value = serde_json::to_value(operation).expect("operations serialise");
+            let Some(fields) = value.as_object() else {
+                continue;
+            };
+            for (field, value) in fields {
+                let texts: Vec<&str> = match value {
+                    Value::String(text) => vec![text],
+                    Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+                    _ => continue,
+                };
+                for text in texts {
+                    match field.as_str() {
+                        "user" => UserName::new(text).map(drop)?,
+                        "group" => GroupName::new(text).map(drop)?,
+                        "accounts" | "account" => AccountId::new(text).map(drop)?,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

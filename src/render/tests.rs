@@ -151,6 +151,8 @@ fn json_round_trips_as_the_saved_plan() {
             "jump_account",
             "region",
             "fingerprint",
+            "jumpgate_version",
+            "inputs_digest",
             "changes",
             "access_changes",
             "unmanaged_users",

@@ -44,6 +44,14 @@ fn mfa_condition() -> Value {
     json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}})
 }
 
+/// A switch role's trust condition: MFA, and the session named after the user.
+fn trust_condition() -> Value {
+    json!({
+        "Bool": {"aws:MultiFactorAuthPresent": "true"},
+        "StringEquals": {"sts:RoleSessionName": "${aws:username}"}
+    })
+}
+
 /// `Statement` as a list, whether written as one object or a list.
 fn statements(document: &Value) -> Vec<Value> {
     match &document["Statement"] {
@@ -309,7 +317,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
                     && s["Principal"]["AWS"]
                         .as_str()
                         .is_some_and(|p| p.contains(JUMP))
-                    && s["Condition"] == mfa_condition()),
+                    && s["Condition"] == trust_condition()),
                 "{name} in {account} trusts {JUMP} with MFA: {trust}"
             );
         }

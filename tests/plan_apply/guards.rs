@@ -186,6 +186,11 @@ async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
         "unlock shows who held the lock: {}",
         unlocked.stdout
     );
+    assert!(
+        unlocked.stdout.contains(" ago)"),
+        "unlock shows how old the lock is: {}",
+        unlocked.stdout
+    );
     assert!(!lock_exists(&iam).await, "unlock removed the lock");
 
     emu.clear_recording();
@@ -262,9 +267,40 @@ async fn a_lockout_is_refused_unless_allowed() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(LOCKED_OUT);
     ws.bootstrap_members(&emu).await;
+    let state = ws.state_arg();
+    let secrets = ws.secrets_arg();
+    // A saved plan whose lockout list was emptied by hand: the lockouts
+    // are recomputed, never read from the file.
+    let saved = ws.path("locked-out.json");
+    let saved_arg = saved.display().to_string();
+    jumpgate(&emu, &["plan", &state, "--out", &saved_arg]).expect_code(0);
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert!(!plan["lockouts"].as_array().unwrap().is_empty());
+    plan["lockouts"] = serde_json::json!([]);
+    std::fs::write(&saved, plan.to_string()).unwrap();
     emu.start_recording();
+    let tampered = jumpgate(
+        &emu,
+        &[
+            "apply",
+            &state,
+            "--plan",
+            &saved_arg,
+            "--yes",
+            "--secrets-dir",
+            &secrets,
+        ],
+    );
     let refused = ws.apply(&emu, &[]);
     emu.stop_recording();
+    tampered.expect_code(1);
+    assert!(
+        tampered.stderr.contains("refusing to apply")
+            && tampered.stderr.contains("shared-services"),
+        "the tampered plan's lockouts were recomputed: {}",
+        tampered.stderr
+    );
     refused.expect_code(1);
     for part in ["shared-services", "410987654321", JUMP, "--allow-lockout"] {
         assert!(
@@ -286,7 +322,6 @@ async fn a_lockout_is_refused_unless_allowed() {
         groups_of(&iam, "yamada.taro").await,
         ["group-admin-payments"]
     );
-    let state = ws.state_arg();
     jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
 }
 
@@ -331,4 +366,167 @@ async fn credentials_for_another_account_than_the_jump_account_fail_clearly() {
         assert!(outcome.stdout.is_empty(), "no plan: {}", outcome.stdout);
     }
     assert_nothing_mutated(&emu, "a run against the wrong account");
+}
+
+/// Issue #14's reproduction: the file keeps one user and declares only a
+/// read-only role. Nobody could reach an administrator role anywhere, so
+/// the guard must speak although no role is keyed `admin` any more.
+#[tokio::test]
+async fn declaring_no_administrator_role_is_a_lockout() {
+    let emu = Emulator::start();
+    let ws = Workspace::with_state(ESTATE);
+    ws.bootstrap_members(&emu).await;
+    ws.apply(&emu, &[]).expect_code(0);
+    let auditors_only = ESTATE.replace(
+        "user \"yamada.taro\" {\n    access \"admin\"",
+        "role \"auditor\" policy=\"arn:aws:iam::aws:policy/ReadOnlyAccess\"\nuser \"yamada.taro\" {\n    access \"auditor\"",
+    );
+    assert_ne!(auditors_only, ESTATE);
+    ws.write_state(&auditors_only);
+    let plan = ws.plan_json(&emu);
+    let locked: Vec<&str> = plan["lockouts"]
+        .as_array()
+        .expect("lockouts")
+        .iter()
+        .map(|l| l["account_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(locked, [JUMP, "210987654321", "410987654321"], "{plan}");
+    emu.start_recording();
+    let refused = ws.apply(&emu, &[]);
+    emu.stop_recording();
+    refused.expect_code(1);
+    for part in [
+        "no role grants *:*",
+        "before it: yamada.taro",
+        "--allow-lockout",
+    ] {
+        assert!(refused.stderr.contains(part), "{part}: {}", refused.stderr);
+    }
+    assert_nothing_mutated(&emu, "a refused lockout");
+    let iam = iam(&emu).await;
+    assert_eq!(groups_of(&iam, "yamada.taro").await, ["group-admin"]);
+}
+
+/// Rewrites the saved plan at `path` with `edit`.
+fn tamper(path: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the saved plan"))
+            .expect("JSON");
+    edit(&mut plan);
+    std::fs::write(path, plan.to_string()).expect("writing the plan");
+}
+
+/// Sets `field` to `value` in every operation of the saved plan that is a `call`.
+fn set_in_operations(plan: &mut serde_json::Value, call: &str, field: &str, value: &str) {
+    let changes = plan["changes"].as_array_mut().expect("changes");
+    for change in changes {
+        for op in change["operations"].as_array_mut().expect("operations") {
+            if op["call"] == call {
+                op[field] = value.into();
+            }
+        }
+    }
+}
+
+/// `apply STATE --plan PLAN`, which must be refused saying `says` without
+/// a mutating request.
+fn assert_refused(emu: &Emulator, ws: &Workspace, plan: &std::path::Path, says: &str, what: &str) {
+    let (state, secrets) = (ws.state_arg(), ws.secrets_arg());
+    let plan = plan.display().to_string();
+    emu.clear_recording();
+    emu.start_recording();
+    let refused = jumpgate(
+        emu,
+        &[
+            "apply",
+            &state,
+            "--plan",
+            &plan,
+            "--yes",
+            "--secrets-dir",
+            &secrets,
+        ],
+    );
+    emu.stop_recording();
+    refused.expect_code(1);
+    assert!(refused.stderr.contains(says), "{what}: {}", refused.stderr);
+    assert_nothing_mutated(emu, what);
+}
+
+#[tokio::test]
+async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
+    let emu = Emulator::start();
+    let ws = Workspace::with_state(ESTATE);
+    ws.bootstrap_members(&emu).await;
+    ws.apply(&emu, &[]).expect_code(0);
+    let with_newcomer = format!("{ESTATE}{NEWCOMER}");
+    ws.write_state(&with_newcomer);
+    let state = ws.state_arg();
+    let secrets = ws.secrets_arg();
+    let good = ws.path("good.json");
+    let good_arg = good.display().to_string();
+    jumpgate(&emu, &["plan", &state, "--out", &good_arg]).expect_code(0);
+
+    // Outside the workspace, in the shared temporary directory: a name of
+    // this run's own, so nothing else there is mistaken for it.
+    let escaped = format!("jumpgate-traversal-{}", std::process::id());
+    let traversal = format!("../../{escaped}");
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "an operation rewritten to grant admin",
+            Box::new(|plan| set_in_operations(plan, "AddUserToGroup", "group", "group-admin")),
+            "its changes differ",
+        ),
+        (
+            "a user name that is a path",
+            Box::new(move |plan| set_in_operations(plan, "CreateLoginProfile", "user", &traversal)),
+            "user name",
+        ),
+        (
+            "another jumpgate's plan",
+            Box::new(|plan| plan["jumpgate_version"] = "0.0.1".into()),
+            "made by jumpgate 0.0.1",
+        ),
+    ];
+    for (what, edit, says) in cases {
+        let path = ws.path("tampered.json");
+        std::fs::copy(&good, &path).unwrap();
+        tamper(&path, edit);
+        assert_refused(&emu, &ws, &path, says, what);
+        assert!(!ws.path("..").join(&escaped).exists(), "{what}");
+    }
+
+    // An older plan, live state unchanged: the files moved on since.
+    ws.write_state(&format!(
+        "{with_newcomer}\nuser \"later\" {{\n    access \"operator\"\n}}\n"
+    ));
+    assert_refused(
+        &emu,
+        &ws,
+        &good,
+        "desired-state files differ",
+        "an older plan",
+    );
+
+    // The plan as made, with the files it was made from, applies.
+    ws.write_state(&with_newcomer);
+    jumpgate(
+        &emu,
+        &[
+            "apply",
+            &state,
+            "--plan",
+            &good_arg,
+            "--yes",
+            "--secrets-dir",
+            &secrets,
+        ],
+    )
+    .expect_code(0);
+    let iam = iam(&emu).await;
+    assert_eq!(
+        groups_of(&iam, "newcomer").await,
+        ["group-operator-payments"]
+    );
 }
