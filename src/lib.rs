@@ -8,6 +8,7 @@
 pub mod access;
 pub mod apply;
 pub mod aws;
+pub mod credential_report;
 pub mod drift;
 pub mod import;
 pub mod lang;

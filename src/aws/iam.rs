@@ -9,6 +9,7 @@ use crate::live::{
     LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser,
     OWNED_PATH, UserDependents,
 };
+use crate::credential_report::CredentialReport;
 use crate::model::desired::PasswordPolicy;
 use crate::plan::Operation;
 use crate::policy::{MFA_POLICY_NAME, parse_document};
@@ -112,6 +113,7 @@ impl ReadEstate for Aws {
                         .iter()
                         .filter_map(|p| p.policy_arn().map(str::to_owned))
                         .collect(),
+                    created: user.create_date().map(|d| d.secs()),
                     login_profile: None,
                     dependents: None,
                 });
@@ -226,6 +228,10 @@ impl ReadEstate for Aws {
                 }
             }
         }
+    }
+
+    async fn credential_report(&self) -> Result<CredentialReport, AwsError> {
+        self.read_credential_report().await
     }
 
     async fn user_dependents(&self, user: &str) -> Result<UserDependents, AwsError> {

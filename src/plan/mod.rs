@@ -22,6 +22,7 @@ pub use accounts::{BootstrapHint, resolve_account_ids};
 pub use build::build;
 pub use lockout::{Lockout, lockouts};
 pub use only::{OnlyError, Subset, only};
+pub(crate) use only::user_of;
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
