@@ -10,6 +10,7 @@ pub mod apply;
 pub mod aws;
 pub mod credential_report;
 pub mod drift;
+pub mod hygiene;
 pub mod import;
 pub mod lang;
 pub mod live;

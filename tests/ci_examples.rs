@@ -335,7 +335,7 @@ fn calls_in_source() -> BTreeSet<String> {
     for entry in fs::read_dir(repo().join("src/aws")).expect("src/aws") {
         let path: PathBuf = entry.expect("entry").path();
         let service = match path.file_stem().and_then(|s| s.to_str()) {
-            Some("iam") => "iam",
+            Some("iam" | "report") => "iam",
             Some("cfn") => "cloudformation",
             Some("org") => "organizations",
             _ => continue,

@@ -328,6 +328,9 @@ impl RecordedRequest {
     pub fn is_mutating(&self) -> bool {
         const READS: &[&str] = &[
             "Get", "List", "Describe", "Simulate", "Validate", "Estimate",
+            // Builds IAM's credential report, changes nothing (IAM's
+            // service authorization reference files it under Read).
+            "GenerateCredentialReport",
         ];
         match &self.action {
             Some(action) => {
