@@ -2,7 +2,7 @@
 //! passwords, MFA devices and access keys of the users the file declares.
 //! `drift` reports it; nothing here changes anything.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::credential_report::{CredentialReport, ReportRow};
@@ -10,7 +10,7 @@ use crate::model::desired::DesiredState;
 
 /// When a credential is old or idle enough to report, in days. Set by the
 /// `hygiene` node of `jump-account` and on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// A console user who has not signed in this long after their password
     /// was issued.
@@ -59,7 +59,7 @@ impl Thresholds {
 }
 
 /// One thing to look at about one user's credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "finding", rename_all = "kebab-case")]
 pub enum Finding {
     /// A console password issued `days` ago and never used: the user has
@@ -112,14 +112,14 @@ impl Finding {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserFindings {
     pub user: String,
     pub findings: Vec<Finding>,
 }
 
 /// The findings of one credential report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hygiene {
     /// When IAM generated the report (RFC 3339): ages are counted to then.
     pub report_generated: String,

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use jumpgate::lang::{self, LoadStateError};
 use jumpgate::model::desired::DesiredState;
+use jumpgate::model::expiry;
 use jumpgate::plan;
 
 /// A failed command: what to tell the user.
@@ -36,14 +37,27 @@ pub(crate) fn stderr_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
+/// The desired state as of today: users and grants past their `until`
+/// day are left out (and the plan removes them).
 pub(crate) fn load(path: &Path) -> Result<DesiredState, Failure> {
-    lang::load(path).map_err(|err| match err {
+    let desired = lang::load(path).map_err(|err| match err {
         LoadStateError::Invalid(invalid) => Failure(format!(
             "the desired state is invalid:\n\n{}",
             invalid.render(stderr_color())
         )),
         other => Failure(other.to_string()),
-    })
+    })?;
+    Ok(expiry::resolve(desired, today()?))
+}
+
+/// Today in UTC, or the day `JUMPGATE_TODAY` names (`YYYY-MM-DD`): to see
+/// what a plan will do on a later day, and for tests, which never depend on
+/// the system clock.
+fn today() -> Result<time::Date, Failure> {
+    match std::env::var("JUMPGATE_TODAY") {
+        Ok(text) => expiry::parse_date(&text).map_err(|e| Failure(format!("JUMPGATE_TODAY: {e}"))),
+        Err(_) => Ok(time::OffsetDateTime::now_utc().date()),
+    }
 }
 
 /// With `--only` addresses, the part of `plan` they need and the changes

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::Date;
 
+use super::derive::group_name;
 use super::desired::{Access, DesiredState};
 
 /// How far ahead `plan` and `drift` warn of ends.
@@ -23,18 +24,21 @@ pub struct Until {
 }
 
 /// One user's or one grant's end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct End {
     pub user: String,
     /// The grant's role and project; `None` when the whole user ends.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// The last valid day, `YYYY-MM-DD`.
     pub until: String,
     /// Days from today to `until` (negative once past).
     pub days_left: i64,
+    /// The group the grant is a membership of.
+    #[serde(skip)]
+    pub group: Option<String>,
 }
 
 impl End {
@@ -45,6 +49,7 @@ impl End {
             project: access.and_then(|a| a.project.as_ref().map(|p| p.to_string())),
             until: show(until),
             days_left: (until - today).whole_days(),
+            group: access.map(|a| group_name(a).to_string()),
         }
     }
 

@@ -58,6 +58,7 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
         changes,
         unmanaged_users,
         lockouts: lockouts(desired),
+        expiring: Vec::new(),
         warnings,
         bootstrap_needed: accounts.bootstrap_needed,
     }
@@ -126,6 +127,7 @@ impl Planner<'_> {
             before,
             after,
             operations,
+            reason: None,
         });
     }
 
