@@ -281,7 +281,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             user,
             format,
             write,
-        } => commands::profiles::profiles(&load(&path)?, user.as_deref(), format, write),
+        } => {
+            let desired = commands::with_organization_ids(&connection, load(&path)?).await;
+            commands::profiles::profiles(&desired, user.as_deref(), format, write)
+        }
         Command::Access { path, format, live } => {
             commands::inspect::access(&connection, path, format, live).await
         }

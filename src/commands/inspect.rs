@@ -157,7 +157,7 @@ pub async fn access(
     format: access::Format,
     live: bool,
 ) -> Result<ExitCode, Failure> {
-    let desired = load(&path)?;
+    let desired = super::with_organization_ids(connection, load(&path)?).await;
     let report = if live {
         let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
         access::compare(&desired, &observe(&aws, &desired).await?)

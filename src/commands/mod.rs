@@ -13,7 +13,9 @@ pub mod validate;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
+use jumpgate::aws::{Aws, Connection, ReadEstate};
 use jumpgate::lang::{self, LoadStateError};
+use jumpgate::live::LiveState;
 use jumpgate::model::desired::DesiredState;
 use jumpgate::model::expiry;
 use jumpgate::plan;
@@ -48,6 +50,52 @@ pub(crate) fn load(path: &Path) -> Result<DesiredState, Failure> {
         other => Failure(other.to_string()),
     })?;
     Ok(expiry::resolve(desired, today()?))
+}
+
+/// In Organizations mode, the ids of accounts the file declares by e-mail
+/// only, from the organization's account list (when the credentials may
+/// read it), so that `profiles` and `access` cover accounts `apply` created.
+/// Accounts still without an id are left out, and stderr says why.
+pub(crate) async fn with_organization_ids(
+    connection: &Connection,
+    desired: DesiredState,
+) -> DesiredState {
+    let unresolved = |state: &DesiredState| -> Vec<String> {
+        state
+            .accounts
+            .iter()
+            .filter(|a| a.id.is_none())
+            .map(|a| a.name.to_string())
+            .collect()
+    };
+    if desired.organization.is_none() || unresolved(&desired).is_empty() {
+        return desired;
+    }
+    let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
+    let (resolved, why) = match aws.organization().await {
+        Ok(Some(organization)) => {
+            let live = LiveState {
+                organization: Some(organization),
+                ..LiveState::default()
+            };
+            (
+                plan::resolve_account_ids(&desired, &live),
+                "no active account of the organization has its e-mail (not created yet? `jumpgate apply` creates it)".to_owned(),
+            )
+        }
+        Ok(None) => (
+            desired.clone(),
+            "the credentials' account is in no organization".to_owned(),
+        ),
+        Err(err) => (
+            desired.clone(),
+            format!("the organization's accounts could not be listed ({err})"),
+        ),
+    };
+    for name in unresolved(&resolved) {
+        eprintln!("Left out account {name}: declared by e-mail only, and {why}.");
+    }
+    resolved
 }
 
 /// Today in UTC, or the day `JUMPGATE_TODAY` names (`YYYY-MM-DD`): to see
