@@ -162,6 +162,7 @@ mod tests {
                 account("new", None, Some(&project)),
             ],
             users: BTreeMap::new(),
+            expiry: Default::default(),
         }
     }
 
