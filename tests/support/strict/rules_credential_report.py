@@ -1,10 +1,12 @@
 """IAM's credential report is generated at most every four hours.
 
-AWS: "If the existing report is older than four hours, IAM generates a new
-one ... otherwise GenerateCredentialReport answers COMPLETE and the existing
-report is kept" (IAM User Guide, "Getting credential reports for your AWS
-account"). GetCredentialReport returns that report with the time it was
-generated; users created and credentials changed afterwards are not in it.
+AWS generates a credential report at most every four hours: "This example
+requests generation of a new report, which can be done every four hours. If
+the last report is still recent the State field reads COMPLETE" (AWS code
+examples, "Use GenerateCredentialReport with an AWS SDK or CLI"; IAM User
+Guide, "Getting credential reports for your AWS account").
+GetCredentialReport returns that report with the time it was generated;
+users created and credentials changed afterwards are not in it.
 moto builds the report afresh on every GetCredentialReport and dates it
 2015-02-02, so a reader cannot tell a stale row from a fresh one.
 
