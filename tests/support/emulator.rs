@@ -328,8 +328,8 @@ impl RecordedRequest {
     pub fn is_mutating(&self) -> bool {
         const READS: &[&str] = &[
             "Get", "List", "Describe", "Simulate", "Validate", "Estimate",
-            // Builds IAM's credential report, changes nothing (IAM's
-            // service authorization reference files it under Read).
+            // Builds IAM's credential report from what IAM holds; it
+            // changes no IAM object.
             "GenerateCredentialReport",
         ];
         match &self.action {
