@@ -18,9 +18,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::live::LiveState;
-use crate::model::expiry::show;
 use crate::model::derive::{group_name, role_name, targets};
 use crate::model::desired::DesiredState;
+use crate::model::expiry::show;
 use crate::policy::role_arn;
 
 /// The version of the JSON rendering; raised when a field changes meaning.

@@ -46,7 +46,9 @@ pub struct KeyRow {
 pub enum ReportError {
     #[error("the credential report has no `{0}` column")]
     MissingColumn(&'static str),
-    #[error("the credential report's line {line} has {found} fields where the header has {expected}")]
+    #[error(
+        "the credential report's line {line} has {found} fields where the header has {expected}"
+    )]
     Ragged {
         line: usize,
         found: usize,
@@ -94,7 +96,12 @@ impl CredentialReport {
                 ],
             ),
         ] {
-            key_columns.push((slot, column(names[0])?, column(names[1])?, column(names[2])?));
+            key_columns.push((
+                slot,
+                column(names[0])?,
+                column(names[1])?,
+                column(names[2])?,
+            ));
         }
         let mut rows = BTreeMap::new();
         for (index, line) in lines.enumerate() {

@@ -72,7 +72,11 @@ pub enum Finding {
     OldAccessKey { key: u8, days: i64 },
     /// An active access key not used for `days` (or never, `days` after
     /// it was made).
-    UnusedAccessKey { key: u8, days: i64, never_used: bool },
+    UnusedAccessKey {
+        key: u8,
+        days: i64,
+        never_used: bool,
+    },
     /// An active access key on a user the file declares console-only
     /// (`access-keys=#false`).
     KeyOnConsoleOnlyUser { key: u8 },
@@ -102,9 +106,9 @@ impl Finding {
             Finding::UnusedAccessKey { key, days, .. } => {
                 format!("access key {key} is active and unused for {days} days")
             }
-            Finding::KeyOnConsoleOnlyUser { key } => format!(
-                "access key {key} is active, but the file declares the user console-only"
-            ),
+            Finding::KeyOnConsoleOnlyUser { key } => {
+                format!("access key {key} is active, but the file declares the user console-only")
+            }
             Finding::PasswordUnused { days } => {
                 format!("console password unused for {days} days")
             }
@@ -186,9 +190,7 @@ fn judge(
     if row.password_enabled {
         match (row.password_last_used, row.password_last_changed) {
             (None, Some(issued)) if over(issued, thresholds.never_signed_in_days) => {
-                findings.push(Finding::NeverSignedIn {
-                    days: days(issued),
-                });
+                findings.push(Finding::NeverSignedIn { days: days(issued) });
             }
             (Some(used), _) if over(used, thresholds.password_unused_days) => {
                 findings.push(Finding::PasswordUnused { days: days(used) });

@@ -228,7 +228,11 @@ async fn read_logins<A: ReadEstate>(
             let plan = crate::plan::build(desired, live);
             let acted_on = plan.changes.iter().filter_map(crate::plan::user_of);
             let acted_on: Vec<String> = acted_on
-                .filter(|name| live.users.get(*name).is_some_and(|u| u.login_profile.is_some()))
+                .filter(|name| {
+                    live.users
+                        .get(*name)
+                        .is_some_and(|u| u.login_profile.is_some())
+                })
                 .map(str::to_owned)
                 .collect();
             confirm.extend(acted_on);

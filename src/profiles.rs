@@ -120,7 +120,11 @@ pub fn profiles(state: &DesiredState, user: Option<&str>) -> Result<ProfileSet, 
                 existing.groups.push(grant.group.clone());
             }
             // Reachable as long as one of the grants lasts.
-            existing.until = existing.until.clone().zip(grant.until.clone()).map(|(a, b)| a.max(b));
+            existing.until = existing
+                .until
+                .clone()
+                .zip(grant.until.clone())
+                .map(|(a, b)| a.max(b));
             continue;
         }
         let role = state

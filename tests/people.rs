@@ -106,7 +106,9 @@ async fn plans_read_login_profiles_from_the_report_and_confirm_only_what_they_ac
         .send()
         .await
         .expect("CreateUser");
-    ws.write_state(&format!("{ESTATE}user \"carol\" {{\n    access \"operator\"\n}}\n"));
+    ws.write_state(&format!(
+        "{ESTATE}user \"carol\" {{\n    access \"operator\"\n}}\n"
+    ));
     emu.clear_recording();
     ws.plan_json(&emu);
     let confirmed = calls(&emu.recording(), "GetLoginProfile");
@@ -224,7 +226,14 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
     let strict = findings(
         &jumpgate(
             &emu,
-            &["drift", &state, "--format", "json", "--never-signed-in-days", "30"],
+            &[
+                "drift",
+                &state,
+                "--format",
+                "json",
+                "--never-signed-in-days",
+                "30",
+            ],
         )
         .json(),
     );
@@ -289,7 +298,9 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
         &["profiles", &state, "--user", "kato"],
     );
     assert!(
-        profiles.stdout.contains("as role-developer, through group-developer-apps, until 2027-01-31"),
+        profiles
+            .stdout
+            .contains("as role-developer, through group-developer-apps, until 2027-01-31"),
         "{}",
         profiles.stdout
     );
@@ -312,7 +323,12 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
         .unwrap()
         .iter()
         .filter(|c| c["reason"] == "expired")
-        .map(|c| (c["action"].as_str().unwrap(), c["address"].as_str().unwrap()))
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap(),
+                c["address"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert!(
         expired.contains(&("delete", "membership.kato/group-developer-apps")),
@@ -329,7 +345,8 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
     );
     let text = jumpgate_with_env(&emu, &on("2027-02-01"), &["plan", &state]);
     assert!(
-        text.stdout.contains("membership.kato/group-developer-apps  (expired)"),
+        text.stdout
+            .contains("membership.kato/group-developer-apps  (expired)"),
         "{}",
         text.stdout
     );
@@ -410,7 +427,11 @@ async fn after_an_organizations_apply_profiles_cover_every_account_it_created() 
         .arg(&config)
         .output()
         .expect("python");
-    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
     let profiles: BTreeMap<String, BTreeMap<String, String>> =
         serde_json::from_slice(&read.stdout).expect("botocore's profiles as JSON");
     for (profile, email) in [
@@ -433,7 +454,11 @@ async fn after_an_organizations_apply_profiles_cover_every_account_it_created() 
         &["profiles", &state, "--user", "me", "--format", "links"],
     );
     denied.expect_code(0);
-    assert!(!denied.stdout.contains("sandbox-admin"), "{}", denied.stdout);
+    assert!(
+        !denied.stdout.contains("sandbox-admin"),
+        "{}",
+        denied.stdout
+    );
     assert!(
         denied.stderr.contains("Left out account sandbox: declared by e-mail only, and the organization's accounts could not be listed"),
         "{}",

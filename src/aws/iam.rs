@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::{EntityType, Tag};
 
 use super::{Aws, AwsError, Caller, ChangeEstate, IamSnapshot, LockStore, ReadEstate};
+use crate::credential_report::CredentialReport;
 use crate::live::{
     LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser,
     OWNED_PATH, UserDependents,
 };
-use crate::credential_report::CredentialReport;
 use crate::model::desired::PasswordPolicy;
 use crate::plan::Operation;
 use crate::policy::{MFA_POLICY_NAME, parse_document};

@@ -22,11 +22,11 @@ use tokio::sync::Semaphore;
 
 pub use error::AwsError;
 
+use crate::credential_report::CredentialReport;
 use crate::live::{
     LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser,
     UserDependents,
 };
-use crate::credential_report::CredentialReport;
 use crate::model::desired::PasswordPolicy;
 use crate::plan::Operation;
 

@@ -11,17 +11,17 @@ use super::diagnostic::{Location, Problem};
 use super::reader::{NodeReader, Spanned};
 use super::source::Sources;
 use super::suggest::did_you_mean;
+use crate::hygiene::Thresholds;
 use crate::model::derive::{GroupSpec, MAX_GROUPS_PER_USER, group_name, managed_groups, role_name};
 use crate::model::desired::{
     Access, Account, DesiredState, JumpAccount, Organization, PasswordPolicy, Project, RoleDef,
     Until, User,
 };
+use crate::model::expiry::parse_date;
 use crate::model::names::{
     AccountId, AccountName, Color, Email, GroupName, NameError, PolicyArn, ProjectName, Region,
     RoleKey, RoleName, UserName, shown,
 };
-use crate::hygiene::Thresholds;
-use crate::model::expiry::parse_date;
 use crate::policy::{GROUP_INLINE_POLICY_MAX, group_policy, policy_size, role_arn};
 
 const TOP_LEVEL: &[&str] = &[
@@ -444,13 +444,8 @@ fn read_user(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Ve
                 problems.push(unknown_node(child, file, Some("user"), &["access"]));
                 continue;
             }
-            let mut r = NodeReader::new(
-                child,
-                file,
-                problems,
-                &["role name"],
-                &["project", "until"],
-            );
+            let mut r =
+                NodeReader::new(child, file, problems, &["role name"], &["project", "until"]);
             r.no_children();
             let role = r.string_argument(0, "role name");
             let project = r.string("project");

@@ -87,7 +87,9 @@ pub fn resolve(mut desired: DesiredState, today: Date) -> DesiredState {
                 return false;
             }
             if soon(until) {
-                expiry.soon.push(End::new(name.as_str(), None, until, today));
+                expiry
+                    .soon
+                    .push(End::new(name.as_str(), None, until, today));
             }
         }
         let ends = user.until.grants.clone();
@@ -108,7 +110,9 @@ pub fn resolve(mut desired: DesiredState, today: Date) -> DesiredState {
             }
             None => true,
         });
-        user.until.grants.retain(|access, _| user.access.contains(access));
+        user.until
+            .grants
+            .retain(|access, _| user.access.contains(access));
         true
     });
     desired.expiry = expiry;
@@ -153,7 +157,15 @@ mod tests {
     #[test]
     fn dates_are_iso_8601_calendar_dates() {
         assert_eq!(show(parse_date("2027-01-31").unwrap()), "2027-01-31");
-        for bad in ["2027-02-30", "2027-13-01", "27-01-31", "2027/01/31", "2027-1-31", "tomorrow", ""] {
+        for bad in [
+            "2027-02-30",
+            "2027-13-01",
+            "27-01-31",
+            "2027/01/31",
+            "2027-1-31",
+            "tomorrow",
+            "",
+        ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
     }

@@ -7,7 +7,12 @@ use crate::model::expiry::{End, SOON_DAYS};
 
 pub(super) fn label(mut plan: Plan, desired: &DesiredState) -> Plan {
     for change in &mut plan.changes {
-        if desired.expiry.expired.iter().any(|end| removes(change, end)) {
+        if desired
+            .expiry
+            .expired
+            .iter()
+            .any(|end| removes(change, end))
+        {
             change.reason = Some(Reason::Expired);
         }
     }
@@ -93,8 +98,11 @@ user "kato" until="2027-03-31" {
             removals,
             [("membership.kato/group-developer", Some(Reason::Expired))]
         );
-        assert!(plan_on("2027-04-01").changes.iter().all(|c| {
-            c.reason == Some(Reason::Expired) && c.action == Action::Delete
-        }));
+        assert!(
+            plan_on("2027-04-01")
+                .changes
+                .iter()
+                .all(|c| { c.reason == Some(Reason::Expired) && c.action == Action::Delete })
+        );
     }
 }

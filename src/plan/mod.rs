@@ -27,10 +27,10 @@ pub use accounts::{BootstrapHint, resolve_account_ids};
 pub fn build(desired: &DesiredState, live: &crate::live::LiveState) -> Plan {
     expiry::label(build::build(desired, live), desired)
 }
-pub use lockout::{Lockout, lockouts};
-pub use only::{OnlyError, Subset, only};
-pub(crate) use only::user_of;
 pub use expiry::ending_soon;
+pub use lockout::{Lockout, lockouts};
+pub(crate) use only::user_of;
+pub use only::{OnlyError, Subset, only};
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;

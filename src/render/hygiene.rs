@@ -56,7 +56,9 @@ pub(super) fn markdown(out: &mut String, report: &DriftReport) {
         }
     }
     let Some(hygiene) = &report.hygiene else {
-        out.push_str("\n**Credential hygiene:** not checked (IAM's credential report could not be read).\n");
+        out.push_str(
+            "\n**Credential hygiene:** not checked (IAM's credential report could not be read).\n",
+        );
         return;
     };
     let _ = writeln!(
