@@ -133,7 +133,36 @@ impl Progress {
 }
 
 /// A change's result: the secret it delivered, if any, or why it failed.
-type ChangeOutcome = Result<Option<(String, Delivered)>, String>;
+type ChangeOutcome = Result<Option<(String, Delivered)>, ChangeFailure>;
+
+/// Why a change failed, and whether later stages may still run.
+#[derive(Debug, Clone)]
+struct ChangeFailure {
+    reason: String,
+    /// A stack instance failed in its own account (AWS's reason given):
+    /// nothing in later stages depends on one account's roles, so the
+    /// groups and users still get made, and the next apply repairs the
+    /// instance.
+    in_its_account_only: bool,
+}
+
+impl From<AwsError> for ChangeFailure {
+    fn from(err: AwsError) -> ChangeFailure {
+        ChangeFailure {
+            in_its_account_only: matches!(err, AwsError::StackInstancesFailed { .. }),
+            reason: err.to_string(),
+        }
+    }
+}
+
+impl From<String> for ChangeFailure {
+    fn from(reason: String) -> ChangeFailure {
+        ChangeFailure {
+            reason,
+            in_its_account_only: false,
+        }
+    }
+}
 
 /// Carries out `plan`. Individual failures are in the report, not errors.
 pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions) -> ApplyReport {
@@ -150,16 +179,7 @@ pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions
         let outcomes: Vec<(&Change, ChangeOutcome)> =
             match stage {
                 Stage::StackInstances | Stage::DeleteStackInstances => {
-                    // A StackSet runs one operation at a time: one call for all accounts.
-                    let merged = merge_stack_instance_operations(changes);
-                    let result = match merged {
-                        Some(op) => aws.call(&op).await.map_err(|e| e.to_string()),
-                        None => Ok(()),
-                    };
-                    changes
-                        .iter()
-                        .map(|c| (*c, result.clone().map(|()| None)))
-                        .collect()
+                    run_stack_instance_changes(aws, changes).await
                 }
                 _ => futures::stream::iter(changes.iter().copied())
                     .map(|change| async move { (change, run_change(aws, change, options).await) })
@@ -169,15 +189,18 @@ pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions
             };
         let mut stage_failed = false;
         for (change, outcome) in outcomes {
-            progress.finished(change, &outcome.as_ref().map(|_| ()).map_err(Clone::clone));
+            progress.finished(
+                change,
+                &outcome.as_ref().map(|_| ()).map_err(|f| f.reason.clone()),
+            );
             match outcome {
                 Ok(secret) => {
                     report.secrets.extend(secret);
                     report.applied.push(change.clone());
                 }
-                Err(reason) => {
-                    stage_failed = true;
-                    report.failed.push((change.clone(), reason));
+                Err(failure) => {
+                    stage_failed |= !failure.in_its_account_only;
+                    report.failed.push((change.clone(), failure.reason));
                 }
             }
         }
@@ -191,43 +214,116 @@ pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions
     report
 }
 
-fn merge_stack_instance_operations(changes: &[&Change]) -> Option<Operation> {
-    let mut merged: Option<Operation> = None;
-    for op in changes.iter().flat_map(|c| &c.operations) {
-        match (&mut merged, op) {
-            (None, _) => merged = Some(op.clone()),
-            (
-                Some(Operation::CreateStackInstances {
-                    accounts, regions, ..
-                }),
-                Operation::CreateStackInstances {
-                    accounts: more_accounts,
-                    regions: more_regions,
-                    ..
-                },
-            )
-            | (
-                Some(Operation::DeleteStackInstances {
-                    accounts, regions, ..
-                }),
-                Operation::DeleteStackInstances {
-                    accounts: more_accounts,
-                    regions: more_regions,
-                    ..
-                },
-            ) => {
-                for account in more_accounts {
-                    if !accounts.contains(account) {
-                        accounts.push(account.clone());
-                    }
-                }
-                for region in more_regions {
-                    if !regions.contains(region) {
-                        regions.push(region.clone());
-                    }
-                }
+/// A StackSet runs one operation at a time: one call per kind of instance
+/// change (create, update, delete), each for all its accounts at once. When
+/// instances fail, only the changes of those accounts fail, each with AWS's
+/// reason for its account.
+async fn run_stack_instance_changes<'c, A: ChangeEstate>(
+    aws: &A,
+    changes: &[&'c Change],
+) -> Vec<(&'c Change, ChangeOutcome)> {
+    let mut outcomes: Vec<(&Change, ChangeOutcome)> =
+        changes.iter().map(|c| (*c, Ok(None))).collect();
+    for merged in merge_stack_instance_operations(changes) {
+        let kind = std::mem::discriminant(&merged);
+        let Err(err) = aws.call(&merged).await else {
+            continue;
+        };
+        for (change, outcome) in &mut outcomes {
+            let accounts: Vec<&String> = change
+                .operations
+                .iter()
+                .filter(|op| std::mem::discriminant(*op) == kind)
+                .flat_map(instance_accounts)
+                .collect();
+            if accounts.is_empty() {
+                continue;
             }
-            _ => {}
+            let failure = match &err {
+                AwsError::StackInstancesFailed { failures, .. } => {
+                    let mine: Vec<String> = failures
+                        .iter()
+                        .filter(|f| accounts.contains(&&f.account))
+                        .map(|f| format!("{}: {}", f.status, f.reason))
+                        .collect();
+                    if mine.is_empty() {
+                        continue;
+                    }
+                    ChangeFailure {
+                        reason: mine.join("; "),
+                        in_its_account_only: true,
+                    }
+                }
+                other => ChangeFailure {
+                    reason: other.to_string(),
+                    in_its_account_only: false,
+                },
+            };
+            *outcome = Err(failure);
+        }
+    }
+    outcomes
+}
+
+fn instance_accounts(op: &Operation) -> &[String] {
+    match op {
+        Operation::CreateStackInstances { accounts, .. }
+        | Operation::UpdateStackInstances { accounts, .. }
+        | Operation::DeleteStackInstances { accounts, .. } => accounts,
+        _ => &[],
+    }
+}
+
+/// The stage's instance operations, one per kind, accounts and Regions
+/// merged, in the order their kinds first appear.
+fn merge_stack_instance_operations(changes: &[&Change]) -> Vec<Operation> {
+    let mut merged: Vec<Operation> = Vec::new();
+    for op in changes.iter().flat_map(|c| &c.operations) {
+        let same_kind = merged
+            .iter_mut()
+            .find(|m| std::mem::discriminant(*m) == std::mem::discriminant(op));
+        let Some(into) = same_kind else {
+            merged.push(op.clone());
+            continue;
+        };
+        let (
+            Operation::CreateStackInstances {
+                accounts, regions, ..
+            }
+            | Operation::UpdateStackInstances {
+                accounts, regions, ..
+            }
+            | Operation::DeleteStackInstances {
+                accounts, regions, ..
+            },
+            Operation::CreateStackInstances {
+                accounts: more_accounts,
+                regions: more_regions,
+                ..
+            }
+            | Operation::UpdateStackInstances {
+                accounts: more_accounts,
+                regions: more_regions,
+                ..
+            }
+            | Operation::DeleteStackInstances {
+                accounts: more_accounts,
+                regions: more_regions,
+                ..
+            },
+        ) = (into, op)
+        else {
+            continue;
+        };
+        for account in more_accounts {
+            if !accounts.contains(account) {
+                accounts.push(account.clone());
+            }
+        }
+        for region in more_regions {
+            if !regions.contains(region) {
+                regions.push(region.clone());
+            }
         }
     }
     merged
@@ -238,7 +334,7 @@ async fn run_change<A: ChangeEstate>(
     aws: &A,
     change: &Change,
     options: &ApplyOptions,
-) -> Result<Option<(String, Delivered)>, String> {
+) -> ChangeOutcome {
     let mut delivered = None;
     for op in &change.operations {
         match op {
@@ -249,10 +345,10 @@ async fn run_change<A: ChangeEstate>(
             } => {
                 let secret = create_login_profile(aws, user, delivery, *password_length, options)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| ChangeFailure::from(e.to_string()))?;
                 delivered = Some((user.clone(), secret));
             }
-            other => aws.call(other).await.map_err(|e| e.to_string())?,
+            other => aws.call(other).await.map_err(ChangeFailure::from)?,
         }
     }
     Ok(delivered)

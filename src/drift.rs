@@ -261,6 +261,12 @@ fn item_for_change(change: &Change) -> DriftItem {
             "the roles are missing in account {} (no stack instance)",
             change.account
         ),
+        (Kind::StackInstance, Update) => format!(
+            "the roles in account {} are {} since a StackSet operation failed there: {}",
+            change.account,
+            field(before, "status"),
+            field(before, "reason")
+        ),
         (Kind::StackInstance, Delete) => format!(
             "the roles are deployed in account {}, which the file does not declare",
             change.account

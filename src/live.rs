@@ -40,6 +40,15 @@ pub struct LiveState {
     /// have no working stack instance yet.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub execution_role_stacks: BTreeMap<String, bool>,
+    /// The StackSet's administration and execution roles that exist in the
+    /// jump account although jumpgate's stack for them does not (made by
+    /// hand, or by AWS's sample templates, which use the same names).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub foreign_stack_set_roles: BTreeSet<String>,
+    /// Member accounts whose access role cannot be assumed (an account
+    /// invited into the organization has none), by account id.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unreachable_accounts: BTreeSet<String>,
     /// IAM's credential report, when it could be read. Left out of saved
     /// plans and their fingerprint: it is regenerated every four hours, and
     /// what the plan depends on in it is already in `users`.

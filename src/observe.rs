@@ -11,7 +11,10 @@ use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
 use crate::model::names::AccountId;
 use crate::plan::resolve_account_ids;
-use crate::templates::{ADMIN_ROLE_STACK, EXECUTION_ROLE_STACK, ROLES_STACK_SET};
+use crate::templates::{
+    ADMIN_ROLE_STACK, ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK,
+    ROLES_STACK_SET,
+};
 
 /// Per-user reads started at once; the AWS layer bounds requests in flight.
 const USER_READS_AT_ONCE: usize = 64;
@@ -70,6 +73,7 @@ pub async fn observe_with<A: ReadEstate>(
         });
     }
     let mut live = read_jump_account(aws, &desired.jump.id).await?;
+    read_foreign_stack_set_roles(aws, &mut live).await?;
     if let Some(organization) = &desired.organization {
         let org = aws
             .organization()
@@ -266,6 +270,27 @@ async fn read_login_profiles<A: ReadEstate>(
     Ok(())
 }
 
+/// Notes the StackSet roles that exist without jumpgate's stack, so the
+/// plan uses them instead of a stack that would fail on the name.
+async fn read_foreign_stack_set_roles<A: ReadEstate>(
+    aws: &A,
+    live: &mut LiveState,
+) -> Result<(), AwsError> {
+    for (stack, role) in [
+        (ADMIN_ROLE_STACK, ADMINISTRATION_ROLE_NAME),
+        (EXECUTION_ROLE_STACK, EXECUTION_ROLE_NAME),
+    ] {
+        let deployed = live
+            .stacks
+            .get(stack)
+            .is_some_and(|s| s.status != "ROLLBACK_COMPLETE");
+        if !deployed && aws.role_exists(role).await? {
+            live.foreign_stack_set_roles.insert(role.to_owned());
+        }
+    }
+    Ok(())
+}
+
 /// Looks, through the access role, for the execution role in the member
 /// accounts that have no working stack instance yet (where it matters).
 async fn read_execution_roles<A: ReadEstate>(
@@ -295,7 +320,7 @@ async fn read_execution_roles<A: ReadEstate>(
         })
         .map(|t| t.id.to_string())
         .collect();
-    let found: Vec<(String, bool)> = futures::stream::iter(unchecked)
+    let found: Vec<(String, Option<bool>)> = futures::stream::iter(unchecked)
         .map(|account| async move {
             let present = aws.execution_role_stack_in(&account, access_role).await?;
             Ok::<_, AwsError>((account, present))
@@ -303,6 +328,12 @@ async fn read_execution_roles<A: ReadEstate>(
         .buffer_unordered(USER_READS_AT_ONCE)
         .try_collect()
         .await?;
-    live.execution_role_stacks.extend(found);
+    for (account, present) in found {
+        if let Some(present) = present {
+            live.execution_role_stacks.insert(account, present);
+        } else {
+            live.unreachable_accounts.insert(account);
+        }
+    }
     Ok(())
 }

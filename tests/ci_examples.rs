@@ -344,7 +344,13 @@ fn calls_in_source() -> BTreeSet<String> {
             _ => continue,
         };
         let text = fs::read_to_string(&path).expect("source");
-        for marker in ["from_sdk(\"", "send!(", "all_items!("] {
+        for marker in [
+            "from_sdk(\"",
+            "send!(",
+            "all_items!(",
+            "instance_operation!(",
+            "answered(\"",
+        ] {
             for (at, _) in text.match_indices(marker) {
                 let rest = text[at + marker.len()..]
                     .trim_start()
@@ -356,7 +362,7 @@ fn calls_in_source() -> BTreeSet<String> {
                 if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
                     continue;
                 }
-                let service = if name == "GetCallerIdentity" {
+                let service = if name == "GetCallerIdentity" || name == "AssumeRole" {
                     "sts"
                 } else {
                     service
@@ -503,6 +509,7 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
         )
         .unwrap();
     };
+    emu.bootstrap_declared(&estate("")).await;
     emu.start_recording();
     let mut read_calls = BTreeSet::new();
     let mut all_calls = BTreeSet::new();

@@ -14,7 +14,7 @@ use aws_sdk_cloudformation::types::{Capability, Parameter};
 use serde_json::{Value, json};
 
 use harness::{JUMP, Workspace, iam, jumpgate, user_exists};
-use support::emulator::{Emulator, REGION};
+use support::emulator::{Emulator, EmulatorOptions, REGION};
 
 const ESTATE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -196,8 +196,13 @@ async fn change_out_of_band(emu: &Emulator) {
 
 #[tokio::test]
 async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_apply() {
-    let emu = Emulator::start();
+    // The hand-made changes below follow each other at once: StackSet
+    // operations end as soon as they start, or the second one would meet
+    // the first still running (OperationInProgressException), as on AWS.
+    let emu =
+        Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "0"));
     let ws = Workspace::with_state(ESTATE);
+    ws.bootstrap_members(&emu).await;
     ws.apply(&emu, &[]).expect_code(0);
 
     // Clean: exit 0 in every format.

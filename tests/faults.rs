@@ -129,17 +129,12 @@ async fn cloudformation_counts(emu: &Emulator) -> (usize, BTreeMap<String, usize
                 .or_default() += 1;
         }
     }
-    let mut instances: Vec<String> = cfn
-        .list_stack_instances()
-        .stack_set_name("iam-roles")
-        .send()
+    let instances: Vec<String> = emu
+        .stack_instances("iam-roles")
         .await
-        .expect("ListStackInstances")
-        .summaries()
-        .iter()
-        .map(|s| s.account().unwrap_or_default().to_owned())
+        .into_iter()
+        .map(|(account, _, _)| account)
         .collect();
-    instances.sort();
     (sets, stacks, instances)
 }
 
@@ -217,6 +212,7 @@ async fn a_large_apply_through_faults_converges_in_one_run() {
         variant: 0,
     };
     let ws = Workspace::new(&estate);
+    emu.bootstrap_declared(&estate.kdl()).await;
     let planned = ws.plan(&emu);
     let changes = planned["changes"].as_array().expect("changes").len();
     assert!(changes >= 300, "a plan of 300+ changes, got {changes}");
@@ -285,6 +281,7 @@ async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishe
         variant: 0,
     };
     let ws = Workspace::new(&estate);
+    emu.bootstrap_declared(&estate.kdl()).await;
     let planned = ws.plan(&emu);
     let changes = planned["changes"].as_array().expect("changes").len();
     let file = "reliability-faults.txt";
@@ -394,6 +391,7 @@ async fn every_change_whose_first_answer_is_lost_is_retried_into_one_object() {
         variant: 0,
     };
     let ws = Workspace::new(&estate);
+    emu.bootstrap_declared(&estate.kdl()).await;
     let proxy = FaultProxy::start(
         emulator_port(&emu),
         seed(),

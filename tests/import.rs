@@ -165,6 +165,7 @@ fn accounts_by_project(state: &DesiredState) -> BTreeSet<(Option<String>, String
 async fn a_hand_built_jump_account_of_50_users_imports_to_a_file_that_plans_nothing() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(INFRASTRUCTURE);
+    ws.bootstrap_members(&emu).await;
     // Nobody is declared yet, so nobody could reach the admin role.
     ws.apply(&emu, &["--allow-lockout"]).expect_code(0);
     let iam = iam(&emu).await;
@@ -270,6 +271,7 @@ account "web-prod" id="210987654321"
 account "shared" id="410987654321"
 "#,
     );
+    ws.bootstrap_members(&emu).await;
     // Nobody is declared yet, so nobody could reach the admin role.
     ws.apply(&emu, &["--allow-lockout"]).expect_code(0);
     let iam = iam(&emu).await;

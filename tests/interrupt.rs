@@ -135,6 +135,9 @@ async fn applies_killed_at_20_points_are_finished_by_the_next_apply() {
         users: 32,
         variant,
     });
+    for estate in &estates {
+        emu.bootstrap_declared(&estate.kdl()).await;
+    }
     let proxy = FaultProxy::start(
         emu.endpoint_url()
             .rsplit(':')

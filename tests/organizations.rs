@@ -18,7 +18,9 @@ mod harness;
 
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_organizations::Client as OrgClient;
-use aws_sdk_organizations::types::OrganizationFeatureSet;
+use aws_sdk_organizations::types::{
+    CreateAccountState, CreateAccountStatus, OrganizationFeatureSet,
+};
 use serde_json::Value;
 
 use harness::{
@@ -82,17 +84,83 @@ async fn create_organization(org: &OrgClient) {
         .expect("CreateOrganization");
 }
 
-/// Creates an account in the caller's organization; returns its id.
-async fn create_account(org: &OrgClient, name: &str, email: &str) -> String {
-    org.create_account()
-        .account_name(name)
-        .email(email)
+/// Creates an account in the caller's organization and waits for it, as
+/// AWS runs CreateAccount (IN_PROGRESS first); returns its id.
+async fn create_account(emu: &Emulator, org: &OrgClient, name: &str, email: &str) -> String {
+    create_account_joined(emu, org, name, email, None).await
+}
+
+/// `create_account`; with `Some("INVITED")` the strict test ground makes it
+/// an account invited into the organization, without an access role.
+async fn create_account_joined(
+    emu: &Emulator,
+    org: &OrgClient,
+    name: &str,
+    email: &str,
+    joined: Option<&str>,
+) -> String {
+    let mut request = org.create_account().account_name(name).email(email);
+    if let Some(method) = joined {
+        request = request.tags(
+            aws_sdk_organizations::types::Tag::builder()
+                .key("jumpgate-strict:joined-method")
+                .value(method)
+                .build()
+                .expect("a tag"),
+        );
+    }
+    let request_id = request
         .send()
         .await
         .expect("CreateAccount")
         .create_account_status
-        .and_then(|s| s.account_id)
-        .expect("moto creates the account at once")
+        .and_then(|s| s.id)
+        .expect("a request id");
+    loop {
+        let status = account_status(org, &request_id).await;
+        match status.state {
+            Some(CreateAccountState::Succeeded) => {
+                let id = status.account_id.expect("an account id");
+                if joined.is_none() {
+                    wait_until_reachable(emu, &id).await;
+                }
+                return id;
+            }
+            Some(CreateAccountState::Failed) => panic!("CreateAccount failed: {status:?}"),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// The state of a CreateAccount request.
+async fn account_status(org: &OrgClient, request_id: &str) -> CreateAccountStatus {
+    org.describe_create_account_status()
+        .create_account_request_id(request_id)
+        .send()
+        .await
+        .expect("DescribeCreateAccountStatus")
+        .create_account_status
+        .expect("a status")
+}
+
+/// Waits until the new account's access role can be assumed, as for an
+/// account created a while ago.
+async fn wait_until_reachable(emu: &Emulator, id: &str) {
+    let sts = aws_sdk_sts::Client::new(&emu.sdk_config().await);
+    for _ in 0..50 {
+        let assumed = sts
+            .assume_role()
+            .role_arn(format!(
+                "arn:aws:iam::{id}:role/OrganizationAccountAccessRole"
+            ))
+            .role_session_name("organizations-test")
+            .send()
+            .await;
+        if assumed.is_ok() {
+            return;
+        }
+    }
+    panic!("account {id} never became reachable");
 }
 
 /// The organization's accounts as (e-mail, id).
@@ -135,19 +203,11 @@ async fn has_execution_stack(emu: &Emulator, account: &str) -> bool {
 
 /// The accounts of the `iam-roles` StackSet's instances in the jump account.
 async fn instance_accounts(emu: &Emulator) -> Vec<String> {
-    let cfn = CfnClient::new(&emu.sdk_config().await);
-    let mut accounts: Vec<String> = cfn
-        .list_stack_instances()
-        .stack_set_name("iam-roles")
-        .send()
+    emu.stack_instances("iam-roles")
         .await
-        .expect("ListStackInstances")
-        .summaries()
-        .iter()
-        .filter_map(|s| s.account().map(str::to_owned))
-        .collect();
-    accounts.sort();
-    accounts
+        .into_iter()
+        .map(|(account, _, _)| account)
+        .collect()
 }
 
 fn actions_named<'r>(recording: &'r [RecordedRequest], action: &str) -> Vec<&'r RecordedRequest> {
@@ -350,11 +410,13 @@ async fn accounts_already_in_the_organization_are_matched_and_others_left_alone(
     let emu = Emulator::start();
     let org = organizations(&emu).await;
     create_organization(&org).await;
-    let legacy = create_account(&org, "legacy", "ops+legacy@example.com").await;
-    let existing = create_account(&org, "existing", "ops+existing@example.com").await;
-    let stray = create_account(&org, "stray", "ops+stray@example.com").await;
-    // Declared by id but in no organization: jumpgate has no way in there.
+    let legacy = create_account(&emu, &org, "legacy", "ops+legacy@example.com").await;
+    let existing = create_account(&emu, &org, "existing", "ops+existing@example.com").await;
+    let stray = create_account(&emu, &org, "stray", "ops+stray@example.com").await;
+    // Declared by id but in no organization: jumpgate has no way in there;
+    // its owner put the execution role there.
     let outsider = "210987654321";
+    emu.bootstrap_accounts(JUMP, &[outsider]).await;
     let ws = Workspace::with_state(&format!(
         r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -472,7 +534,7 @@ async fn organizations_mode_needs_the_management_account() {
     let management = "111111111111";
     let org = OrgClient::new(&emu.sdk_config_for_account(management).await);
     create_organization(&org).await;
-    let member = create_account(&org, "member", "ops+member@example.com").await;
+    let member = create_account(&emu, &org, "member", "ops+member@example.com").await;
     let ws = Workspace::with_state(&format!(
         r#"
 jump-account id="{member}" region="ap-northeast-1"
@@ -654,8 +716,70 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
     );
     assert_nothing_mutated(&emu, "a second bootstrap");
 
-    // jumpgate cannot look into members: the list shrinks once the stack
-    // instances work, i.e. after apply.
+    // analytics has no execution role yet: its instance fails, as on AWS,
+    // and apply says so by account and AWS's reason, and exits 1; the
+    // other accounts and everything after the instances are done.
+    let failed = ws.apply(&emu, &[]);
+    failed.expect_code(1);
+    let failure_line = failed
+        .stdout
+        .lines()
+        .find(|l| l.contains(&format!("stack-instance.iam-roles/{analytics}/")))
+        .unwrap_or_else(|| panic!("the failed instance is named:\n{}", failed.stdout));
+    assert!(
+        failure_line.contains("should have 'AWSCloudFormationStackSetExecutionRole' role"),
+        "with AWS's reason: {failure_line}"
+    );
+    assert!(
+        !failed
+            .stdout
+            .contains(&format!("stack-instance.iam-roles/{payments}/")),
+        "payments-prod succeeded: {}",
+        failed.stdout
+    );
+    assert!(
+        role_names(&iam_in(&emu, payments).await)
+            .await
+            .contains(&"role-admin".to_owned()),
+        "the roles reached payments-prod"
+    );
+    assert!(
+        harness::user_exists(&iam(&emu).await, "me").await,
+        "later stages ran"
+    );
+    // The next plan repairs it, and names the account that needs bootstrap.
+    let plan = ws.plan_json(&emu);
+    assert_eq!(
+        harness::changes(&plan),
+        [(
+            "update".to_owned(),
+            format!("stack-instance.iam-roles/{analytics}/ap-northeast-1")
+        )]
+    );
+    let hints: Vec<&str> = list(&plan, "bootstrap_needed")
+        .iter()
+        .filter_map(|h| h["account_id"].as_str())
+        .collect();
+    assert_eq!(hints, [analytics]);
+    let drift = jumpgate(&emu, &["drift", &state]);
+    drift.expect_code(2);
+    assert!(
+        drift.stdout.contains(&format!(
+            "the roles in account {analytics} are OUTDATED since a StackSet operation failed there"
+        )),
+        "drift reports the failed instance:\n{}",
+        drift.stdout
+    );
+
+    // After analytics' owner bootstraps it, one apply repairs the instance
+    // and the plan after that is empty.
+    let analytics_credentials = credentials_for(&emu, analytics).await;
+    jumpgate_as(
+        &emu,
+        &analytics_credentials,
+        &["bootstrap", &state, "--account", "analytics"],
+    )
+    .expect_code(0);
     ws.apply(&emu, &[]).expect_code(0);
     let plan = ws.plan_json(&emu);
     assert!(
@@ -663,6 +787,12 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         "after apply no account needs bootstrap: {plan:#}"
     );
     assert_eq!(instance_accounts(&emu).await, [JUMP, payments, analytics]);
+    assert!(
+        role_names(&iam_in(&emu, analytics).await)
+            .await
+            .contains(&"role-admin".to_owned()),
+        "the roles reached analytics"
+    );
     jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
 }
 
@@ -743,4 +873,194 @@ user "me" {
         [role("role-admin"), role("role-billing")],
         "one role per declared role"
     );
+}
+
+/// The strict test ground's Organizations rules, each firing, and absent
+/// from plain moto.
+#[tokio::test]
+async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
+    let emu = Emulator::start();
+    let org = organizations(&emu).await;
+    create_organization(&org).await;
+    let sts = aws_sdk_sts::Client::new(&emu.sdk_config().await);
+
+    // IN_PROGRESS first, with no account id and no account listed yet.
+    let started = org
+        .create_account()
+        .account_name("fresh")
+        .email("me+fresh@example.com")
+        .send()
+        .await
+        .expect("CreateAccount")
+        .create_account_status
+        .expect("a status");
+    assert_eq!(started.state, Some(CreateAccountState::InProgress));
+    assert!(started.account_id.is_none());
+    let request_id = started.id.expect("a request id");
+    let first = account_status(&org, &request_id).await;
+    assert_eq!(first.state, Some(CreateAccountState::InProgress));
+    assert_eq!(
+        org_accounts(&org).await.len(),
+        1,
+        "only the management account"
+    );
+
+    // Then SUCCEEDED; the access role is still refused for a while.
+    let id = loop {
+        let status = account_status(&org, &request_id).await;
+        if status.state == Some(CreateAccountState::Succeeded) {
+            break status.account_id.expect("an account id");
+        }
+    };
+    let access_role = format!("arn:aws:iam::{id}:role/OrganizationAccountAccessRole");
+    let assume = || {
+        sts.assume_role()
+            .role_arn(&access_role)
+            .role_session_name("strict-test")
+            .send()
+    };
+    let denied = assume()
+        .await
+        .expect_err("a new account is not reachable at once");
+    assert_eq!(
+        denied.as_service_error().and_then(|e| e.meta().code()),
+        Some("AccessDenied")
+    );
+    let mut attempts = 1;
+    while assume().await.is_err() {
+        attempts += 1;
+        assert!(attempts < 10, "the access role becomes usable");
+    }
+
+    // A repeated e-mail ends FAILED with EMAIL_ALREADY_EXISTS.
+    let repeated = org
+        .create_account()
+        .account_name("again")
+        .email("ME+fresh@example.com")
+        .send()
+        .await
+        .expect("CreateAccount")
+        .create_account_status
+        .and_then(|s| s.id)
+        .expect("a request id");
+    let failed = loop {
+        let status = account_status(&org, &repeated).await;
+        if status.state != Some(CreateAccountState::InProgress) {
+            break status;
+        }
+    };
+    assert_eq!(failed.state, Some(CreateAccountState::Failed));
+    assert_eq!(
+        failed.failure_reason.as_ref().map(|r| r.as_str()),
+        Some("EMAIL_ALREADY_EXISTS")
+    );
+
+    // An invited account has no access role at all.
+    let invited = create_account_joined(
+        &emu,
+        &org,
+        "invited",
+        "me+invited@example.com",
+        Some("INVITED"),
+    )
+    .await;
+    let denied = sts
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{invited}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("strict-test")
+        .send()
+        .await
+        .expect_err("an invited account has no access role");
+    assert_eq!(
+        denied.as_service_error().and_then(|e| e.meta().code()),
+        Some("AccessDenied")
+    );
+
+    // Plain moto: done at once, reachable at once.
+    let lax = Emulator::start_with(support::emulator::EmulatorOptions::lax());
+    let org = organizations(&lax).await;
+    create_organization(&org).await;
+    let status = org
+        .create_account()
+        .account_name("fresh")
+        .email("me+fresh@example.com")
+        .send()
+        .await
+        .expect("CreateAccount")
+        .create_account_status
+        .expect("a status");
+    assert_eq!(status.state, Some(CreateAccountState::Succeeded));
+}
+
+#[tokio::test]
+async fn an_invited_member_is_named_for_bootstrap_and_the_plan_does_not_fail() {
+    let emu = Emulator::start();
+    let org = organizations(&emu).await;
+    create_organization(&org).await;
+    let created = create_account(&emu, &org, "created", "ops+created@example.com").await;
+    let invited = create_account_joined(
+        &emu,
+        &org,
+        "invited",
+        "ops+invited@example.com",
+        Some("INVITED"),
+    )
+    .await;
+    let ws = Workspace::with_state(&format!(
+        r#"
+jump-account id="123456789012" region="ap-northeast-1"
+organization
+account "created" id="{created}"
+account "invited" id="{invited}"
+user "me" {{
+    access "admin"
+}}
+"#
+    ));
+    let state = ws.state_arg();
+
+    let plan = ws.plan_json(&emu);
+    let planned = addresses(&plan);
+    assert!(
+        planned.contains(&format!("stack.{EXECUTION_ROLE_STACK}/{created}")),
+        "the created member is bootstrapped through the access role: {planned:?}"
+    );
+    assert!(
+        !planned.contains(&format!("stack.{EXECUTION_ROLE_STACK}/{invited}")),
+        "the invited one cannot be: {planned:?}"
+    );
+    let hints: Vec<&str> = list(&plan, "bootstrap_needed")
+        .iter()
+        .filter_map(|h| h["account_id"].as_str())
+        .collect();
+    assert_eq!(hints, [invited.as_str()]);
+    assert!(
+        list(&plan, "warnings")
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|w| w.contains(&invited) && w.contains("cannot be assumed")),
+        "{plan:#}"
+    );
+
+    // Its instance fails until its owner bootstraps it; then apply finishes.
+    let failed = ws.apply(&emu, &[]);
+    failed.expect_code(1);
+    assert!(
+        failed.stdout.contains(&format!(
+            "stack-instance.iam-roles/{invited}/ap-northeast-1"
+        )),
+        "{}",
+        failed.stdout
+    );
+    let credentials = credentials_for(&emu, &invited).await;
+    jumpgate_as(
+        &emu,
+        &credentials,
+        &["bootstrap", &state, "--account", "invited"],
+    )
+    .expect_code(0);
+    ws.apply(&emu, &[]).expect_code(0);
+    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
 }

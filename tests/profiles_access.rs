@@ -72,6 +72,15 @@ fn botocore_profiles(path: &Path) -> BTreeMap<String, BTreeMap<String, String>> 
 }
 
 /// Applies `state/` to the emulator.
+/// Gives the repository state's member accounts the execution role, as
+/// their owners would with `jumpgate bootstrap`.
+async fn bootstrap_state(emu: &Emulator) {
+    for entry in std::fs::read_dir(STATE).expect("state/") {
+        let text = std::fs::read_to_string(entry.expect("a state file").path()).expect("state");
+        emu.bootstrap_declared(&text).await;
+    }
+}
+
 fn apply_state(emu: &Emulator) -> tempfile::TempDir {
     let secrets = tempfile::tempdir().unwrap();
     run(emu
@@ -87,16 +96,11 @@ fn apply_state(emu: &Emulator) -> tempfile::TempDir {
 async fn grants_in_emulator(emu: &Emulator) -> BTreeSet<Grant> {
     let config = emu.sdk_config().await;
     let iam = aws_sdk_iam::Client::new(&config);
-    let cfn = aws_sdk_cloudformation::Client::new(&config);
-    let accounts: BTreeSet<String> = cfn
-        .list_stack_instances()
-        .stack_set_name("iam-roles")
-        .send()
+    let accounts: BTreeSet<String> = emu
+        .stack_instances("iam-roles")
         .await
-        .expect("ListStackInstances")
-        .summaries()
-        .iter()
-        .filter_map(|s| s.account().map(str::to_owned))
+        .into_iter()
+        .map(|(account, _, _)| account)
         .collect();
     assert!(
         accounts.len() >= 2,
@@ -185,6 +189,7 @@ fn role_arns_of(grants: &BTreeSet<Grant>, user: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn aws_config_profiles_are_exactly_each_users_roles_and_the_roles_exist() {
     let emu = Emulator::start();
+    bootstrap_state(&emu).await;
     let _secrets = apply_state(&emu);
     let allowed = grants_in_emulator(&emu).await;
     let dir = tempfile::tempdir().unwrap();
@@ -375,6 +380,7 @@ fn switch_roles_is_ini_and_links_are_switch_role_urls() {
 #[tokio::test]
 async fn access_matches_the_emulator_and_live_flags_a_membership_added_by_hand() {
     let emu = Emulator::start();
+    bootstrap_state(&emu).await;
     let _secrets = apply_state(&emu);
     let access_json = |live: bool| -> Value {
         let mut command = emu.jumpgate();

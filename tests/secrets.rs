@@ -105,7 +105,9 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
     let identity = age::x25519::Identity::generate();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let state = dir.path().join("estate.kdl");
-    std::fs::write(&state, estate(&identity.to_public().to_string())).expect("estate.kdl");
+    let declared = estate(&identity.to_public().to_string());
+    std::fs::write(&state, &declared).expect("estate.kdl");
+    emu.bootstrap_declared(&declared).await;
     let state = state.display().to_string();
     let secrets = dir.path().join("secrets");
     let secrets_arg = secrets.display().to_string();

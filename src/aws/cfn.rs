@@ -10,10 +10,29 @@ use aws_sdk_cloudformation::types::{
 };
 use serde_json::Value;
 
-use super::{Aws, AwsError};
+use super::{Aws, AwsError, InstanceFailure};
 use crate::live::{LiveStack, LiveStackInstance, LiveStackSet, OWNER_TAG_KEY, OWNER_TAG_VALUE};
 use crate::plan::Operation;
 use crate::templates::{ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME};
+
+/// Runs one of the three stack-instance operations, which take the same
+/// parameters: `$call` is the API name errors carry.
+macro_rules! instance_operation {
+    ($call:literal, $aws:ident, $request:expr, $stack_set:ident, $accounts:ident, $regions:ident) => {
+        $aws.run_stack_set_operation($stack_set, || async {
+            $request
+                .stack_set_name($stack_set)
+                .set_accounts(Some($accounts.clone()))
+                .set_regions(Some($regions.clone()))
+                .operation_preferences(operation_preferences())
+                .send()
+                .await
+                .map(|out| out.operation_id().map(str::to_owned))
+                .map_err(|e| AwsError::from_sdk($call, e))
+        })
+        .await
+    };
+}
 
 fn parameters_of(parameters: &BTreeMap<String, String>) -> Vec<Parameter> {
     parameters
@@ -172,17 +191,15 @@ impl Aws {
     }
 
     pub(super) async fn detect_stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError> {
-        let request = self
-            .cfn
-            .detect_stack_set_drift()
-            .stack_set_name(name)
-            .operation_preferences(fast_preferences())
-            .send();
-        self.run_stack_set_operation(name, async {
-            let out = request
+        self.run_stack_set_operation(name, || async {
+            self.cfn
+                .detect_stack_set_drift()
+                .stack_set_name(name)
+                .operation_preferences(operation_preferences())
+                .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("DetectStackSetDrift", e))?;
-            Ok(out.operation_id().map(str::to_owned))
+                .map(|out| out.operation_id().map(str::to_owned))
+                .map_err(|e| AwsError::from_sdk("DetectStackSetDrift", e))
         })
         .await?;
         let mut drifted = Vec::new();
@@ -338,21 +355,19 @@ impl Aws {
                 template,
                 parameters,
             } => {
-                let request = cfn
-                    .update_stack_set()
-                    .stack_set_name(stack_set)
-                    .template_body(template.to_string())
-                    .set_parameters(Some(parameters_of(parameters)))
-                    .capabilities(Capability::CapabilityNamedIam)
-                    .administration_role_arn(&administration_role)
-                    .execution_role_name(EXECUTION_ROLE_NAME)
-                    .operation_preferences(fast_preferences())
-                    .send();
-                self.run_stack_set_operation(stack_set, async {
-                    let out = request
+                self.run_stack_set_operation(stack_set, || async {
+                    cfn.update_stack_set()
+                        .stack_set_name(stack_set)
+                        .template_body(template.to_string())
+                        .set_parameters(Some(parameters_of(parameters)))
+                        .capabilities(Capability::CapabilityNamedIam)
+                        .administration_role_arn(&administration_role)
+                        .execution_role_name(EXECUTION_ROLE_NAME)
+                        .operation_preferences(operation_preferences())
+                        .send()
                         .await
-                        .map_err(|e| AwsError::from_sdk("UpdateStackSet", e))?;
-                    Ok(out.operation_id().map(str::to_owned))
+                        .map(|out| out.operation_id().map(str::to_owned))
+                        .map_err(|e| AwsError::from_sdk("UpdateStackSet", e))
                 })
                 .await
             }
@@ -361,41 +376,42 @@ impl Aws {
                 accounts,
                 regions,
             } => {
-                let request = cfn
-                    .create_stack_instances()
-                    .stack_set_name(stack_set)
-                    .set_accounts(Some(accounts.clone()))
-                    .set_regions(Some(regions.clone()))
-                    .operation_preferences(fast_preferences())
-                    .send();
-                self.run_stack_set_operation(stack_set, async {
-                    let out = request
-                        .await
-                        .map_err(|e| AwsError::from_sdk("CreateStackInstances", e))?;
-                    Ok(out.operation_id().map(str::to_owned))
-                })
-                .await
+                instance_operation!(
+                    "CreateStackInstances",
+                    self,
+                    cfn.create_stack_instances(),
+                    stack_set,
+                    accounts,
+                    regions
+                )
+            }
+            Operation::UpdateStackInstances {
+                stack_set,
+                accounts,
+                regions,
+            } => {
+                instance_operation!(
+                    "UpdateStackInstances",
+                    self,
+                    cfn.update_stack_instances(),
+                    stack_set,
+                    accounts,
+                    regions
+                )
             }
             Operation::DeleteStackInstances {
                 stack_set,
                 accounts,
                 regions,
             } => {
-                let request = cfn
-                    .delete_stack_instances()
-                    .stack_set_name(stack_set)
-                    .set_accounts(Some(accounts.clone()))
-                    .set_regions(Some(regions.clone()))
-                    .retain_stacks(false)
-                    .operation_preferences(fast_preferences())
-                    .send();
-                self.run_stack_set_operation(stack_set, async {
-                    let out = request
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DeleteStackInstances", e))?;
-                    Ok(out.operation_id().map(str::to_owned))
-                })
-                .await
+                instance_operation!(
+                    "DeleteStackInstances",
+                    self,
+                    cfn.delete_stack_instances().retain_stacks(false),
+                    stack_set,
+                    accounts,
+                    regions
+                )
             }
             other => Err(AwsError::Unsupported(format!(
                 "{} is not a CloudFormation call",
@@ -404,19 +420,79 @@ impl Aws {
         }
     }
 
-    /// Sends a request that starts a StackSet operation (within the bound on
-    /// requests in flight) and waits for the operation to end.
-    async fn run_stack_set_operation(
+    /// Starts a StackSet operation (within the bound on requests in flight)
+    /// and waits for it to end. A StackSet runs one operation at a time:
+    /// when another one is running (an interrupted apply's, or a console
+    /// user's), AWS answers OperationInProgressException, so jumpgate waits
+    /// for that one to end, saying so, and starts again.
+    async fn run_stack_set_operation<F, Fut>(
         &self,
         stack_set: &str,
-        start: impl std::future::Future<Output = Result<Option<String>, AwsError>>,
-    ) -> Result<(), AwsError> {
-        let operation_id = {
-            let _permit = self.permit().await;
-            start.await?
-        };
-        self.wait_for_stack_set_operation(stack_set, operation_id)
-            .await
+        start: F,
+    ) -> Result<(), AwsError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<String>, AwsError>>,
+    {
+        const STARTS: u32 = 10;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let started = {
+                let _permit = self.permit().await;
+                start().await
+            };
+            match started {
+                Ok(operation_id) => {
+                    return self
+                        .wait_for_stack_set_operation(stack_set, operation_id)
+                        .await;
+                }
+                Err(err)
+                    if err.code() == Some("OperationInProgressException") && attempt < STARTS =>
+                {
+                    self.wait_for_running_operations(stack_set).await?;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Waits for every operation of the StackSet still running; their
+    /// outcome is for the next plan to see in the instances' status.
+    async fn wait_for_running_operations(&self, stack_set: &str) -> Result<(), AwsError> {
+        let mut token: Option<String> = None;
+        let mut running = Vec::new();
+        loop {
+            let page = {
+                let _permit = self.permit().await;
+                self.cfn
+                    .list_stack_set_operations()
+                    .stack_set_name(stack_set)
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ListStackSetOperations", e))?
+            };
+            running.extend(
+                page.summaries()
+                    .iter()
+                    .filter(|o| o.status().is_some_and(is_pending))
+                    .filter_map(|o| o.operation_id().map(str::to_owned)),
+            );
+            match page.next_token() {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        for operation_id in running {
+            tracing::warn!(
+                "another operation on StackSet {stack_set} is running ({operation_id}); waiting for it to end"
+            );
+            self.poll_stack_set_operation(stack_set, &operation_id)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn caller_account_for_roles(&self) -> Result<String, AwsError> {
@@ -486,8 +562,12 @@ impl Aws {
         }
     }
 
-    /// Polls a StackSet operation to its end; when it fails, names each
-    /// account whose instance failed and why.
+    /// Waits for a StackSet operation to end, then names every account
+    /// whose instance did not succeed. AWS reports an operation SUCCEEDED
+    /// when its failures stay within the failure tolerance, so the status
+    /// alone is not enough: `StatusDetails.FailedStackInstancesCount` and
+    /// the per-account results say what failed (API_StackSetOperation,
+    /// API_ListStackSetOperationResults).
     async fn wait_for_stack_set_operation(
         &self,
         stack_set: &str,
@@ -496,75 +576,140 @@ impl Aws {
         let Some(operation_id) = operation_id else {
             return Ok(());
         };
-        loop {
-            let status = {
+        let (status, failed_count) = self
+            .poll_stack_set_operation(stack_set, &operation_id)
+            .await?;
+        if status == StackSetOperationStatus::Succeeded && failed_count == 0 {
+            return Ok(());
+        }
+        let failures = self.failed_instances(stack_set, &operation_id).await?;
+        if failures.is_empty() {
+            if status == StackSetOperationStatus::Succeeded {
+                return Ok(());
+            }
+            return Err(AwsError::Operation {
+                what: format!("StackSet {stack_set} operation {operation_id}"),
+                status: status.as_str().to_owned(),
+                reason: "no stack instance reported a failure; see the StackSet's operations"
+                    .into(),
+            });
+        }
+        Err(AwsError::StackInstancesFailed {
+            stack_set: stack_set.to_owned(),
+            operation_id,
+            status: status.as_str().to_owned(),
+            failures,
+        })
+    }
+
+    /// Polls a StackSet operation until it ends; returns its status and
+    /// failed-instance count. Right after the start, AWS may not know the
+    /// operation yet (OperationNotFoundException): that counts as pending.
+    /// Bounded like terraform-provider-aws's StackSet waits (polls every
+    /// few seconds, 30 minutes at most).
+    async fn poll_stack_set_operation(
+        &self,
+        stack_set: &str,
+        operation_id: &str,
+    ) -> Result<(StackSetOperationStatus, i32), AwsError> {
+        for _ in 0..STACK_SET_OPERATION_POLLS {
+            let described = {
                 let _permit = self.permit().await;
                 self.cfn
                     .describe_stack_set_operation()
                     .stack_set_name(stack_set)
-                    .operation_id(&operation_id)
+                    .operation_id(operation_id)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("DescribeStackSetOperation", e))?
-                    .stack_set_operation()
-                    .and_then(|o| o.status().cloned())
+                    .map_err(|e| AwsError::from_sdk("DescribeStackSetOperation", e))
             };
-            match status {
-                Some(StackSetOperationStatus::Succeeded) => return Ok(()),
-                Some(StackSetOperationStatus::Running)
-                | Some(StackSetOperationStatus::Queued)
-                | Some(StackSetOperationStatus::Stopping) => {
-                    tokio::time::sleep(self.poll_interval).await;
+            let operation = match described {
+                Ok(out) => out.stack_set_operation().cloned(),
+                Err(err) if err.code() == Some("OperationNotFoundException") => None,
+                Err(err) => return Err(err),
+            };
+            match operation.as_ref().and_then(|o| o.status()) {
+                Some(status) if !is_pending(status) => {
+                    let failed = operation
+                        .as_ref()
+                        .and_then(|o| o.status_details())
+                        .and_then(|d| d.failed_stack_instances_count())
+                        .unwrap_or(0);
+                    return Ok((status.clone(), failed));
                 }
-                other => {
-                    let status = other.map_or("UNKNOWN".to_owned(), |s| s.as_str().to_owned());
-                    return Err(AwsError::Operation {
-                        what: format!("StackSet {stack_set} operation {operation_id}"),
-                        status,
-                        reason: self.failed_instances(stack_set, &operation_id).await,
-                    });
-                }
+                _ => tokio::time::sleep(self.poll_interval).await,
             }
         }
+        Err(AwsError::Operation {
+            what: format!("StackSet {stack_set} operation {operation_id}"),
+            status: "RUNNING".into(),
+            reason: "still running when jumpgate stopped waiting; the next apply waits for it"
+                .into(),
+        })
     }
 
-    async fn failed_instances(&self, stack_set: &str, operation_id: &str) -> String {
-        let _permit = self.permit().await;
-        let results = self
-            .cfn
-            .list_stack_set_operation_results()
-            .stack_set_name(stack_set)
-            .operation_id(operation_id)
-            .send()
-            .await;
-        match results {
-            Ok(out) => {
-                let failed: Vec<String> = out
-                    .summaries()
+    /// Every account and Region where the operation did not succeed, from
+    /// all pages of ListStackSetOperationResults.
+    async fn failed_instances(
+        &self,
+        stack_set: &str,
+        operation_id: &str,
+    ) -> Result<Vec<InstanceFailure>, AwsError> {
+        let mut failures = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = {
+                let _permit = self.permit().await;
+                self.cfn
+                    .list_stack_set_operation_results()
+                    .stack_set_name(stack_set)
+                    .operation_id(operation_id)
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ListStackSetOperationResults", e))?
+            };
+            failures.extend(
+                page.summaries()
                     .iter()
                     .filter(|s| s.status().is_some_and(|st| st.as_str() != "SUCCEEDED"))
-                    .map(|s| {
-                        format!(
-                            "account {} in {}: {}",
-                            s.account().unwrap_or("?"),
-                            s.region().unwrap_or("?"),
-                            s.status_reason().unwrap_or("no reason given")
-                        )
-                    })
-                    .collect();
-                if failed.is_empty() {
-                    "no instance reported a failure".into()
-                } else {
-                    failed.join("; ")
-                }
+                    .map(|s| InstanceFailure {
+                        account: s.account().unwrap_or("?").to_owned(),
+                        region: s.region().unwrap_or("?").to_owned(),
+                        status: s.status().map_or("?", |st| st.as_str()).to_owned(),
+                        reason: s.status_reason().unwrap_or("no reason given").to_owned(),
+                    }),
+            );
+            match page.next_token() {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
             }
-            Err(err) => AwsError::from_sdk("ListStackSetOperationResults", err).to_string(),
         }
+        Ok(failures)
     }
 }
 
-/// Deploy to every account at once: the roles are independent per account.
-fn fast_preferences() -> StackSetOperationPreferences {
+/// At most 30 minutes at AWS's poll interval (terraform-provider-aws waits
+/// as long for a stack set instance by default).
+const STACK_SET_OPERATION_POLLS: u32 = 360;
+
+fn is_pending(status: &StackSetOperationStatus) -> bool {
+    matches!(
+        status,
+        StackSetOperationStatus::Running
+            | StackSetOperationStatus::Queued
+            | StackSetOperationStatus::Stopping
+    )
+}
+
+/// Every account at once, and every failure tolerated: the roles of one
+/// account depend on nothing in another, so an account whose execution role
+/// is missing must not keep the roles from the others (with AWS's default
+/// tolerance of 0 the first failure cancels the rest). Tolerating failures
+/// hides nothing: `wait_for_stack_set_operation` reads the failed-instance
+/// count and the per-account results whatever the overall status, and apply
+/// names each failed account. (API_StackSetOperationPreferences.)
+fn operation_preferences() -> StackSetOperationPreferences {
     StackSetOperationPreferences::builder()
         .max_concurrent_percentage(100)
         .failure_tolerance_percentage(100)

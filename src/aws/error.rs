@@ -20,8 +20,62 @@ pub enum AwsError {
         status: String,
         reason: String,
     },
+    /// A StackSet operation left stack instances failed, whatever its
+    /// overall status (AWS reports SUCCEEDED while the failures stay within
+    /// the operation's failure tolerance).
+    #[error("StackSet {stack_set} operation {operation_id} ended {status} with {} failed stack instance(s): {}", failures.len(), failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    StackInstancesFailed {
+        stack_set: String,
+        operation_id: String,
+        status: String,
+        failures: Vec<InstanceFailure>,
+    },
     #[error("{0}")]
     Unsupported(String),
+}
+
+/// One account and Region where a StackSet operation did not succeed, with
+/// AWS's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceFailure {
+    pub account: String,
+    pub region: String,
+    /// FAILED or CANCELLED.
+    pub status: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for InstanceFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "account {} in {}: {}: {}",
+            self.account, self.region, self.status, self.reason
+        )
+    }
+}
+
+/// A yes/no question asked by making a call: `Ok(true)` when it succeeds,
+/// `Ok(false)` when AWS answers `no` (such as NoSuchEntity), else the error.
+pub(super) fn answered<T, E>(
+    call: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+    no: &str,
+) -> Result<bool, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) => {
+            let err = AwsError::from_sdk(call, err);
+            if err.code() == Some(no) {
+                Ok(false)
+            } else {
+                Err(err)
+            }
+        }
+    }
 }
 
 impl AwsError {
@@ -56,7 +110,9 @@ impl AwsError {
         match self {
             AwsError::Service { code, .. } => UNCERTAIN.contains(&code.as_str()),
             AwsError::Transport { .. } => true,
-            AwsError::Operation { .. } | AwsError::Unsupported(_) => false,
+            AwsError::Operation { .. }
+            | AwsError::StackInstancesFailed { .. }
+            | AwsError::Unsupported(_) => false,
         }
     }
 

@@ -60,6 +60,13 @@ impl Aws {
     async fn account(&self) -> Result<String, AwsError> {
         Ok(self.caller().await?.account)
     }
+
+    /// Whether a role of this name exists in the account.
+    pub(super) async fn read_role_exists(&self, name: &str) -> Result<bool, AwsError> {
+        let _permit = self.permit().await;
+        let got = self.iam.get_role().role_name(name).send().await;
+        super::error::answered("GetRole", got, "NoSuchEntity")
+    }
 }
 
 impl ReadEstate for Aws {
@@ -322,8 +329,12 @@ impl ReadEstate for Aws {
         &self,
         account: &str,
         access_role: &str,
-    ) -> Result<bool, AwsError> {
+    ) -> Result<Option<bool>, AwsError> {
         self.has_execution_role_stack(account, access_role).await
+    }
+
+    async fn role_exists(&self, name: &str) -> Result<bool, AwsError> {
+        self.read_role_exists(name).await
     }
 
     async fn stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError> {
@@ -347,6 +358,7 @@ impl ChangeEstate for Aws {
             | Op::CreateStackSet { .. }
             | Op::UpdateStackSet { .. }
             | Op::CreateStackInstances { .. }
+            | Op::UpdateStackInstances { .. }
             | Op::DeleteStackInstances { .. } => return self.call_cloudformation(operation).await,
             Op::CreateAccount { name, email } => {
                 let id = self.create_account(name, email).await?;
@@ -621,6 +633,7 @@ impl ChangeEstate for Aws {
             | Op::CreateStackSet { .. }
             | Op::UpdateStackSet { .. }
             | Op::CreateStackInstances { .. }
+            | Op::UpdateStackInstances { .. }
             | Op::DeleteStackInstances { .. }
             | Op::CreateAccount { .. }
             | Op::BootstrapAccount { .. } => unreachable!("handled above"),

@@ -20,7 +20,7 @@ use aws_sdk_iam::config::interceptors::InterceptorContext;
 use aws_sdk_iam::config::retry::{ClassifyRetry, RetryAction, RetryPartition, TokenBucket};
 use tokio::sync::Semaphore;
 
-pub use error::AwsError;
+pub use error::{AwsError, InstanceFailure};
 
 use crate::credential_report::CredentialReport;
 use crate::live::{
@@ -74,12 +74,15 @@ pub trait ReadEstate {
     /// The caller's organization and its accounts; `None` outside one.
     async fn organization(&self) -> Result<Option<LiveOrganization>, AwsError>;
     /// Whether a member account has the StackSet execution-role stack,
-    /// looked at through the organization's access role.
+    /// looked at through the organization's access role; `None` when that
+    /// role cannot be assumed (an invited account has none).
     async fn execution_role_stack_in(
         &self,
         account: &str,
         access_role: &str,
-    ) -> Result<bool, AwsError>;
+    ) -> Result<Option<bool>, AwsError>;
+    /// Whether a role of this name exists in the caller's account.
+    async fn role_exists(&self, name: &str) -> Result<bool, AwsError>;
     /// Runs CloudFormation's drift detection on the StackSet and returns the
     /// accounts whose stack instances drifted.
     async fn stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError>;
@@ -119,6 +122,10 @@ pub struct Aws {
     poll_interval: Duration,
     /// Kept to derive clients for other accounts.
     config: SdkConfig,
+    /// Where CloudFormation is called: the file's home region, whatever
+    /// the environment names, so that a run from anywhere finds the one
+    /// StackSet and the one set of role stacks.
+    cfn_region: Option<SdkRegion>,
 }
 
 impl Aws {
@@ -174,6 +181,14 @@ impl Aws {
             .or_default_provider()
             .or_else(fallback_region.map(|r| SdkRegion::new(r.to_owned())));
         let config = loader.region(region).load().await;
+        let cfn_region = fallback_region.map(|r| SdkRegion::new(r.to_owned()));
+        if let (Some(home), Some(configured)) = (&cfn_region, config.region())
+            && home != configured
+        {
+            tracing::warn!(
+                "the configuration names region {configured}; CloudFormation is called in the file's region {home} (where the StackSet and role stacks live)"
+            );
+        }
         let local =
             connection.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
         // An emulator finishes operations at once; AWS takes minutes.
@@ -182,10 +197,24 @@ impl Aws {
         } else {
             Duration::from_secs(5)
         };
-        Aws::with_config(config, connection.concurrency.max(1), poll_interval)
+        Aws::with_config(
+            config,
+            cfn_region,
+            connection.concurrency.max(1),
+            poll_interval,
+        )
     }
 
-    fn with_config(config: SdkConfig, concurrency: usize, poll_interval: Duration) -> Aws {
+    fn with_config(
+        config: SdkConfig,
+        cfn_region: Option<SdkRegion>,
+        concurrency: usize,
+        poll_interval: Duration,
+    ) -> Aws {
+        let mut cfn_config = aws_sdk_cloudformation::config::Builder::from(&config);
+        if let Some(region) = &cfn_region {
+            cfn_config = cfn_config.region(region.clone());
+        }
         Aws {
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&config)
@@ -194,7 +223,7 @@ impl Aws {
                     .build(),
             ),
             cfn: aws_sdk_cloudformation::Client::from_conf(
-                aws_sdk_cloudformation::config::Builder::from(&config)
+                cfn_config
                     .retry_classifier(UnimplementedOperation)
                     .retry_partition(retry_partition())
                     .build(),
@@ -215,6 +244,7 @@ impl Aws {
             concurrency,
             poll_interval,
             config,
+            cfn_region,
         }
     }
 
@@ -232,7 +262,12 @@ impl Aws {
             .to_builder()
             .credentials_provider(SharedCredentialsProvider::new(provider))
             .build();
-        Aws::with_config(config, self.concurrency, self.poll_interval)
+        Aws::with_config(
+            config,
+            self.cfn_region.clone(),
+            self.concurrency,
+            self.poll_interval,
+        )
     }
 
     async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {

@@ -5,11 +5,19 @@ use aws_sdk_organizations::types::CreateAccountState;
 
 use super::{Aws, AwsError};
 use crate::live::{LiveOrganization, OrgAccount};
-use crate::templates::EXECUTION_ROLE_STACK;
+use crate::templates::{EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK};
 
 /// How long account creation may take before jumpgate gives up waiting
 /// (AWS usually needs a few minutes).
 const CREATE_ACCOUNT_POLLS: u32 = 720;
+
+/// How long a new account may stay unreachable: ten minutes at AWS's poll
+/// interval.
+const REACHABLE_POLLS: u32 = 120;
+
+/// The role CreateAccount makes in the new account when no RoleName is
+/// given (API_CreateAccount), which is how jumpgate calls it.
+const CREATED_ACCESS_ROLE: &str = "OrganizationAccountAccessRole";
 
 impl Aws {
     /// The organization the caller's account belongs to, with its accounts;
@@ -105,13 +113,15 @@ impl Aws {
             let Some(status) = status else { break };
             match status.state() {
                 Some(CreateAccountState::Succeeded) => {
-                    return status.account_id().map(str::to_owned).ok_or_else(|| {
+                    let id = status.account_id().map(str::to_owned).ok_or_else(|| {
                         AwsError::Operation {
                             what: format!("CreateAccount of {name}"),
                             status: "SUCCEEDED".into(),
                             reason: "AWS returned no account id".into(),
                         }
-                    });
+                    })?;
+                    self.wait_until_reachable(name, &id).await?;
+                    return Ok(id);
                 }
                 Some(CreateAccountState::Failed) => {
                     let reason = status
@@ -136,14 +146,58 @@ impl Aws {
     }
 
     /// Whether the StackSet execution-role stack exists in `account`, seen
-    /// through the organization's access role there.
+    /// through the organization's access role there; `None` when AWS denies
+    /// assuming that role. An account invited into the organization (not
+    /// created by it) has no access role unless its owner made one
+    /// (orgs_manage_accounts_access).
     pub(super) async fn has_execution_role_stack(
         &self,
         account: &str,
         access_role: &str,
-    ) -> Result<bool, AwsError> {
+    ) -> Result<Option<bool>, AwsError> {
+        if !self.can_assume(account, access_role).await? {
+            return Ok(None);
+        }
         let member = self.in_account(account, access_role).await;
-        Ok(member.read_stack(EXECUTION_ROLE_STACK).await?.is_some())
+        // A role made outside jumpgate (AWS's sample template uses the same
+        // name) is used as it is: a stack would fail on the name.
+        Ok(Some(
+            member.read_stack(EXECUTION_ROLE_STACK).await?.is_some()
+                || member.read_role_exists(EXECUTION_ROLE_NAME).await?,
+        ))
+    }
+
+    /// Whether AWS lets these credentials assume `role` in `account`.
+    async fn can_assume(&self, account: &str, role: &str) -> Result<bool, AwsError> {
+        let _permit = self.permit().await;
+        let assumed = self
+            .sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/{role}"))
+            .role_session_name("jumpgate-reach")
+            .send()
+            .await;
+        super::error::answered("AssumeRole", assumed, "AccessDenied")
+    }
+
+    /// Waits until a new account's access role can be assumed: AWS creates
+    /// the account before it can be reached ("You might need to wait a few
+    /// minutes before you can successfully access the account",
+    /// API_CreateAccount).
+    async fn wait_until_reachable(&self, name: &str, account: &str) -> Result<(), AwsError> {
+        for _ in 0..REACHABLE_POLLS {
+            if self.can_assume(account, CREATED_ACCESS_ROLE).await? {
+                return Ok(());
+            }
+            tokio::time::sleep(self.poll_interval).await;
+        }
+        Err(AwsError::Operation {
+            what: format!("new account {name} ({account})"),
+            status: "UNREACHABLE".into(),
+            reason: format!(
+                "{CREATED_ACCESS_ROLE} there still cannot be assumed; apply again in a few minutes"
+            ),
+        })
     }
 }
 

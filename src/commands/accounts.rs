@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use jumpgate::aws::{Aws, ChangeEstate, Connection, ReadEstate};
 use jumpgate::plan;
-use jumpgate::templates::{EXECUTION_ROLE_STACK, ROLES_STACK_SET};
+use jumpgate::templates::{EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK, ROLES_STACK_SET};
 
 use super::{Failure, load};
 
@@ -28,7 +28,7 @@ pub async fn bootstrap(
             "account {account} has no id yet; in Organizations mode `apply` creates and bootstraps it"
         )));
     };
-    let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+    let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
     let caller = aws.caller().await?;
     if caller.account != id.as_str() {
         return Err(Failure(format!(
@@ -52,6 +52,15 @@ pub async fn bootstrap(
             template,
             parameters,
         },
+        // Made by hand or by AWS's sample template (same name): a stack
+        // would fail on the name, so the role is used as it is.
+        None if aws.role_exists(EXECUTION_ROLE_NAME).await? => {
+            println!(
+                "{account} ({id}) already has {EXECUTION_ROLE_NAME}, made outside jumpgate; it is used as it is. It must trust the jump account's AWSCloudFormationStackSetAdministrationRole ({}) and may manage the role-* roles; `jumpgate apply` reports the account if it cannot.",
+                desired.jump.id
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         None => plan::Operation::CreateStack {
             stack: EXECUTION_ROLE_STACK.to_owned(),
             template,

@@ -134,11 +134,14 @@ async fn run_apply(
     lock::acquire(aws, &Holder::this_process(&caller.arn)).await?;
     let outcome = apply_locked(aws, desired, &plan, options, only.is_empty()).await;
     let released = lock::release(aws).await;
-    let report = outcome?;
+    let (report, follow_up) = outcome?;
+    // What was done, and any password delivered, is printed whatever
+    // failed afterwards: the next apply would not deliver it again.
+    print_report(&report, desired);
+    follow_up?;
     released.map_err(|e| {
         format!("the apply finished but releasing the lock failed ({e}); run `jumpgate unlock`")
     })?;
-    print_report(&report, desired);
     super::print_pending(&pending, &mut std::io::stdout())?;
     Ok(if report.succeeded() {
         ExitCode::SUCCESS
@@ -155,23 +158,39 @@ fn stale_plan() -> Failure {
 }
 
 /// Under the lock, checks that nothing moved since planning, then applies;
-/// with `follow_up`, also what depends on accounts it created.
+/// with `follow_up`, also what depends on accounts it created. Returns the
+/// report with the outcome of that follow-up, so the report is printed even
+/// when the follow-up fails.
 async fn apply_locked(
     aws: &Aws,
     desired: &DesiredState,
     plan: &Plan,
     options: &ApplyOptions,
     follow_up: bool,
-) -> Result<ApplyReport, Failure> {
+) -> Result<(ApplyReport, Result<(), Failure>), Failure> {
     let live = observe(aws, desired).await?;
     if live.fingerprint() != plan.fingerprint {
         return Err(stale_plan());
     }
     let mut report = apply::apply(aws, plan, options).await;
+    let follow_up = if follow_up {
+        follow_up_new_accounts(aws, desired, options, &mut report).await
+    } else {
+        Ok(())
+    };
+    Ok((report, follow_up))
+}
+
+/// What depends on new accounts' ids could not be planned before they
+/// existed: plan it now, under the same lock, and finish.
+async fn follow_up_new_accounts(
+    aws: &Aws,
+    desired: &DesiredState,
+    options: &ApplyOptions,
+    report: &mut ApplyReport,
+) -> Result<(), Failure> {
     let created_accounts = report.applied.iter().any(|c| c.kind == plan::Kind::Account);
-    if follow_up && created_accounts && report.succeeded() {
-        // What depends on the new accounts' ids could not be planned before
-        // they existed: plan it now, under the same lock, and finish.
+    if created_accounts && report.succeeded() {
         let live = observe(aws, desired).await?;
         let follow_up = plan::build(desired, &live);
         if !follow_up.is_empty() {
@@ -189,7 +208,7 @@ async fn apply_locked(
             );
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Accounts the file gives only by e-mail, with the ids the organization

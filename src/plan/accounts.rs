@@ -128,10 +128,18 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
                     ));
                 }
             }
-            for target in targets(resolved)
-                .iter()
-                .filter(|t| t.id != jump && outside(&t.id) && !working_instance(&t.id))
-            {
+            // An invited member has no access role unless its owner made
+            // one: like an outside account, only its owner can bootstrap it.
+            let unreachable = |id: &AccountId| live.unreachable_accounts.contains(id.as_str());
+            for target in targets(resolved).iter().filter(|t| unreachable(&t.id)) {
+                plan.warnings.push(format!(
+                    "account {} ({}) is in the organization, but its access role {} cannot be assumed with these credentials (an account invited into the organization has none); bootstrap it with its own credentials",
+                    target.name, target.id, organization.access_role
+                ));
+            }
+            for target in targets(resolved).iter().filter(|t| {
+                t.id != jump && (outside(&t.id) || unreachable(&t.id)) && !working_instance(&t.id)
+            }) {
                 plan.bootstrap_needed
                     .push(bootstrap_hint(target.name.as_str(), &target.id));
             }

@@ -12,7 +12,8 @@ use crate::model::desired::{DesiredState, User};
 use crate::model::names::AccountId;
 use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, equivalent, group_policy, mfa_policy};
 use crate::templates::{
-    ADMIN_ROLE_STACK, EXECUTION_ROLE_STACK, ROLES_STACK_SET, admin_role, execution_role, iam_roles,
+    ADMIN_ROLE_STACK, ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK,
+    ROLES_STACK_SET, admin_role, execution_role, iam_roles,
 };
 
 /// IAM keeps at most five versions of a managed policy.
@@ -159,10 +160,15 @@ impl Planner<'_> {
     fn stack(
         &mut self,
         name: &str,
+        role: &str,
         stage: Stage,
         template: Value,
         parameters: BTreeMap<String, String>,
     ) {
+        if self.live.foreign_stack_set_roles.contains(role) {
+            self.foreign_role(name, role, stage);
+            return;
+        }
         let after = json!({"template": template, "parameters": parameters});
         match self.live.stacks.get(name) {
             None => self.push(
@@ -223,9 +229,39 @@ impl Planner<'_> {
         }
     }
 
+    /// The role exists although jumpgate's stack for it does not: made by
+    /// hand or by AWS's sample StackSet templates, which use the same name.
+    /// A stack would fail on the name (and, failed, be replaced on every
+    /// apply), so the role is used as it is; a stack that already failed on
+    /// it is removed.
+    fn foreign_role(&mut self, stack: &str, role: &str, stage: Stage) {
+        let needs = if role == ADMINISTRATION_ROLE_NAME {
+            "trust cloudformation.amazonaws.com and may assume AWSCloudFormationStackSetExecutionRole in the target accounts"
+        } else {
+            "trust the jump account's AWSCloudFormationStackSetAdministrationRole and may manage the role-* roles"
+        };
+        self.warnings.push(format!(
+            "role {role} already exists in the jump account, made outside jumpgate; jumpgate uses it as it is instead of deploying stack {stack} (it must {needs}). To let jumpgate manage it, delete the role, or the stack that made it, and apply again"
+        ));
+        if let Some(live) = self.live.stacks.get(stack) {
+            self.push(
+                Action::Delete,
+                Kind::Stack,
+                format!("stack.{stack}"),
+                stage,
+                Some(json!({"status": live.status, "reason": format!("failed on the existing role {role}")})),
+                None,
+                vec![Operation::DeleteStack {
+                    stack: stack.into(),
+                }],
+            );
+        }
+    }
+
     fn stacks(&mut self) {
         self.stack(
             ADMIN_ROLE_STACK,
+            ADMINISTRATION_ROLE_NAME,
             Stage::AdminRoleStack,
             admin_role(),
             BTreeMap::new(),
@@ -234,6 +270,7 @@ impl Planner<'_> {
             let parameters = [("AdministratorAccountId".to_owned(), self.jump.to_string())].into();
             self.stack(
                 EXECUTION_ROLE_STACK,
+                EXECUTION_ROLE_NAME,
                 Stage::ExecutionRoleStack,
                 execution_role(),
                 parameters,
@@ -284,10 +321,14 @@ impl Planner<'_> {
             }
             Some(_) => {}
         }
-        self.stack_instances(live_set.is_some());
+        let update_planned = self
+            .changes
+            .iter()
+            .any(|c| c.kind == Kind::StackSet && c.action == Action::Update);
+        self.stack_instances(live_set.is_some(), update_planned);
     }
 
-    fn stack_instances(&mut self, stack_set_exists: bool) {
+    fn stack_instances(&mut self, stack_set_exists: bool, stack_set_update_planned: bool) {
         let region = self.desired.jump.region.to_string();
         let live: BTreeSet<(String, String)> = if stack_set_exists {
             self.live
@@ -346,15 +387,52 @@ impl Planner<'_> {
                         regions: vec![instance.region.clone()],
                     }],
                 );
-            } else if instance.status != "CURRENT" {
-                let reason = instance
-                    .status_reason
-                    .as_deref()
-                    .unwrap_or("no reason given");
+            } else if instance.status == "INOPERABLE" {
+                // API_StackInstanceSummary: AWS leaves such an instance out of
+                // every update; only DeleteStackInstances with RetainStacks
+                // clears it, and the stack left behind is the owner's to judge.
                 self.warnings.push(format!(
-                    "stack instance of {ROLES_STACK_SET} in {} ({}) is {}: {reason}",
-                    instance.account, instance.region, instance.status
+                    "stack instance of {ROLES_STACK_SET} in {} ({}) is INOPERABLE: {}. Remove it with `aws cloudformation delete-stack-instances --stack-set-name {ROLES_STACK_SET} --accounts {} --regions {} --retain-stacks`, delete its stack in that account, then apply again",
+                    instance.account,
+                    instance.region,
+                    instance.status_reason.as_deref().unwrap_or("no reason given"),
+                    instance.account,
+                    instance.region
                 ));
+            } else if instance.status != "CURRENT" && stack_set_update_planned {
+                self.warnings.push(format!(
+                    "stack instance of {ROLES_STACK_SET} in {} ({}) is {}: {}; the StackSet update deploys to it again",
+                    instance.account,
+                    instance.region,
+                    instance.status,
+                    instance.status_reason.as_deref().unwrap_or("no reason given")
+                ));
+            } else if instance.status != "CURRENT" {
+                // OUTDATED: an operation failed or was cancelled there. An
+                // UpdateStackSet planned above deploys to every instance anyway.
+                let Ok(account) = AccountId::new(&instance.account) else {
+                    continue;
+                };
+                let before = json!({
+                    "account": instance.account,
+                    "region": instance.region,
+                    "status": instance.status,
+                    "reason": instance.status_reason,
+                });
+                self.push_in(
+                    account,
+                    Action::Update,
+                    Kind::StackInstance,
+                    format!("stack-instance.{ROLES_STACK_SET}/{}/{}", instance.account, instance.region),
+                    Stage::StackInstances,
+                    Some(before),
+                    Some(json!({"account": instance.account, "region": instance.region, "status": "CURRENT"})),
+                    vec![Operation::UpdateStackInstances {
+                        stack_set: ROLES_STACK_SET.into(),
+                        accounts: vec![instance.account.clone()],
+                        regions: vec![instance.region.clone()],
+                    }],
+                );
             }
         }
     }

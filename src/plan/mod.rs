@@ -247,6 +247,13 @@ pub enum Operation {
         accounts: Vec<String>,
         regions: Vec<String>,
     },
+    /// Deploys the StackSet's template again to instances that are not
+    /// CURRENT (a failed or cancelled earlier operation).
+    UpdateStackInstances {
+        stack_set: String,
+        accounts: Vec<String>,
+        regions: Vec<String>,
+    },
     DeleteStackInstances {
         stack_set: String,
         accounts: Vec<String>,

@@ -132,6 +132,18 @@ fn apply_operation(live: &mut LiveState, plan: &Plan, operation: &Operation) {
                 }
             }
         }
+        O::UpdateStackInstances {
+            accounts, regions, ..
+        } => {
+            for instance in live
+                .stack_instances
+                .iter_mut()
+                .filter(|i| accounts.contains(&i.account) && regions.contains(&i.region))
+            {
+                instance.status = "CURRENT".into();
+                instance.status_reason = None;
+            }
+        }
         O::DeleteStackInstances {
             accounts, regions, ..
         } => live
@@ -1019,4 +1031,125 @@ fn a_stack_whose_creation_failed_is_deleted_and_created_again() {
     assert_eq!(calls, ["DeleteStack", "CreateStack"]);
     apply_in_memory(&mut live, &plan);
     assert!(build(&desired, &live).is_empty());
+}
+
+const ONE_MEMBER: &str = r#"
+    jump-account id="111111111111" region="ap-northeast-1"
+    account "shared" id="222222222222"
+    user "me" { access "admin" }
+"#;
+
+fn instance_in<'a>(live: &'a mut LiveState, account: &str) -> &'a mut LiveStackInstance {
+    live.stack_instances
+        .iter_mut()
+        .find(|i| i.account == account)
+        .unwrap_or_else(|| panic!("no instance in {account}"))
+}
+
+#[test]
+fn an_instance_left_outdated_by_a_failure_is_deployed_again_until_current() {
+    let desired = state(ONE_MEMBER);
+    let mut live = converge(&desired, LiveState::default());
+    let failed = instance_in(&mut live, "222222222222");
+    failed.status = "OUTDATED".into();
+    failed.status_reason = Some(
+        "Account 222222222222 should have 'AWSCloudFormationStackSetExecutionRole' role".into(),
+    );
+    let plan = build(&desired, &live);
+    let repairs: Vec<(&str, Vec<String>)> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            (
+                c.address.as_str(),
+                c.operations.iter().map(Operation::name).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        repairs,
+        [(
+            "stack-instance.iam-roles/222222222222/ap-northeast-1",
+            vec!["UpdateStackInstances".to_owned()]
+        )]
+    );
+    assert_eq!(plan.changes[0].action, Action::Update);
+    assert_eq!(
+        plan.changes[0].before.as_ref().unwrap()["status"],
+        "OUTDATED"
+    );
+    apply_in_memory(&mut live, &plan);
+    assert!(build(&desired, &live).is_empty());
+}
+
+#[test]
+fn an_update_of_the_stack_set_repairs_outdated_instances_without_a_second_operation() {
+    let desired = state(ONE_MEMBER);
+    let mut live = converge(&desired, LiveState::default());
+    instance_in(&mut live, "222222222222").status = "OUTDATED".into();
+    live.stack_set.as_mut().unwrap().template = json!({"Resources": {}});
+    let plan = build(&desired, &live);
+    let calls: Vec<String> = plan
+        .changes
+        .iter()
+        .flat_map(|c| c.operations.iter().map(Operation::name))
+        .collect();
+    assert_eq!(calls, ["UpdateStackSet"]);
+}
+
+#[test]
+fn an_inoperable_instance_is_reported_with_what_to_do_not_updated() {
+    let desired = state(ONE_MEMBER);
+    let mut live = converge(&desired, LiveState::default());
+    instance_in(&mut live, "222222222222").status = "INOPERABLE".into();
+    let plan = build(&desired, &live);
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("INOPERABLE") && w.contains("--retain-stacks")),
+        "{:?}",
+        plan.warnings
+    );
+}
+
+#[test]
+fn a_member_whose_access_role_cannot_be_assumed_is_named_for_bootstrap_not_bootstrapped() {
+    let desired = state(
+        r#"
+        jump-account id="111111111111" region="ap-northeast-1"
+        organization
+        account "invited" id="555555555555"
+        user "me" { access "admin" }
+    "#,
+    );
+    let mut live = LiveState {
+        organization: Some(organization_with(&[
+            ("111111111111", "root@example.com"),
+            ("555555555555", "invited@example.com"),
+        ])),
+        ..LiveState::default()
+    };
+    live.unreachable_accounts.insert("555555555555".into());
+    let plan = build(&desired, &live);
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.stage != Stage::BootstrapAccounts),
+        "{:#?}",
+        plan.changes
+    );
+    let hinted: Vec<&str> = plan
+        .bootstrap_needed
+        .iter()
+        .map(|h| h.account_id.as_str())
+        .collect();
+    assert_eq!(hinted, ["555555555555"]);
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("555555555555") && w.contains("cannot be assumed")),
+        "{:?}",
+        plan.warnings
+    );
 }

@@ -1,7 +1,7 @@
 //! Issue #3, acceptance 4: adding an account to a project adds exactly one
 //! stack instance and changes only that project's group policies.
 
-use crate::harness::{Workspace, changes, iam_in, role_names};
+use crate::harness::{JUMP, Workspace, changes, iam_in, role_names};
 use crate::support::emulator::Emulator;
 
 const NEW_ACCOUNT: &str = "210987654322";
@@ -32,6 +32,7 @@ user "tanaka.hanako" {{
 async fn adding_an_account_to_a_project_adds_one_instance_and_updates_that_projects_groups() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(&estate(""));
+    ws.bootstrap_members(&emu).await;
     ws.apply(&emu, &[]).expect_code(0);
     assert!(
         role_names(&iam_in(&emu, NEW_ACCOUNT).await)
@@ -43,6 +44,7 @@ async fn adding_an_account_to_a_project_adds_one_instance_and_updates_that_proje
     ws.write_state(&estate(&format!(
         "    account \"payments-stg\" id=\"{NEW_ACCOUNT}\"\n"
     )));
+    emu.bootstrap_accounts(JUMP, &[NEW_ACCOUNT]).await;
     let plan = ws.plan_json(&emu);
     let expected: Vec<(String, String)> = [
         (
@@ -90,22 +92,16 @@ async fn adding_an_account_to_a_project_adds_one_instance_and_updates_that_proje
     ws.apply(&emu, &[]).expect_code(0);
     assert_eq!(
         role_names(&iam_in(&emu, NEW_ACCOUNT).await).await,
-        ["role-admin", "role-developer", "role-operator"],
-        "the roles arrive in the new account"
+        [
+            "AWSCloudFormationStackSetExecutionRole",
+            "role-admin",
+            "role-developer",
+            "role-operator"
+        ],
+        "the roles arrive in the new account (its owner put the execution role there)"
     );
-    let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
-    let instances = cfn
-        .list_stack_instances()
-        .stack_set_name("iam-roles")
-        .send()
-        .await
-        .expect("ListStackInstances");
-    let mut accounts: Vec<&str> = instances
-        .summaries()
-        .iter()
-        .filter_map(|s| s.account())
-        .collect();
-    accounts.sort();
+    let instances = emu.stack_instances("iam-roles").await;
+    let accounts: Vec<&str> = instances.iter().map(|(a, _, _)| a.as_str()).collect();
     assert_eq!(
         accounts,
         [

@@ -70,6 +70,7 @@ fn resources(statement: &Value) -> Vec<String> {
 async fn state_applies_from_empty_and_builds_the_whole_estate() {
     let emu = Emulator::start();
     let ws = Workspace::with_repo_state();
+    ws.bootstrap_members(&emu).await;
     let state = ws.state_arg();
 
     let planned = jumpgate(&emu, &["plan", &state, "--format", "json"])
@@ -274,22 +275,12 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
         })
         .collect();
     assert_eq!(parameters, [("AdminAccountId", JUMP)]);
-    let mut instances: Vec<(String, String)> = cfn
-        .list_stack_instances()
-        .stack_set_name("iam-roles")
-        .send()
+    let instances: Vec<(String, String)> = emu
+        .stack_instances("iam-roles")
         .await
-        .expect("ListStackInstances")
-        .summaries()
-        .iter()
-        .map(|s| {
-            (
-                s.account().unwrap_or_default().to_owned(),
-                s.region().unwrap_or_default().to_owned(),
-            )
-        })
+        .into_iter()
+        .map(|(account, region, _)| (account, region))
         .collect();
-    instances.sort();
     let mut targets: Vec<&str> = MEMBER_ACCOUNTS.to_vec();
     targets.push(JUMP);
     targets.sort();
@@ -390,6 +381,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
 async fn a_second_run_of_state_changes_nothing() {
     let emu = Emulator::start();
     let ws = Workspace::with_repo_state();
+    ws.bootstrap_members(&emu).await;
     let state = ws.state_arg();
     ws.apply(&emu, &[]).expect_code(0);
 

@@ -37,6 +37,7 @@ fn assert_nothing_mutated(emu: &Emulator, what: &str) {
 async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(ESTATE);
+    ws.bootstrap_members(&emu).await;
     ws.apply(&emu, &[]).expect_code(0);
     ws.write_state(&format!("{ESTATE}{NEWCOMER}"));
     let state = ws.state_arg();
@@ -121,6 +122,7 @@ async fn lock_exists(iam: &aws_sdk_iam::Client) -> bool {
 async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(ESTATE);
+    ws.bootstrap_members(&emu).await;
     let iam = iam(&emu).await;
     // The lock as another jumpgate apply would hold it.
     let holder = serde_json::json!({
@@ -259,6 +261,7 @@ user "kobayashi.yui" {
 async fn a_lockout_is_refused_unless_allowed() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(LOCKED_OUT);
+    ws.bootstrap_members(&emu).await;
     emu.start_recording();
     let refused = ws.apply(&emu, &[]);
     emu.stop_recording();
@@ -291,6 +294,7 @@ async fn a_lockout_is_refused_unless_allowed() {
 async fn apply_off_a_terminal_without_yes_is_refused() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(ESTATE);
+    ws.bootstrap_members(&emu).await;
     let state = ws.state_arg();
     let secrets = ws.secrets_arg();
     emu.start_recording();

@@ -182,6 +182,16 @@ impl Workspace {
         jumpgate(emu, &args)
     }
 
+    /// Gives every account the state declares by id (the jump account
+    /// aside) the StackSet execution role, as their owners would with
+    /// `jumpgate bootstrap`.
+    pub async fn bootstrap_members(&self, emu: &Emulator) {
+        for entry in fs::read_dir(self.state()).expect("the state directory") {
+            let text = fs::read_to_string(entry.expect("a state file").path()).expect("state");
+            emu.bootstrap_declared(&text).await;
+        }
+    }
+
     /// `plan STATE --format json`, which must succeed.
     pub fn plan_json(&self, emu: &Emulator) -> Value {
         let state = self.state_arg();

@@ -72,8 +72,10 @@ fn stage_rank(change: &Value) -> usize {
 async fn the_json_plan_has_the_documented_shape() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(BEFORE);
+    ws.bootstrap_members(&emu).await;
     ws.apply(&emu, &[]).expect_code(0);
     ws.write_state(AFTER);
+    ws.bootstrap_members(&emu).await;
     let state = ws.state_arg();
     let saved = ws.path("plan.json");
     let outcome = jumpgate(

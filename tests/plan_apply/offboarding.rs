@@ -124,6 +124,7 @@ async fn create_bystander(iam: &aws_sdk_iam::Client) {
 async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(&format!("{ESTATE}{LEAVER}"));
+    ws.bootstrap_members(&emu).await;
     ws.apply(&emu, &[]).expect_code(0);
     let iam = iam(&emu).await;
     assert_eq!(

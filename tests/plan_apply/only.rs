@@ -51,6 +51,7 @@ fn addresses(plan: &serde_json::Value) -> Vec<String> {
 async fn offboarding_one_user_leaves_the_other_changes_pending() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(BEFORE);
+    ws.bootstrap_members(&emu).await;
     ws.apply(&emu, &[]).expect_code(0);
     let iam = iam(&emu).await;
     assert!(user_exists(&iam, "sato.kenji").await);

@@ -223,6 +223,92 @@ impl Emulator {
             .build()
     }
 
+    /// Puts the StackSet execution role, trusting `jump`, into each of
+    /// `accounts`, as each account's owner does with `jumpgate bootstrap`:
+    /// without it, the strict test ground fails the account's stack
+    /// instance, as AWS does. A role already there is kept.
+    pub async fn bootstrap_accounts(&self, jump: &str, accounts: &[&str]) {
+        let trust = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{jump}:root")},
+                "Action": "sts:AssumeRole"
+            }]
+        })
+        .to_string();
+        for account in accounts {
+            let created = aws_sdk_iam::Client::new(&self.sdk_config_for_account(account).await)
+                .create_role()
+                .role_name("AWSCloudFormationStackSetExecutionRole")
+                .assume_role_policy_document(&trust)
+                .send()
+                .await;
+            if let Err(err) = created {
+                let exists = err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_entity_already_exists_exception());
+                assert!(
+                    exists,
+                    "AWS emulator: the execution role in {account}: {err:?}"
+                );
+            }
+        }
+    }
+
+    /// `bootstrap_accounts` for the accounts a desired-state text declares
+    /// by id, trusting the jump account it declares.
+    pub async fn bootstrap_declared(&self, kdl: &str) {
+        let mut jump = String::new();
+        let mut members = Vec::new();
+        for line in kdl.lines() {
+            let Some((_, rest)) = line.split_once("id=\"") else {
+                continue;
+            };
+            let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if line.trim_start().starts_with("jump-account") {
+                jump = id;
+            } else if id.len() == 12 {
+                members.push(id);
+            }
+        }
+        let members: Vec<&str> = members.iter().map(String::as_str).collect();
+        self.bootstrap_accounts(&jump, &members).await;
+    }
+
+    /// Every stack instance of `stack_set` in the default account as
+    /// (account, Region, status), sorted, following ListStackInstances'
+    /// pages (the strict test ground pages as AWS does).
+    pub async fn stack_instances(&self, stack_set: &str) -> Vec<(String, String, String)> {
+        let cfn = aws_sdk_cloudformation::Client::new(&self.sdk_config().await);
+        let mut instances = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = cfn
+                .list_stack_instances()
+                .stack_set_name(stack_set)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("AWS emulator: ListStackInstances: {e:?}"));
+            instances.extend(page.summaries().iter().map(|s| {
+                (
+                    s.account().unwrap_or_default().to_owned(),
+                    s.region().unwrap_or_default().to_owned(),
+                    s.status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+            }));
+            match page.next_token() {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        instances.sort();
+        instances
+    }
+
     /// Forgets all AWS state (every account), as a new server would.
     pub fn reset(&self) {
         self.control("POST", "/moto-api/reset");
