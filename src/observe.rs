@@ -6,6 +6,7 @@
 use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{AwsError, ReadEstate};
+use crate::credential_report::CredentialReport;
 use crate::live::LiveState;
 use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
@@ -72,7 +73,12 @@ pub async fn observe_with<A: ReadEstate>(
             arn: caller.arn,
         });
     }
-    let mut live = read_jump_account(aws, &desired.jump.id).await?;
+    // The report is built while the rest is read: on AWS it may take seconds.
+    let (live, report) = tokio::join!(
+        read_jump_account(aws, &desired.jump.id),
+        aws.credential_report()
+    );
+    let mut live = live?;
     read_foreign_stack_set_roles(aws, &mut live).await?;
     if let Some(organization) = &desired.organization {
         let org = aws
@@ -100,7 +106,7 @@ pub async fn observe_with<A: ReadEstate>(
         .filter(|u| u.is_owned() || declared(&u.name))
         .map(|u| u.name.clone())
         .collect();
-    read_logins(aws, desired, &mut live, profile_reads, logins).await?;
+    read_logins(aws, desired, &mut live, report, profile_reads, logins).await?;
     let leaving: Vec<String> = live
         .users
         .values()
@@ -203,10 +209,11 @@ async fn read_logins<A: ReadEstate>(
     aws: &A,
     desired: &DesiredState,
     live: &mut LiveState,
+    report: Result<CredentialReport, AwsError>,
     users: Vec<String>,
     logins: LoginReads,
 ) -> Result<(), AwsError> {
-    let report = match aws.credential_report().await {
+    let report = match report {
         Ok(report) => Some(report),
         Err(err) => {
             tracing::warn!(
