@@ -242,15 +242,12 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
 
 const EXPIRING: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
-project "apps" {
-    account "apps-dev" id="222222222222"
-}
 user "alice" {
     access "admin"
 }
 user "kato" until="2027-03-31" {
     access "operator"
-    access "developer" project="apps" until="2027-01-31"
+    access "developer" until="2027-01-31"
 }
 user "temp" until="2027-01-31" {
     access "operator"
@@ -277,7 +274,7 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
     assert!(
         before
             .stdout
-            .contains("kato's developer access in project apps ends in 4 days (until 2027-01-31)"),
+            .contains("kato's developer access ends in 4 days (until 2027-01-31)"),
         "{}",
         before.stdout
     );
@@ -288,7 +285,7 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
     assert!(
         access
             .stdout
-            .contains("kato -> apps-dev (222222222222) developer until 2027-01-31"),
+            .contains("kato -> jump (123456789012) developer until 2027-01-31"),
         "{}",
         access.stdout
     );
@@ -300,7 +297,7 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
     assert!(
         profiles
             .stdout
-            .contains("as role-developer, through group-developer-apps, until 2027-01-31"),
+            .contains("as role-developer, through group-developer, until 2027-01-31"),
         "{}",
         profiles.stdout
     );
@@ -331,7 +328,7 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
         })
         .collect();
     assert!(
-        expired.contains(&("delete", "membership.kato/group-developer-apps")),
+        expired.contains(&("delete", "membership.kato/group-developer")),
         "{expired:?}"
     );
     assert!(expired.contains(&("delete", "user.temp")), "{expired:?}");
@@ -346,7 +343,7 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
     let text = jumpgate_with_env(&emu, &on("2027-02-01"), &["plan", &state]);
     assert!(
         text.stdout
-            .contains("membership.kato/group-developer-apps  (expired)"),
+            .contains("membership.kato/group-developer  (expired)"),
         "{}",
         text.stdout
     );
