@@ -13,15 +13,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::rc::Rc;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::live::LiveState;
+use crate::live::{LiveGroup, LiveState, LiveUser};
 use crate::model::derive::{group_name, role_name, targets};
 use crate::model::desired::DesiredState;
 use crate::model::expiry::show;
 use crate::policy::role_arn;
+
+mod impact;
+
+pub use impact::{AccessChange, AccessChanges, Direction, MfaChange, impact, play, role_names};
 
 /// The version of the JSON rendering; raised when a field changes meaning.
 pub const FORMAT_VERSION: u32 = 1;
@@ -139,6 +144,35 @@ impl Catalogue {
                 })
                 .collect(),
             roles: state.roles.keys().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    /// Adds the accounts the live StackSet reaches and the roles its
+    /// template declares, so a plan that removes them can name what goes.
+    fn add_live_targets(&mut self, live: &LiveState) {
+        for instance in &live.stack_instances {
+            if self.accounts.iter().any(|a| a.id == instance.account) {
+                continue;
+            }
+            let name = live
+                .organization
+                .as_ref()
+                .and_then(|o| o.accounts.iter().find(|a| a.id == instance.account))
+                .map_or_else(|| instance.account.clone(), |a| a.name.clone());
+            self.accounts.push(AccountColumn {
+                name,
+                id: instance.account.clone(),
+            });
+        }
+        let live_roles = live
+            .stack_set
+            .as_ref()
+            .and_then(|s| role_names(&s.template))
+            .unwrap_or_default();
+        for key in live_roles.iter().filter_map(|n| n.strip_prefix("role-")) {
+            if !self.roles.iter().any(|r| r == key) {
+                self.roles.push(key.to_owned());
+            }
         }
     }
 
@@ -357,58 +391,193 @@ pub fn compare(state: &DesiredState, live: &LiveState) -> AccessReport {
 }
 
 fn live_grants(live: &LiveState, catalogue: &Catalogue) -> Vec<Grant> {
-    let policies_by_arn: BTreeMap<&str, &Value> = live
-        .policies
-        .values()
-        .map(|p| (p.arn.as_str(), &p.document))
+    let candidates: Vec<String> = catalogue
+        .declared_arns()
+        .into_iter()
+        .map(|(arn, _, _)| arn)
         .collect();
-    let candidates = catalogue.declared_arns();
+    let mut memo = Memo::new(&candidates);
+    let view = SourceView::of(live, &mut memo);
     let mut grants = Vec::new();
     for user in live.users.values() {
-        let mut allowed: Vec<(String, String)> = Vec::new();
-        let mut denied: Vec<&Value> = Vec::new();
-        for group in user.groups.iter().filter_map(|g| live.groups.get(g)) {
-            let documents = group.inline_policies.values().chain(
-                group
-                    .attached_policies
-                    .iter()
-                    .filter_map(|arn| policies_by_arn.get(arn.as_str()).copied()),
-            );
-            for statement in documents.flat_map(statements) {
-                if !grants_assume_role(statement) {
-                    continue;
-                }
-                match statement.get("Effect").and_then(Value::as_str) {
-                    Some("Allow") => {
-                        // Literal ARNs first: they may name accounts the file does not.
-                        let mut arns: BTreeSet<String> = list(statement.get("Resource"))
-                            .iter()
-                            .filter_map(|r| r.as_str())
-                            .filter(|r| parse_role_arn(r).is_some())
-                            .map(str::to_owned)
-                            .collect();
-                        arns.extend(candidates.iter().map(|(arn, _, _)| arn.clone()));
-                        for arn in arns {
-                            if resource_matches(statement, &arn) {
-                                allowed.push((arn, group.name.clone()));
-                            }
-                        }
-                    }
-                    Some("Deny") if statement.get("Condition").is_none() => {
-                        denied.push(statement);
-                    }
-                    _ => {}
-                }
+        for (arn, via) in combine(&view.sources(user)) {
+            for source in via {
+                grants.extend(catalogue.grant(&user.name, &arn, &source));
             }
-        }
-        for (arn, group) in allowed {
-            if denied.iter().any(|deny| resource_matches(deny, &arn)) {
-                continue;
-            }
-            grants.extend(catalogue.grant(&user.name, &arn, &group));
         }
     }
     grants
+}
+
+/// What one holder of policies (a group, or a policy attached to a user)
+/// allows and denies of `sts:AssumeRole`.
+#[derive(Debug, Default)]
+struct SourceReach {
+    /// Role ARNs its `Allow` statements cover: the candidates its patterns
+    /// match, and literal ARNs (they may name accounts the file does not).
+    allowed: BTreeSet<String>,
+    /// Unconditional `Deny` statements, kept whole to test any ARN.
+    denies: Vec<Value>,
+}
+
+fn source_reach(documents: &[&Value], candidates: &[String]) -> SourceReach {
+    let mut reach = SourceReach::default();
+    for statement in documents.iter().copied().flat_map(statements) {
+        if !grants_assume_role(statement) {
+            continue;
+        }
+        match statement.get("Effect").and_then(Value::as_str) {
+            Some("Allow") => {
+                let resources = list(statement.get("Resource"));
+                let literal = resources
+                    .iter()
+                    .filter_map(|r| r.as_str())
+                    .filter(|r| parse_role_arn(r).is_some());
+                // Without a wildcard (a project group's account list) the
+                // literal ARNs are all it covers: no need to try every candidate.
+                let patterns = resources
+                    .iter()
+                    .any(|r| r.as_str().is_none_or(|r| r.contains(['*', '?'])))
+                    || statement.get("NotResource").is_some();
+                let expanded = candidates.iter().filter(|_| patterns);
+                for arn in literal.chain(expanded.map(String::as_str)) {
+                    if !reach.allowed.contains(arn) && resource_matches(statement, arn) {
+                        reach.allowed.insert(arn.to_owned());
+                    }
+                }
+            }
+            Some("Deny") if statement.get("Condition").is_none() => {
+                reach.denies.push(statement.clone());
+            }
+            _ => {}
+        }
+    }
+    reach
+}
+
+/// Each distinct set of documents read once, across the states compared.
+struct Memo<'c> {
+    candidates: &'c [String],
+    known: std::collections::HashMap<String, Rc<SourceReach>>,
+}
+
+impl<'c> Memo<'c> {
+    fn new(candidates: &'c [String]) -> Memo<'c> {
+        Memo {
+            candidates,
+            known: Default::default(),
+        }
+    }
+
+    fn reach(&mut self, documents: &[&Value]) -> Rc<SourceReach> {
+        let key = serde_json::to_string(documents).expect("documents serialise");
+        let candidates = self.candidates;
+        self.known
+            .entry(key)
+            .or_insert_with(|| Rc::new(source_reach(documents, candidates)))
+            .clone()
+    }
+}
+
+/// The sources of one live state: each group's reach, each attached
+/// policy's, read once for all its users.
+struct SourceView {
+    groups: BTreeMap<String, Rc<SourceReach>>,
+    policies: BTreeMap<String, Rc<SourceReach>>,
+}
+
+impl SourceView {
+    fn of(live: &LiveState, memo: &mut Memo) -> SourceView {
+        let by_arn = policies_by_arn(live);
+        let groups = live
+            .groups
+            .values()
+            .map(|g| {
+                let documents = group_documents(g, &by_arn);
+                (g.name.clone(), memo.reach(&documents))
+            })
+            .collect();
+        let policies = live
+            .users
+            .values()
+            .flat_map(|u| &u.attached_policies)
+            .filter_map(|arn| Some((arn.clone(), memo.reach(&[*by_arn.get(arn.as_str())?]))))
+            .collect();
+        SourceView { groups, policies }
+    }
+
+    /// A user's sources, each with the label a reader sees: the group's
+    /// name, or `user policy <name>` for a policy attached to the user.
+    fn sources(&self, user: &LiveUser) -> Vec<(String, Rc<SourceReach>)> {
+        let groups = user
+            .groups
+            .iter()
+            .filter_map(|g| Some((g.clone(), self.groups.get(g)?.clone())));
+        let policies = user.attached_policies.iter().filter_map(|arn| {
+            let name = arn.rsplit('/').next().unwrap_or(arn);
+            Some((
+                format!("user policy {name}"),
+                self.policies.get(arn)?.clone(),
+            ))
+        });
+        groups.chain(policies).collect()
+    }
+}
+
+/// The role ARNs a user with these sources may assume, each with the
+/// sources that grant it; an unconditional deny in any source wins.
+fn combine(sources: &[(String, Rc<SourceReach>)]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut allowed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (label, reach) in sources {
+        for arn in &reach.allowed {
+            allowed
+                .entry(arn.clone())
+                .or_default()
+                .insert(label.clone());
+        }
+    }
+    allowed.retain(|arn, _| !denied(sources, arn));
+    allowed
+}
+
+/// The sources that let a user reach `arn`, or `None` when none do.
+fn allows(sources: &[(String, Rc<SourceReach>)], arn: &str) -> Option<BTreeSet<String>> {
+    let via: BTreeSet<String> = sources
+        .iter()
+        .filter(|(_, r)| r.allowed.contains(arn))
+        .map(|(label, _)| label.clone())
+        .collect();
+    (!via.is_empty() && !denied(sources, arn)).then_some(via)
+}
+
+fn denied(sources: &[(String, Rc<SourceReach>)], arn: &str) -> bool {
+    sources
+        .iter()
+        .any(|(_, r)| r.denies.iter().any(|deny| resource_matches(deny, arn)))
+}
+
+/// The documents of the customer-managed policies that were read, by ARN.
+fn policies_by_arn(live: &LiveState) -> BTreeMap<&str, &Value> {
+    live.policies
+        .values()
+        .map(|p| (p.arn.as_str(), &p.document))
+        .collect()
+}
+
+/// A group's documents: its inline ones, and the attached ones whose
+/// documents were read (AWS-managed ones never grant `sts:AssumeRole` on a
+/// jump account's roles).
+fn group_documents<'a>(group: &'a LiveGroup, by_arn: &BTreeMap<&str, &'a Value>) -> Vec<&'a Value> {
+    group
+        .inline_policies
+        .values()
+        .chain(
+            group
+                .attached_policies
+                .iter()
+                .filter_map(|arn| by_arn.get(arn.as_str()).copied()),
+        )
+        .collect()
 }
 
 fn statements(document: &Value) -> Vec<&Value> {

@@ -2,18 +2,21 @@
 //! KDL. Pure: a function of what `observe::observe_all` read.
 //!
 //! Where each part comes from:
-//! - roles: the resources of the `iam-roles` StackSet template (`RoleName`
-//!   `role-<key>`, `ManagedPolicyArns`, `MaxSessionDuration`); the three
-//!   defaults when there is no StackSet;
+//! - roles: the resources of the `iam-roles` StackSet template, JSON or
+//!   YAML (`RoleName` `role-<key>`, `ManagedPolicyArns`,
+//!   `MaxSessionDuration`); the three defaults when there is no StackSet;
 //! - accounts: the StackSet's instances in the home region, named after the
 //!   organization's account names when those could be read, else
 //!   `account-<id>`;
 //! - projects: the project groups `group-<role>-<project>` and the account
-//!   ARNs in their `assume-role` policies; accounts in no project group are
-//!   top-level accounts;
-//! - users: every IAM user, with or without jumpgate's tag, their `access`
-//!   from memberships of the groups above, `console=#false` without a login
-//!   profile;
+//!   ARNs in their assume-role policies, inline or customer-managed
+//!   (`policy-assume-<role>-role-<project>` in hand-built estates); accounts
+//!   in no project group are top-level accounts;
+//! - users: every IAM user jumpgate owns, and every other one that follows
+//!   the pattern, their `access` from memberships of the groups above,
+//!   `console=#false` without a login profile. Users outside the pattern
+//!   (policies of their own, access keys, no group of the pattern) are
+//!   written commented out with the reason, and left alone;
 //! - the password policy, when the account has one.
 //!
 //! Objects without jumpgate's marker are imported all the same: the plan on
@@ -30,7 +33,6 @@ use crate::model::desired::{PasswordPolicy, RoleDef};
 use crate::model::names::{
     AccountId, AccountName, PolicyArn, ProjectName, Region, RoleKey, UserName,
 };
-use crate::policy::GROUP_POLICY_NAME;
 
 /// What to import from.
 pub struct ImportInput<'a> {
@@ -58,6 +60,8 @@ pub struct ImportSummary {
     pub projects: usize,
     pub accounts: usize,
     pub users: usize,
+    /// Users outside the pattern, written commented out and left alone.
+    pub unmanaged: usize,
     /// Users and groups without jumpgate's marker, which the plan adopts.
     pub to_adopt: usize,
 }
@@ -274,6 +278,7 @@ pub fn import(input: &ImportInput) -> Imported {
 
     // Users.
     let mut users = 0;
+    let mut unmanaged = 0;
     let mut user_blocks = String::new();
     for user in live.users.values() {
         let name = match UserName::new(&user.name) {
@@ -283,7 +288,6 @@ pub fn import(input: &ImportInput) -> Imported {
                 continue;
             }
         };
-        users += 1;
         let mut access: Vec<(bool, &RoleKey, Option<&ProjectName>)> = Vec::new();
         let mut foreign: Vec<&str> = Vec::new();
         for group in &user.groups {
@@ -306,6 +310,31 @@ pub fn import(input: &ImportInput) -> Imported {
                     .map(|a| a.rsplit('/').next().unwrap_or(a)),
             )
             .collect();
+        let reasons = outside_the_pattern(user, &access, &own);
+        if !reasons.is_empty() {
+            unmanaged += 1;
+            let console = if user.login_profile == Some(false) {
+                " console=#false"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                user_blocks,
+                "\n// Not adopted: {} {}. jumpgate leaves it alone.\n\
+                 // To adopt it, uncomment the line below and add its `access` lines; the plan then\n\
+                 // tags it, and removes its policies of its own (access comes from groups only).\n\
+                 // user {}{console}",
+                name,
+                reasons.join(", "),
+                quote(name.as_str())
+            );
+            notes.push(format!(
+                "user {name} is left unmanaged: it {} (uncomment its block to adopt it)",
+                reasons.join(", ")
+            ));
+            continue;
+        }
+        users += 1;
         // A user with remarks stands apart; the others follow one another.
         if !user.is_owned() || !foreign.is_empty() || !own.is_empty() {
             user_blocks.push('\n');
@@ -381,7 +410,7 @@ pub fn import(input: &ImportInput) -> Imported {
         }
         user_blocks.push_str("}\n");
     }
-    if users > 0 {
+    if users + unmanaged > 0 {
         text.push_str("\n// Users, with their access from their group memberships.\n");
         text.push_str(&user_blocks);
     }
@@ -395,9 +424,38 @@ pub fn import(input: &ImportInput) -> Imported {
             projects: projects.len(),
             accounts: member_ids.len() + 1,
             users,
+            unmanaged,
             to_adopt,
         },
     }
+}
+
+/// Why a user jumpgate does not own is outside the jump-account pattern,
+/// and so not adopted by default: a CI user with keys and a policy of its
+/// own would break if jumpgate took it over. Empty for users to adopt.
+fn outside_the_pattern(
+    user: &crate::live::LiveUser,
+    access: &[(bool, &RoleKey, Option<&ProjectName>)],
+    own: &[&str],
+) -> Vec<String> {
+    if user.is_owned() {
+        return Vec::new();
+    }
+    let mut reasons = Vec::new();
+    if !own.is_empty() {
+        reasons.push(format!("has policies of its own ({})", own.join(", ")));
+    }
+    let keys = user.dependents.as_ref().map_or(0, |d| d.access_keys.len());
+    if keys > 0 {
+        reasons.push(format!(
+            "has {keys} access key{}",
+            if keys == 1 { "" } else { "s" }
+        ));
+    }
+    if access.is_empty() {
+        reasons.push("is in no group of the jump-account pattern".to_owned());
+    }
+    reasons
 }
 
 /// The roles of the StackSet template, or the defaults (and `false`) when
@@ -495,7 +553,7 @@ fn classify_groups(
 ) -> BTreeMap<String, KnownGroup> {
     let mut known = BTreeMap::new();
     for group in live.groups.values() {
-        let role = match classify(group, roles) {
+        let role = match classify(group, &group_documents(group, live), roles) {
             Some(role) => role,
             None => {
                 let members = live
@@ -529,13 +587,17 @@ fn classify_groups(
     known
 }
 
-fn classify(group: &LiveGroup, roles: &BTreeMap<RoleKey, RoleDef>) -> Option<GroupRole> {
+fn classify(
+    group: &LiveGroup,
+    documents: &[&Value],
+    roles: &BTreeMap<RoleKey, RoleDef>,
+) -> Option<GroupRole> {
     let rest = group.name.strip_prefix("group-")?;
     if let Some(role) = roles.keys().find(|k| k.as_str() == rest) {
         return Some(GroupRole::Global(role.clone()));
     }
-    let policy = group.inline_policies.get(GROUP_POLICY_NAME);
-    let targets = policy.map(assumable_roles).unwrap_or_default();
+    let targets: Vec<(String, String)> =
+        documents.iter().flat_map(|d| assumable_roles(d)).collect();
     // With roles `admin` and `admin-x`, `group-admin-x-y` is told apart by
     // the role its policy assumes; without a policy, the longest role wins.
     let mut candidates: Vec<(&RoleKey, ProjectName)> = roles
@@ -561,6 +623,19 @@ fn classify(group: &LiveGroup, roles: &BTreeMap<RoleKey, RoleDef>) -> Option<Gro
         project,
         accounts,
     })
+}
+
+/// Every policy document of a group: inline ones (jumpgate's and hand-made),
+/// and the customer-managed ones attached to it (hand-built estates grant
+/// through those: `policy-assume-admin-role-<project>`).
+fn group_documents<'a>(group: &'a LiveGroup, live: &'a LiveState) -> Vec<&'a Value> {
+    let attached = group.attached_policies.iter().filter_map(|arn| {
+        live.policies
+            .values()
+            .find(|p| p.arn == *arn)
+            .map(|p| &p.document)
+    });
+    group.inline_policies.values().chain(attached).collect()
 }
 
 /// `(account, role key)` of each `arn:aws:iam::<account>:role/role-<key>`
@@ -705,6 +780,7 @@ mod tests {
     use crate::live::{LiveOrganization, OWNED_PATH, OrgAccount};
     use crate::plan::tests::{converge, state};
     use crate::plan::{self, Action, Kind};
+    use crate::policy::GROUP_POLICY_NAME;
 
     const TIME: &str = "2025-01-02T03:04:05Z";
 
@@ -883,6 +959,11 @@ user "carol"
                 crate::live::LiveUser {
                     name: "dave".into(),
                     path: "/".into(),
+                    tags: [(
+                        crate::live::OWNER_TAG_KEY.to_owned(),
+                        crate::live::OWNER_TAG_VALUE.to_owned(),
+                    )]
+                    .into(),
                     login_profile: Some(true),
                     inline_policies: ["mine".to_owned()].into(),
                     groups: ["group-admin".to_owned(), "ops".to_owned()].into(),
@@ -948,6 +1029,10 @@ user "carol"
     #[test]
     fn group_names_resolve_roles_and_projects() {
         let roles = state(ESTATE).roles;
+        let classify = |group: &LiveGroup, roles: &BTreeMap<RoleKey, RoleDef>| {
+            let documents: Vec<&Value> = group.inline_policies.values().collect();
+            super::classify(group, &documents, roles)
+        };
         let group = |name: &str, policy: Option<Value>| LiveGroup {
             name: name.into(),
             path: OWNED_PATH.into(),
@@ -984,5 +1069,191 @@ user "carol"
         assert_eq!(project(longest), ("auditor-x".into(), "pay".into(), 0));
         assert_eq!(classify(&group("admins", None), &roles), None);
         assert_eq!(classify(&group("group-unknown", None), &roles), None);
+    }
+
+    #[test]
+    fn users_outside_the_pattern_are_listed_not_adopted() {
+        let live = LiveState {
+            users: [
+                (
+                    "ci-deploy".to_owned(),
+                    crate::live::LiveUser {
+                        name: "ci-deploy".into(),
+                        path: "/".into(),
+                        login_profile: Some(false),
+                        attached_policies:
+                            ["arn:aws:iam::111111111111:policy/ci-deploy".to_owned()].into(),
+                        dependents: Some(crate::live::UserDependents {
+                            access_keys: vec!["AKIAEXAMPLE".into()],
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                ),
+                (
+                    "lonely".to_owned(),
+                    crate::live::LiveUser {
+                        name: "lonely".into(),
+                        path: "/".into(),
+                        login_profile: Some(true),
+                        ..Default::default()
+                    },
+                ),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let imported = run(&live);
+        let back = parse(&imported.text);
+        assert!(back.users.is_empty(), "{}", imported.text);
+        assert!(
+            imported.text.contains(
+                "// Not adopted: ci-deploy has policies of its own (ci-deploy), has 1 access key, \
+                 is in no group of the jump-account pattern. jumpgate leaves it alone.\n\
+                 // To adopt it, uncomment the line below and add its `access` lines; the plan then\n\
+                 // tags it, and removes its policies of its own (access comes from groups only).\n\
+                 // user \"ci-deploy\" console=#false\n"
+            ),
+            "{}",
+            imported.text
+        );
+        assert!(
+            imported.text.contains("// user \"lonely\"\n"),
+            "{}",
+            imported.text
+        );
+        assert_eq!(imported.summary.unmanaged, 2);
+        assert_eq!(imported.summary.users, 0);
+        assert!(
+            imported
+                .notes
+                .iter()
+                .any(|n| n.starts_with("user lonely is left unmanaged: it is in no group")),
+            "{:?}",
+            imported.notes
+        );
+        // Uncommented, the block parses.
+        let adopted = parse(
+            &imported
+                .text
+                .replace("// user \"lonely\"", "user \"lonely\""),
+        );
+        assert_eq!(adopted.users.len(), 1);
+    }
+
+    #[test]
+    fn updates_of_hand_built_templates_keep_logical_ids_references_and_tags() {
+        let desired = state(ESTATE);
+        let mut live = converge(&desired, LiveState::default());
+        // Hand-built: other logical ids, a tag of their own, a Ref to the role.
+        let set = live.stack_set.as_mut().unwrap();
+        let resources = set.template["Resources"].as_object_mut().unwrap();
+        let admin = resources.shift_remove("RoleAdmin").unwrap();
+        let mut admin = admin;
+        admin["Properties"]["Tags"] =
+            serde_json::json!([{"Key": "ManagedResource", "Value": "true"}]);
+        resources.insert("AdminRole".into(), admin);
+        let stack = live
+            .stacks
+            .get_mut(crate::templates::EXECUTION_ROLE_STACK)
+            .unwrap();
+        let resources = stack.template["Resources"].as_object_mut().unwrap();
+        let role = resources.shift_remove("ExecutionRole").unwrap();
+        resources.insert("StackSetExecutionRole".into(), role);
+        let plan = plan::build(&desired, &live);
+        let template_of = |address: &str| -> Value {
+            let change = plan.changes.iter().find(|c| c.address == address).unwrap();
+            change.after.as_ref().unwrap()["template"].clone()
+        };
+        let set = template_of("stack-set.iam-roles");
+        let admin = &set["Resources"]["AdminRole"];
+        assert_eq!(admin["Properties"]["RoleName"], "role-admin");
+        assert_eq!(
+            admin["Properties"]["Tags"],
+            serde_json::json!([
+                {"Key": "managed-by", "Value": "jumpgate"},
+                {"Key": "ManagedResource", "Value": "true"}
+            ])
+        );
+        assert!(set["Resources"].get("RoleAdmin").is_none());
+        let stack = template_of("stack.stackset-execution-role");
+        assert!(stack["Resources"].get("StackSetExecutionRole").is_some());
+        assert_eq!(
+            stack["Resources"]["ManageSwitchRoles"]["Properties"]["Roles"],
+            serde_json::json!([{"Ref": "StackSetExecutionRole"}])
+        );
+        // Applied, the next plan is empty: the kept ids are stable.
+        let live = converge(&desired, live);
+        assert!(plan::build(&desired, &live).is_empty());
+    }
+
+    #[test]
+    fn a_hand_made_mfa_policy_is_adopted_where_it_is() {
+        let desired = state(ESTATE);
+        let mut live = converge(&desired, LiveState::default());
+        // Built by hand: the MFA policy at `/`, attached to every group.
+        let mut policy = live
+            .policies
+            .remove(crate::policy::MFA_POLICY_NAME)
+            .unwrap();
+        let old_arn = policy.arn.clone();
+        policy.path = "/".into();
+        policy.arn = "arn:aws:iam::111111111111:policy/policy-enforce-mfa".into();
+        let new_arn = policy.arn.clone();
+        live.policies.insert(policy.name.clone(), policy);
+        for group in live.groups.values_mut() {
+            if group.attached_policies.remove(&old_arn) {
+                group.attached_policies.insert(new_arn.clone());
+            }
+        }
+        let plan = plan::build(&desired, &live);
+        assert!(plan.is_empty(), "{:#?}", plan.changes);
+        assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+        // A group that lacks it gets the adopted one, not a second policy.
+        live.groups
+            .get_mut("group-admin")
+            .unwrap()
+            .attached_policies
+            .clear();
+        let plan = plan::build(&desired, &live);
+        let calls: Vec<String> = plan
+            .changes
+            .iter()
+            .flat_map(|c| &c.operations)
+            .map(|op| serde_json::to_string(op).unwrap())
+            .collect();
+        assert_eq!(
+            calls,
+            [format!(
+                r#"{{"call":"AttachGroupPolicy","group":"group-admin","policy_arn":"{new_arn}"}}"#
+            )]
+        );
+        assert_eq!(
+            plan.access_changes.mfa_enforcement,
+            [crate::access::MfaChange {
+                change: crate::access::Direction::Gain,
+                group: "group-admin".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_stackset_role_made_without_its_stack_is_used_as_it_is() {
+        let desired = state(ESTATE);
+        let mut live = converge(&desired, LiveState::default());
+        live.stacks.clear();
+        live.foreign_stack_set_roles
+            .insert(crate::templates::ADMINISTRATION_ROLE_NAME.into());
+        let plan = plan::build(&desired, &live);
+        let addresses: Vec<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
+        // Only the execution-role stack, whose role does not exist, is created.
+        assert_eq!(addresses, ["stack.stackset-execution-role"]);
+        assert!(
+            plan.warnings.iter().any(|w| w.starts_with(
+                "role AWSCloudFormationStackSetAdministrationRole already exists in the jump account, made outside jumpgate"
+            )),
+            "{:?}",
+            plan.warnings
+        );
     }
 }

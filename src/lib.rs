@@ -8,6 +8,7 @@
 pub mod access;
 pub mod apply;
 pub mod aws;
+pub mod cfn_template;
 pub mod credential_report;
 pub mod drift;
 pub mod hygiene;

@@ -26,7 +26,9 @@ pub struct LiveState {
     pub users: BTreeMap<String, LiveUser>,
     /// Every group in the jump account, by name.
     pub groups: BTreeMap<String, LiveGroup>,
-    /// Customer-managed policies on jumpgate's path, by name.
+    /// Every customer-managed policy in the jump account (less the apply
+    /// lock), by name: jumpgate's own, and the ones hand-built estates grant
+    /// access through.
     pub policies: BTreeMap<String, LivePolicy>,
     /// CloudFormation stacks jumpgate deploys in the jump account, by name.
     pub stacks: BTreeMap<String, LiveStack>,

@@ -113,7 +113,17 @@ pub async fn observe_with<A: ReadEstate>(
         .filter(|u| u.is_owned() && !declared(&u.name))
         .map(|u| u.name.clone())
         .collect();
-    let dependents: Vec<_> = futures::stream::iter(leaving)
+    read_dependents(aws, &mut live, leaving).await?;
+    Ok(live)
+}
+
+/// The credentials and devices of each of `users`.
+async fn read_dependents<A: ReadEstate>(
+    aws: &A,
+    live: &mut LiveState,
+    users: Vec<String>,
+) -> Result<(), AwsError> {
+    let dependents: Vec<_> = futures::stream::iter(users)
         .map(|name| async move {
             let found = aws.user_dependents(&name).await?;
             Ok::<_, AwsError>((name, found))
@@ -126,13 +136,14 @@ pub async fn observe_with<A: ReadEstate>(
             user.dependents = Some(found);
         }
     }
-    Ok(live)
+    Ok(())
 }
 
 /// Everything in the jump account, with no desired state to scope the reads:
 /// what `import` starts from. Unlike `observe`, it reads the login profile of
-/// every user, owned or not, and no user's dependents; the organization's
-/// accounts when the caller may list them (their names), else none.
+/// every user, owned or not, and the credentials of those it does not own;
+/// the organization's accounts when the caller may list them (their
+/// names), else none.
 pub async fn observe_all<A: ReadEstate>(aws: &A) -> Result<LiveState, ObserveError> {
     let caller = aws.caller().await?;
     let account = AccountId::new(&caller.account).map_err(|e| {
@@ -151,10 +162,18 @@ pub async fn observe_all<A: ReadEstate>(aws: &A) -> Result<LiveState, ObserveErr
     };
     let everyone: Vec<String> = live.users.keys().cloned().collect();
     read_login_profiles(aws, &mut live, everyone).await?;
+    // Access keys mark a user as outside the pattern (not adopted by default).
+    let unowned: Vec<String> = live
+        .users
+        .values()
+        .filter(|u| !u.is_owned())
+        .map(|u| u.name.clone())
+        .collect();
+    read_dependents(aws, &mut live, unowned).await?;
     Ok(live)
 }
 
-/// Users, groups, jumpgate's policies, the password policy, the role stacks
+/// Users, groups, the customer-managed policies, the password policy, the role stacks
 /// and the StackSet of the jump account `account`.
 async fn read_jump_account<A: ReadEstate>(
     aws: &A,

@@ -53,8 +53,9 @@ fn owner_tag() -> Tag {
         .build()
 }
 
+/// JSON or YAML (hand-built StackSets and stacks are often YAML).
 fn parse_template(body: Option<&str>) -> Value {
-    body.and_then(|b| serde_json::from_str(b).ok())
+    body.and_then(crate::cfn_template::parse)
         .unwrap_or(Value::Null)
 }
 

@@ -12,7 +12,7 @@ use crate::live::{
 };
 use crate::model::desired::PasswordPolicy;
 use crate::plan::Operation;
-use crate::policy::{MFA_POLICY_NAME, parse_document};
+use crate::policy::parse_document;
 use crate::templates::EXECUTION_ROLE_STACK;
 
 /// The lock object: a managed policy that grants nothing.
@@ -37,6 +37,27 @@ fn done_if(result: Result<(), AwsError>, codes: &[&str]) -> Result<(), AwsError>
 
 const EXISTS: &[&str] = &["EntityAlreadyExists"];
 const GONE: &[&str] = &["NoSuchEntity"];
+
+/// Whether a Get call found its entity: `false` on NoSuchEntity.
+fn exists<T, E>(
+    call: &'static str,
+    result: Result<T, aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>>,
+) -> Result<bool, AwsError>
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) => {
+            let err = AwsError::from_sdk(call, err);
+            if is_code(&err, GONE) {
+                Ok(false)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
 
 fn decode(document: Option<&str>) -> serde_json::Value {
     document
@@ -153,9 +174,10 @@ impl ReadEstate for Aws {
                     .policy_name()
                     .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or_default());
                 let path = policy.path().unwrap_or("/");
-                // Only jumpgate's policies, less the lock, which comes and
-                // goes with every apply.
-                if name == LOCK_POLICY_NAME || (path != OWNED_PATH && name != MFA_POLICY_NAME) {
+                // Every customer-managed policy (hand-built estates grant
+                // access through them), less the lock, which comes and goes
+                // with every apply.
+                if name == LOCK_POLICY_NAME {
                     continue;
                 }
                 let default_version = policy.default_version_id().unwrap_or_default().to_owned();
@@ -224,17 +246,8 @@ impl ReadEstate for Aws {
 
     async fn has_login_profile(&self, user: &str) -> Result<bool, AwsError> {
         let _permit = self.permit().await;
-        match self.iam.get_login_profile().user_name(user).send().await {
-            Ok(_) => Ok(true),
-            Err(err) => {
-                let err = AwsError::from_sdk("GetLoginProfile", err);
-                if is_code(&err, GONE) {
-                    Ok(false)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        let found = self.iam.get_login_profile().user_name(user).send().await;
+        exists("GetLoginProfile", found)
     }
 
     async fn credential_report(&self) -> Result<CredentialReport, AwsError> {

@@ -48,7 +48,7 @@ pub struct Caller {
     pub arn: String,
 }
 
-/// Users, groups and jumpgate's policies, from GetAccountAuthorizationDetails.
+/// Users, groups and customer-managed policies, from GetAccountAuthorizationDetails.
 #[derive(Debug, Clone, Default)]
 pub struct IamSnapshot {
     pub users: Vec<LiveUser>,

@@ -101,6 +101,12 @@ async fn run_apply(
         println!("No changes. Live state matches the desired state.");
         return Ok(ExitCode::SUCCESS);
     }
+    if !plan.blockers.is_empty() {
+        return Err(Failure(format!(
+            "refusing to apply: {}",
+            plan.blockers.join("; ")
+        )));
+    }
     if !plan.lockouts.is_empty() && !allow_lockout {
         let accounts: Vec<String> = plan
             .lockouts

@@ -74,6 +74,13 @@ pub async fn import(connection: &Connection, out: Option<&Path>) -> Result<ExitC
         "Imported jump account {jump} ({region}) to {written}: {} accounts, {} projects, {} roles, {} users.",
         s.accounts, s.projects, s.roles, s.users
     );
+    if s.unmanaged > 0 {
+        eprintln!(
+            "{} user{} outside the jump-account pattern left unmanaged (commented out in the file; see the notes).",
+            s.unmanaged,
+            if s.unmanaged == 1 { "" } else { "s" }
+        );
+    }
     if s.to_adopt > 0 {
         let what = if s.to_adopt == 1 {
             "user or group lacks"

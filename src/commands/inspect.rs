@@ -50,6 +50,12 @@ pub async fn plan(
     );
     // Not data: stdout stays the plan in the format asked for.
     super::print_pending(&pending, &mut std::io::stderr())?;
+    if !plan.blockers.is_empty() {
+        return Err(Failure(format!(
+            "plan refused: {} change(s) would fail on apply (listed above)",
+            plan.blockers.len()
+        )));
+    }
     Ok(if detailed_exitcode && !plan.is_empty() {
         ExitCode::from(2)
     } else {

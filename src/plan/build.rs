@@ -50,8 +50,12 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
         .filter(|u| !u.is_owned() && !declared.contains(u.name.as_str()))
         .map(|u| u.name.clone())
         .collect();
+    let access_changes = crate::access::impact(desired, live, &changes);
+    let blockers = super::feasible::blockers(live, &changes, desired.jump.id.as_str());
     Plan {
+        blockers,
         format_version: super::FORMAT_VERSION,
+        access_changes,
         jump_account: desired.jump.id.clone(),
         region: desired.jump.region.clone(),
         fingerprint: live.fingerprint(),
@@ -169,6 +173,8 @@ impl Planner<'_> {
             self.foreign_role(name, role, stage);
             return;
         }
+        let template =
+            keep_live_identity(template, self.live.stacks.get(name).map(|s| &s.template));
         let after = json!({"template": template, "parameters": parameters});
         match self.live.stacks.get(name) {
             None => self.push(
@@ -279,7 +285,8 @@ impl Planner<'_> {
     }
 
     fn stack_set(&mut self) {
-        let template = iam_roles(self.desired.roles.values());
+        let live_template = self.live.stack_set.as_ref().map(|s| &s.template);
+        let template = keep_live_identity(iam_roles(self.desired.roles.values()), live_template);
         let parameters: BTreeMap<String, String> =
             [("AdminAccountId".to_owned(), self.jump.to_string())].into();
         let after = json!({"template": template, "parameters": parameters});
@@ -437,11 +444,18 @@ impl Planner<'_> {
         }
     }
 
+    /// The MFA policy groups get: the live one of that name wherever it is
+    /// (a hand-built estate's `/policy-enforce-mfa` is adopted: IAM policy
+    /// names are unique in an account whatever the path, so jumpgate's could
+    /// not be created beside it), else the one this plan creates.
     fn mfa_policy_arn(&self) -> String {
-        format!(
-            "arn:aws:iam::{}:policy{OWNED_PATH}{MFA_POLICY_NAME}",
-            self.jump
-        )
+        match self.live.policies.get(MFA_POLICY_NAME) {
+            Some(live) => live.arn.clone(),
+            None => format!(
+                "arn:aws:iam::{}:policy{OWNED_PATH}{MFA_POLICY_NAME}",
+                self.jump
+            ),
+        }
     }
 
     fn mfa_policy(&mut self) {
@@ -461,11 +475,6 @@ impl Planner<'_> {
                     document,
                 }],
             ),
-            Some(live) if live.path != OWNED_PATH => self.warnings.push(format!(
-                "a policy named {MFA_POLICY_NAME} exists at path {} outside jumpgate's {OWNED_PATH}; \
-                 groups cannot get the MFA policy until it is renamed or deleted",
-                live.path
-            )),
             Some(live) if !equivalent(&live.document, &document) => {
                 // Free a slot first when IAM's five versions are used up.
                 let delete_version = (live.versions.len() >= MAX_POLICY_VERSIONS)
@@ -982,6 +991,109 @@ fn password_length(policy: Option<&crate::model::desired::PasswordPolicy>) -> u8
     policy.map_or(MIN_PASSWORD_LENGTH, |p| {
         p.min_length.max(MIN_PASSWORD_LENGTH)
     })
+}
+
+/// The template to put in place of a live one, made to keep what the live
+/// resources are. CloudFormation replaces a resource whose logical id
+/// changes, creating the new one first ("Update behaviors of stack
+/// resources"), which fails for a role whose name the old one still holds:
+/// so a role keeps the logical id it has live (a hand-built template's
+/// `AdminRole` stays `AdminRole`), and the tags put on it by hand.
+fn keep_live_identity(mut template: Value, live: Option<&Value>) -> Value {
+    let Some(live) = live
+        .and_then(|l| l.get("Resources"))
+        .and_then(Value::as_object)
+    else {
+        return template;
+    };
+    let Some(resources) = template.get_mut("Resources").and_then(Value::as_object_mut) else {
+        return template;
+    };
+    let role_name = |r: &Value| {
+        r.pointer("/Properties/RoleName")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut renames: BTreeMap<String, String> = BTreeMap::new();
+    let kept: serde_json::Map<String, Value> = std::mem::take(resources)
+        .into_iter()
+        .map(|(id, mut resource)| {
+            let name = role_name(&resource);
+            let twin = live.iter().find(|(_, old)| {
+                name.is_some() && old.get("Type") == resource.get("Type") && role_name(old) == name
+            });
+            let Some((live_id, old)) = twin else {
+                return (id, resource);
+            };
+            if *live_id != id {
+                renames.insert(id, live_id.clone());
+            }
+            let ours: Vec<Value> = resource
+                .pointer("/Properties/Tags")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let theirs = old
+                .pointer("/Properties/Tags")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|t| !ours.iter().any(|o| o.get("Key") == t.get("Key")));
+            let tags: Vec<Value> = ours.iter().cloned().chain(theirs.cloned()).collect();
+            if !tags.is_empty() {
+                resource["Properties"]["Tags"] = Value::Array(tags);
+            }
+            (live_id.clone(), resource)
+        })
+        .collect();
+    *resources = kept;
+    if !renames.is_empty() {
+        rename_references(&mut template, &renames);
+    }
+    template
+}
+
+/// Points `Ref`, `Fn::GetAtt`, `Fn::Sub` placeholders and `DependsOn` at
+/// the renamed logical ids.
+fn rename_references(value: &mut Value, renames: &BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                match (key.as_str(), &mut *inner) {
+                    ("Ref" | "DependsOn", Value::String(id)) => {
+                        if let Some(new) = renames.get(id.as_str()) {
+                            *id = new.clone();
+                        }
+                    }
+                    ("Fn::GetAtt" | "DependsOn", Value::Array(items)) => {
+                        for item in
+                            items
+                                .iter_mut()
+                                .take(if key == "Fn::GetAtt" { 1 } else { usize::MAX })
+                        {
+                            if let Some(new) = item.as_str().and_then(|id| renames.get(id)) {
+                                *item = Value::String(new.clone());
+                            }
+                        }
+                    }
+                    ("Fn::Sub", Value::String(text)) => {
+                        for (old, new) in renames {
+                            *text = text
+                                .replace(&format!("${{{old}}}"), &format!("${{{new}}}"))
+                                .replace(&format!("${{{old}."), &format!("${{{new}."));
+                        }
+                    }
+                    _ => rename_references(inner, renames),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                rename_references(item, renames);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn policy_name_of(arn: &str) -> &str {

@@ -5,6 +5,7 @@
 mod accounts;
 mod build;
 mod expiry;
+mod feasible;
 mod lockout;
 mod only;
 #[cfg(test)]
@@ -16,6 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::access::AccessChanges;
 use crate::model::desired::{DesiredState, PasswordPolicy};
 use crate::model::expiry::End;
 use crate::model::names::{AccountId, Region};
@@ -33,7 +35,8 @@ pub(crate) use only::user_of;
 pub use only::{OnlyError, Subset, only};
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: `access_changes` added.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -45,10 +48,18 @@ pub struct Plan {
     /// In the order `apply` carries them out; changes of one stage are
     /// independent of each other.
     pub changes: Vec<Change>,
+    /// Who gains and who loses which role in which account, and which groups
+    /// gain or lose MFA enforcement, when the changes are applied.
+    #[serde(default)]
+    pub access_changes: AccessChanges,
     /// Users in the jump account that jumpgate does not own and leaves alone.
     pub unmanaged_users: Vec<String>,
     /// Accounts where, after this plan, nobody could reach the admin role.
     pub lockouts: Vec<Lockout>,
+    /// Changes whose apply cannot succeed, each with the reason found in
+    /// the live state: `plan` exits 1 and `apply` refuses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blockers: Vec<String>,
     /// Things a reviewer should know that are not changes.
     pub warnings: Vec<String>,
     /// Member accounts that may still lack the StackSet execution role

@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::{
-    BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, Style, UNMANAGED_USERS, account_heading, by_account,
-    summary_line, text,
+    BLOCKERS, BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, Style, UNMANAGED_USERS,
+    access_lines, account_heading, by_account, mermaid, summary_line, text,
 };
 use crate::plan::{Plan, Reason};
 
@@ -22,6 +22,28 @@ pub(super) fn render(plan: &Plan) -> String {
         )
     };
     let _ = writeln!(out, "### jumpgate plan: {title}\n");
+    // First, where reviewers read: who gains and who loses what.
+    let access = access_lines(plan);
+    if !access.is_empty() {
+        let body: String = access
+            .iter()
+            .map(|(symbol, line)| format!("{symbol} {line}\n"))
+            .collect();
+        let fence = fence_for(&body);
+        let _ = writeln!(out, "#### Access changes\n\n{fence}diff\n{body}{fence}\n");
+        if let Some(picture) = mermaid::access_picture(&plan.access_changes.users) {
+            let _ = writeln!(out, "{picture}");
+        }
+    } else if !plan.is_empty() {
+        let _ = writeln!(out, "{NO_ACCESS_CHANGES}\n");
+    }
+    if !plan.blockers.is_empty() {
+        let _ = writeln!(out, "> [!CAUTION]\n> **{BLOCKERS}**");
+        for blocker in &plan.blockers {
+            let _ = writeln!(out, "> - {blocker}");
+        }
+        out += "\n";
+    }
     if !plan.lockouts.is_empty() {
         out += "> [!CAUTION]\n";
         out += "> **Lockout:** after this plan nobody declared could assume an admin role in:\n";

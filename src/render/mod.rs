@@ -6,11 +6,13 @@ mod drift;
 mod hygiene;
 mod json;
 mod markdown;
+mod mermaid;
 mod text;
 
 #[cfg(test)]
 mod tests;
 
+use crate::access::Direction;
 use crate::plan::Plan;
 
 pub use drift::render_drift;
@@ -101,3 +103,52 @@ const LOCKOUT_REFUSAL: &str = "apply will refuse unless --allow-lockout is given
 
 const UNMANAGED_USERS: &str =
     "Users in the jump account that jumpgate does not manage (left alone):";
+
+/// The access changes as lines, each with its symbol (`+` gain, `-` loss,
+/// `!` a moment without access during apply), shared by the text and
+/// Markdown formats. Empty when the plan changes nobody's access.
+fn access_lines(plan: &Plan) -> Vec<(char, String)> {
+    let changes = &plan.access_changes;
+    let mut lines: Vec<(char, String)> = changes
+        .users
+        .iter()
+        .map(|c| {
+            let (symbol, verb, via) = match c.change {
+                Direction::Gain => ('+', "gains", "via"),
+                Direction::Loss => ('-', "loses", "had via"),
+            };
+            let via = if c.via.is_empty() {
+                String::new()
+            } else {
+                format!(", {via} {}", c.via.join(", "))
+            };
+            let place = if c.account == c.account_id {
+                c.account.clone()
+            } else {
+                format!("{} ({})", c.account, c.account_id)
+            };
+            (
+                symbol,
+                format!("{} {verb} {} in {place}{via}", c.user, c.role),
+            )
+        })
+        .collect();
+    lines.extend(changes.mfa_enforcement.iter().map(|m| match m.change {
+        Direction::Gain => ('+', format!("group {} gains MFA enforcement", m.group)),
+        Direction::Loss => ('-', format!("group {} loses MFA enforcement", m.group)),
+    }));
+    lines.extend(
+        changes
+            .interruptions
+            .iter()
+            .map(|i| ('!', format!("during apply: {i}"))),
+    );
+    lines
+}
+
+/// Said when a plan with changes changes nobody's access.
+const NO_ACCESS_CHANGES: &str =
+    "Access changes: none (nobody gains or loses a role; MFA enforcement unchanged).";
+
+/// Introduces the changes `plan` refuses, shared by the text and Markdown formats.
+const BLOCKERS: &str = "Cannot apply: these changes would fail, for reasons in the live state:";

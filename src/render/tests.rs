@@ -152,6 +152,7 @@ fn json_round_trips_as_the_saved_plan() {
             "region",
             "fingerprint",
             "changes",
+            "access_changes",
             "unmanaged_users",
             "lockouts",
             "warnings",
@@ -262,7 +263,9 @@ fn other_updates_show_changed_fields_only() {
     let out = render(&plan, Format::Text, PLAIN);
     assert_eq!(
         out,
-        "Account 111111111111 (jump account):\n\
+        "Access changes: none (nobody gains or loses a role; MFA enforcement unchanged).\n\
+         \n\
+         Account 111111111111 (jump account):\n\
          \x20 ~ password-policy password-policy\n\
          \x20     ~ min_length: 8 → 14\n\
          \x20 ~ user            user.alice  (adopt: jumpgate takes it over)\n\

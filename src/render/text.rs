@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use similar::TextDiff;
 
 use super::{
-    BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, Style, UNMANAGED_USERS, account_heading, by_account,
-    summary_line,
+    BLOCKERS, BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, Style, UNMANAGED_USERS,
+    access_lines, account_heading, by_account, summary_line,
 };
 use crate::plan::{Action, Change, Kind, Plan, Reason};
 use crate::policy::statement_diff;
@@ -21,6 +21,25 @@ const TEMPLATE_CONTEXT: usize = 2;
 pub(super) fn render(plan: &Plan, style: Style) -> String {
     let paint = Paint(style);
     let mut out = String::new();
+    // First: what a reviewer of an IAM change most needs to know.
+    let access = access_lines(plan);
+    if !access.is_empty() {
+        out += &paint.heading("Access changes:");
+        out += "\n";
+        for (symbol, line) in access {
+            let line = format!("  {symbol} {line}");
+            out += &match symbol {
+                '+' => paint.green(&line),
+                '-' => paint.red(&line),
+                _ => paint.yellow(&line),
+            };
+            out += "\n";
+        }
+        out += "\n";
+    } else if !plan.is_empty() {
+        out += NO_ACCESS_CHANGES;
+        out += "\n\n";
+    }
     if !plan.warnings.is_empty() {
         out += &paint.heading("Warnings:");
         out += "\n";
@@ -79,6 +98,15 @@ pub(super) fn render(plan: &Plan, style: Style) -> String {
         }
         out += &paint.red(LOCKOUT_REFUSAL);
         out += "\n\n";
+    }
+    if !plan.blockers.is_empty() {
+        out += &paint.red(&paint.heading(BLOCKERS));
+        out += "\n";
+        for blocker in &plan.blockers {
+            out += &paint.red(&format!("  ! {blocker}"));
+            out += "\n";
+        }
+        out += "\n";
     }
     out += &paint.heading(&summary_line(plan));
     out += "\n";

@@ -1,0 +1,134 @@
+//! Changes whose apply cannot succeed for a reason visible in the live
+//! state, found at plan time so that `plan` refuses them rather than
+//! `apply` stopping halfway.
+
+use std::collections::BTreeSet;
+
+use super::{Change, Operation};
+use crate::live::LiveState;
+
+/// One sentence per change that would fail, naming the change and why.
+pub fn blockers(live: &LiveState, changes: &[Change], jump: &str) -> Vec<String> {
+    let mut policies: BTreeSet<String> = live.policies.values().map(|p| p.arn.clone()).collect();
+    let names: BTreeSet<String> = live
+        .policies
+        .values()
+        .map(|p| p.name.to_ascii_lowercase())
+        .collect();
+    let stack_set_exists = live
+        .stack_set
+        .as_ref()
+        .is_some_and(|s| s.status != "DELETED");
+    let mut found = Vec::new();
+    for change in changes {
+        for op in &change.operations {
+            match op {
+                Operation::CreatePolicy { name, path, .. } => {
+                    // IAM policy names are unique in an account whatever their path.
+                    if names.contains(&name.to_ascii_lowercase()) {
+                        found.push(format!(
+                            "{}: a policy named {name} already exists in the jump account (outside {path}); IAM policy names are unique whatever the path",
+                            change.address
+                        ));
+                    }
+                    policies.insert(format!("arn:aws:iam::{jump}:policy{path}{name}"));
+                }
+                Operation::AttachGroupPolicy { policy_arn, .. }
+                    if !aws_managed(policy_arn) && !policies.contains(policy_arn) =>
+                {
+                    found.push(format!(
+                        "{}: policy {policy_arn} does not exist and this plan does not create it",
+                        change.address
+                    ));
+                }
+                Operation::CreateStackSet { stack_set, .. } if stack_set_exists => {
+                    found.push(format!(
+                        "{}: StackSet {stack_set} exists already; it is updated, never created twice",
+                        change.address
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// AWS-managed policies always exist (`arn:<partition>:iam::aws:policy/…`).
+fn aws_managed(arn: &str) -> bool {
+    arn.split(':').nth(4) == Some("aws")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::LivePolicy;
+    use crate::plan::tests::{converge, state};
+    use crate::plan::{Action, Kind, Stage};
+
+    fn change(op: Operation) -> Change {
+        Change {
+            action: Action::Create,
+            kind: Kind::GroupPolicyAttachment,
+            address: "x".into(),
+            account: crate::model::names::AccountId::new("111111111111").unwrap(),
+            stage: Stage::GroupPolicies,
+            before: None,
+            after: None,
+            reason: None,
+            operations: vec![op],
+        }
+    }
+
+    #[test]
+    fn attachments_need_a_policy_and_names_must_be_free() {
+        let desired = state(r#"jump-account id="111111111111" region="ap-northeast-1""#);
+        let mut live = converge(&desired, LiveState::default());
+        assert!(blockers(&live, &[], "111111111111").is_empty());
+        let attach = |arn: &str| {
+            change(Operation::AttachGroupPolicy {
+                group: "g".into(),
+                policy_arn: arn.into(),
+            })
+        };
+        let missing = "arn:aws:iam::111111111111:policy/jumpgate/nope";
+        assert_eq!(
+            blockers(&live, &[attach(missing)], "111111111111"),
+            [
+                "x: policy arn:aws:iam::111111111111:policy/jumpgate/nope does not exist and this plan does not create it"
+            ]
+        );
+        let create = change(Operation::CreatePolicy {
+            name: "nope".into(),
+            path: "/jumpgate/".into(),
+            document: serde_json::json!({}),
+        });
+        assert!(blockers(&live, &[create.clone(), attach(missing)], "111111111111").is_empty());
+        assert!(
+            blockers(
+                &live,
+                &[attach("arn:aws:iam::aws:policy/ReadOnlyAccess")],
+                "111111111111"
+            )
+            .is_empty()
+        );
+        live.policies.insert(
+            "NOPE".into(),
+            LivePolicy {
+                name: "NOPE".into(),
+                arn: "arn:aws:iam::111111111111:policy/NOPE".into(),
+                path: "/".into(),
+                default_version: "v1".into(),
+                versions: vec!["v1".into()],
+                document: serde_json::json!({}),
+            },
+        );
+        assert_eq!(blockers(&live, &[create], "111111111111").len(), 1);
+        let twice = change(Operation::CreateStackSet {
+            stack_set: "iam-roles".into(),
+            template: serde_json::json!({}),
+            parameters: Default::default(),
+        });
+        assert_eq!(blockers(&live, &[twice], "111111111111").len(), 1);
+    }
+}
