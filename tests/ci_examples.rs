@@ -350,6 +350,7 @@ fn calls_in_source() -> BTreeSet<String> {
             "all_items!(",
             "instance_operation!(",
             "answered(\"",
+            "exists(\"",
         ] {
             for (at, _) in text.match_indices(marker) {
                 let rest = text[at + marker.len()..]
