@@ -96,10 +96,14 @@ pub async fn observe_with<A: ReadEstate>(
         live.organization = Some(org);
         read_execution_roles(aws, desired, &mut live, organization.access_role.as_str()).await?;
     }
-    // A set, not a scan of the declared users per live user (quadratic).
-    let declared_names: std::collections::HashSet<&str> =
-        desired.users.keys().map(|u| u.as_str()).collect();
-    let declared = |name: &str| declared_names.contains(name);
+    // A set, not a scan of the declared users per live user (quadratic);
+    // lower case, as IAM compares names ("IAM identifiers").
+    let declared_names: std::collections::HashSet<String> = desired
+        .users
+        .keys()
+        .map(|u| u.as_str().to_lowercase())
+        .collect();
+    let declared = |name: &str| declared_names.contains(&name.to_lowercase());
     let profile_reads: Vec<String> = live
         .users
         .values()

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::derive::role_name;
+use crate::model::derive::{role_logical_id, role_name};
 use crate::model::desired::RoleDef;
 
 pub const ADMIN_ROLE_STACK: &str = "stackset-admin-role";
@@ -39,22 +39,9 @@ pub fn iam_roles<'a>(roles: impl IntoIterator<Item = &'a RoleDef>) -> Value {
         props["RoleName"] = json!(role_name(&role.key).as_str());
         props["MaxSessionDuration"] = json!(u32::from(role.session_hours) * 3600);
         props["ManagedPolicyArns"] = json!([role.policy.as_str()]);
-        template["Resources"][logical_id(role.key.as_str())] = resource;
+        template["Resources"][role_logical_id(&role.key)] = resource;
     }
     template
-}
-
-/// CloudFormation logical ids are alphanumeric: `operator-2` → `RoleOperator2`.
-fn logical_id(key: &str) -> String {
-    let mut id = String::from("Role");
-    for part in key.split(|c: char| !c.is_ascii_alphanumeric()) {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            id.push(first.to_ascii_uppercase());
-            id.extend(chars);
-        }
-    }
-    id
 }
 
 #[cfg(test)]
@@ -81,8 +68,14 @@ mod tests {
         );
     }
 
+    /// IAM allows 2,048 characters of trust policy (IAM User Guide,
+    /// reference_iam-quotas.html); the template's is fixed but for the account id.
     #[test]
-    fn logical_ids_are_alphanumeric() {
-        assert_eq!(logical_id("read-only_2"), "RoleReadOnly2");
+    fn the_trust_policy_fits_iam_quota() {
+        let template = iam_roles(RoleDef::defaults().values());
+        for resource in template["Resources"].as_object().unwrap().values() {
+            let trust = &resource["Properties"]["AssumeRolePolicyDocument"];
+            assert!(crate::policy::policy_size(trust) <= 2048, "{trust}");
+        }
     }
 }

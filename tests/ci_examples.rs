@@ -347,6 +347,7 @@ fn calls_in_source() -> BTreeSet<String> {
         for marker in [
             "from_sdk(\"",
             "send!(",
+            "once!(",
             "all_items!(",
             "instance_operation!(",
             "answered(\"",

@@ -331,9 +331,15 @@ user "me" {
 
 #[tokio::test]
 async fn an_apply_killed_while_an_operation_runs_is_finished_by_the_next_one() {
-    // Operations run long enough to be cut off in the middle.
-    let emu =
-        Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "3"));
+    // Operations run long enough to be cut off in the middle. IAM's
+    // consistency window is closed: `unlock` right after the kill could
+    // otherwise miss the lock the dead apply made a moment before, which is
+    // not what this test is about.
+    let emu = Emulator::start_with(
+        EmulatorOptions::default()
+            .knob("STACKSET_OPERATION_SECONDS", "3")
+            .knob("IAM_CONSISTENCY_SECONDS", "0"),
+    );
     let ws = Workspace::with_state(ESTATE);
     ws.bootstrap_members(&emu).await;
     let (state, secrets) = (ws.state_arg(), ws.secrets_arg());

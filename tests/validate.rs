@@ -503,3 +503,124 @@ fn the_readme_examples_are_valid() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Names IAM would take as one (it ignores case) and names jumpgate derives
+/// twice: each case's report holds exactly these error lines (position and
+/// whole message) and these hints, and nothing else is an error.
+#[test]
+fn case_and_derived_name_clashes_are_reported_exactly() {
+    const ADMIN: &str = "policy=\"arn:aws:iam::aws:policy/AdministratorAccess\"";
+    let role = |name: &str| format!("role \"{name}\" {ADMIN}\n");
+    let cases: Vec<(&str, String, Vec<&str>, Vec<&str>)> = vec![
+        (
+            "user names differing in case",
+            "user \"Alice\"\nuser \"alice\"\n".to_owned(),
+            vec!["3:6: error: user `alice` is declared twice"],
+            vec!["first declared at state/main.kdl:2:6; IAM names are case-insensitive"],
+        ),
+        (
+            "project names differing in case",
+            "project \"Billing\"\nproject \"billing\"\n".to_owned(),
+            vec!["3:9: error: project `billing` is declared twice"],
+            vec!["first declared at state/main.kdl:2:9; IAM names are case-insensitive"],
+        ),
+        (
+            "role with project against a longer role",
+            format!(
+                "{}{}project \"billing\"\n",
+                role("admin"),
+                role("admin-billing")
+            ),
+            vec![
+                "4:9: error: role `admin` with project `billing` makes group `group-admin-billing`, which role `admin-billing` also makes",
+            ],
+            vec![
+                "role `admin-billing` makes it at state/main.kdl:3:6; IAM names are unique ignoring case: rename one of them",
+            ],
+        ),
+        (
+            "a clash that differs only in case, the role declared last",
+            format!(
+                "{}project \"Billing\"\n{}",
+                role("admin"),
+                role("ADMIN-billing")
+            ),
+            vec![
+                "4:6: error: role `ADMIN-billing` makes group `group-ADMIN-billing`, which role `admin` with project `Billing` also makes",
+            ],
+            vec!["role `admin` with project `Billing` makes it at state/main.kdl:3:9"],
+        ),
+        (
+            "two projects meeting two roles",
+            format!(
+                "{}{}project \"a-b\"\nproject \"b\"\n",
+                role("ops"),
+                role("ops-a")
+            ),
+            vec![
+                "5:9: error: role `ops-a` with project `b` makes group `group-ops-a-b`, which role `ops` with project `a-b` also makes",
+            ],
+            vec!["role `ops` with project `a-b` makes it at state/main.kdl:4:9"],
+        ),
+        (
+            "roles with one CloudFormation logical id",
+            format!("{}{}", role("admin"), role("admin_")),
+            vec![
+                "3:6: error: role `admin_` makes CloudFormation logical id `RoleAdmin`, which role `admin` also makes",
+            ],
+            vec![
+                "role `admin` makes it at state/main.kdl:2:6; logical ids keep only the letters and digits of a role name",
+            ],
+        ),
+        (
+            "logical ids differing in case",
+            format!("{}{}", role("read-only"), role("readOnly")),
+            vec![
+                "3:6: error: role `readOnly` makes CloudFormation logical id `RoleReadOnly`, which role `read-only` also makes",
+            ],
+            vec![],
+        ),
+        (
+            "more groups than an account holds",
+            format!(
+                "{}{}",
+                repeat_lines(3, |i| role(&format!("r{i}"))),
+                repeat_lines(100, |i| format!("project \"p{i}\"\n"))
+            ),
+            vec![
+                "104:9: error: the roles and projects make 303 groups; IAM allows 300 groups in an account",
+            ],
+            vec!["every role gets a group per project"],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, body, errors, hints) in &cases {
+        let (output, stderr) = run_case(&Case::new(name, body));
+        let mut wrong = Vec::new();
+        if output.status.code() != Some(1) {
+            wrong.push(format!("exit status {:?}, expected 1", output.status));
+        }
+        let reported: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("state/") && l.contains(": error: "))
+            .map(|l| l.trim_start_matches("state/main.kdl:"))
+            .collect();
+        if reported != *errors {
+            wrong.push(format!("errors {reported:#?}, expected {errors:#?}"));
+        }
+        let flat = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+        for hint in hints {
+            if !flat.contains(hint) {
+                wrong.push(format!("no hint `{hint}`"));
+            }
+        }
+        if !wrong.is_empty() {
+            failures.push(format!(
+                "--- {name}\n{}\n{}",
+                wrong.join("\n"),
+                shorten(&stderr)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

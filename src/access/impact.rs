@@ -578,6 +578,29 @@ pub fn play(live: &mut LiveState, op: &Operation, jump: &str) {
         Operation::DeleteUser { user } => {
             live.users.remove(user);
         }
+        Operation::UpdateUser {
+            user,
+            new_user_name,
+        } => {
+            if let Some(mut renamed) = live.users.remove(user) {
+                renamed.name = new_user_name.clone();
+                live.users.insert(new_user_name.clone(), renamed);
+            }
+        }
+        Operation::UpdateGroupName {
+            group,
+            new_group_name,
+        } => {
+            if let Some(mut renamed) = live.groups.remove(group) {
+                renamed.name = new_group_name.clone();
+                live.groups.insert(new_group_name.clone(), renamed);
+            }
+            for member in live.users.values_mut() {
+                if member.groups.remove(group) {
+                    member.groups.insert(new_group_name.clone());
+                }
+            }
+        }
         // Accounts, stacks, passwords and credentials do not change who may
         // assume which role from the jump account.
         Operation::CreateAccount { .. }

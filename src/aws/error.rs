@@ -14,6 +14,9 @@ pub enum AwsError {
     },
     #[error("{call} failed: {message}")]
     Transport { call: &'static str, message: String },
+    /// IAM answered "already exists" for something this apply did not make.
+    #[error("{call} failed: {message}")]
+    Exists { call: &'static str, message: String },
     #[error("CloudFormation {what} ended in {status}: {reason}")]
     Operation {
         what: String,
@@ -112,6 +115,7 @@ impl AwsError {
             AwsError::Transport { .. } => true,
             AwsError::Operation { .. }
             | AwsError::StackInstancesFailed { .. }
+            | AwsError::Exists { .. }
             | AwsError::Unsupported(_) => false,
         }
     }

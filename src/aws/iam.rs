@@ -1,7 +1,10 @@
 //! IAM and STS: reading users, groups and policies; making the planned calls.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
+use aws_config::retry::RetryConfig;
 use aws_sdk_iam::types::{EntityType, Tag};
 
 use super::{Aws, AwsError, Caller, ChangeEstate, IamSnapshot, LockStore, ReadEstate};
@@ -37,26 +40,37 @@ fn done_if(result: Result<(), AwsError>, codes: &[&str]) -> Result<(), AwsError>
 
 const EXISTS: &[&str] = &["EntityAlreadyExists"];
 const GONE: &[&str] = &["NoSuchEntity"];
+/// Refusals that a later attempt gets past (IAM API reference, "Common
+/// errors" and the errors of each write call): retried, never done twice.
+const TRANSIENT: &[&str] = &["ConcurrentModification", "EntityTemporarilyUnmodifiable"];
+/// Attempts of a creation that jumpgate resends itself.
+const CREATE_ATTEMPTS: u32 = 8;
 
-/// Whether a Get call found its entity: `false` on NoSuchEntity.
-fn exists<T, E>(
-    call: &'static str,
-    result: Result<T, aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>>,
-) -> Result<bool, AwsError>
-where
-    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) => {
-            let err = AwsError::from_sdk(call, err);
-            if is_code(&err, GONE) {
-                Ok(false)
-            } else {
-                Err(err)
-            }
-        }
-    }
+/// How a creation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Created {
+    New,
+    /// IAM answered "already exists"; `maybe_ours` when an earlier attempt
+    /// of this very call may have made it (its answer was lost).
+    Existed {
+        maybe_ours: bool,
+    },
+}
+
+/// An object IAM may show late after its creation.
+#[derive(Debug, Clone, Copy)]
+enum Object<'a> {
+    User(&'a str),
+    Group(&'a str),
+    Policy(&'a str),
+    LoginProfile(&'a str),
+}
+
+/// What a read found: the name as IAM spells it and whether jumpgate owns it.
+#[derive(Debug)]
+struct Seen {
+    name: String,
+    owned: bool,
 }
 
 fn decode(document: Option<&str>) -> serde_json::Value {
@@ -73,7 +87,225 @@ fn tag(key: &str, value: &str) -> Tag {
         .expect("key and value are set")
 }
 
+/// Sends a request with the SDK's own retries off, for calls whose "already
+/// exists" answer must be told apart from the echo of a lost first attempt.
+macro_rules! once {
+    ($call:literal, $request:expr) => {
+        $request
+            .customize()
+            .config_override(
+                aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk($call, e))
+    };
+}
+
 impl Aws {
+    /// Sends a creation, resending it on throttling, transient refusals and
+    /// lost answers, and says whether "already exists" may be its own echo.
+    async fn create<F, Fut>(&self, send: F) -> Result<Created, AwsError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<(), AwsError>>,
+    {
+        let mut maybe_ours = false;
+        let mut wait = self.first_wait();
+        for attempt in 1..=CREATE_ATTEMPTS {
+            match send().await {
+                Ok(()) => return Ok(Created::New),
+                Err(err) if is_code(&err, EXISTS) => return Ok(Created::Existed { maybe_ours }),
+                Err(err)
+                    if attempt < CREATE_ATTEMPTS
+                        && (err.may_have_taken_effect() || is_code(&err, TRANSIENT)) =>
+                {
+                    tracing::debug!("{err}: sending again");
+                    maybe_ours |= err.may_have_taken_effect();
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(self.propagation / 8);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    fn first_wait(&self) -> Duration {
+        self.poll_interval.min(Duration::from_millis(200))
+    }
+
+    /// Resends a call that names an object made shortly before, while IAM
+    /// answers NoSuchEntity because the object has not reached every
+    /// endpoint yet (IAM User Guide, troubleshoot_general.html, eventual
+    /// consistency), for as long as IAM takes to propagate a change.
+    async fn propagating<F, Fut>(&self, send: F) -> Result<(), AwsError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<(), AwsError>>,
+    {
+        let deadline = Instant::now() + self.propagation;
+        let mut wait = self.first_wait();
+        loop {
+            match send().await {
+                Err(err) if is_code(&err, GONE) && Instant::now() < deadline => {
+                    tracing::debug!("{err}: waiting for IAM to propagate");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(self.propagation / 8);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Reads `object` once: `None` when IAM says there is no such entity.
+    async fn look(&self, object: Object<'_>) -> Result<Option<Seen>, AwsError> {
+        let iam = &self.iam;
+        let found = match object {
+            Object::User(name) => iam
+                .get_user()
+                .user_name(name)
+                .send()
+                .await
+                .map(|out| {
+                    out.user().map(|u| Seen {
+                        name: u.user_name().to_owned(),
+                        owned: u.tags().iter().any(|t| {
+                            t.key() == crate::live::OWNER_TAG_KEY
+                                && t.value() == crate::live::OWNER_TAG_VALUE
+                        }),
+                    })
+                })
+                .map_err(|e| AwsError::from_sdk("GetUser", e)),
+            Object::Group(name) => iam
+                .get_group()
+                .group_name(name)
+                .max_items(1)
+                .send()
+                .await
+                .map(|out| {
+                    out.group().map(|g| Seen {
+                        name: g.group_name().to_owned(),
+                        owned: g.path() == OWNED_PATH,
+                    })
+                })
+                .map_err(|e| AwsError::from_sdk("GetGroup", e)),
+            Object::Policy(arn) => iam
+                .get_policy()
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(|out| {
+                    out.policy().map(|p| Seen {
+                        name: p.policy_name().unwrap_or_default().to_owned(),
+                        owned: p.path() == Some(OWNED_PATH),
+                    })
+                })
+                .map_err(|e| AwsError::from_sdk("GetPolicy", e)),
+            Object::LoginProfile(user) => iam
+                .get_login_profile()
+                .user_name(user)
+                .send()
+                .await
+                .map(|_| {
+                    Some(Seen {
+                        name: user.to_owned(),
+                        owned: true,
+                    })
+                })
+                .map_err(|e| AwsError::from_sdk("GetLoginProfile", e)),
+        };
+        match found {
+            Err(err) if is_code(&err, GONE) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Waits until reads see `object`, as terraform-provider-aws does after
+    /// each IAM creation (its 2-minute `propagationTimeout`): a plan made
+    /// right after this apply then sees what it made, instead of planning
+    /// it again (for a login profile: a second password). `None` when the
+    /// wait ran out.
+    async fn until_visible(&self, object: Object<'_>) -> Result<Option<Seen>, AwsError> {
+        let deadline = Instant::now() + self.propagation;
+        let mut wait = self.first_wait();
+        loop {
+            if let Some(seen) = self.look(object).await? {
+                return Ok(Some(seen));
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    "{object:?} is still not visible after {:?}; IAM may be slow to propagate",
+                    self.propagation
+                );
+                return Ok(None);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(self.propagation / 8);
+        }
+    }
+
+    /// Creates `object` (`send` makes the call) and settles the outcome.
+    async fn create_settled<F, Fut>(
+        &self,
+        call: &'static str,
+        object: Object<'_>,
+        name: &str,
+        send: F,
+    ) -> Result<(), AwsError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<(), AwsError>>,
+    {
+        let created = self.create(send).await?;
+        self.settle(call, created, object, name).await
+    }
+
+    /// After a creation: done when new or when our own lost attempt made
+    /// it; otherwise confirmed by a read, and refused unless what exists is
+    /// the very object (same spelling, jumpgate's) that the plan wanted —
+    /// as after a plan made from a read that had not seen it yet.
+    async fn settle(
+        &self,
+        call: &'static str,
+        created: Created,
+        object: Object<'_>,
+        name: &str,
+    ) -> Result<(), AwsError> {
+        let seen = self.until_visible(object).await?;
+        if created != (Created::Existed { maybe_ours: false }) {
+            return Ok(());
+        }
+        match seen {
+            Some(seen) if seen.name == name && seen.owned => {
+                tracing::debug!("{call}: {name} already exists and is jumpgate's");
+                Ok(())
+            }
+            Some(seen) => Err(AwsError::Exists {
+                call,
+                message: if seen.name == name {
+                    format!(
+                        "`{name}` already exists and is not jumpgate's (made outside this apply); \
+                         plan again to see it, and adopt it explicitly"
+                    )
+                } else {
+                    format!(
+                        "`{}` already exists, and IAM names ignore case; plan again to rename it explicitly",
+                        seen.name
+                    )
+                },
+            }),
+            None => Err(AwsError::Exists {
+                call,
+                message: format!(
+                    "IAM says `{name}` already exists, but it cannot be read; \
+                     a managed policy of that name may exist on another path (names are unique in the account regardless of path)"
+                ),
+            }),
+        }
+    }
+
     fn lock_arn(&self, account: &str) -> String {
         format!("arn:aws:iam::{account}:policy{OWNED_PATH}{LOCK_POLICY_NAME}")
     }
@@ -87,6 +319,17 @@ impl Aws {
         let _permit = self.permit().await;
         let got = self.iam.get_role().role_name(name).send().await;
         super::error::answered("GetRole", got, "NoSuchEntity")
+    }
+
+    /// The account, for a caller that already holds a permit.
+    async fn account_unbounded(&self) -> Result<String, AwsError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
+        Ok(out.account().unwrap_or_default().to_owned())
     }
 }
 
@@ -247,7 +490,7 @@ impl ReadEstate for Aws {
     async fn has_login_profile(&self, user: &str) -> Result<bool, AwsError> {
         let _permit = self.permit().await;
         let found = self.iam.get_login_profile().user_name(user).send().await;
-        exists("GetLoginProfile", found)
+        super::error::answered("GetLoginProfile", found, "NoSuchEntity")
     }
 
     async fn credential_report(&self) -> Result<CredentialReport, AwsError> {
@@ -299,25 +542,37 @@ impl ReadEstate for Aws {
             ..UserDependents::default()
         };
         let _permit = self.permit().await;
-        match iam
-            .list_service_specific_credentials()
-            .user_name(user)
-            .send()
-            .await
-        {
-            Ok(out) => dependents.service_specific_credentials.extend(
-                out.service_specific_credentials()
-                    .iter()
-                    .map(|c| c.service_specific_credential_id().to_owned()),
-            ),
-            // Some IAM stand-ins do not implement this call; say so rather
-            // than fail the whole offboarding.
-            Err(err) => {
-                let err = AwsError::from_sdk("ListServiceSpecificCredentials", err);
-                if err.code().is_some() {
-                    return Err(err);
+        // The SDK has no paginator for this call: follow the markers here.
+        let mut marker = None;
+        loop {
+            match iam
+                .list_service_specific_credentials()
+                .user_name(user)
+                .set_marker(marker.take())
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    dependents.service_specific_credentials.extend(
+                        out.service_specific_credentials()
+                            .iter()
+                            .map(|c| c.service_specific_credential_id().to_owned()),
+                    );
+                    match out.marker() {
+                        Some(next) if out.is_truncated() => marker = Some(next.to_owned()),
+                        _ => break,
+                    }
                 }
-                dependents.unreadable.push(err.to_string());
+                // Some IAM stand-ins do not implement this call; say so rather
+                // than fail the whole offboarding.
+                Err(err) => {
+                    let err = AwsError::from_sdk("ListServiceSpecificCredentials", err);
+                    if err.code().is_some() {
+                        return Err(err);
+                    }
+                    dependents.unreadable.push(err.to_string());
+                    break;
+                }
             }
         }
         Ok(dependents)
@@ -423,17 +678,23 @@ impl ChangeEstate for Aws {
                 name,
                 path,
                 document,
-            } => done_if(
-                send!(
-                    "CreatePolicy",
-                    iam.create_policy()
-                        .policy_name(name)
-                        .path(path)
-                        .policy_document(document.to_string())
-                        .description("jumpgate: users without MFA can only set up MFA")
-                ),
-                EXISTS,
-            ),
+            } => {
+                let arn = format!(
+                    "arn:aws:iam::{}:policy{path}{name}",
+                    self.account_unbounded().await?
+                );
+                self.create_settled("CreatePolicy", Object::Policy(&arn), name, || async {
+                    once!(
+                        "CreatePolicy",
+                        iam.create_policy()
+                            .policy_name(name)
+                            .path(path)
+                            .policy_document(document.to_string())
+                            .description("jumpgate: users without MFA can only set up MFA")
+                    )
+                })
+                .await
+            }
             Op::CreatePolicyVersion {
                 policy_arn,
                 document,
@@ -458,28 +719,49 @@ impl ChangeEstate for Aws {
                         .set_as_default(true)
                 )
             }
-            Op::CreateGroup { group, path } => done_if(
-                send!(
-                    "CreateGroup",
-                    iam.create_group().group_name(group).path(path)
-                ),
-                EXISTS,
-            ),
-            Op::UpdateGroupPath { group, path } => send!(
+            Op::CreateGroup { group, path } => {
+                self.create_settled("CreateGroup", Object::Group(group), group, || async {
+                    once!(
+                        "CreateGroup",
+                        iam.create_group().group_name(group).path(path)
+                    )
+                })
+                .await
+            }
+            Op::UpdateGroupPath { group, path } => {
+                self.propagating(|| async {
+                    send!(
+                        "UpdateGroup",
+                        iam.update_group().group_name(group).new_path(path)
+                    )
+                })
+                .await
+            }
+            Op::UpdateGroupName {
+                group,
+                new_group_name,
+            } => send!(
                 "UpdateGroup",
-                iam.update_group().group_name(group).new_path(path)
+                iam.update_group()
+                    .group_name(group)
+                    .new_group_name(new_group_name)
             ),
             Op::PutGroupPolicy {
                 group,
                 policy_name,
                 document,
-            } => send!(
-                "PutGroupPolicy",
-                iam.put_group_policy()
-                    .group_name(group)
-                    .policy_name(policy_name)
-                    .policy_document(document.to_string())
-            ),
+            } => {
+                self.propagating(|| async {
+                    send!(
+                        "PutGroupPolicy",
+                        iam.put_group_policy()
+                            .group_name(group)
+                            .policy_name(policy_name)
+                            .policy_document(document.to_string())
+                    )
+                })
+                .await
+            }
             Op::DeleteGroupPolicy { group, policy_name } => done_if(
                 send!(
                     "DeleteGroupPolicy",
@@ -489,12 +771,17 @@ impl ChangeEstate for Aws {
                 ),
                 GONE,
             ),
-            Op::AttachGroupPolicy { group, policy_arn } => send!(
-                "AttachGroupPolicy",
-                iam.attach_group_policy()
-                    .group_name(group)
-                    .policy_arn(policy_arn)
-            ),
+            Op::AttachGroupPolicy { group, policy_arn } => {
+                self.propagating(|| async {
+                    send!(
+                        "AttachGroupPolicy",
+                        iam.attach_group_policy()
+                            .group_name(group)
+                            .policy_arn(policy_arn)
+                    )
+                })
+                .await
+            }
             Op::DetachGroupPolicy { group, policy_arn } => done_if(
                 send!(
                     "DetachGroupPolicy",
@@ -509,30 +796,43 @@ impl ChangeEstate for Aws {
                 GONE,
             ),
             Op::CreateUser { user, tags } => {
-                let created = send!(
-                    "CreateUser",
-                    iam.create_user()
-                        .user_name(user)
-                        .set_tags(Some(tags_of(tags)))
-                );
-                match created {
-                    // Already there (a retry that took effect, or made by
-                    // hand meanwhile): make sure it carries the marker.
-                    Err(err) if is_code(&err, EXISTS) => send!(
+                self.create_settled("CreateUser", Object::User(user), user, || async {
+                    once!(
+                        "CreateUser",
+                        iam.create_user()
+                            .user_name(user)
+                            .set_tags(Some(tags_of(tags)))
+                    )
+                })
+                .await
+            }
+            Op::TagUser { user, tags } => {
+                self.propagating(|| async {
+                    send!(
                         "TagUser",
                         iam.tag_user().user_name(user).set_tags(Some(tags_of(tags)))
-                    ),
-                    other => other,
-                }
+                    )
+                })
+                .await
             }
-            Op::TagUser { user, tags } => send!(
-                "TagUser",
-                iam.tag_user().user_name(user).set_tags(Some(tags_of(tags)))
+            Op::UpdateUser {
+                user,
+                new_user_name,
+            } => send!(
+                "UpdateUser",
+                iam.update_user()
+                    .user_name(user)
+                    .new_user_name(new_user_name)
             ),
-            Op::AddUserToGroup { user, group } => send!(
-                "AddUserToGroup",
-                iam.add_user_to_group().user_name(user).group_name(group)
-            ),
+            Op::AddUserToGroup { user, group } => {
+                self.propagating(|| async {
+                    send!(
+                        "AddUserToGroup",
+                        iam.add_user_to_group().user_name(user).group_name(group)
+                    )
+                })
+                .await
+            }
             Op::RemoveUserFromGroup { user, group } => done_if(
                 send!(
                     "RemoveUserFromGroup",
@@ -655,22 +955,34 @@ impl ChangeEstate for Aws {
 
     async fn create_login_profile(&self, user: &str, password: &str) -> Result<(), AwsError> {
         let _permit = self.permit().await;
-        // "Already exists" means an earlier attempt of this very request
-        // (the SDK resends it unchanged, password included) took effect and
-        // its answer was lost: the plan saw no login profile, and the lock
-        // keeps other applies out. So the profile holds this password.
-        done_if(
-            self.iam
-                .create_login_profile()
-                .user_name(user)
-                .password(password)
-                .password_reset_required(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("CreateLoginProfile", e)),
-            EXISTS,
-        )
+        let created = self
+            .create(|| async {
+                once!(
+                    "CreateLoginProfile",
+                    self.iam
+                        .create_login_profile()
+                        .user_name(user)
+                        .password(password)
+                        .password_reset_required(true)
+                )
+            })
+            .await?;
+        match created {
+            // Only an earlier attempt of this very request (resent unchanged,
+            // password included) may have made it: it holds this password.
+            Created::New | Created::Existed { maybe_ours: true } => {
+                self.until_visible(Object::LoginProfile(user)).await?;
+                Ok(())
+            }
+            // Someone else's password: never reported as delivered.
+            Created::Existed { maybe_ours: false } => Err(AwsError::Exists {
+                call: "CreateLoginProfile",
+                message: format!(
+                    "user `{user}` already has a console password, set outside this apply; \
+                     no new password was delivered"
+                ),
+            }),
+        }
     }
 }
 

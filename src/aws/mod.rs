@@ -120,6 +120,9 @@ pub struct Aws {
     concurrency: usize,
     /// How often CloudFormation and Organizations operations are polled.
     poll_interval: Duration,
+    /// How long IAM may take to show a change everywhere (eventual
+    /// consistency): the bound of the waits after IAM creations.
+    propagation: Duration,
     /// Kept to derive clients for other accounts.
     config: SdkConfig,
     /// Where CloudFormation is called: the file's home region, whatever
@@ -158,6 +161,9 @@ impl Aws {
             (Duration::from_millis(200), Duration::from_secs(20))
         };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // Names jumpgate in the User-Agent (`app/jumpgate`), as AWS
+            // recommends for applications.
+            .app_name(aws_config::AppName::new("jumpgate").expect("a valid app name"))
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(8)
@@ -219,6 +225,7 @@ impl Aws {
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&config)
                     .retry_classifier(UnimplementedOperation)
+                    .retry_classifier(TransientIamRefusal)
                     .retry_partition(retry_partition())
                     .build(),
             ),
@@ -243,6 +250,14 @@ impl Aws {
             in_flight: Semaphore::new(concurrency),
             concurrency,
             poll_interval,
+            // terraform-provider-aws waits up to 2 minutes for IAM
+            // (internal/service/iam, propagationTimeout); an emulator, polled
+            // fast, shows changes within a second.
+            propagation: if poll_interval < Duration::from_secs(1) {
+                Duration::from_secs(10)
+            } else {
+                Duration::from_secs(120)
+            },
             config,
             cfn_region,
         }
@@ -342,5 +357,42 @@ impl ClassifyRetry for UnimplementedOperation {
 
     fn name(&self) -> &'static str {
         "jumpgate: operation not implemented by the endpoint"
+    }
+}
+
+/// Retries IAM's refusals that a later attempt gets past, which the SDK's
+/// standard classifier does not know: `ConcurrentModification` ("multiple
+/// requests to change this object were submitted simultaneously") and
+/// `EntityTemporarilyUnmodifiable` (IAM API reference, the errors of the
+/// write calls). Read from the body: IAM speaks the query protocol, whose
+/// errors carry `<Code>…</Code>`.
+#[derive(Debug)]
+struct TransientIamRefusal;
+
+impl ClassifyRetry for TransientIamRefusal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(response) = ctx.response() else {
+            return RetryAction::NoActionIndicated;
+        };
+        if response.status().is_success() {
+            return RetryAction::NoActionIndicated;
+        }
+        let body = response.body().bytes().unwrap_or_default();
+        let transient = [
+            &b"<Code>ConcurrentModification</Code>"[..],
+            b"<Code>EntityTemporarilyUnmodifiable</Code>",
+        ];
+        if transient
+            .iter()
+            .any(|code| body.windows(code.len()).any(|w| w == *code))
+        {
+            RetryAction::transient_error()
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "jumpgate: IAM's transient refusals"
     }
 }

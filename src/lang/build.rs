@@ -12,7 +12,10 @@ use super::reader::{NodeReader, Spanned};
 use super::source::Sources;
 use super::suggest::did_you_mean;
 use crate::hygiene::Thresholds;
-use crate::model::derive::{GroupSpec, MAX_GROUPS_PER_USER, group_name, managed_groups, role_name};
+use crate::model::derive::{
+    GroupSpec, MAX_GROUPS_PER_ACCOUNT, MAX_GROUPS_PER_USER, MAX_USERS_PER_ACCOUNT, group_name,
+    managed_groups, role_logical_id, role_name,
+};
 use crate::model::desired::{
     Access, Account, DesiredState, JumpAccount, Organization, PasswordPolicy, Project, RoleDef,
     Until, User,
@@ -508,8 +511,6 @@ fn report_duplicates(
     for (key, at) in items {
         match first.get(&key.to_lowercase()) {
             Some(earlier) => {
-                let (line, col) = sources.line_col(earlier.file, earlier.span.offset());
-                let file = &sources.files[earlier.file].name;
                 problems.push(
                     Problem::new(
                         "duplicate",
@@ -517,13 +518,188 @@ fn report_duplicates(
                         format!("{what} `{}` is declared twice", shown(&key)),
                         "declared again here",
                     )
-                    .with_help(format!("first declared at {file}:{line}:{col}{note}")),
+                    .with_help(format!(
+                        "first declared at {}{note}",
+                        place(sources, earlier)
+                    )),
                 );
             }
             None => {
                 first.insert(key.to_lowercase(), at);
             }
         }
+    }
+}
+
+/// `file:line:column` of a location, for hints that point elsewhere.
+fn place(sources: &Sources, at: &Location) -> String {
+    let (line, col) = sources.line_col(at.file, at.span.offset());
+    format!("{}:{line}:{col}", sources.files[at.file].name)
+}
+
+/// One name jumpgate derives from the file, and the nodes it comes from.
+struct Derived {
+    /// What kind of name: "group", "CloudFormation logical id".
+    kind: &'static str,
+    name: String,
+    /// The nodes that make it, as messages name them.
+    from: String,
+    /// Where the clash is reported: the later of the nodes that make it.
+    at: Location,
+}
+
+fn later(a: Location, b: Location) -> Location {
+    if (b.file, b.span.offset()) > (a.file, a.span.offset()) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Every group name and CloudFormation logical id jumpgate derives from
+/// roles and projects, in the order of the nodes that complete them, and,
+/// when the groups exceed the account's quota, their number and the node
+/// where the quota is crossed (then the groups are not listed: a file may
+/// declare thousands of roles and projects, and the quota is the problem).
+/// `role_at` is where each role is declared (none for the default roles).
+fn derived_names(
+    roles: &BTreeMap<RoleKey, RoleDef>,
+    role_at: &HashMap<&RoleKey, Location>,
+    projects: &[(ProjectName, Location)],
+    fallback: Location,
+) -> (Vec<Derived>, Option<(usize, Location)>) {
+    let order = |at: &Location| (at.file, at.span.offset());
+    // Names declared twice ignoring case are reported as duplicates already.
+    let mut seen = BTreeSet::new();
+    let projects: Vec<&(ProjectName, Location)> = projects
+        .iter()
+        .filter(|(p, _)| seen.insert(p.as_str().to_lowercase()))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let roles: Vec<(&RoleKey, Option<Location>)> = roles
+        .keys()
+        .filter(|r| seen.insert(r.as_str().to_lowercase()))
+        .map(|r| (r, role_at.get(r).copied()))
+        .collect();
+    let mut derived: Vec<Derived> = roles
+        .iter()
+        .map(|(role, at)| Derived {
+            kind: "CloudFormation logical id",
+            name: role_logical_id(role),
+            from: format!("role `{role}`"),
+            at: at.unwrap_or(fallback),
+        })
+        .collect();
+    let groups = roles.len() * (1 + projects.len());
+    let mut over = None;
+    if groups > MAX_GROUPS_PER_ACCOUNT {
+        // Each role node brings a group per project declared before it,
+        // each project node one per role declared before it.
+        let mut nodes: Vec<(Location, bool)> = roles
+            .iter()
+            .map(|(_, at)| (at.unwrap_or(fallback), true))
+            .chain(projects.iter().map(|(_, at)| (*at, false)))
+            .collect();
+        nodes.sort_by_key(|(at, _)| order(at));
+        let (mut roles_seen, mut projects_seen, mut count) = (0, 0, 0);
+        for (at, is_role) in nodes {
+            if is_role {
+                roles_seen += 1;
+                count += 1 + projects_seen;
+            } else {
+                projects_seen += 1;
+                count += roles_seen;
+            }
+            if count > MAX_GROUPS_PER_ACCOUNT {
+                over = Some((groups, at));
+                break;
+            }
+        }
+    } else {
+        for (role, at) in &roles {
+            let global = Access {
+                role: (*role).clone(),
+                project: None,
+            };
+            derived.push(Derived {
+                kind: "group",
+                name: group_name(&global).to_string(),
+                from: format!("role `{role}`"),
+                at: at.unwrap_or(fallback),
+            });
+            for (project, project_at) in &projects {
+                let access = Access {
+                    role: (*role).clone(),
+                    project: Some(project.clone()),
+                };
+                derived.push(Derived {
+                    kind: "group",
+                    name: group_name(&access).to_string(),
+                    from: format!("role `{role}` with project `{project}`"),
+                    at: at.map_or(*project_at, |r| later(r, *project_at)),
+                });
+            }
+        }
+    }
+    derived.sort_by_key(|d| order(&d.at));
+    (derived, over)
+}
+
+/// Derived names must be unique ignoring case: IAM names are ("IAM
+/// identifiers", reference_identifiers.html: names are not distinguished by
+/// case), and two roles with one logical id would be one template resource.
+/// Also the account's group quota, reported where it is crossed.
+fn check_derived_names(
+    sources: &Sources,
+    (derived, over): (Vec<Derived>, Option<(usize, Location)>),
+    problems: &mut Vec<Problem>,
+) {
+    let mut first: HashMap<(&str, String), &Derived> = HashMap::new();
+    for d in &derived {
+        match first.get(&(d.kind, d.name.to_lowercase())) {
+            Some(earlier) => {
+                let why = if d.kind == "group" {
+                    "IAM names are unique ignoring case"
+                } else {
+                    "logical ids keep only the letters and digits of a role name"
+                };
+                problems.push(
+                    Problem::new(
+                        "derived-name-clash",
+                        d.at,
+                        format!(
+                            "{} makes {} `{}`, which {} also makes",
+                            d.from, d.kind, d.name, earlier.from
+                        ),
+                        "same derived name",
+                    )
+                    .with_help(format!(
+                        "{} makes it at {}; {why}: rename one of them",
+                        earlier.from,
+                        place(sources, &earlier.at)
+                    )),
+                );
+            }
+            None => {
+                first.insert((d.kind, d.name.to_lowercase()), d);
+            }
+        }
+    }
+    if let Some((groups, at)) = over {
+        problems.push(
+            Problem::new(
+                "quota",
+                at,
+                format!(
+                    "the roles and projects make {groups} groups; IAM allows {MAX_GROUPS_PER_ACCOUNT} groups in an account"
+                ),
+                format!("group {} of {MAX_GROUPS_PER_ACCOUNT}", MAX_GROUPS_PER_ACCOUNT + 1),
+            )
+            .with_help(
+                "every role gets a group per project (IAM object quotas, reference_iam-quotas.html); \
+                 merge projects or roles",
+            ),
+        );
     }
 }
 
@@ -681,6 +857,31 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
         IAM_NOTE,
         problems,
     );
+    if let Some(over) = c.users.get(MAX_USERS_PER_ACCOUNT) {
+        problems.push(
+            Problem::new(
+                "quota",
+                over.at,
+                format!(
+                    "{} users are declared; IAM allows {MAX_USERS_PER_ACCOUNT} users in an account",
+                    c.users.len()
+                ),
+                format!("user {} of {MAX_USERS_PER_ACCOUNT}", MAX_USERS_PER_ACCOUNT + 1),
+            )
+            .with_help("IAM object quotas (reference_iam-quotas.html); AWS recommends identity federation for larger workforces"),
+        );
+    }
+    let mut role_at: HashMap<&RoleKey, Location> = HashMap::new();
+    for (key, at) in &c.role_keys {
+        role_at.entry(key).or_insert(*at);
+    }
+    if let Some(fallback) = jump_at {
+        check_derived_names(
+            sources,
+            derived_names(&roles, &role_at, &c.projects, fallback),
+            problems,
+        );
+    }
     let project_names: Vec<String> = c.projects.iter().map(|(p, _)| p.to_string()).collect();
     for decl in &c.users {
         let mut seen = Vec::new();

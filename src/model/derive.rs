@@ -6,11 +6,30 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::desired::{Access, DesiredState, User};
 use super::names::{AccountId, AccountName, GroupName, ProjectName, RoleKey, RoleName};
 
-/// AWS's hard limit on groups per IAM user.
+/// IAM object quotas (IAM User Guide, "IAM and AWS STS quotas",
+/// reference_iam-quotas.html): groups per user (not adjustable), groups and
+/// users per account.
 pub const MAX_GROUPS_PER_USER: usize = 10;
+pub const MAX_GROUPS_PER_ACCOUNT: usize = 300;
+pub const MAX_USERS_PER_ACCOUNT: usize = 5000;
 
 pub fn role_name(role: &RoleKey) -> RoleName {
     RoleName::new(&format!("role-{role}")).expect("RoleKey length keeps role names valid")
+}
+
+/// The CloudFormation logical id of a role's resource in the `iam-roles`
+/// template. Logical ids are alphanumeric, so `operator-2` → `RoleOperator2`
+/// (and `admin` and `admin_` give the same id: the validator checks).
+pub fn role_logical_id(role: &RoleKey) -> String {
+    let mut id = String::from("Role");
+    for part in role.as_str().split(|c: char| !c.is_ascii_alphanumeric()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            id.push(first.to_ascii_uppercase());
+            id.extend(chars);
+        }
+    }
+    id
 }
 
 /// The group an `access` line puts its user in: `group-<role>` or
@@ -176,6 +195,10 @@ mod tests {
         assert_eq!(
             role_name(&RoleKey::new("admin").unwrap()).as_str(),
             "role-admin"
+        );
+        assert_eq!(
+            role_logical_id(&RoleKey::new("read-only_2").unwrap()),
+            "RoleReadOnly2"
         );
     }
 

@@ -1,6 +1,6 @@
 //! The planner: a pure function from desired and live state to a `Plan`.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -47,7 +47,7 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
     let unmanaged_users = live
         .users
         .values()
-        .filter(|u| !u.is_owned() && !declared.contains(u.name.as_str()))
+        .filter(|u| !u.is_owned() && !declared.contains(&u.name.to_lowercase()))
         .map(|u| u.name.clone())
         .collect();
     let access_changes = crate::access::impact(desired, live, &changes);
@@ -69,10 +69,20 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
     }
 }
 
-/// The declared user names, for lookups by the names IAM returns: a scan of
-/// `desired.users` per live user would make planning quadratic.
-fn declared_users(desired: &DesiredState) -> HashSet<&str> {
-    desired.users.keys().map(|u| u.as_str()).collect()
+/// The declared user names in lower case, for lookups by the names IAM
+/// returns (IAM names ignore case: "IAM identifiers", reference_identifiers.html);
+/// a scan of `desired.users` per live user would make planning quadratic.
+fn declared_users(desired: &DesiredState) -> HashSet<String> {
+    desired
+        .users
+        .keys()
+        .map(|u| u.as_str().to_lowercase())
+        .collect()
+}
+
+/// Live objects by lower-case name, to find the one IAM takes for a name.
+fn by_lower_case<T>(live: &BTreeMap<String, T>) -> HashMap<String, &T> {
+    live.iter().map(|(k, v)| (k.to_lowercase(), v)).collect()
 }
 
 struct Planner<'a> {
@@ -507,9 +517,25 @@ impl Planner<'_> {
     fn groups(&mut self) {
         let wanted = managed_groups(self.desired);
         let mfa_arn = self.mfa_policy_arn();
+        let live_groups = by_lower_case(&self.live.groups);
         for (name, spec) in &wanted {
             let name = name.as_str();
-            let live = self.live.groups.get(name);
+            let live = live_groups.get(&name.to_lowercase()).copied();
+            // The same group to IAM, spelt otherwise: renamed, never created twice.
+            if let Some(group) = live.filter(|g| g.name != name) {
+                self.push(
+                    Action::Update,
+                    Kind::Group,
+                    format!("group.{name}"),
+                    Stage::Groups,
+                    Some(json!({"name": group.name, "path": group.path})),
+                    Some(json!({"name": name, "path": group.path, "renamed_from": group.name})),
+                    vec![Operation::UpdateGroupName {
+                        group: group.name.clone(),
+                        new_group_name: name.into(),
+                    }],
+                );
+            }
             match live {
                 None => self.push(
                     Action::Create,
@@ -599,12 +625,13 @@ impl Planner<'_> {
             }
         }
         let declared = declared_users(self.desired);
-        let wanted_names: HashSet<&str> = wanted.keys().map(|w| w.as_str()).collect();
+        let wanted_names: HashSet<String> =
+            wanted.keys().map(|w| w.as_str().to_lowercase()).collect();
         let obsolete: Vec<_> = self
             .live
             .groups
             .values()
-            .filter(|g| g.is_owned() && !wanted_names.contains(g.name.as_str()))
+            .filter(|g| g.is_owned() && !wanted_names.contains(&g.name.to_lowercase()))
             .collect();
         for group in obsolete {
             // Members jumpgate owns leave through their own membership
@@ -616,7 +643,7 @@ impl Planner<'_> {
                 .filter(|u| {
                     u.groups.contains(&group.name)
                         && !u.is_owned()
-                        && !declared.contains(u.name.as_str())
+                        && !declared.contains(&u.name.to_lowercase())
                 })
                 .map(|u| Operation::RemoveUserFromGroup {
                     user: u.name.clone(),
@@ -691,31 +718,62 @@ impl Planner<'_> {
         // The groups jumpgate owns once `groups` has run: those on its path,
         // and the managed ones it adopts in this plan.
         let managed = managed_groups(self.desired);
-        let owned_groups: BTreeSet<&str> = self
+        let owned_groups: BTreeSet<String> = self
             .live
             .groups
             .values()
             .filter(|g| g.is_owned())
-            .map(|g| g.name.as_str())
-            .chain(managed.keys().map(|g| g.as_str()))
+            .map(|g| g.name.to_lowercase())
+            .chain(managed.keys().map(|g| g.as_str().to_lowercase()))
             .collect();
         let desired = self.desired;
+        let live_users = by_lower_case(&self.live.users);
         for user in desired.users.values() {
-            let live = self.live.users.get(user.name.as_str());
+            let live = live_users.get(&user.name.as_str().to_lowercase()).copied();
             self.user(user, live, &owned_groups);
         }
         let live = self.live;
         let declared = declared_users(desired);
         for user in live.users.values() {
-            if user.is_owned() && !declared.contains(user.name.as_str()) {
+            if user.is_owned() && !declared.contains(&user.name.to_lowercase()) {
                 self.offboard(user);
             }
         }
     }
 
-    fn user(&mut self, user: &User, live: Option<&LiveUser>, owned_groups: &BTreeSet<&str>) {
+    fn user(&mut self, user: &User, live: Option<&LiveUser>, owned_groups: &BTreeSet<String>) {
         let name = user.name.as_str();
         match live {
+            // The same user to IAM, spelt otherwise: an explicit rename (and
+            // adoption when not owned), never a create plus a delete.
+            Some(existing) if existing.name != name => {
+                let mut tags = existing.tags.clone();
+                let mut operations = vec![Operation::UpdateUser {
+                    user: existing.name.clone(),
+                    new_user_name: name.into(),
+                }];
+                if !existing.is_owned() {
+                    tags.extend(owner_tags());
+                    operations.push(Operation::TagUser {
+                        user: name.into(),
+                        tags: owner_tags(),
+                    });
+                }
+                self.push(
+                    Action::Update,
+                    Kind::User,
+                    format!("user.{name}"),
+                    Stage::Users,
+                    Some(json!({"name": existing.name, "tags": existing.tags})),
+                    Some(json!({
+                        "name": name,
+                        "tags": tags,
+                        "renamed_from": existing.name,
+                        "adopted": !existing.is_owned(),
+                    })),
+                    operations,
+                );
+            }
             None => self.push(
                 Action::Create,
                 Kind::User,
@@ -747,17 +805,21 @@ impl Planner<'_> {
             ),
             Some(_) => {}
         }
-        let wanted = user_groups(user);
+        let wanted: BTreeSet<String> = user_groups(user)
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect();
+        let wanted_lower: HashSet<String> = wanted.iter().map(|g| g.to_lowercase()).collect();
         let current = live.map(|l| l.groups.clone()).unwrap_or_default();
+        let current_lower: HashSet<String> = current.iter().map(|g| g.to_lowercase()).collect();
         for group in &wanted {
-            if !current.contains(group.as_str()) {
-                self.membership(Action::Create, name, group.as_str());
+            if !current_lower.contains(&group.to_lowercase()) {
+                self.membership(Action::Create, name, group);
             }
         }
         for group in &current {
-            let ours =
-                owned_groups.contains(group.as_str()) || wanted.iter().any(|w| w.as_str() == group);
-            if ours && !wanted.iter().any(|w| w.as_str() == group) {
+            let lower = group.to_lowercase();
+            if owned_groups.contains(&lower) && !wanted_lower.contains(&lower) {
                 self.membership(Action::Delete, name, group);
             }
         }
@@ -787,7 +849,10 @@ impl Planner<'_> {
                 vec![Operation::CreateLoginProfile {
                     user: name.into(),
                     delivery,
-                    password_length: password_length(self.desired.jump.password_policy.as_ref()),
+                    password_length: password_length(
+                        self.desired.jump.password_policy.as_ref(),
+                        self.live.password_policy.as_ref(),
+                    ),
                 }],
             );
         } else if !user.console && has_profile {
@@ -984,13 +1049,23 @@ impl Planner<'_> {
 /// Builds the call that deletes one credential: (user, credential id).
 type DeleteCredential = fn(String, String) -> Operation;
 
-/// Generated passwords are at least this long, and longer when the policy asks.
+/// Generated passwords are at least this long, and longer when a policy asks.
 const MIN_PASSWORD_LENGTH: u8 = 20;
 
-fn password_length(policy: Option<&crate::model::desired::PasswordPolicy>) -> u8 {
-    policy.map_or(MIN_PASSWORD_LENGTH, |p| {
-        p.min_length.max(MIN_PASSWORD_LENGTH)
-    })
+/// A length that meets the stricter of the file's policy (applied first, in
+/// its own stage) and the account's live one: CreateLoginProfile must satisfy
+/// the account's policy or fail with PasswordPolicyViolation
+/// (API_CreateLoginProfile). The generated password has every character
+/// class, so only the length depends on the policies.
+fn password_length(
+    file: Option<&crate::model::desired::PasswordPolicy>,
+    live: Option<&crate::model::desired::PasswordPolicy>,
+) -> u8 {
+    [file, live]
+        .into_iter()
+        .flatten()
+        .map(|p| p.min_length)
+        .fold(MIN_PASSWORD_LENGTH, u8::max)
 }
 
 /// The template to put in place of a live one, made to keep what the live

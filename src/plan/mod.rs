@@ -289,6 +289,11 @@ pub enum Operation {
         group: String,
         path: String,
     },
+    /// Gives a group the spelling the file uses (IAM names ignore case).
+    UpdateGroupName {
+        group: String,
+        new_group_name: String,
+    },
     PutGroupPolicy {
         group: String,
         policy_name: String,
@@ -316,6 +321,11 @@ pub enum Operation {
     TagUser {
         user: String,
         tags: BTreeMap<String, String>,
+    },
+    /// Gives a user the spelling the file uses (IAM names ignore case).
+    UpdateUser {
+        user: String,
+        new_user_name: String,
     },
     AddUserToGroup {
         user: String,

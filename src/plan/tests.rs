@@ -193,6 +193,19 @@ fn apply_operation(live: &mut LiveState, plan: &Plan, operation: &Operation) {
             assert!(live.groups.insert(group, new).is_none(), "group exists");
         }
         O::UpdateGroupPath { group, path } => group_mut(live, &group).path = path,
+        O::UpdateGroupName {
+            group,
+            new_group_name,
+        } => {
+            let mut renamed = live.groups.remove(&group).expect("group exists");
+            renamed.name = new_group_name.clone();
+            for user in live.users.values_mut() {
+                if user.groups.remove(&group) {
+                    user.groups.insert(new_group_name.clone());
+                }
+            }
+            live.groups.insert(new_group_name, renamed);
+        }
         O::PutGroupPolicy {
             group,
             policy_name,
@@ -240,6 +253,14 @@ fn apply_operation(live: &mut LiveState, plan: &Plan, operation: &Operation) {
                 ..LiveUser::default()
             };
             assert!(live.users.insert(user, new).is_none(), "user exists");
+        }
+        O::UpdateUser {
+            user,
+            new_user_name,
+        } => {
+            let mut renamed = live.users.remove(&user).expect("user exists");
+            renamed.name = new_user_name.clone();
+            live.users.insert(new_user_name, renamed);
         }
         O::TagUser { user, tags } => {
             let existing = user_mut(live, &user);
@@ -1152,4 +1173,106 @@ fn a_member_whose_access_role_cannot_be_assumed_is_named_for_bootstrap_not_boots
         "{:?}",
         plan.warnings
     );
+}
+
+/// IAM names ignore case ("IAM identifiers"): a file's `Alice` and a live
+/// `alice` are one user, renamed in place, never created and deleted.
+#[test]
+fn a_user_differing_only_in_case_is_renamed_not_replaced() {
+    let desired = state(&ESTATE.replace("user \"alice\"", "user \"Alice\""));
+    let mut live = converge(&state(ESTATE), LiveState::default());
+    // And bob, spelt otherwise and not jumpgate's, is adopted by the rename.
+    let mut bob = live.users.remove("bob").expect("bob");
+    bob.name = "BOB".into();
+    bob.tags.clear();
+    live.users.insert("BOB".into(), bob);
+    let plan = build(&desired, &live);
+    assert_eq!(
+        addresses(&plan),
+        ["user.Alice", "user.bob"],
+        "{}",
+        outline(&plan)
+    );
+    let rename = &plan.changes[0];
+    assert_eq!(rename.action, Action::Update);
+    assert_eq!(
+        rename.operations,
+        [Operation::UpdateUser {
+            user: "alice".into(),
+            new_user_name: "Alice".into(),
+        }]
+    );
+    assert_eq!(
+        rename.after.as_ref().unwrap()["renamed_from"],
+        json!("alice")
+    );
+    assert!(matches!(
+        plan.changes[1].operations[..],
+        [Operation::UpdateUser { .. }, Operation::TagUser { .. }]
+    ));
+    assert!(plan.unmanaged_users.is_empty());
+    let live = converge(&desired, live);
+    assert!(build(&desired, &live).is_empty());
+}
+
+#[test]
+fn a_group_differing_only_in_case_is_renamed_with_its_members() {
+    let desired = state(ESTATE);
+    let mut live = converge(&desired, LiveState::default());
+    let mut group = live.groups.remove("group-admin").expect("group-admin");
+    group.name = "Group-Admin".into();
+    live.groups.insert("Group-Admin".into(), group);
+    let alice = user_mut(&mut live, "alice");
+    alice.groups.remove("group-admin");
+    alice.groups.insert("Group-Admin".into());
+    let plan = build(&desired, &live);
+    assert_eq!(
+        addresses(&plan),
+        ["group.group-admin"],
+        "{}",
+        outline(&plan)
+    );
+    assert!(matches!(
+        plan.changes[0].operations[..],
+        [Operation::UpdateGroupName { .. }]
+    ));
+    let live = converge(&desired, live);
+    assert!(build(&desired, &live).is_empty());
+}
+
+/// CreateLoginProfile must meet the account's policy too, not only the file's.
+#[test]
+fn passwords_meet_the_stricter_of_the_file_and_the_account_policy() {
+    let length = |file: Option<u8>, account: Option<u8>| {
+        let policy = |min_length| crate::model::desired::PasswordPolicy {
+            min_length,
+            ..Default::default()
+        };
+        let text = match file {
+            Some(min) => ESTATE.replace(
+                r#"region="ap-northeast-1""#,
+                &format!(r#"region="ap-northeast-1" {{ password-policy min-length={min} }}"#),
+            ),
+            None => ESTATE.to_owned(),
+        };
+        let live = LiveState {
+            password_policy: account.map(policy),
+            ..LiveState::default()
+        };
+        let plan = build(&state(&text), &live);
+        plan.changes
+            .iter()
+            .flat_map(|c| &c.operations)
+            .find_map(|op| match op {
+                Operation::CreateLoginProfile {
+                    password_length, ..
+                } => Some(*password_length),
+                _ => None,
+            })
+            .expect("a login profile")
+    };
+    assert_eq!(length(None, None), 20);
+    assert_eq!(length(None, Some(40)), 40);
+    assert_eq!(length(Some(32), Some(40)), 40);
+    assert_eq!(length(Some(64), Some(40)), 64);
 }
