@@ -68,9 +68,17 @@ class Emulator:
         # ignores ManagedPolicyArns in templates). See --managed-policies.
         self.managed_policies = managed_policies
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true" if managed_policies else "false"
+        # moto dates its credential report 2015 and rebuilds it on every
+        # read; the strict ground's rule gives it a real generation time, as
+        # AWS does. Each run finds the report older than the maximum age and
+        # has a new one built (AWS: after four hours), so a plan reads a
+        # report that postdates the users, as it would on any later day.
+        env["JUMPGATE_STRICT_RULES"] = "credential_report"
+        env["JUMPGATE_STRICT_CREDENTIAL_REPORT_MAX_AGE_SECONDS"] = "0"
+        launcher = Path(__file__).resolve().parent.parent / "tests/support/strict/launch.py"
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [moto_server, "-H", "127.0.0.1", "-p", str(self.port)],
+            [str(Path(moto_server).parent / "python"), str(launcher), "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use crate::live::{LiveGroup, LiveState, LiveUser};
 use crate::model::derive::{group_name, role_name, targets};
 use crate::model::desired::DesiredState;
+use crate::model::expiry::show;
 use crate::policy::role_arn;
 
 mod impact;
@@ -44,6 +45,10 @@ pub struct Grant {
     pub role: String,
     pub role_arn: String,
     pub group: String,
+    /// The grant's last day (`YYYY-MM-DD`), from `until` on the user or the
+    /// `access` line, whichever comes first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 /// Where a grant was found when the file is compared with the live account.
@@ -217,6 +222,7 @@ impl Catalogue {
             role,
             role_arn: arn.to_owned(),
             group: group.to_owned(),
+            until: None,
         })
     }
 
@@ -312,9 +318,18 @@ fn desired_grants(state: &DesiredState, catalogue: &Catalogue) -> Vec<Grant> {
             let reached = targets
                 .iter()
                 .filter(|t| access.project.is_none() || t.project == access.project);
+            let until = [user.until.user, user.until.grants.get(access).copied()]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(show);
             for target in reached {
                 let arn = role_arn(&target.id, role.as_str());
-                grants.extend(catalogue.grant(user.name.as_str(), &arn, group.as_str()));
+                let grant = catalogue.grant(user.name.as_str(), &arn, group.as_str());
+                grants.extend(grant.map(|g| Grant {
+                    until: until.clone(),
+                    ..g
+                }));
             }
         }
     }
@@ -768,6 +783,13 @@ pub fn render_text(report: &AccessReport) -> String {
     if report.users.is_empty() {
         out.push_str("(no users)\n");
     }
+    let ending = ending_lines(report);
+    if !ending.is_empty() {
+        out.push_str("\nEnding:\n");
+        for line in ending {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if report.compared_with_live {
         for (heading, lines) in difference_sections(report) {
             let _ = writeln!(out, "\n{heading}");
@@ -778,6 +800,20 @@ pub fn render_text(report: &AccessReport) -> String {
         let _ = writeln!(out, "\n{}", summary(report));
     }
     out
+}
+
+/// `user -> account (id) role until DAY`, for each grant with an end.
+fn ending_lines(report: &AccessReport) -> Vec<String> {
+    report
+        .grants()
+        .filter_map(|g| {
+            let until = g.until.as_ref()?;
+            Some(format!(
+                "{} -> {} ({}) {} until {until}",
+                g.user, g.account, g.account_id, g.role
+            ))
+        })
+        .collect()
 }
 
 fn csv_field(value: &str) -> String {
@@ -792,6 +828,10 @@ fn csv_field(value: &str) -> String {
 /// a `status` column (`both`, `file-only`, `live-only`).
 pub fn render_csv(report: &AccessReport) -> String {
     let mut header = vec!["user", "account", "account_id", "role", "role_arn", "group"];
+    let with_until = report.grants().any(|g| g.until.is_some());
+    if with_until {
+        header.push("until");
+    }
     if report.compared_with_live {
         header.push("status");
     }
@@ -806,6 +846,9 @@ pub fn render_csv(report: &AccessReport) -> String {
             csv_field(&g.role_arn),
             csv_field(&g.group),
         ];
+        if with_until {
+            fields.push(g.until.clone().unwrap_or_default());
+        }
         if let Some(status) = entry.status {
             fields.push(status_name(status).to_owned());
         }
@@ -878,6 +921,13 @@ pub fn render_markdown(report: &AccessReport) -> String {
             let _ = write!(out, " {shown} |");
         }
         out.push('\n');
+    }
+    let ending = ending_lines(report);
+    if !ending.is_empty() {
+        out.push_str("\n**Ending:**\n\n");
+        for line in ending {
+            let _ = writeln!(out, "- `{line}`");
+        }
     }
     if report.compared_with_live {
         for (heading, lines) in difference_sections(report) {

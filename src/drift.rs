@@ -6,9 +6,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::hygiene::Hygiene;
 use crate::live::LiveState;
 use crate::model::derive::managed_groups;
 use crate::model::desired::DesiredState;
+use crate::model::expiry::End;
 use crate::model::names::AccountId;
 use crate::plan::{Action, Change, Kind, Plan, Stage};
 
@@ -21,6 +23,14 @@ pub struct DriftReport {
     pub items: Vec<DriftItem>,
     pub stack_set_drift: StackSetDrift,
     pub summary: DriftSummary,
+    /// Users and grants whose `until` day comes within a week.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expiring: Vec<End>,
+    /// Credential hygiene from IAM's credential report; `None` when the
+    /// report could not be read. Findings are not drift: see
+    /// `Hygiene::is_clean` for their exit status.
+    #[serde(default)]
+    pub hygiene: Option<Hygiene>,
 }
 
 impl DriftReport {
@@ -180,6 +190,8 @@ pub fn detect(
         },
         items,
         stack_set_drift,
+        expiring: desired.expiry.soon.clone(),
+        hygiene: None,
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::credential_report::CredentialReport;
 use crate::model::desired::PasswordPolicy;
 use crate::model::names::AccountId;
 
@@ -50,6 +51,11 @@ pub struct LiveState {
     /// invited into the organization has none), by account id.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub unreachable_accounts: BTreeSet<String>,
+    /// IAM's credential report, when it could be read. Left out of saved
+    /// plans and their fingerprint: it is regenerated every four hours, and
+    /// what the plan depends on in it is already in `users`.
+    #[serde(skip)]
+    pub credential_report: Option<CredentialReport>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -74,6 +80,10 @@ pub struct LiveUser {
     pub groups: BTreeSet<String>,
     pub inline_policies: BTreeSet<String>,
     pub attached_policies: BTreeSet<String>,
+    /// When IAM created the user (Unix seconds): tells whether a credential
+    /// report row describes this user or an older one of the same name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
     /// `None` when it was not looked at (users jumpgate does not own).
     pub login_profile: Option<bool>,
     /// Credentials and devices; read only for users about to be deleted,

@@ -100,6 +100,8 @@ enum Command {
         path: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        options: commands::inspect::DriftOptions,
     },
     /// Write the desired state that matches the live jump account the
     /// credentials belong to, in the region given by --region or AWS_REGION
@@ -268,16 +270,21 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             )
             .await
         }
-        Command::Drift { path, format } => {
-            commands::inspect::drift(&connection, path, format).await
-        }
+        Command::Drift {
+            path,
+            format,
+            options,
+        } => commands::inspect::drift(&connection, path, format, &options).await,
         Command::Import { out } => commands::import::import(&connection, out.as_deref()).await,
         Command::Profiles {
             path,
             user,
             format,
             write,
-        } => commands::profiles::profiles(&load(&path)?, user.as_deref(), format, write),
+        } => {
+            let desired = commands::with_organization_ids(&connection, load(&path)?).await;
+            commands::profiles::profiles(&desired, user.as_deref(), format, write)
+        }
         Command::Access { path, format, live } => {
             commands::inspect::access(&connection, path, format, live).await
         }

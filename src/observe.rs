@@ -6,6 +6,7 @@
 use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{AwsError, ReadEstate};
+use crate::credential_report::CredentialReport;
 use crate::live::LiveState;
 use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
@@ -41,9 +42,28 @@ pub enum ObserveError {
     Aws(#[from] AwsError),
 }
 
+/// How login profiles are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoginReads {
+    /// From IAM's credential report, confirmed with GetLoginProfile for
+    /// every user the plan acts on and every row that cannot be trusted.
+    #[default]
+    Report,
+    /// GetLoginProfile for every user jumpgate owns or declares.
+    Exact,
+}
+
 pub async fn observe<A: ReadEstate>(
     aws: &A,
     desired: &DesiredState,
+) -> Result<LiveState, ObserveError> {
+    observe_with(aws, desired, LoginReads::Report).await
+}
+
+pub async fn observe_with<A: ReadEstate>(
+    aws: &A,
+    desired: &DesiredState,
+    logins: LoginReads,
 ) -> Result<LiveState, ObserveError> {
     let caller = aws.caller().await?;
     if caller.account != desired.jump.id.as_str() {
@@ -53,7 +73,12 @@ pub async fn observe<A: ReadEstate>(
             arn: caller.arn,
         });
     }
-    let mut live = read_jump_account(aws, &desired.jump.id).await?;
+    // The report is built while the rest is read: on AWS it may take seconds.
+    let (live, report) = tokio::join!(
+        read_jump_account(aws, &desired.jump.id),
+        aws.credential_report()
+    );
+    let mut live = live?;
     read_foreign_stack_set_roles(aws, &mut live).await?;
     if let Some(organization) = &desired.organization {
         let org = aws
@@ -85,7 +110,7 @@ pub async fn observe<A: ReadEstate>(
         .filter(|u| u.is_owned() || declared(&u.name))
         .map(|u| u.name.clone())
         .collect();
-    read_login_profiles(aws, &mut live, profile_reads).await?;
+    read_logins(aws, desired, &mut live, report, profile_reads, logins).await?;
     // Also the devices of console-less administrators: whether they can
     // meet the roles' MFA condition decides whether a plan locks out.
     let mfa_matters = crate::plan::users_whose_mfa_devices_matter(desired);
@@ -199,6 +224,61 @@ async fn read_jump_account<A: ReadEstate>(
         .map(|u| (u.name.clone(), u))
         .collect();
     Ok(live)
+}
+
+/// Whether each of `users` has a console password: from the credential
+/// report where a row is trusted, then GetLoginProfile for the rest and for
+/// every user the plan would act on, so that no change rests on a report up
+/// to four hours old. Without a report (no permission for it), every user
+/// is read.
+async fn read_logins<A: ReadEstate>(
+    aws: &A,
+    desired: &DesiredState,
+    live: &mut LiveState,
+    report: Result<CredentialReport, AwsError>,
+    users: Vec<String>,
+    logins: LoginReads,
+) -> Result<(), AwsError> {
+    let report = match report {
+        Ok(report) => Some(report),
+        Err(err) => {
+            tracing::warn!(
+                "cannot read IAM's credential report ({err}); reading each user's login profile instead"
+            );
+            None
+        }
+    };
+    let confirm = match (&report, logins) {
+        (Some(report), LoginReads::Report) => {
+            let mut confirm = std::collections::BTreeSet::new();
+            for name in users {
+                let Some(user) = live.users.get_mut(&name) else {
+                    continue;
+                };
+                match report.trusted_row(&name, user.created) {
+                    Some(row) => user.login_profile = Some(row.password_enabled),
+                    None => {
+                        confirm.insert(name);
+                    }
+                }
+            }
+            let plan = crate::plan::build(desired, live);
+            let acted_on = plan.changes.iter().filter_map(crate::plan::user_of);
+            let acted_on: Vec<String> = acted_on
+                .filter(|name| {
+                    live.users
+                        .get(*name)
+                        .is_some_and(|u| u.login_profile.is_some())
+                })
+                .map(str::to_owned)
+                .collect();
+            confirm.extend(acted_on);
+            confirm.into_iter().collect()
+        }
+        _ => users,
+    };
+    live.credential_report = report;
+    read_login_profiles(aws, live, confirm).await
 }
 
 /// Whether each of `users` has a console password.

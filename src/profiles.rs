@@ -53,6 +53,9 @@ pub struct Profile {
     pub duration_seconds: u32,
     /// The groups that grant it, for the comment above the profile.
     pub groups: Vec<String>,
+    /// The last day (`YYYY-MM-DD`) any of those grants lasts; `None` when
+    /// one of them has no end.
+    pub until: Option<String>,
 }
 
 /// Everything one rendering needs.
@@ -116,6 +119,12 @@ pub fn profiles(state: &DesiredState, user: Option<&str>) -> Result<ProfileSet, 
             if !existing.groups.contains(&grant.group) {
                 existing.groups.push(grant.group.clone());
             }
+            // Reachable as long as one of the grants lasts.
+            existing.until = existing
+                .until
+                .clone()
+                .zip(grant.until.clone())
+                .map(|(a, b)| a.max(b));
             continue;
         }
         let role = state
@@ -147,6 +156,7 @@ pub fn profiles(state: &DesiredState, user: Option<&str>) -> Result<ProfileSet, 
             color,
             duration_seconds: role.map_or(3600, |r| u32::from(r.session_hours) * 3600),
             groups: vec![grant.group.clone()],
+            until: grant.until.clone(),
         });
     }
     // Grants come sorted by user first; order the union by account, then role.
@@ -198,9 +208,14 @@ pub fn render_aws_config(
         out.push('\n');
     }
     for profile in &set.profiles {
+        let until = profile
+            .until
+            .as_ref()
+            .map(|day| format!(", until {day}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "# {} ({}) as {}, through {}",
+            "# {} ({}) as {}, through {}{until}",
             profile.account,
             profile.account_id,
             profile.role_name,
@@ -243,6 +258,9 @@ pub fn render_switch_roles(set: &ProfileSet) -> String {
     );
     for profile in &set.profiles {
         out.push('\n');
+        if let Some(day) = &profile.until {
+            let _ = writeln!(out, "; until {day}");
+        }
         let _ = writeln!(out, "[profile {}]", profile.name);
         let _ = writeln!(out, "aws_account_id = {}", profile.account_id);
         let _ = writeln!(out, "role_name = {}", profile.role_name);

@@ -293,6 +293,23 @@ fn invalid_cases() -> Vec<Case> {
         )
         .error("6:20", "user `a` is given access to unknown project `paymnts`")
         .help("did you mean `payments`?"),
+        Case::new("until on a user is not a date", "user \"a\" until=\"2027-02-30\"\n")
+            .error("2:10", "`2027-02-30` is not an ISO 8601 date (YYYY-MM-DD): no such day in that month"),
+        Case::new(
+            "until on a grant is not ISO 8601",
+            "user \"a\" {\n    access \"admin\" until=\"31/01/2027\"\n}\n",
+        )
+        .error("3:20", "`31/01/2027` is not an ISO 8601 date (YYYY-MM-DD)"),
+        Case::raw(
+            "hygiene threshold out of range",
+            "jump-account id=\"111111111111\" region=\"us-east-1\" {\n    hygiene key-max-age-days=0 password-unused-days=90\n}\n",
+        )
+        .error("2:13", "`key-max-age-days` is 0; it must be between 1 and 3650"),
+        Case::raw(
+            "unknown hygiene setting",
+            "jump-account id=\"111111111111\" region=\"us-east-1\" {\n    hygiene key-age-days=30\n}\n",
+        )
+        .error("2:13", "key-age-days"),
         Case::new("duplicate access line", "user \"a\" {\n    access \"admin\"\n    access \"admin\"\n}\n")
             .error("4:12", "user `a` is given the same access twice"),
         Case::new(

@@ -776,6 +776,7 @@ user "bob" {
             stage,
             before: None,
             after: None,
+            reason: None,
             operations: vec![Operation::DetachGroupPolicy {
                 group: group.into(),
                 policy_arn: arn.into(),
@@ -844,6 +845,7 @@ user "bob" {
             stage,
             before: None,
             after: None,
+            reason: None,
             operations: vec![operation],
         };
         let remove = Operation::RemoveUserFromGroup {

@@ -8,6 +8,7 @@ use aws_config::retry::RetryConfig;
 use aws_sdk_iam::types::{EntityType, Tag};
 
 use super::{Aws, AwsError, Caller, ChangeEstate, IamSnapshot, LockStore, ReadEstate};
+use crate::credential_report::CredentialReport;
 use crate::live::{
     LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser,
     OWNED_PATH, UserDependents,
@@ -383,6 +384,7 @@ impl ReadEstate for Aws {
                         .iter()
                         .filter_map(|p| p.policy_arn().map(str::to_owned))
                         .collect(),
+                    created: user.create_date().map(|d| d.secs()),
                     login_profile: None,
                     dependents: None,
                 });
@@ -489,6 +491,10 @@ impl ReadEstate for Aws {
         let _permit = self.permit().await;
         let found = self.iam.get_login_profile().user_name(user).send().await;
         super::error::answered("GetLoginProfile", found, "NoSuchEntity")
+    }
+
+    async fn credential_report(&self) -> Result<CredentialReport, AwsError> {
+        self.read_credential_report().await
     }
 
     async fn user_dependents(&self, user: &str) -> Result<UserDependents, AwsError> {

@@ -7,6 +7,7 @@ mod cfn;
 mod error;
 mod iam;
 mod org;
+mod report;
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use tokio::sync::Semaphore;
 
 pub use error::{AwsError, InstanceFailure};
 
+use crate::credential_report::CredentialReport;
 use crate::live::{
     LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser,
     UserDependents,
@@ -61,6 +63,8 @@ pub trait ReadEstate {
     async fn iam_snapshot(&self) -> Result<IamSnapshot, AwsError>;
     async fn password_policy(&self) -> Result<Option<PasswordPolicy>, AwsError>;
     async fn has_login_profile(&self, user: &str) -> Result<bool, AwsError>;
+    /// IAM's credential report (generated first when none is recent).
+    async fn credential_report(&self) -> Result<CredentialReport, AwsError>;
     async fn user_dependents(&self, user: &str) -> Result<UserDependents, AwsError>;
     async fn stack(&self, name: &str) -> Result<Option<LiveStack>, AwsError>;
     async fn stack_set(

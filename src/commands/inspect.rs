@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use jumpgate::access;
 use jumpgate::aws::{Aws, Connection, ReadEstate};
 use jumpgate::drift::{self, StackSetDrift};
-use jumpgate::observe::observe;
+use jumpgate::hygiene::{self, Thresholds};
+use jumpgate::observe::{LoginReads, observe, observe_with};
 use jumpgate::plan;
 use jumpgate::render::{self, Format, Style};
 use jumpgate::templates::ROLES_STACK_SET;
@@ -64,14 +65,69 @@ pub async fn plan(
     })
 }
 
+/// How `drift` reads login profiles and judges credentials.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DriftOptions {
+    /// Read every user's login profile (one request per user) instead of
+    /// trusting IAM's credential report, which may be up to four hours old.
+    #[arg(long)]
+    exact: bool,
+    /// Exit 3 when credential hygiene finds something and there is no drift
+    /// (drift still exits 2).
+    #[arg(long)]
+    fail_on_hygiene: bool,
+    /// Report console users who have not signed in this many days after
+    /// their password was issued (default: the file's `hygiene` node, else 14).
+    #[arg(long, value_name = "DAYS", value_parser = days())]
+    never_signed_in_days: Option<u32>,
+    /// Report active access keys older than this (default 90).
+    #[arg(long, value_name = "DAYS", value_parser = days())]
+    key_max_age_days: Option<u32>,
+    /// Report active access keys unused this long (default 90).
+    #[arg(long, value_name = "DAYS", value_parser = days())]
+    key_unused_days: Option<u32>,
+    /// Report console passwords unused this long (default 90).
+    #[arg(long, value_name = "DAYS", value_parser = days())]
+    password_unused_days: Option<u32>,
+}
+
+fn days() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(1..=i64::from(Thresholds::MAX_DAYS))
+}
+
+impl DriftOptions {
+    /// The file's thresholds, with the command line's on top.
+    fn thresholds(&self, file: Thresholds) -> Thresholds {
+        let mut thresholds = file;
+        let given = [
+            self.never_signed_in_days,
+            self.key_max_age_days,
+            self.key_unused_days,
+            self.password_unused_days,
+        ];
+        for (setting, days) in Thresholds::SETTINGS.into_iter().zip(given) {
+            if let Some(days) = days {
+                thresholds.set(setting, days);
+            }
+        }
+        thresholds
+    }
+}
+
 pub async fn drift(
     connection: &Connection,
     path: PathBuf,
     format: Format,
+    options: &DriftOptions,
 ) -> Result<ExitCode, Failure> {
     let desired = load(&path)?;
     let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
-    let live = observe(&aws, &desired).await?;
+    let logins = if options.exact {
+        LoginReads::Exact
+    } else {
+        LoginReads::Report
+    };
+    let live = observe_with(&aws, &desired, logins).await?;
     let plan = plan::build(&desired, &live);
     let stack_set_drift = if live.stack_set.is_none() {
         StackSetDrift::NoStackSet
@@ -83,12 +139,23 @@ pub async fn drift(
             },
         }
     };
-    let report = drift::detect(&desired, &live, &plan, stack_set_drift);
+    let mut report = drift::detect(&desired, &live, &plan, stack_set_drift);
+    report.hygiene = live.credential_report.as_ref().map(|credentials| {
+        hygiene::check(
+            &desired,
+            credentials,
+            options.thresholds(desired.jump.hygiene),
+            |user| live.users.contains_key(user),
+        )
+    });
     print!("{}", render::render_drift(&report, format));
-    Ok(if report.is_clean() {
-        ExitCode::SUCCESS
-    } else {
+    let findings = report.hygiene.as_ref().is_some_and(|h| !h.is_clean());
+    Ok(if !report.is_clean() {
         ExitCode::from(2)
+    } else if findings && options.fail_on_hygiene {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -98,7 +165,7 @@ pub async fn access(
     format: access::Format,
     live: bool,
 ) -> Result<ExitCode, Failure> {
-    let desired = load(&path)?;
+    let desired = super::with_organization_ids(connection, load(&path)?).await;
     let report = if live {
         let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
         access::compare(&desired, &observe(&aws, &desired).await?)

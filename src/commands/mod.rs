@@ -13,8 +13,11 @@ pub mod validate;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
+use jumpgate::aws::{Aws, Connection, ReadEstate};
 use jumpgate::lang::{self, LoadStateError, Sources};
+use jumpgate::live::LiveState;
 use jumpgate::model::desired::DesiredState;
+use jumpgate::model::expiry;
 use jumpgate::plan;
 
 /// A failed command: what to tell the user.
@@ -36,11 +39,13 @@ pub(crate) fn stderr_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
+/// The desired state as of today: users and grants past their `until`
+/// day are left out (and the plan removes them).
 pub(crate) fn load(path: &Path) -> Result<DesiredState, Failure> {
     load_with_digest(path).map(|(desired, _)| desired)
 }
 
-/// The desired state and the digest of the files it was read from, which
+/// `load`, with the digest of the files the state was read from, which
 /// binds a saved plan to them.
 pub(crate) fn load_with_digest(path: &Path) -> Result<(DesiredState, String), Failure> {
     let loaded =
@@ -50,13 +55,70 @@ pub(crate) fn load_with_digest(path: &Path) -> Result<(DesiredState, String), Fa
                 let digest = sources.digest();
                 Ok((lang::validate(sources, problems)?, digest))
             });
-    loaded.map_err(|err| match err {
+    let (desired, digest) = loaded.map_err(|err| match err {
         LoadStateError::Invalid(invalid) => Failure(format!(
             "the desired state is invalid:\n\n{}",
             invalid.render(stderr_color())
         )),
         other => Failure(other.to_string()),
-    })
+    })?;
+    Ok((expiry::resolve(desired, today()?), digest))
+}
+
+/// In Organizations mode, the ids of accounts the file declares by e-mail
+/// only, from the organization's account list (when the credentials may
+/// read it), so that `profiles` and `access` cover accounts `apply` created.
+/// Accounts still without an id are left out, and stderr says why.
+pub(crate) async fn with_organization_ids(
+    connection: &Connection,
+    desired: DesiredState,
+) -> DesiredState {
+    let unresolved = |state: &DesiredState| -> Vec<String> {
+        state
+            .accounts
+            .iter()
+            .filter(|a| a.id.is_none())
+            .map(|a| a.name.to_string())
+            .collect()
+    };
+    if desired.organization.is_none() || unresolved(&desired).is_empty() {
+        return desired;
+    }
+    let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
+    let (resolved, why) = match aws.organization().await {
+        Ok(Some(organization)) => {
+            let live = LiveState {
+                organization: Some(organization),
+                ..LiveState::default()
+            };
+            (
+                plan::resolve_account_ids(&desired, &live),
+                "no active account of the organization has its e-mail (not created yet? `jumpgate apply` creates it)".to_owned(),
+            )
+        }
+        Ok(None) => (
+            desired.clone(),
+            "the credentials' account is in no organization".to_owned(),
+        ),
+        Err(err) => (
+            desired.clone(),
+            format!("the organization's accounts could not be listed ({err})"),
+        ),
+    };
+    for name in unresolved(&resolved) {
+        eprintln!("Left out account {name}: declared by e-mail only, and {why}.");
+    }
+    resolved
+}
+
+/// Today in UTC, or the day `JUMPGATE_TODAY` names (`YYYY-MM-DD`): to see
+/// what a plan will do on a later day, and for tests, which never depend on
+/// the system clock.
+fn today() -> Result<time::Date, Failure> {
+    match std::env::var("JUMPGATE_TODAY") {
+        Ok(text) => expiry::parse_date(&text).map_err(|e| Failure(format!("JUMPGATE_TODAY: {e}"))),
+        Err(_) => Ok(time::OffsetDateTime::now_utc().date()),
+    }
 }
 
 /// With `--only` addresses, the part of `plan` they need and the changes

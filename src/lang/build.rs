@@ -5,19 +5,22 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kdl::{KdlDocument, KdlNode};
+use time::Date;
 
 use super::diagnostic::{Location, Problem};
 use super::reader::{NodeReader, Spanned};
 use super::source::Sources;
 use super::suggest::did_you_mean;
+use crate::hygiene::Thresholds;
 use crate::model::derive::{
     GroupSpec, MAX_GROUPS_PER_ACCOUNT, MAX_GROUPS_PER_USER, MAX_USERS_PER_ACCOUNT, group_name,
     managed_groups, role_logical_id, role_name,
 };
 use crate::model::desired::{
     Access, Account, DesiredState, JumpAccount, Organization, PasswordPolicy, Project, RoleDef,
-    User,
+    Until, User,
 };
+use crate::model::expiry::parse_date;
 use crate::model::names::{
     AccountId, AccountName, Color, Email, GroupName, NameError, PolicyArn, ProjectName, Region,
     RoleKey, RoleName, UserName, shown,
@@ -242,17 +245,18 @@ fn read_jump(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Ve
         None => Some(AccountName::new(DEFAULT_JUMP_NAME).expect("valid default")),
     };
     let mut password_policy = None;
+    let mut hygiene = Thresholds::default();
     if let Some(children) = node.children() {
         for child in children.nodes() {
-            if child.name().value() == "password-policy" {
-                password_policy = read_password_policy(child, file, problems);
-            } else {
-                problems.push(unknown_node(
+            match child.name().value() {
+                "password-policy" => password_policy = read_password_policy(child, file, problems),
+                "hygiene" => hygiene = read_hygiene(child, file, problems),
+                _ => problems.push(unknown_node(
                     child,
                     file,
                     Some("jump-account"),
-                    &["password-policy"],
-                ));
+                    &["password-policy", "hygiene"],
+                )),
             }
         }
     }
@@ -268,6 +272,7 @@ fn read_jump(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Ve
             region: region.value,
             is_target,
             password_policy,
+            hygiene,
         });
     }
 }
@@ -311,6 +316,34 @@ fn read_password_policy(
         allow_users_to_change,
         hard_expiry,
     })
+}
+
+/// `hygiene never-signed-in-days=14 ...`: when `drift` reports a credential.
+fn read_hygiene(node: &KdlNode, file: usize, problems: &mut Vec<Problem>) -> Thresholds {
+    let mut r = NodeReader::new(node, file, problems, &[], &Thresholds::SETTINGS);
+    r.no_children();
+    let mut thresholds = Thresholds::default();
+    for setting in Thresholds::SETTINGS {
+        if let Some(days) = r.integer(setting, 1, i128::from(Thresholds::MAX_DAYS)) {
+            thresholds.set(setting, days.value as u32);
+        }
+    }
+    thresholds
+}
+
+/// An `until` date, reported where it is written when it is not one.
+fn until(value: Option<Spanned<String>>, problems: &mut Vec<Problem>) -> Option<Date> {
+    let value = value?;
+    match parse_date(&value.value) {
+        Ok(date) => Some(date),
+        Err(err) => {
+            problems.push(
+                Problem::new("invalid-value", value.at, err, "not a date")
+                    .with_help("write the last valid day, e.g. until=\"2027-01-31\""),
+            );
+            None
+        }
+    }
 }
 
 fn read_project(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Vec<Problem>) {
@@ -378,12 +411,15 @@ fn read_user(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Ve
         file,
         problems,
         &["user name"],
-        &["console", "age-recipient"],
+        &["console", "age-recipient", "access-keys", "until"],
     );
     let name = r.string_argument(0, "user name");
     let console = r.bool("console").is_none_or(|c| c.value);
+    let access_keys = r.bool("access-keys").is_none_or(|k| k.value);
+    let user_until = r.string("until");
     let recipient = r.string("age-recipient");
     let written_name = name.as_ref().map(|n| n.value.clone());
+    let user_until = until(user_until, problems);
     let name = typed(name, UserName::new, problems);
     let age_recipient = recipient.and_then(|rec| {
         match rec.value.parse::<age::x25519::Recipient>() {
@@ -404,24 +440,32 @@ fn read_user(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Ve
     });
     let mut access = Vec::new();
     let mut access_at = Vec::new();
+    let mut grants_until = BTreeMap::new();
     if let Some(children) = node.children() {
         for child in children.nodes() {
             if child.name().value() != "access" {
                 problems.push(unknown_node(child, file, Some("user"), &["access"]));
                 continue;
             }
-            let mut r = NodeReader::new(child, file, problems, &["role name"], &["project"]);
+            let mut r =
+                NodeReader::new(child, file, problems, &["role name"], &["project", "until"]);
             r.no_children();
             let role = r.string_argument(0, "role name");
             let project = r.string("project");
+            let grant_until = r.string("until");
             let project_at = project.as_ref().map(|p| p.at);
+            let grant_until = until(grant_until, problems);
             let role = typed(role, RoleKey::new, problems);
             let project = typed(project, ProjectName::new, problems);
             if let Some(role) = role {
-                access.push(Access {
+                let grant = Access {
                     role: role.value,
                     project: project.map(|p| p.value),
-                });
+                };
+                if let Some(date) = grant_until {
+                    grants_until.insert(grant.clone(), date);
+                }
+                access.push(grant);
                 access_at.push(AccessDecl {
                     role_at: role.at,
                     project_at,
@@ -442,6 +486,11 @@ fn read_user(node: &KdlNode, file: usize, out: &mut Collected, problems: &mut Ve
             console,
             age_recipient,
             access: access.clone(),
+            access_keys,
+            until: Until {
+                user: user_until,
+                grants: grants_until,
+            },
         }),
         access,
         access_at,
@@ -935,6 +984,7 @@ fn check(sources: &Sources, c: Collected, problems: &mut Vec<Problem>) -> Option
             .filter_map(|u| u.user)
             .map(|u| (u.name.clone(), u))
             .collect(),
+        expiry: Default::default(),
     };
     // One problem per project, about its largest group policy (the one of
     // the role with the longest name).

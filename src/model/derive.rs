@@ -162,6 +162,7 @@ mod tests {
                 region: Region::new("ap-northeast-1").unwrap(),
                 is_target: true,
                 password_policy: None,
+                hygiene: Default::default(),
             },
             organization: None,
             roles: RoleDef::defaults(),
@@ -180,6 +181,7 @@ mod tests {
                 account("new", None, Some(&project)),
             ],
             users: BTreeMap::new(),
+            expiry: Default::default(),
         }
     }
 
@@ -211,6 +213,8 @@ mod tests {
                 access("operator", Some("project-a")),
                 access("admin", None),
             ],
+            access_keys: true,
+            until: Default::default(),
         };
         let groups: Vec<String> = user_groups(&user).iter().map(|g| g.to_string()).collect();
         assert_eq!(groups, ["group-admin", "group-operator-project-a"]);

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::expiry::{Expiry, Until};
+use crate::hygiene::Thresholds;
+
 use super::names::{
     AccountId, AccountName, Color, Email, PolicyArn, ProjectName, Region, RoleKey, RoleName,
     UserName,
@@ -21,6 +24,9 @@ pub struct DesiredState {
     pub accounts: Vec<Account>,
     /// Keyed by user name, sorted.
     pub users: BTreeMap<UserName, User>,
+    /// What `until` dates left out and what they soon will (filled by
+    /// `expiry::resolve` for a given day; empty as read from the file).
+    pub expiry: Expiry,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +38,8 @@ pub struct JumpAccount {
     /// Whether the jump account also receives the `role-<role>` roles.
     pub is_target: bool,
     pub password_policy: Option<PasswordPolicy>,
+    /// When `drift` reports a credential (the `hygiene` node).
+    pub hygiene: Thresholds,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +135,11 @@ pub struct User {
     pub console: bool,
     pub age_recipient: Option<String>,
     pub access: Vec<Access>,
+    /// Whether the user may have access keys (`access-keys=#false`:
+    /// console only, reported by `drift` if it has one).
+    pub access_keys: bool,
+    /// The last day the user, and each of these grants, is valid.
+    pub until: Until,
 }
 
 /// One `access` line: a role, everywhere or in one project's accounts.

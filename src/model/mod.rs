@@ -3,4 +3,5 @@
 
 pub mod derive;
 pub mod desired;
+pub mod expiry;
 pub mod names;

@@ -101,6 +101,7 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
                     address: format!("account.{}", account.name),
                     account: jump.clone(),
                     stage: Stage::CreateAccounts,
+                    reason: None,
                     before: None,
                     after: Some(json!({
                         "name": account.name,
@@ -170,6 +171,7 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
                     address: format!("stack.{EXECUTION_ROLE_STACK}/{}", target.id),
                     account: target.id.clone(),
                     stage: Stage::BootstrapAccounts,
+                    reason: None,
                     before: None,
                     after: Some(json!({
                         "account": target.id,

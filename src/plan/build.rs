@@ -65,6 +65,7 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
         changes,
         unmanaged_users,
         lockouts: lockouts(desired, live),
+        expiring: Vec::new(),
         warnings,
         bootstrap_needed: accounts.bootstrap_needed,
     }
@@ -143,6 +144,7 @@ impl Planner<'_> {
             before,
             after,
             operations,
+            reason: None,
         });
     }
 

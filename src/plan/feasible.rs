@@ -75,6 +75,7 @@ mod tests {
             stage: Stage::GroupPolicies,
             before: None,
             after: None,
+            reason: None,
             operations: vec![op],
         }
     }

@@ -172,6 +172,7 @@ fn reachable_before(
         projects: BTreeMap::new(),
         accounts,
         users: BTreeMap::new(),
+        expiry: Default::default(),
     };
     let mut before: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for grant in access::from_live_only(&catalogue, live).grants() {

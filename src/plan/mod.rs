@@ -4,6 +4,7 @@
 
 mod accounts;
 mod build;
+mod expiry;
 mod feasible;
 mod lockout;
 mod only;
@@ -17,12 +18,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::access::AccessChanges;
-use crate::model::desired::PasswordPolicy;
+use crate::model::desired::{DesiredState, PasswordPolicy};
+use crate::model::expiry::End;
 use crate::model::names::{AccountId, NameError, Region};
 
 pub use accounts::{BootstrapHint, resolve_account_ids};
-pub use build::build;
+
+/// The plan that makes `live` what `desired` says, with the changes that
+/// `until` dates call for labelled as such.
+pub fn build(desired: &DesiredState, live: &crate::live::LiveState) -> Plan {
+    expiry::label(build::build(desired, live), desired)
+}
+pub use expiry::ending_soon;
 pub use lockout::{Lockout, administrator_roles, lockouts, users_whose_mfa_devices_matter};
+pub(crate) use only::user_of;
 pub use only::{OnlyError, Subset, only};
 
 /// Bumped whenever the JSON shape of a plan changes incompatibly.
@@ -64,6 +73,9 @@ pub struct Plan {
     /// (without Organizations), with the command that puts it there.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bootstrap_needed: Vec<BootstrapHint>,
+    /// Users and grants whose `until` day comes within a week.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expiring: Vec<End>,
     pub summary: Summary,
 }
 
@@ -215,6 +227,16 @@ pub struct Change {
     pub after: Option<Value>,
     /// The AWS calls `apply` makes for this change, in order.
     pub operations: Vec<Operation>,
+    /// Why, when the file alone does not say (it no longer lists the object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// The user's or the grant's `until` day has passed.
+    Expired,
 }
 
 /// Where an initial console password goes: never into the plan itself.

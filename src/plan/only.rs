@@ -150,7 +150,7 @@ fn named<'a>(change: &'a Change, pick: fn(&'a Operation) -> Option<&'a String>) 
 }
 
 /// The user a change is about, from its calls.
-fn user_of(change: &Change) -> Option<&str> {
+pub(crate) fn user_of(change: &Change) -> Option<&str> {
     named(change, |operation| match operation {
         Operation::CreateUser { user, .. }
         | Operation::TagUser { user, .. }

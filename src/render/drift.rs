@@ -80,6 +80,7 @@ fn text(report: &DriftReport) -> String {
     }
     let _ = writeln!(out, "{}", stack_set_line(report));
     let _ = writeln!(out, "{}", summary_line(report));
+    super::hygiene::text(&mut out, report);
     out
 }
 
@@ -102,5 +103,6 @@ fn markdown(report: &DriftReport) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "{}", stack_set_line(report));
+    super::hygiene::markdown(&mut out, report);
     out
 }

@@ -8,7 +8,7 @@ use super::{
     BLOCKERS, BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, Style, UNMANAGED_USERS,
     access_lines, account_heading, by_account, mermaid, summary_line, text,
 };
-use crate::plan::Plan;
+use crate::plan::{Plan, Reason};
 
 pub(super) fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -90,9 +90,14 @@ pub(super) fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "#### {}\n", account_heading(plan, account));
         out += "| | kind | address |\n| :-: | --- | --- |\n";
         for change in indices.iter().map(|&i| &plan.changes[i]) {
+            let expired = if change.reason == Some(Reason::Expired) {
+                " (expired)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "| `{}` | {} | `{}` |",
+                "| `{}` | {} | `{}`{expired} |",
                 change.action.symbol(),
                 change.kind,
                 change.address

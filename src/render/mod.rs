@@ -3,6 +3,7 @@
 //! format never touches the planner.
 
 mod drift;
+mod hygiene;
 mod json;
 mod markdown;
 mod mermaid;

@@ -10,7 +10,7 @@ use super::{
     BLOCKERS, BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, Style, UNMANAGED_USERS,
     access_lines, account_heading, by_account, summary_line,
 };
-use crate::plan::{Action, Change, Kind, Plan};
+use crate::plan::{Action, Change, Kind, Plan, Reason};
 use crate::policy::statement_diff;
 
 /// Indentation of the details under a change line.
@@ -123,6 +123,8 @@ fn change_lines(out: &mut String, change: &Change, width: usize, paint: Paint) {
         .unwrap_or(false);
     let note = if adopted {
         "  (adopt: jumpgate takes it over)"
+    } else if change.reason == Some(Reason::Expired) {
+        "  (expired)"
     } else {
         ""
     };

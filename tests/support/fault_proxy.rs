@@ -402,10 +402,14 @@ impl Request {
         const READS: &[&str] = &[
             "Get", "List", "Describe", "Simulate", "Validate", "Estimate",
         ];
+        // Builds IAM's credential report from what IAM holds; it changes
+        // no IAM object.
+        const ALSO_READS: &[&str] = &["GenerateCredentialReport"];
         match &self.action {
             Some(action) => {
                 self.service.as_deref() != Some("sts")
                     && !READS.iter().any(|prefix| action.starts_with(prefix))
+                    && !ALSO_READS.contains(&action.as_str())
             }
             None => false,
         }

@@ -14,6 +14,8 @@ Settings come from the environment:
                                emulator says so by switching the layer off)
   JUMPGATE_STRICT_<NAME>=...   one rule's knob; each rules module documents
                                its own names and defaults
+  JUMPGATE_STRICT_RULES=a,b    install only rules_a.py and rules_b.py (the
+                               benchmark wants one rule, not the whole layer)
 """
 
 import importlib.util
@@ -49,7 +51,11 @@ def install_rules():
     here = pathlib.Path(__file__).resolve().parent
     settings = Settings()
     installed = []
+    only = os.environ.get("JUMPGATE_STRICT_RULES")
+    wanted = None if only is None else {f"rules_{n.strip()}" for n in only.split(",")}
     for path in sorted(here.glob("rules_*.py")):
+        if wanted is not None and path.stem not in wanted:
+            continue
         spec = importlib.util.spec_from_file_location(f"jumpgate_strict.{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
