@@ -31,6 +31,25 @@ secrets=$work/secrets
 step "jumpgate validate state/"
 "$jumpgate" validate "$work/state"
 
+step "jumpgate bootstrap: each member account's owner puts the StackSet execution role in"
+# As on AWS, a stack instance fails in an account without the execution role
+# (the emulator runs with the strict test ground). Each owner runs bootstrap
+# with their own account's credentials; here AssumeRole stands in for them.
+venv_python=${CARGO_TARGET_DIR:-$repo/target}/emulator-venv/bin/python
+while read -r name id; do
+  creds=$("$venv_python" - "$endpoint" "$id" <<'PY'
+import sys, boto3
+endpoint, account = sys.argv[1], sys.argv[2]
+sts = boto3.client("sts", endpoint_url=endpoint, region_name="ap-northeast-1")
+c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/owner", RoleSessionName="owner")["Credentials"]
+print(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+PY
+)
+  read -r key secret token <<<"$creds"
+  AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_SESSION_TOKEN=$token \
+    "$jumpgate" bootstrap "$work/state" --account "$name"
+done < <(sed -nE 's/^ *account "([^"]+)" +id="([0-9]{12})".*/\1 \2/p' "$work"/state/*.kdl)
+
 step "jumpgate plan state/ (from an empty account)"
 "$jumpgate" plan "$work/state"
 
