@@ -106,7 +106,7 @@ impl ApplyObserver for () {
     fn notify(&mut self, _: ApplyEvent<'_>) {}
 }
 
-/// Why one change failed, kept typed until the command line words it.
+/// Why one change failed, kept typed until the command reports it.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
     /// A call failed. Shared: one merged StackSet call can fail the
