@@ -662,7 +662,7 @@ fn glob(pattern: &str, value: &str) -> bool {
 // Renderings. Each reads an `AccessReport` and nothing else.
 
 /// `access --format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     Csv,

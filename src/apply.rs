@@ -2,13 +2,12 @@
 //! (within a bound), stopping before the next stage when one fails so that
 //! nothing runs ahead of what it depends on. The next apply finishes the job.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use futures::StreamExt;
 
-use crate::aws::{AwsError, ChangeEstate};
+use crate::aws::{AwsError, ChangeEstate, InstanceFailure};
 use crate::plan::{Change, Operation, Plan, SecretDelivery, Stage};
 use crate::secrets::{self, Delivered, SecretError};
 
@@ -35,7 +34,7 @@ pub enum ApplyError {
 pub struct ApplyReport {
     pub applied: Vec<Change>,
     /// Changes that failed, with the reason.
-    pub failed: Vec<(Change, String)>,
+    pub failed: Vec<(Change, ChangeError)>,
     /// Changes not attempted because an earlier stage failed.
     pub not_attempted: usize,
     /// Initial passwords and where they went.
@@ -84,101 +83,87 @@ pub fn check_secrets(plan: &Plan, options: &ApplyOptions) -> Result<(), ApplyErr
     }
 }
 
-/// Progress on stderr: a bar on a terminal, a line per change elsewhere.
-struct Progress {
-    total: usize,
-    done: AtomicUsize,
-    bar: bool,
+/// What an apply reports while it runs, so that a front end can show
+/// progress: the library itself writes nothing to the terminal.
+#[derive(Debug, Clone, Copy)]
+pub enum ApplyEvent<'a> {
+    /// An apply of this many changes begins (a follow-up apply in the same
+    /// run begins again with its own count).
+    Started { changes: usize },
+    /// One change was made.
+    Applied(&'a Change),
+    /// One change failed.
+    Failed(&'a Change, &'a ChangeError),
 }
 
-impl Progress {
-    fn new(total: usize) -> Self {
-        Self {
-            total,
-            done: AtomicUsize::new(0),
-            bar: std::io::stderr().is_terminal(),
-        }
-    }
+/// Receives an apply's [`ApplyEvent`]s, in order.
+pub trait ApplyObserver {
+    fn notify(&mut self, event: ApplyEvent<'_>);
+}
 
-    fn finished(&self, change: &Change, outcome: &Result<(), String>) {
-        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        let symbol = change.action.symbol();
-        match (outcome, self.bar) {
-            (Ok(()), true) => {
-                const WIDTH: usize = 30;
-                let filled = WIDTH * done / self.total.max(1);
-                eprint!(
-                    "\r\x1b[2K[{}{}] {done}/{} {symbol} {}",
-                    "=".repeat(filled),
-                    " ".repeat(WIDTH - filled),
-                    self.total,
-                    change.address
-                );
-                if done == self.total {
-                    eprintln!();
-                }
-            }
-            (Ok(()), false) => {
-                eprintln!("[{done}/{}] {symbol} {}: done", self.total, change.address)
-            }
-            (Err(reason), bar) => {
-                let start = if bar { "\r\x1b[2K" } else { "" };
-                eprintln!(
-                    "{start}[{done}/{}] {symbol} {}: FAILED: {reason}",
-                    self.total, change.address
-                );
-            }
+/// No progress shown.
+impl ApplyObserver for () {
+    fn notify(&mut self, _: ApplyEvent<'_>) {}
+}
+
+/// Why one change failed, kept typed until the command reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// A call failed. Shared: one merged StackSet call can fail the
+    /// changes of several accounts with the same error.
+    #[error(transparent)]
+    Aws(Arc<AwsError>),
+    /// Stack instances of this change's accounts failed (AWS's status and
+    /// reason for each), while other accounts' may have succeeded.
+    #[error("{}", .0.iter().map(|f| format!("{}: {}", f.status, f.reason)).collect::<Vec<_>>().join("; "))]
+    InstancesFailed(Vec<InstanceFailure>),
+    /// The initial password could not be delivered, or its login profile
+    /// not created.
+    #[error(transparent)]
+    LoginProfile(#[from] LoginProfileError),
+}
+
+impl From<AwsError> for ChangeError {
+    fn from(err: AwsError) -> ChangeError {
+        ChangeError::Aws(Arc::new(err))
+    }
+}
+
+impl ChangeError {
+    /// Whether later stages must wait for this change. Not when stack
+    /// instances failed in their own accounts: nothing in later stages
+    /// depends on one account's roles, so the groups and users still get
+    /// made, and the next apply repairs the instances.
+    fn stops_the_apply(&self) -> bool {
+        match self {
+            ChangeError::Aws(err) => !matches!(**err, AwsError::StackInstancesFailed { .. }),
+            ChangeError::InstancesFailed(_) => false,
+            ChangeError::LoginProfile(_) => true,
         }
     }
 }
 
 /// A change's result: the secret it delivered, if any, or why it failed.
-type ChangeOutcome = Result<Option<(String, Delivered)>, ChangeFailure>;
-
-/// Why a change failed, and whether later stages may still run.
-#[derive(Debug, Clone)]
-struct ChangeFailure {
-    reason: String,
-    /// A stack instance failed in its own account (AWS's reason given):
-    /// nothing in later stages depends on one account's roles, so the
-    /// groups and users still get made, and the next apply repairs the
-    /// instance.
-    in_its_account_only: bool,
-}
-
-impl From<AwsError> for ChangeFailure {
-    fn from(err: AwsError) -> ChangeFailure {
-        ChangeFailure {
-            in_its_account_only: matches!(err, AwsError::StackInstancesFailed { .. }),
-            reason: err.to_string(),
-        }
-    }
-}
-
-impl From<String> for ChangeFailure {
-    fn from(reason: String) -> ChangeFailure {
-        ChangeFailure {
-            reason,
-            in_its_account_only: false,
-        }
-    }
-}
+type ChangeOutcome = Result<Option<(String, Delivered)>, ChangeError>;
 
 /// Carries out `plan`. Individual failures are in the report, not errors.
 pub async fn apply<A: ChangeEstate>(aws: &A, plan: &Plan, options: &ApplyOptions) -> ApplyReport {
-    apply_checked(aws, plan, options, async || true).await
+    apply_checked(aws, plan, options, async || true, &mut ()).await
 }
 
 /// [`apply`], asking `go_on` before every stage after the first (the
 /// caller re-checks its lock there); when it says no, the remaining stages
-/// are not attempted.
+/// are not attempted. `observer` hears of every change as it ends.
 pub async fn apply_checked<A: ChangeEstate>(
     aws: &A,
     plan: &Plan,
     options: &ApplyOptions,
     go_on: impl AsyncFn() -> bool,
+    observer: &mut impl ApplyObserver,
 ) -> ApplyReport {
-    let progress = Progress::new(plan.changes.len());
+    observer.notify(ApplyEvent::Started {
+        changes: plan.changes.len(),
+    });
     let mut report = ApplyReport::default();
     let mut stages: Vec<(Stage, Vec<&Change>)> = Vec::new();
     for change in &plan.changes {
@@ -205,18 +190,16 @@ pub async fn apply_checked<A: ChangeEstate>(
             };
         let mut stage_failed = false;
         for (change, outcome) in outcomes {
-            progress.finished(
-                change,
-                &outcome.as_ref().map(|_| ()).map_err(|f| f.reason.clone()),
-            );
             match outcome {
                 Ok(secret) => {
+                    observer.notify(ApplyEvent::Applied(change));
                     report.secrets.extend(secret);
                     report.applied.push(change.clone());
                 }
-                Err(failure) => {
-                    stage_failed |= !failure.in_its_account_only;
-                    report.failed.push((change.clone(), failure.reason));
+                Err(error) => {
+                    observer.notify(ApplyEvent::Failed(change, &error));
+                    stage_failed |= error.stops_the_apply();
+                    report.failed.push((change.clone(), error));
                 }
             }
         }
@@ -245,6 +228,7 @@ async fn run_stack_instance_changes<'c, A: ChangeEstate>(
         let Err(err) = aws.call(&merged).await else {
             continue;
         };
+        let err = Arc::new(err);
         for (change, outcome) in &mut outcomes {
             let accounts: Vec<&String> = change
                 .operations
@@ -255,27 +239,21 @@ async fn run_stack_instance_changes<'c, A: ChangeEstate>(
             if accounts.is_empty() {
                 continue;
             }
-            let failure = match &err {
+            let error = match &*err {
                 AwsError::StackInstancesFailed { failures, .. } => {
-                    let mine: Vec<String> = failures
+                    let mine: Vec<InstanceFailure> = failures
                         .iter()
                         .filter(|f| accounts.contains(&&f.account))
-                        .map(|f| format!("{}: {}", f.status, f.reason))
+                        .cloned()
                         .collect();
                     if mine.is_empty() {
                         continue;
                     }
-                    ChangeFailure {
-                        reason: mine.join("; "),
-                        in_its_account_only: true,
-                    }
+                    ChangeError::InstancesFailed(mine)
                 }
-                other => ChangeFailure {
-                    reason: other.to_string(),
-                    in_its_account_only: false,
-                },
+                _ => ChangeError::Aws(Arc::clone(&err)),
             };
-            *outcome = Err(failure);
+            *outcome = Err(error);
         }
     }
     outcomes
@@ -359,19 +337,19 @@ async fn run_change<A: ChangeEstate>(
                 delivery,
                 password_length,
             } => {
-                let secret = create_login_profile(aws, user, delivery, *password_length, options)
-                    .await
-                    .map_err(|e| ChangeFailure::from(e.to_string()))?;
+                let secret =
+                    create_login_profile(aws, user, delivery, *password_length, options).await?;
                 delivered = Some((user.clone(), secret));
             }
-            other => aws.call(other).await.map_err(ChangeFailure::from)?,
+            other => aws.call(other).await?,
         }
     }
     Ok(delivered)
 }
 
+/// Why an initial password was not delivered, or not set.
 #[derive(Debug, thiserror::Error)]
-enum LoginProfileError {
+pub enum LoginProfileError {
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error(transparent)]
@@ -437,6 +415,7 @@ async fn create_login_profile<A: ChangeEstate>(
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
     use crate::lang::{self, Sources};
@@ -457,8 +436,44 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_stage_starts_only_while_the_caller_says_go_on() {
+    /// Fails every call after the first `succeed` ones.
+    struct FailsAfter {
+        succeed: usize,
+        calls: AtomicUsize,
+    }
+
+    impl ChangeEstate for FailsAfter {
+        async fn call(&self, operation: &Operation) -> Result<(), AwsError> {
+            if self.calls.fetch_add(1, Ordering::Relaxed) < self.succeed {
+                return Ok(());
+            }
+            Err(AwsError::Service {
+                call: "Test",
+                code: "AccessDenied".into(),
+                message: operation.name(),
+            })
+        }
+        async fn create_login_profile(&self, _: &str, _: &str) -> Result<(), AwsError> {
+            Ok(())
+        }
+    }
+
+    /// The events an apply sent, as `started N`, `applied ADDRESS` and
+    /// `failed ADDRESS: REASON`.
+    #[derive(Default)]
+    struct Heard(Vec<String>);
+
+    impl ApplyObserver for Heard {
+        fn notify(&mut self, event: ApplyEvent<'_>) {
+            self.0.push(match event {
+                ApplyEvent::Started { changes } => format!("started {changes}"),
+                ApplyEvent::Applied(change) => format!("applied {}", change.address),
+                ApplyEvent::Failed(change, error) => format!("failed {}: {error}", change.address),
+            });
+        }
+    }
+
+    fn one_user_plan() -> Plan {
         let mut sources = Sources::default();
         sources.push(
             "t.kdl",
@@ -466,7 +481,44 @@ mod tests {
                user "a" console=#false { access "admin" }"#,
         );
         let desired = lang::validate(sources, Vec::new()).unwrap();
-        let plan = crate::plan::build(&desired, &LiveState::default());
+        crate::plan::build(&desired, &LiveState::default())
+    }
+
+    #[tokio::test]
+    async fn every_change_is_heard_of_as_it_ends_and_its_error_kept() {
+        let plan = one_user_plan();
+        let options = ApplyOptions {
+            secrets_dir: None,
+            changes_at_once: 1,
+        };
+        let aws = FailsAfter {
+            succeed: plan.changes[0].operations.len(),
+            calls: AtomicUsize::new(0),
+        };
+        let mut heard = Heard::default();
+        let report = apply_checked(&aws, &plan, &options, async || true, &mut heard).await;
+        let first = &plan.changes[0].address;
+        assert_eq!(
+            heard.0[..2],
+            [
+                format!("started {}", plan.changes.len()),
+                format!("applied {first}")
+            ]
+        );
+        let [(failed, ChangeError::Aws(error))] = report.failed.as_slice() else {
+            panic!("one AWS failure expected: {:?}", report.failed);
+        };
+        assert_eq!(error.code(), Some("AccessDenied"));
+        assert!(heard.0[2].starts_with(&format!(
+            "failed {}: Test failed: AccessDenied: ",
+            failed.address
+        )));
+        assert_eq!(heard.0.len(), 3, "{:?}", heard.0);
+    }
+
+    #[tokio::test]
+    async fn a_stage_starts_only_while_the_caller_says_go_on() {
+        let plan = one_user_plan();
         let first = plan.changes[0].stage;
         let in_first = plan.changes.iter().filter(|c| c.stage == first).count();
         let options = ApplyOptions {
@@ -476,11 +528,11 @@ mod tests {
         let aws = Recorder::default();
         let asked = AtomicUsize::new(0);
         // The lock was lost after the first stage.
-        let report = apply_checked(&aws, &plan, &options, async || {
+        let go_on = async || {
             asked.fetch_add(1, Ordering::Relaxed);
             false
-        })
-        .await;
+        };
+        let report = apply_checked(&aws, &plan, &options, go_on, &mut ()).await;
         assert_eq!(asked.load(Ordering::Relaxed), 1);
         assert_eq!(report.applied.len(), in_first);
         assert_eq!(report.not_attempted, plan.changes.len() - in_first);

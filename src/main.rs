@@ -9,11 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use jumpgate::access;
 use jumpgate::aws::Connection;
-use jumpgate::lang::ProblemFormat;
-use jumpgate::render::Format;
 
+use commands::formats::{AccessFormat, PlanFormat, ProblemFormat, ProfilesFormat};
 use commands::{Failure, load};
 
 #[derive(Parser)]
@@ -66,8 +64,8 @@ enum Command {
         /// Save the plan (JSON) for `apply --plan`.
         #[arg(long)]
         out: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
         /// Exit 0 when there is nothing to change, 2 when there is.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -98,8 +96,8 @@ enum Command {
     Drift {
         #[arg(default_value = "state")]
         path: PathBuf,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
         #[command(flatten)]
         options: commands::inspect::DriftOptions,
     },
@@ -119,8 +117,8 @@ enum Command {
         /// (its mfa_serial is one person's MFA device).
         #[arg(long)]
         user: Option<String>,
-        #[arg(long, value_enum, default_value_t = jumpgate::profiles::Format::AwsConfig)]
-        format: jumpgate::profiles::Format,
+        #[arg(long, value_enum, default_value_t = ProfilesFormat::AwsConfig)]
+        format: ProfilesFormat,
         /// Merge the aws-config profiles into FILE (default: $AWS_CONFIG_FILE,
         /// then ~/.aws/config): jumpgate's marked block is replaced, the rest
         /// kept, and the previous file kept as FILE.bak.
@@ -131,8 +129,8 @@ enum Command {
     Access {
         #[arg(default_value = "state")]
         path: PathBuf,
-        #[arg(long, value_enum, default_value_t = access::Format::Text)]
-        format: access::Format,
+        #[arg(long, value_enum, default_value_t = AccessFormat::Text)]
+        format: AccessFormat,
         /// Compute it from the live jump account too, and mark where the two differ.
         #[arg(long)]
         live: bool,
@@ -232,7 +230,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         concurrency: cli.aws.concurrency,
     };
     match cli.command {
-        Command::Validate { path, format } => commands::validate::validate(&path, format),
+        Command::Validate { path, format } => commands::validate::validate(&path, format.into()),
         Command::Plan {
             path,
             out,
@@ -244,7 +242,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 &connection,
                 path,
                 out,
-                format,
+                format.into(),
                 detailed_exitcode,
                 &only.only,
             )
@@ -274,7 +272,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             path,
             format,
             options,
-        } => commands::inspect::drift(&connection, path, format, &options).await,
+        } => commands::inspect::drift(&connection, path, format.into(), &options).await,
         Command::Import { out } => commands::import::import(&connection, out.as_deref()).await,
         Command::Profiles {
             path,
@@ -283,10 +281,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             write,
         } => {
             let desired = commands::with_organization_ids(&connection, load(&path)?).await;
-            commands::profiles::profiles(&desired, user.as_deref(), format, write)
+            commands::profiles::profiles(&desired, user.as_deref(), format.into(), write)
         }
         Command::Access { path, format, live } => {
-            commands::inspect::access(&connection, path, format, live).await
+            commands::inspect::access(&connection, path, format.into(), live).await
         }
         Command::Bootstrap { path, account } => {
             commands::accounts::bootstrap(&connection, path, account).await

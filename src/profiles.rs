@@ -27,7 +27,7 @@ pub const SWITCH_ROLE_URL: &str = "https://signin.aws.amazon.com/switchrole";
 pub const DISPLAY_NAME_MAX: usize = 64;
 
 /// `profiles --format`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Format {
     /// A `~/.aws/config` fragment (needs --user).
     #[default]

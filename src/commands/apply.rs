@@ -1,11 +1,12 @@
 //! `apply` (with its guards: saved plans, lockouts, secrets, confirmation,
 //! the lock) and `unlock`.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 
-use jumpgate::apply::{self, ApplyOptions, ApplyReport};
+use jumpgate::apply::{self, ApplyEvent, ApplyObserver, ApplyOptions, ApplyReport};
 use jumpgate::aws::{Aws, Connection, LockStore, ReadEstate};
 use jumpgate::lock::{self, Holder, LockError};
 use jumpgate::model::desired::DesiredState;
@@ -280,7 +281,8 @@ async fn apply_locked(
             false
         }
     };
-    let mut report = apply::apply_checked(aws, plan, options, &still_held).await;
+    let mut progress = Progress::on_stderr();
+    let mut report = apply::apply_checked(aws, plan, options, &still_held, &mut progress).await;
     let follow_up = if follow_up {
         follow_up_new_accounts(
             aws,
@@ -288,6 +290,7 @@ async fn apply_locked(
             options,
             allow_lockout,
             &still_held,
+            &mut progress,
             &mut report,
         )
         .await
@@ -308,6 +311,7 @@ async fn follow_up_new_accounts(
     options: &ApplyOptions,
     allow_lockout: bool,
     still_held: &impl AsyncFn() -> bool,
+    progress: &mut Progress,
     report: &mut ApplyReport,
 ) -> Result<(), Failure> {
     let created_accounts = report.applied.iter().any(|c| c.kind == plan::Kind::Account);
@@ -328,7 +332,7 @@ async fn follow_up_new_accounts(
                 "{}",
                 render::render(&follow_up, Format::Text, Style { color: false })
             );
-            let more = apply::apply_checked(aws, &follow_up, options, still_held).await;
+            let more = apply::apply_checked(aws, &follow_up, options, still_held, progress).await;
             report.merge(more);
         }
         for (name, id, email) in created_account_ids(desired, &live) {
@@ -360,6 +364,63 @@ fn created_account_ids(
             ))
         })
         .collect()
+}
+
+/// Progress on stderr: a bar on a terminal, a line per change elsewhere.
+struct Progress {
+    total: usize,
+    done: usize,
+    bar: bool,
+}
+
+impl Progress {
+    fn on_stderr() -> Self {
+        Self {
+            total: 0,
+            done: 0,
+            bar: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+impl ApplyObserver for Progress {
+    fn notify(&mut self, event: ApplyEvent<'_>) {
+        let (change, failure) = match event {
+            ApplyEvent::Started { changes } => {
+                self.total = changes;
+                self.done = 0;
+                return;
+            }
+            ApplyEvent::Applied(change) => (change, None),
+            ApplyEvent::Failed(change, error) => (change, Some(error)),
+        };
+        self.done += 1;
+        let (done, total) = (self.done, self.total);
+        let symbol = change.action.symbol();
+        match (failure, self.bar) {
+            (None, true) => {
+                const WIDTH: usize = 30;
+                let filled = WIDTH * done / total.max(1);
+                eprint!(
+                    "\r\x1b[2K[{}{}] {done}/{total} {symbol} {}",
+                    "=".repeat(filled),
+                    " ".repeat(WIDTH - filled),
+                    change.address
+                );
+                if done == total {
+                    eprintln!();
+                }
+            }
+            (None, false) => eprintln!("[{done}/{total}] {symbol} {}: done", change.address),
+            (Some(error), bar) => {
+                let start = if bar { "\r\x1b[2K" } else { "" };
+                eprintln!(
+                    "{start}[{done}/{total}] {symbol} {}: FAILED: {error}",
+                    change.address
+                );
+            }
+        }
+    }
 }
 
 fn print_report(report: &ApplyReport, desired: &DesiredState) {

@@ -121,7 +121,7 @@ pub async fn drift(
     options: &DriftOptions,
 ) -> Result<ExitCode, Failure> {
     let desired = load(&path)?;
-    let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+    let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
     let logins = if options.exact {
         LoginReads::Exact
     } else {
@@ -167,7 +167,7 @@ pub async fn access(
 ) -> Result<ExitCode, Failure> {
     let desired = super::with_organization_ids(connection, load(&path)?).await;
     let report = if live {
-        let aws = Aws::connect(&connection, desired.jump.region.as_str()).await;
+        let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
         access::compare(&desired, &observe(&aws, &desired).await?)
     } else {
         access::from_desired(&desired)

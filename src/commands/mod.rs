@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod apply;
 pub mod fmt;
+pub mod formats;
 pub mod import;
 pub mod inspect;
 pub mod profiles;
@@ -24,11 +25,38 @@ use jumpgate::plan;
 #[derive(Debug)]
 pub struct Failure(pub String);
 
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(err: E) -> Self {
-        Failure(err.to_string())
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure(message)
     }
 }
+
+/// Errors whose own wording is what the user reads. Listed one by one, not
+/// for anything printable: a new error type is worded here on purpose.
+macro_rules! worded_as_displayed {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<$error> for Failure {
+            fn from(err: $error) -> Self {
+                Failure(err.to_string())
+            }
+        }
+    )*};
+}
+
+worded_as_displayed!(
+    std::io::Error,
+    jumpgate::aws::AwsError,
+    jumpgate::apply::ApplyError,
+    jumpgate::lang::LoadError,
+    jumpgate::lang::LoadStateError,
+    jumpgate::lock::LockError,
+    jumpgate::model::names::NameError,
+    jumpgate::observe::ObserveError,
+    jumpgate::plan::OnlyError,
+    jumpgate::profiles::ProfilesError,
+    jumpgate::profiles::MergeError,
+    jumpgate::secrets::SecretError,
+);
 
 pub(crate) fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()

@@ -131,7 +131,7 @@ impl Invalid {
 }
 
 /// How `validate` reports problems.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ProblemFormat {
     /// `file:line:column: error: message` with a source excerpt.
     #[default]

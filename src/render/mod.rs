@@ -5,6 +5,7 @@
 mod drift;
 mod hygiene;
 mod json;
+pub mod kdl;
 mod markdown;
 mod mermaid;
 mod text;
@@ -18,7 +19,7 @@ use crate::plan::Plan;
 pub use drift::render_drift;
 
 /// How a plan is written out.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Format {
     /// Terraform-like, for a terminal or a log.
     #[default]

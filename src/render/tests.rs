@@ -240,17 +240,6 @@ fn plans_carry_no_passwords() {
 }
 
 #[test]
-fn formats_parse_from_the_command_line() {
-    use clap::ValueEnum;
-    assert_eq!(Format::from_str("markdown", false), Ok(Format::Markdown));
-    let names: Vec<String> = Format::value_variants()
-        .iter()
-        .map(|f| f.to_possible_value().unwrap().get_name().to_owned())
-        .collect();
-    assert_eq!(names, ["text", "json", "markdown"]);
-}
-
-#[test]
 fn other_updates_show_changed_fields_only() {
     let text = BEFORE.replace(
         r#"region="ap-northeast-1""#,
