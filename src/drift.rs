@@ -12,7 +12,7 @@ use crate::model::derive::managed_groups;
 use crate::model::desired::DesiredState;
 use crate::model::expiry::End;
 use crate::model::names::AccountId;
-use crate::plan::{Action, Change, Kind, Plan, Stage};
+use crate::plan::{Action, Change, Kind, Plan, Reason, Stage};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -133,7 +133,7 @@ pub fn detect(
         let planned = plan
             .changes
             .iter()
-            .any(|c| c.kind == Kind::StackInstance && c.address.contains(&instance.account));
+            .any(|c| c.kind() == Kind::StackInstance && c.account.as_str() == instance.account);
         if instance.status != "CURRENT" && !planned {
             let Ok(account) = AccountId::new(&instance.account) else {
                 continue;
@@ -205,10 +205,14 @@ fn field<'a>(value: Option<&'a Value>, key: &str) -> &'a str {
 /// Names a planned repair as the drift it repairs.
 fn item_for_change(change: &Change) -> DriftItem {
     let (before, after) = (change.before.as_ref(), change.after.as_ref());
-    let subject = change.address.split_once('.').map_or("", |(_, rest)| rest);
-    let adopted = after.and_then(|a| a.get("adopted")).is_some();
+    // The address without its kind: `group-admin/assume-role`.
+    let subject = match &change.address.part {
+        Some(part) => format!("{}/{part}", change.address.name),
+        None => change.address.name.clone(),
+    };
+    let adopted = change.reason == Some(Reason::Adopt);
     use Action::{Create, Delete, Update};
-    let description = match (change.kind, change.action) {
+    let description = match (change.kind(), change.action) {
         (Kind::Membership, Create) => format!(
             "user {} is not in group {}, which the file grants (removed by hand?)",
             field(after, "user"),
@@ -280,8 +284,8 @@ fn item_for_change(change: &Change) -> DriftItem {
         (_, action) => format!("{} needs {}", change.address, action_word(action)),
     };
     DriftItem {
-        kind: change.kind,
-        address: change.address.clone(),
+        kind: change.kind(),
+        address: change.address.to_string(),
         account: change.account.clone(),
         description,
         live: change.before.clone(),

@@ -9,10 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use jumpgate::access;
 use jumpgate::aws::Connection;
 use jumpgate::lang::ProblemFormat;
-use jumpgate::render::Format;
+use jumpgate::render::{self, Format};
 
 use commands::{Failure, load};
 
@@ -119,8 +118,8 @@ enum Command {
         /// (its mfa_serial is one person's MFA device).
         #[arg(long)]
         user: Option<String>,
-        #[arg(long, value_enum, default_value_t = jumpgate::profiles::Format::AwsConfig)]
-        format: jumpgate::profiles::Format,
+        #[arg(long, value_enum, default_value_t = jumpgate::render::profiles::Format::AwsConfig)]
+        format: jumpgate::render::profiles::Format,
         /// Merge the aws-config profiles into FILE (default: $AWS_CONFIG_FILE,
         /// then ~/.aws/config): jumpgate's marked block is replaced, the rest
         /// kept, and the previous file kept as FILE.bak.
@@ -131,8 +130,8 @@ enum Command {
     Access {
         #[arg(default_value = "state")]
         path: PathBuf,
-        #[arg(long, value_enum, default_value_t = access::Format::Text)]
-        format: access::Format,
+        #[arg(long, value_enum, default_value_t = render::access::Format::Text)]
+        format: render::access::Format,
         /// Compute it from the live jump account too, and mark where the two differ.
         #[arg(long)]
         live: bool,

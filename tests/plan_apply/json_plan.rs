@@ -97,7 +97,7 @@ async fn the_json_plan_has_the_documented_shape() {
             .expect("the saved plan is JSON");
     assert_eq!(saved, plan, "--out saves what --format json prints");
 
-    assert_eq!(plan["format_version"], 2);
+    assert_eq!(plan["format_version"], 3);
     assert_eq!(plan["jump_account"], JUMP);
     let changes = plan["changes"].as_array().expect("changes is a list");
     let mut addresses = BTreeSet::new();
