@@ -27,8 +27,6 @@ mod impact;
 
 pub use impact::{AccessChange, AccessChanges, Direction, MfaChange, impact, play, role_names};
 
-/// The version of the JSON rendering; raised when a field changes meaning.
-
 const ASSUME_ROLE: &str = "sts:AssumeRole";
 
 /// One way one user reaches one role: the long-form record.

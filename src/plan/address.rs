@@ -78,7 +78,20 @@ impl fmt::Display for Address {
 /// An address equals the text the plan prints for it.
 impl PartialEq<&str> for Address {
     fn eq(&self, text: &&str) -> bool {
-        self.to_string() == *text
+        let Some(rest) = text.strip_prefix(self.kind.as_str()) else {
+            return false;
+        };
+        let rest = if self.name.is_empty() {
+            Some(rest)
+        } else {
+            rest.strip_prefix('.')
+                .and_then(|r| r.strip_prefix(self.name.as_str()))
+        };
+        match (rest, &self.part) {
+            (Some(rest), None) => rest.is_empty(),
+            (Some(rest), Some(part)) => rest.strip_prefix('/') == Some(part.as_str()),
+            (None, _) => false,
+        }
     }
 }
 
@@ -103,6 +116,9 @@ mod tests {
         ] {
             let address = Address::parse(text).unwrap();
             assert_eq!(address.to_string(), text);
+            assert_eq!(address, text);
+            assert_ne!(address, &text[..text.len() - 1]);
+            assert_ne!(address, format!("{text}x"));
         }
         let membership = Address::parse("membership.yamada.taro/group-admin").unwrap();
         assert_eq!(membership.kind, Kind::Membership);

@@ -311,9 +311,7 @@ mod tests {
         let attach = plan
             .changes
             .iter()
-            .find(|c| {
-                c.address.to_string() == "group-policy-attachment.group-operator/policy-enforce-mfa"
-            })
+            .find(|c| c.address == "group-policy-attachment.group-operator/policy-enforce-mfa")
             .unwrap();
         let subset = only(&plan, &[attach.address.to_string()]).unwrap();
         let addresses: Vec<String> = subset

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::access::{AccessReport, Status};
 
-/// The access report's JSON `format_version`.
+/// The version of the JSON rendering; raised when a field changes meaning.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// `access --format`.
