@@ -12,7 +12,8 @@ use crate::model::derive::managed_groups;
 use crate::model::desired::DesiredState;
 use crate::model::expiry::End;
 use crate::model::names::AccountId;
-use crate::plan::{Action, Change, Kind, Plan, Reason, Stage};
+use crate::plan::{Action, Address, Change, Kind, Plan, Reason, Stage};
+use crate::templates::ROLES_STACK_SET;
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -96,7 +97,7 @@ pub fn detect(
             .map(|u| u.groups.iter().cloned().collect::<Vec<_>>());
         items.push(DriftItem {
             kind: Kind::User,
-            address: format!("user.{user}"),
+            address: Address::new(Kind::User, user).to_string(),
             account: jump.clone(),
             description: format!(
                 "user {user} exists in the jump account but is not declared (a possible back door; jumpgate leaves it alone)"
@@ -112,7 +113,7 @@ pub fn detect(
         if !group.is_owned() && !declared {
             items.push(DriftItem {
                 kind: Kind::Group,
-                address: format!("group.{}", group.name),
+                address: Address::new(Kind::Group, &group.name).to_string(),
                 account: jump.clone(),
                 description: format!(
                     "group {} exists in the jump account but is not declared (a possible back door; jumpgate leaves it alone)",
@@ -140,10 +141,12 @@ pub fn detect(
             };
             items.push(DriftItem {
                 kind: Kind::StackInstance,
-                address: format!(
-                    "stack-instance.iam-roles/{}/{}",
-                    instance.account, instance.region
-                ),
+                address: Address::of_part(
+                    Kind::StackInstance,
+                    ROLES_STACK_SET,
+                    format!("{}/{}", instance.account, instance.region),
+                )
+                .to_string(),
                 account,
                 description: format!(
                     "the roles in account {} ({}) are {}: {}",
@@ -168,7 +171,8 @@ pub fn detect(
             };
             items.push(DriftItem {
                 kind: Kind::StackInstance,
-                address: format!("stack-instance.iam-roles/{account}"),
+                address: Address::of_part(Kind::StackInstance, ROLES_STACK_SET, account)
+                    .to_string(),
                 account: id,
                 description: format!(
                     "CloudFormation drift detection: the roles in account {account} were changed outside the StackSet"

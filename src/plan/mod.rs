@@ -38,8 +38,8 @@ pub use only::{OnlyError, Subset, only};
 
 /// The JSON plan's `format_version` (`render::wire`), bumped whenever its
 /// shape changes incompatibly. 2: `access_changes` added. 3: each change's
-/// `reason` says adopt, rename, repair and replace too, and `after` no longer
-/// carries `"adopted": true`.
+/// `reason` says adopt, rename, repair and replace too, `after` no longer
+/// carries `"adopted": true`, and updates list their `differences`.
 pub const FORMAT_VERSION: u32 = 3;
 
 /// The domain plan: what the planner decided, typed for the code that reads
@@ -514,41 +514,15 @@ impl Operation {
         }
     }
 
-    /// Checks every user, group and account name the call carries as the
-    /// file's names are checked, so a tampered saved plan cannot smuggle in
-    /// a path (`../../x`) or a name AWS would never hold.
-    pub fn check_names(&self) -> Result<(), NameError> {
-        use crate::model::names::{GroupName, UserName};
+    /// The user the call acts on, by the name the file gives it (a
+    /// rename's old spelling is not one).
+    pub fn user(&self) -> Option<&str> {
         use Operation as Op;
-        let (users, groups, accounts): (Vec<&str>, Vec<&str>, Vec<&str>) = match self {
-            Op::BootstrapAccount { account, .. } => (vec![], vec![], vec![account]),
-            Op::CreateStackInstances { accounts, .. }
-            | Op::UpdateStackInstances { accounts, .. }
-            | Op::DeleteStackInstances { accounts, .. } => (
-                vec![],
-                vec![],
-                accounts.iter().map(String::as_str).collect(),
-            ),
-            Op::CreateGroup { group, .. }
-            | Op::UpdateGroupPath { group, .. }
-            | Op::PutGroupPolicy { group, .. }
-            | Op::DeleteGroupPolicy { group, .. }
-            | Op::AttachGroupPolicy { group, .. }
-            | Op::DetachGroupPolicy { group, .. }
-            | Op::DeleteGroup { group } => (vec![], vec![group], vec![]),
-            Op::UpdateGroupName {
-                group,
-                new_group_name,
-            } => (vec![], vec![group, new_group_name], vec![]),
-            Op::AddUserToGroup { user, group } | Op::RemoveUserFromGroup { user, group } => {
-                (vec![user], vec![group], vec![])
-            }
-            Op::UpdateUser {
-                user,
-                new_user_name,
-            } => (vec![user, new_user_name], vec![], vec![]),
+        match self {
             Op::CreateUser { user, .. }
             | Op::TagUser { user, .. }
+            | Op::AddUserToGroup { user, .. }
+            | Op::RemoveUserFromGroup { user, .. }
             | Op::CreateLoginProfile { user, .. }
             | Op::DeleteLoginProfile { user }
             | Op::DeleteAccessKey { user, .. }
@@ -558,27 +532,56 @@ impl Operation {
             | Op::DeactivateMfaDevice { user, .. }
             | Op::DeleteUserPolicy { user, .. }
             | Op::DetachUserPolicy { user, .. }
-            | Op::DeleteUser { user } => (vec![user], vec![], vec![]),
-            Op::CreateAccount { .. }
-            | Op::UpdateAccountPasswordPolicy { .. }
-            | Op::CreateStack { .. }
-            | Op::DeleteStack { .. }
-            | Op::UpdateStack { .. }
-            | Op::CreateStackSet { .. }
-            | Op::UpdateStackSet { .. }
-            | Op::CreatePolicy { .. }
-            | Op::CreatePolicyVersion { .. }
-            | Op::DeleteVirtualMfaDevice { .. } => (vec![], vec![], vec![]),
-        };
-        for user in users {
-            UserName::new(user)?;
+            | Op::DeleteUser { user } => Some(user),
+            _ => None,
         }
-        for group in groups {
-            GroupName::new(group)?;
+    }
+
+    /// The group the call acts on, by the name the file gives it (a
+    /// rename's old spelling is not one).
+    pub fn group(&self) -> Option<&str> {
+        use Operation as Op;
+        match self {
+            Op::CreateGroup { group, .. }
+            | Op::UpdateGroupPath { group, .. }
+            | Op::PutGroupPolicy { group, .. }
+            | Op::DeleteGroupPolicy { group, .. }
+            | Op::AttachGroupPolicy { group, .. }
+            | Op::DetachGroupPolicy { group, .. }
+            | Op::DeleteGroup { group }
+            | Op::AddUserToGroup { group, .. }
+            | Op::RemoveUserFromGroup { group, .. } => Some(group),
+            _ => None,
         }
-        for account in accounts {
-            AccountId::new(account)?;
+    }
+
+    /// Checks every user, group and account name the call carries as the
+    /// file's names are checked, so a tampered saved plan cannot smuggle in
+    /// a path (`../../x`) or a name AWS would never hold.
+    pub fn check_names(&self) -> Result<(), NameError> {
+        use crate::model::names::{GroupName, UserName};
+        use Operation as Op;
+        let user = |name: &str| UserName::new(name).map(drop);
+        let group = |name: &str| GroupName::new(name).map(drop);
+        let account = |id: &str| AccountId::new(id).map(drop);
+        self.user().map(user).transpose()?;
+        self.group().map(group).transpose()?;
+        match self {
+            Op::UpdateUser {
+                user: old,
+                new_user_name,
+            } => user(old).and(user(new_user_name)),
+            Op::UpdateGroupName {
+                group: old,
+                new_group_name,
+            } => group(old).and(group(new_group_name)),
+            Op::BootstrapAccount { account: id, .. } => account(id),
+            Op::CreateStackInstances { accounts, .. }
+            | Op::UpdateStackInstances { accounts, .. }
+            | Op::DeleteStackInstances { accounts, .. } => {
+                accounts.iter().try_for_each(|id| account(id))
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }

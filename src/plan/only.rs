@@ -145,46 +145,14 @@ fn needed_by(change: &Change, other: &Change) -> bool {
     }
 }
 
-/// The first name `pick` finds in a change's calls.
-fn named<'a>(change: &'a Change, pick: fn(&'a Operation) -> Option<&'a String>) -> Option<&'a str> {
-    change.operations.iter().find_map(pick).map(String::as_str)
-}
-
 /// The user a change is about, from its calls.
 pub(crate) fn user_of(change: &Change) -> Option<&str> {
-    named(change, |operation| match operation {
-        Operation::CreateUser { user, .. }
-        | Operation::TagUser { user, .. }
-        | Operation::AddUserToGroup { user, .. }
-        | Operation::RemoveUserFromGroup { user, .. }
-        | Operation::CreateLoginProfile { user, .. }
-        | Operation::DeleteLoginProfile { user }
-        | Operation::DeleteAccessKey { user, .. }
-        | Operation::DeleteSigningCertificate { user, .. }
-        | Operation::DeleteSshPublicKey { user, .. }
-        | Operation::DeleteServiceSpecificCredential { user, .. }
-        | Operation::DeactivateMfaDevice { user, .. }
-        | Operation::DeleteUserPolicy { user, .. }
-        | Operation::DetachUserPolicy { user, .. }
-        | Operation::DeleteUser { user } => Some(user),
-        _ => None,
-    })
+    change.operations.iter().find_map(Operation::user)
 }
 
 /// The group a change is about, from its calls.
 fn group_of(change: &Change) -> Option<&str> {
-    named(change, |operation| match operation {
-        Operation::CreateGroup { group, .. }
-        | Operation::UpdateGroupPath { group, .. }
-        | Operation::PutGroupPolicy { group, .. }
-        | Operation::DeleteGroupPolicy { group, .. }
-        | Operation::AttachGroupPolicy { group, .. }
-        | Operation::DetachGroupPolicy { group, .. }
-        | Operation::DeleteGroup { group }
-        | Operation::AddUserToGroup { group, .. }
-        | Operation::RemoveUserFromGroup { group, .. } => Some(group),
-        _ => None,
-    })
+    change.operations.iter().find_map(Operation::group)
 }
 
 /// The names of the managed policies a change attaches.

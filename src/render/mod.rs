@@ -1,9 +1,10 @@
 //! Renderers: a `Plan` in, text for people, JSON for scripts and saved plans,
-//! Markdown for pull-request comments. They only read the plan; adding a
-//! format never touches the planner.
+//! Markdown for pull-request comments; and the drift, access and profiles
+//! reports. They only read what they are given; adding a format never
+//! touches the planner.
 
 pub mod access;
-pub mod diff;
+mod diff;
 mod drift;
 mod hygiene;
 mod markdown;

@@ -174,7 +174,8 @@ fn json_round_trips_as_the_saved_plan() {
             "stage",
             "before",
             "after",
-            "operations"
+            "operations",
+            "differences"
         ]
     );
     assert_eq!(
@@ -309,6 +310,13 @@ fn plans_of_every_shape() -> Vec<(&'static str, Plan)> {
         group.path = "/".into();
     }
     let adoptions = build(&state(BEFORE), &adopted_live);
+    let with_policy = state(&BEFORE.replace(
+        r#"region="ap-northeast-1""#,
+        r#"region="ap-northeast-1" { password-policy min-length=14 max-age-days=90; }"#,
+    ));
+    let mut policy_live = converge(&with_policy, LiveState::default());
+    policy_live.password_policy.as_mut().unwrap().max_age_days = None;
+    let password_policy = build(&with_policy, &policy_live);
     let ending = r#"
         jump-account id="111111111111" region="ap-northeast-1"
         user "alice" { access "admin"; }
@@ -324,6 +332,7 @@ fn plans_of_every_shape() -> Vec<(&'static str, Plan)> {
         ("from empty", from_empty),
         ("offboarding", offboarding),
         ("adoptions", adoptions),
+        ("password policy", password_policy),
         ("ending soon", build(&on("2027-01-25"), &ending_live)),
         ("grant expired", build(&on("2027-02-01"), &ending_live)),
         ("user expired", build(&on("2027-04-01"), &ending_live)),
@@ -346,6 +355,8 @@ fn every_json_plan_validates_against_the_shipped_schema() {
             .map(|e| format!("{}: {e}", e.instance_path()))
             .collect();
         assert!(errors.is_empty(), "{name}: {errors:#?}");
+        let read: super::wire::Plan = serde_json::from_value(value).unwrap();
+        assert_eq!(read, super::wire::Plan::from(&plan), "{name} reads back");
     }
 }
 

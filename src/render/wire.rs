@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::bootstrap_command;
+use super::diff::{self, Line};
 use crate::access::AccessChanges;
-use crate::model::expiry::End;
+use crate::model::expiry;
 use crate::model::names::{AccountId, NameError, Region};
 use crate::plan::{self, Action, Kind, Lockout, Operation, Reason, Stage};
 
@@ -65,6 +66,62 @@ pub struct Change {
     pub operations: Vec<Operation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
+    /// What an update changes, as the text plan shows it; absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<Difference>,
+}
+
+/// One difference of an update (`render::diff`). Values absent on one side
+/// are `null`; line diffs are unified-diff lines (`+`, `-` or a space, then
+/// the line), template hunks separated by `...`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Difference {
+    Field {
+        name: String,
+        before: Value,
+        after: Value,
+    },
+    Value {
+        before: Value,
+        after: Value,
+    },
+    Statements {
+        lines: Vec<String>,
+    },
+    Template {
+        lines: Vec<String>,
+    },
+}
+
+impl From<diff::Difference> for Difference {
+    fn from(difference: diff::Difference) -> Self {
+        let line = |line: &Line| format!("{}{}", line.tag.symbol(), line.text);
+        match difference {
+            diff::Difference::Field {
+                name,
+                before,
+                after,
+            } => Difference::Field {
+                name,
+                before: before.unwrap_or_default(),
+                after: after.unwrap_or_default(),
+            },
+            diff::Difference::Value { before, after } => Difference::Value {
+                before: before.unwrap_or_default(),
+                after: after.unwrap_or_default(),
+            },
+            diff::Difference::Statements(lines) => Difference::Statements {
+                lines: lines.iter().map(line).collect(),
+            },
+            diff::Difference::Template(lines) => Difference::Template {
+                lines: lines
+                    .iter()
+                    .map(|l| l.as_ref().map_or_else(|| "...".to_owned(), line))
+                    .collect(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +130,32 @@ pub struct BootstrapHint {
     pub account_id: AccountId,
     /// The command the account's owner runs.
     pub command: String,
+}
+
+/// A user's or a grant's end within a week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct End {
+    pub user: String,
+    /// The grant's role and project; absent when the whole user ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The last valid day, `YYYY-MM-DD`.
+    pub until: String,
+    pub days_left: i64,
+}
+
+impl From<&expiry::End> for End {
+    fn from(end: &expiry::End) -> Self {
+        Self {
+            user: end.user.clone(),
+            role: end.role.clone(),
+            project: end.project.clone(),
+            until: end.until.clone(),
+            days_left: end.days_left,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,7 +201,7 @@ impl From<&plan::Plan> for Plan {
                     command: bootstrap_command(hint),
                 })
                 .collect(),
-            expiring: plan.expiring.clone(),
+            expiring: plan.expiring.iter().map(End::from).collect(),
             summary: Summary {
                 add: plan.summary.add,
                 change: plan.summary.change,
@@ -140,6 +223,10 @@ impl From<&plan::Change> for Change {
             after: change.after.clone(),
             operations: change.operations.clone(),
             reason: change.reason,
+            differences: diff::differences(change)
+                .into_iter()
+                .map(Difference::from)
+                .collect(),
         }
     }
 }
