@@ -330,7 +330,7 @@ impl Planner<'_> {
                 let before = json!({"template": live.template, "parameters": live.parameters});
                 self.push(
                     Action::Update,
-                    address.clone(),
+                    address,
                     Stage::StackSet,
                     Some(before),
                     Some(after),
@@ -504,7 +504,7 @@ impl Planner<'_> {
                     .flatten();
                 self.push(
                     Action::Update,
-                    address.clone(),
+                    address,
                     Stage::MfaPolicy,
                     Some(live.document.clone()),
                     Some(document.clone()),
@@ -575,7 +575,7 @@ impl Planner<'_> {
             match (group_policy(spec), live_policy) {
                 (Some(document), None) => self.push(
                     Action::Create,
-                    policy_address.clone(),
+                    policy_address,
                     Stage::GroupPolicies,
                     None,
                     Some(document.clone()),
@@ -587,7 +587,7 @@ impl Planner<'_> {
                 ),
                 (Some(document), Some(current)) if !equivalent(&document, current) => self.push(
                     Action::Update,
-                    policy_address.clone(),
+                    policy_address,
                     Stage::GroupPolicies,
                     Some(current.clone()),
                     Some(document.clone()),
