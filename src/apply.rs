@@ -427,7 +427,7 @@ mod tests {
 
     impl ChangeEstate for Recorder {
         async fn call(&self, operation: &Operation) -> Result<(), AwsError> {
-            self.0.lock().unwrap().push(operation.name());
+            self.0.lock().unwrap().push(operation.name().to_owned());
             Ok(())
         }
         async fn create_login_profile(&self, _: &str, _: &str) -> Result<(), AwsError> {
@@ -450,7 +450,7 @@ mod tests {
             Err(AwsError::Service {
                 call: "Test",
                 code: "AccessDenied".into(),
-                message: operation.name(),
+                message: operation.name().to_owned(),
             })
         }
         async fn create_login_profile(&self, _: &str, _: &str) -> Result<(), AwsError> {

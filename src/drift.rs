@@ -12,7 +12,8 @@ use crate::model::derive::managed_groups;
 use crate::model::desired::DesiredState;
 use crate::model::expiry::End;
 use crate::model::names::AccountId;
-use crate::plan::{Action, Change, Kind, Plan, Stage};
+use crate::plan::{Action, Address, Change, Kind, Plan, Reason, Stage};
+use crate::templates::ROLES_STACK_SET;
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -96,7 +97,7 @@ pub fn detect(
             .map(|u| u.groups.iter().cloned().collect::<Vec<_>>());
         items.push(DriftItem {
             kind: Kind::User,
-            address: format!("user.{user}"),
+            address: Address::new(Kind::User, user).to_string(),
             account: jump.clone(),
             description: format!(
                 "user {user} exists in the jump account but is not declared (a possible back door; jumpgate leaves it alone)"
@@ -112,7 +113,7 @@ pub fn detect(
         if !group.is_owned() && !declared {
             items.push(DriftItem {
                 kind: Kind::Group,
-                address: format!("group.{}", group.name),
+                address: Address::new(Kind::Group, &group.name).to_string(),
                 account: jump.clone(),
                 description: format!(
                     "group {} exists in the jump account but is not declared (a possible back door; jumpgate leaves it alone)",
@@ -133,17 +134,19 @@ pub fn detect(
         let planned = plan
             .changes
             .iter()
-            .any(|c| c.kind == Kind::StackInstance && c.address.contains(&instance.account));
+            .any(|c| c.kind() == Kind::StackInstance && c.account.as_str() == instance.account);
         if instance.status != "CURRENT" && !planned {
             let Ok(account) = AccountId::new(&instance.account) else {
                 continue;
             };
             items.push(DriftItem {
                 kind: Kind::StackInstance,
-                address: format!(
-                    "stack-instance.iam-roles/{}/{}",
-                    instance.account, instance.region
-                ),
+                address: Address::of_part(
+                    Kind::StackInstance,
+                    ROLES_STACK_SET,
+                    format!("{}/{}", instance.account, instance.region),
+                )
+                .to_string(),
                 account,
                 description: format!(
                     "the roles in account {} ({}) are {}: {}",
@@ -168,7 +171,8 @@ pub fn detect(
             };
             items.push(DriftItem {
                 kind: Kind::StackInstance,
-                address: format!("stack-instance.iam-roles/{account}"),
+                address: Address::of_part(Kind::StackInstance, ROLES_STACK_SET, account)
+                    .to_string(),
                 account: id,
                 description: format!(
                     "CloudFormation drift detection: the roles in account {account} were changed outside the StackSet"
@@ -205,10 +209,14 @@ fn field<'a>(value: Option<&'a Value>, key: &str) -> &'a str {
 /// Names a planned repair as the drift it repairs.
 fn item_for_change(change: &Change) -> DriftItem {
     let (before, after) = (change.before.as_ref(), change.after.as_ref());
-    let subject = change.address.split_once('.').map_or("", |(_, rest)| rest);
-    let adopted = after.and_then(|a| a.get("adopted")).is_some();
+    // The address without its kind: `group-admin/assume-role`.
+    let subject = match &change.address.part {
+        Some(part) => format!("{}/{part}", change.address.name),
+        None => change.address.name.clone(),
+    };
+    let adopted = change.reason == Some(Reason::Adopt);
     use Action::{Create, Delete, Update};
-    let description = match (change.kind, change.action) {
+    let description = match (change.kind(), change.action) {
         (Kind::Membership, Create) => format!(
             "user {} is not in group {}, which the file grants (removed by hand?)",
             field(after, "user"),
@@ -280,8 +288,8 @@ fn item_for_change(change: &Change) -> DriftItem {
         (_, action) => format!("{} needs {}", change.address, action_word(action)),
     };
     DriftItem {
-        kind: change.kind,
-        address: change.address.clone(),
+        kind: change.kind(),
+        address: change.address.to_string(),
         account: change.account.clone(),
         description,
         live: change.before.clone(),

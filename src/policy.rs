@@ -128,25 +128,6 @@ pub fn equivalent(a: &Value, b: &Value) -> bool {
     normalise(a) == normalise(b)
 }
 
-/// A unified diff of two documents, one normalised statement per block, so a
-/// reviewer sees which statements changed rather than a reflowed blob.
-pub fn statement_diff(before: Option<&Value>, after: Option<&Value>) -> String {
-    let render = |doc: Option<&Value>| -> String {
-        let Some(doc) = doc else { return String::new() };
-        let normal = normalise(doc);
-        let statements = normal["Statement"].as_array().cloned().unwrap_or_default();
-        statements
-            .iter()
-            .map(|s| serde_json::to_string_pretty(s).unwrap_or_default() + "\n")
-            .collect()
-    };
-    let (old, new) = (render(before), render(after));
-    similar::TextDiff::from_lines(&old, &new)
-        .iter_all_changes()
-        .map(|change| format!("{}{}", change.tag(), change.value()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,16 +164,6 @@ mod tests {
             parse_document(" {\"Statement\": []}").unwrap(),
             json!({"Statement": []})
         );
-    }
-
-    #[test]
-    fn diffs_show_changed_statements_only() {
-        let before = json!({"Statement": [{"Effect": "Allow", "Action": "a:A", "Resource": "*"}]});
-        let after = json!({"Statement": [{"Effect": "Allow", "Action": "a:A", "Resource": "*"},
-            {"Effect": "Deny", "Action": "b:B", "Resource": "*"}]});
-        let diff = statement_diff(Some(&before), Some(&after));
-        assert!(diff.contains("+  \"Effect\": \"Deny\""), "{diff}");
-        assert!(!diff.contains("-  \"Effect\": \"Allow\""), "{diff}");
     }
 
     #[test]

@@ -541,7 +541,7 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
     );
     let saved: Value =
         serde_json::from_str(&fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
-    assert_eq!(saved["format_version"], 2);
+    assert_eq!(saved["format_version"], 3);
     // Merged: the apply job applies the saved plan.
     let applied = step(&apply_saved, 0);
     assert!(

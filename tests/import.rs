@@ -371,7 +371,7 @@ account "shared" id="410987654321"
     wanted.sort();
     assert_eq!(got, wanted, "{plan:#}");
     for change in plan["changes"].as_array().unwrap() {
-        assert_eq!(change["after"]["adopted"], true, "{change:#}");
+        assert_eq!(change["reason"], "adopt", "{change:#}");
     }
     jumpgate(&emu, &["plan", &imported_arg, "--detailed-exitcode"]).expect_code(2);
 

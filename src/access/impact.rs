@@ -626,7 +626,7 @@ mod tests {
 
     use super::*;
     use crate::plan::tests::{converge, state};
-    use crate::plan::{Action, Kind, build};
+    use crate::plan::{Action, Address, Kind, build};
     use crate::policy::mfa_policy;
 
     const ESTATE: &str = r#"
@@ -770,8 +770,7 @@ user "bob" {
     fn detach_mfa(group: &str, stage: Stage, arn: &str) -> Change {
         Change {
             action: Action::Delete,
-            kind: Kind::GroupPolicyAttachment,
-            address: format!("group-policy-attachment.{group}/mfa"),
+            address: Address::of_part(Kind::GroupPolicyAttachment, group, "mfa"),
             account: crate::model::names::AccountId::new("111111111111").unwrap(),
             stage,
             before: None,
@@ -839,8 +838,7 @@ user "bob" {
         let arn = live.policies.values().next().unwrap().arn.clone();
         let change = |stage, operation| Change {
             action: Action::Update,
-            kind: Kind::Membership,
-            address: "membership.alice/group-admin".into(),
+            address: Address::of_part(Kind::Membership, "alice", "group-admin"),
             account: crate::model::names::AccountId::new("111111111111").unwrap(),
             stage,
             before: None,

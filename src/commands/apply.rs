@@ -12,7 +12,7 @@ use jumpgate::lock::{self, Holder, LockError};
 use jumpgate::model::desired::DesiredState;
 use jumpgate::observe::observe;
 use jumpgate::plan::{self, Plan};
-use jumpgate::render::{self, Format, Style};
+use jumpgate::render::{self, Format, Style, wire};
 use jumpgate::secrets::{self, Delivered};
 
 use super::{Failure, color_enabled, confirm, load_with_digest};
@@ -73,10 +73,10 @@ pub async fn unlock(
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_saved_plan(path: &Path) -> Result<Plan, Failure> {
+fn read_saved_plan(path: &Path) -> Result<wire::Plan, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let plan: Plan = serde_json::from_str(&text)
+    let plan: wire::Plan = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not a jumpgate plan: {e}", path.display()))?;
     if plan.format_version != plan::FORMAT_VERSION {
         return Err(Failure(format!(
@@ -95,13 +95,14 @@ fn read_saved_plan(path: &Path) -> Result<Plan, Failure> {
 struct Inputs<'a> {
     desired: &'a DesiredState,
     digest: String,
-    saved: Option<Plan>,
+    saved: Option<wire::Plan>,
 }
 
 /// A saved plan is only a promise: the plan applied is always the one made
 /// now from the files and live state, and the saved one must match it in
 /// everything it claims (jumpgate version, files, live state, changes).
-fn check_saved(saved: &Plan, fresh: &Plan) -> Result<(), Failure> {
+fn check_saved(saved: &wire::Plan, fresh: &Plan) -> Result<(), Failure> {
+    let fresh = &wire::Plan::from(fresh);
     let refuse = |why: String| {
         Err(Failure(format!(
             "refusing the saved plan: {why}. Nothing was changed; run `jumpgate plan --out` again."
@@ -314,7 +315,10 @@ async fn follow_up_new_accounts(
     progress: &mut Progress,
     report: &mut ApplyReport,
 ) -> Result<(), Failure> {
-    let created_accounts = report.applied.iter().any(|c| c.kind == plan::Kind::Account);
+    let created_accounts = report
+        .applied
+        .iter()
+        .any(|c| c.kind() == plan::Kind::Account);
     if created_accounts && report.succeeded() {
         let live = observe(aws, desired).await?;
         let follow_up = plan::build(desired, &live);

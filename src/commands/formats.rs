@@ -36,7 +36,7 @@ pub enum ProfilesFormat {
     Links,
 }
 
-impl From<ProfilesFormat> for jumpgate::profiles::Format {
+impl From<ProfilesFormat> for jumpgate::render::profiles::Format {
     fn from(format: ProfilesFormat) -> Self {
         match format {
             ProfilesFormat::AwsConfig => Self::AwsConfig,
@@ -55,7 +55,7 @@ pub enum AccessFormat {
     Markdown,
 }
 
-impl From<AccessFormat> for jumpgate::access::Format {
+impl From<AccessFormat> for jumpgate::render::access::Format {
     fn from(format: AccessFormat) -> Self {
         match format {
             AccessFormat::Text => Self::Text,

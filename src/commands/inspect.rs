@@ -162,7 +162,7 @@ pub async fn drift(
 pub async fn access(
     connection: &Connection,
     path: PathBuf,
-    format: access::Format,
+    format: render::access::Format,
     live: bool,
 ) -> Result<ExitCode, Failure> {
     let desired = super::with_organization_ids(connection, load(&path)?).await;
@@ -172,6 +172,6 @@ pub async fn access(
     } else {
         access::from_desired(&desired)
     };
-    print!("{}", access::render(&report, format));
+    print!("{}", render::access::render(&report, format));
     Ok(ExitCode::SUCCESS)
 }

@@ -13,16 +13,16 @@ use super::Failure;
 pub fn profiles(
     desired: &DesiredState,
     user: Option<&str>,
-    format: jumpgate::profiles::Format,
+    format: jumpgate::render::profiles::Format,
     write: Option<Option<PathBuf>>,
 ) -> Result<ExitCode, Failure> {
     use jumpgate::profiles;
     let set = profiles::profiles(desired, user)?;
     let Some(target) = write else {
-        print!("{}", profiles::render(&set, format)?);
+        print!("{}", jumpgate::render::profiles::render(&set, format)?);
         return Ok(ExitCode::SUCCESS);
     };
-    if format != profiles::Format::AwsConfig {
+    if format != jumpgate::render::profiles::Format::AwsConfig {
         return Err(Failure(
             "--write merges aws-config profiles; drop --format".into(),
         ));

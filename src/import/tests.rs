@@ -7,7 +7,7 @@ use super::*;
 use crate::lang::{self, Sources};
 use crate::live::{LiveGroup, LiveOrganization, OWNED_PATH, OrgAccount};
 use crate::plan::tests::{converge, state};
-use crate::plan::{self, Action, Kind};
+use crate::plan::{self, Action, Kind, Reason};
 use crate::policy::GROUP_POLICY_NAME;
 
 const TIME: &str = "2025-01-02T03:04:05Z";
@@ -141,16 +141,24 @@ fn objects_without_the_marker_are_imported_and_adopted() {
     assert_eq!(imported.summary.to_adopt, 2);
     assert!(imported.text.contains("// Not tagged managed-by=jumpgate"));
     let plan = plan::build(&parse(&imported.text), &live);
-    let adoptions: Vec<(Action, Kind, &str)> = plan
+    let adoptions: Vec<(Action, Kind, String, Option<Reason>)> = plan
         .changes
         .iter()
-        .map(|c| (c.action, c.kind, c.address.as_str()))
+        .map(|c| (c.action, c.kind(), c.address.to_string(), c.reason))
         .collect();
+    let adopt = |kind, address: &str| {
+        (
+            Action::Update,
+            kind,
+            address.to_owned(),
+            Some(Reason::Adopt),
+        )
+    };
     assert_eq!(
         adoptions,
         [
-            (Action::Update, Kind::Group, "group.group-auditor-x-pay"),
-            (Action::Update, Kind::User, "user.alice"),
+            adopt(Kind::Group, "group.group-auditor-x-pay"),
+            adopt(Kind::User, "user.alice"),
         ]
     );
 }
@@ -477,7 +485,7 @@ fn a_stackset_role_made_without_its_stack_is_used_as_it_is() {
     live.foreign_stack_set_roles
         .insert(crate::templates::ADMINISTRATION_ROLE_NAME.into());
     let plan = plan::build(&desired, &live);
-    let addresses: Vec<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
+    let addresses: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
     // Only the execution-role stack, whose role does not exist, is created.
     assert_eq!(addresses, ["stack.stackset-execution-role"]);
     assert!(

@@ -4,12 +4,11 @@
 //! naming the accounts that still need `jumpgate bootstrap`. Pure.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Action, Change, Kind, Operation, Stage};
+use super::{Action, Address, Change, Kind, Operation, Stage};
 use crate::live::LiveState;
 use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
@@ -17,33 +16,21 @@ use crate::model::names::AccountId;
 use crate::templates::{EXECUTION_ROLE_STACK, execution_role};
 
 /// An account that needs the StackSet execution role before its stack
-/// instance can be created, and how to put it there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// instance can be created: its owner runs `jumpgate bootstrap` for it
+/// (the renderers write the command).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootstrapHint {
     pub account: String,
-    pub account_id: String,
-    pub command: String,
+    pub account_id: AccountId,
+    /// The desired state the command should read; `None` for the default
+    /// `state`, which the command reads without being told.
+    pub state: Option<PathBuf>,
 }
 
 impl BootstrapHint {
-    /// Makes the command read the desired state at `path`, the one planned,
-    /// unless that is the default `state`.
+    /// Makes the command read the desired state at `path`, the one planned.
     pub fn read_state_at(&mut self, path: &Path) {
-        if path == Path::new("state") {
-            return;
-        }
-        let path = path.display().to_string();
-        let safe = |c: char| c.is_ascii_alphanumeric() || "_./+:=,@%-".contains(c);
-        let word = if !path.is_empty() && path.chars().all(safe) {
-            path
-        } else {
-            format!("'{}'", path.replace('\'', "'\\''"))
-        };
-        self.command = self.command.replacen(
-            "jumpgate bootstrap ",
-            &format!("jumpgate bootstrap {word} "),
-            1,
-        );
+        self.state = (path != Path::new("state")).then(|| path.to_owned());
     }
 }
 
@@ -97,8 +84,7 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
                 };
                 plan.changes.push(Change {
                     action: Action::Create,
-                    kind: Kind::Account,
-                    address: format!("account.{}", account.name),
+                    address: Address::new(Kind::Account, account.name.as_str()),
                     account: jump.clone(),
                     stage: Stage::CreateAccounts,
                     reason: None,
@@ -167,8 +153,7 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
                 }
                 plan.changes.push(Change {
                     action: Action::Create,
-                    kind: Kind::Stack,
-                    address: format!("stack.{EXECUTION_ROLE_STACK}/{}", target.id),
+                    address: Address::of_part(Kind::Stack, EXECUTION_ROLE_STACK, &target.id),
                     account: target.id.clone(),
                     stage: Stage::BootstrapAccounts,
                     reason: None,
@@ -207,35 +192,7 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
 fn bootstrap_hint(account: &str, id: &AccountId) -> BootstrapHint {
     BootstrapHint {
         account: account.to_owned(),
-        account_id: id.to_string(),
-        command: format!(
-            "jumpgate bootstrap --account {account} --profile <a profile with credentials for {id}>"
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_bootstrap_command_names_the_state_planned_unless_it_is_the_default() {
-        let hint = bootstrap_hint("sandbox", &AccountId::new("210987654321").unwrap());
-        let at = |path: &str| {
-            let mut hint = hint.clone();
-            hint.read_state_at(Path::new(path));
-            hint.command
-        };
-        let tail = "--account sandbox --profile <a profile with credentials for 210987654321>";
-        assert_eq!(at("state"), format!("jumpgate bootstrap {tail}"));
-        assert_eq!(at("state/"), format!("jumpgate bootstrap {tail}"));
-        assert_eq!(
-            at("examples/org.kdl"),
-            format!("jumpgate bootstrap examples/org.kdl {tail}")
-        );
-        assert_eq!(
-            at("my estate/it's.kdl"),
-            format!("jumpgate bootstrap 'my estate/it'\\''s.kdl' {tail}")
-        );
+        account_id: id.clone(),
+        state: None,
     }
 }

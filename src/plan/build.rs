@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::accounts::{plan_accounts, resolve_account_ids};
-use super::{Action, Change, Kind, Operation, Plan, SecretDelivery, Stage, Summary, lockouts};
+use super::{
+    Action, Address, Change, Kind, Operation, Plan, Reason, SecretDelivery, Stage, Summary,
+    lockouts,
+};
 use crate::live::{LiveState, LiveUser, OWNED_PATH, OWNER_TAG_KEY, OWNER_TAG_VALUE};
 use crate::model::derive::{managed_groups, targets, user_groups};
 use crate::model::desired::{DesiredState, User};
@@ -54,8 +57,11 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
     let blockers = super::feasible::blockers(live, &changes, desired.jump.id.as_str());
     Plan {
         blockers,
-        format_version: super::FORMAT_VERSION,
         access_changes,
+        account_names: targets(desired)
+            .into_iter()
+            .map(|t| (t.id, t.name.to_string()))
+            .collect(),
         jump_account: desired.jump.id.clone(),
         region: desired.jump.region.clone(),
         fingerprint: live.fingerprint(),
@@ -104,8 +110,7 @@ impl Planner<'_> {
     fn push(
         &mut self,
         action: Action,
-        kind: Kind,
-        address: String,
+        address: Address,
         stage: Stage,
         before: Option<Value>,
         after: Option<Value>,
@@ -114,7 +119,6 @@ impl Planner<'_> {
         self.push_in(
             self.jump.clone(),
             action,
-            kind,
             address,
             stage,
             before,
@@ -128,8 +132,7 @@ impl Planner<'_> {
         &mut self,
         account: AccountId,
         action: Action,
-        kind: Kind,
-        address: String,
+        address: Address,
         stage: Stage,
         before: Option<Value>,
         after: Option<Value>,
@@ -137,7 +140,6 @@ impl Planner<'_> {
     ) {
         self.changes.push(Change {
             action,
-            kind,
             address,
             account,
             stage,
@@ -146,6 +148,13 @@ impl Planner<'_> {
             operations,
             reason: None,
         });
+    }
+
+    /// Says why the change just pushed was chosen.
+    fn because(&mut self, reason: Reason) {
+        if let Some(change) = self.changes.last_mut() {
+            change.reason = Some(reason);
+        }
     }
 
     fn password_policy(&mut self) {
@@ -162,8 +171,7 @@ impl Planner<'_> {
         };
         self.push(
             action,
-            Kind::PasswordPolicy,
-            "password-policy".into(),
+            Address::account_wide(Kind::PasswordPolicy),
             Stage::PasswordPolicy,
             self.live.password_policy.as_ref().map(|p| json!(p)),
             Some(json!(wanted)),
@@ -191,8 +199,7 @@ impl Planner<'_> {
         match self.live.stacks.get(name) {
             None => self.push(
                 Action::Create,
-                Kind::Stack,
-                format!("stack.{name}"),
+                Address::new(Kind::Stack, name),
                 stage,
                 None,
                 Some(after),
@@ -208,8 +215,7 @@ impl Planner<'_> {
                 let before = json!({"status": live.status, "template": live.template, "parameters": live.parameters});
                 self.push(
                     Action::Update,
-                    Kind::Stack,
-                    format!("stack.{name}"),
+                    Address::new(Kind::Stack, name),
                     stage,
                     Some(before),
                     Some(after),
@@ -222,6 +228,7 @@ impl Planner<'_> {
                         },
                     ],
                 );
+                self.because(Reason::Replace);
             }
             Some(live) if live.status.ends_with("_FAILED") => self.warnings.push(format!(
                 "stack {name} is {}; fix it in the CloudFormation console (jumpgate cannot update it in that state)",
@@ -231,8 +238,7 @@ impl Planner<'_> {
                 let before = json!({"template": live.template, "parameters": live.parameters});
                 self.push(
                     Action::Update,
-                    Kind::Stack,
-                    format!("stack.{name}"),
+                    Address::new(Kind::Stack, name),
                     stage,
                     Some(before),
                     Some(after),
@@ -264,8 +270,7 @@ impl Planner<'_> {
         if let Some(live) = self.live.stacks.get(stack) {
             self.push(
                 Action::Delete,
-                Kind::Stack,
-                format!("stack.{stack}"),
+                Address::new(Kind::Stack, stack),
                 stage,
                 Some(json!({"status": live.status, "reason": format!("failed on the existing role {role}")})),
                 None,
@@ -302,7 +307,7 @@ impl Planner<'_> {
         let parameters: BTreeMap<String, String> =
             [("AdminAccountId".to_owned(), self.jump.to_string())].into();
         let after = json!({"template": template, "parameters": parameters});
-        let address = format!("stack-set.{ROLES_STACK_SET}");
+        let address = Address::new(Kind::StackSet, ROLES_STACK_SET);
         let live_set = self
             .live
             .stack_set
@@ -311,7 +316,6 @@ impl Planner<'_> {
         match live_set {
             None => self.push(
                 Action::Create,
-                Kind::StackSet,
                 address,
                 Stage::StackSet,
                 None,
@@ -326,7 +330,6 @@ impl Planner<'_> {
                 let before = json!({"template": live.template, "parameters": live.parameters});
                 self.push(
                     Action::Update,
-                    Kind::StackSet,
                     address,
                     Stage::StackSet,
                     Some(before),
@@ -343,7 +346,7 @@ impl Planner<'_> {
         let update_planned = self
             .changes
             .iter()
-            .any(|c| c.kind == Kind::StackSet && c.action == Action::Update);
+            .any(|c| c.kind() == Kind::StackSet && c.action == Action::Update);
         self.stack_instances(live_set.is_some(), update_planned);
     }
 
@@ -368,8 +371,11 @@ impl Planner<'_> {
             self.push_in(
                 target.id.clone(),
                 Action::Create,
-                Kind::StackInstance,
-                format!("stack-instance.{ROLES_STACK_SET}/{}/{region}", target.id),
+                Address::of_part(
+                    Kind::StackInstance,
+                    ROLES_STACK_SET,
+                    format!("{}/{region}", target.id),
+                ),
                 Stage::StackInstances,
                 None,
                 Some(json!({"account": target.id, "name": target.name, "region": region})),
@@ -395,8 +401,7 @@ impl Planner<'_> {
                 self.push_in(
                     account,
                     Action::Delete,
-                    Kind::StackInstance,
-                    format!("stack-instance.{ROLES_STACK_SET}/{}/{}", instance.account, instance.region),
+                    Address::of_part(Kind::StackInstance, ROLES_STACK_SET, format!("{}/{}", instance.account, instance.region)),
                     Stage::DeleteStackInstances,
                     Some(json!({"account": instance.account, "region": instance.region, "status": instance.status})),
                     None,
@@ -441,8 +446,7 @@ impl Planner<'_> {
                 self.push_in(
                     account,
                     Action::Update,
-                    Kind::StackInstance,
-                    format!("stack-instance.{ROLES_STACK_SET}/{}/{}", instance.account, instance.region),
+                    Address::of_part(Kind::StackInstance, ROLES_STACK_SET, format!("{}/{}", instance.account, instance.region)),
                     Stage::StackInstances,
                     Some(before),
                     Some(json!({"account": instance.account, "region": instance.region, "status": "CURRENT"})),
@@ -452,6 +456,7 @@ impl Planner<'_> {
                         regions: vec![instance.region.clone()],
                     }],
                 );
+                self.because(Reason::Repair);
             }
         }
     }
@@ -472,11 +477,10 @@ impl Planner<'_> {
 
     fn mfa_policy(&mut self) {
         let document = mfa_policy();
-        let address = format!("managed-policy.{MFA_POLICY_NAME}");
+        let address = Address::new(Kind::ManagedPolicy, MFA_POLICY_NAME);
         match self.live.policies.get(MFA_POLICY_NAME) {
             None => self.push(
                 Action::Create,
-                Kind::ManagedPolicy,
                 address,
                 Stage::MfaPolicy,
                 None,
@@ -500,7 +504,6 @@ impl Planner<'_> {
                     .flatten();
                 self.push(
                     Action::Update,
-                    Kind::ManagedPolicy,
                     address,
                     Stage::MfaPolicy,
                     Some(live.document.clone()),
@@ -527,8 +530,7 @@ impl Planner<'_> {
             if let Some(group) = live.filter(|g| g.name != name) {
                 self.push(
                     Action::Update,
-                    Kind::Group,
-                    format!("group.{name}"),
+                    Address::new(Kind::Group, name),
                     Stage::Groups,
                     Some(json!({"name": group.name, "path": group.path})),
                     Some(json!({"name": name, "path": group.path, "renamed_from": group.name})),
@@ -537,12 +539,12 @@ impl Planner<'_> {
                         new_group_name: name.into(),
                     }],
                 );
+                self.because(Reason::Rename);
             }
             match live {
                 None => self.push(
                     Action::Create,
-                    Kind::Group,
-                    format!("group.{name}"),
+                    Address::new(Kind::Group, name),
                     Stage::Groups,
                     None,
                     Some(json!({"name": name, "path": OWNED_PATH})),
@@ -551,27 +553,28 @@ impl Planner<'_> {
                         path: OWNED_PATH.into(),
                     }],
                 ),
-                Some(group) if !group.is_owned() => self.push(
-                    Action::Update,
-                    Kind::Group,
-                    format!("group.{name}"),
-                    Stage::Groups,
-                    Some(json!({"name": name, "path": group.path})),
-                    Some(json!({"name": name, "path": OWNED_PATH, "adopted": true})),
-                    vec![Operation::UpdateGroupPath {
-                        group: name.into(),
-                        path: OWNED_PATH.into(),
-                    }],
-                ),
+                Some(group) if !group.is_owned() => {
+                    self.push(
+                        Action::Update,
+                        Address::new(Kind::Group, name),
+                        Stage::Groups,
+                        Some(json!({"name": name, "path": group.path})),
+                        Some(json!({"name": name, "path": OWNED_PATH})),
+                        vec![Operation::UpdateGroupPath {
+                            group: name.into(),
+                            path: OWNED_PATH.into(),
+                        }],
+                    );
+                    self.because(Reason::Adopt);
+                }
                 Some(_) => {}
             }
             let live_policies = live.map(|g| &g.inline_policies);
             let live_policy = live_policies.and_then(|p| p.get(GROUP_POLICY_NAME));
-            let policy_address = format!("group-policy.{name}/{GROUP_POLICY_NAME}");
+            let policy_address = Address::of_part(Kind::GroupPolicy, name, GROUP_POLICY_NAME);
             match (group_policy(spec), live_policy) {
                 (Some(document), None) => self.push(
                     Action::Create,
-                    Kind::GroupPolicy,
                     policy_address,
                     Stage::GroupPolicies,
                     None,
@@ -584,7 +587,6 @@ impl Planner<'_> {
                 ),
                 (Some(document), Some(current)) if !equivalent(&document, current) => self.push(
                     Action::Update,
-                    Kind::GroupPolicy,
                     policy_address,
                     Stage::GroupPolicies,
                     Some(current.clone()),
@@ -614,8 +616,7 @@ impl Planner<'_> {
             if !live.is_some_and(|g| g.attached_policies.contains(&mfa_arn)) {
                 self.push(
                     Action::Create,
-                    Kind::GroupPolicyAttachment,
-                    format!("group-policy-attachment.{name}/{MFA_POLICY_NAME}"),
+                    Address::of_part(Kind::GroupPolicyAttachment, name, MFA_POLICY_NAME),
                     Stage::GroupPolicies,
                     None,
                     Some(json!({"group": name, "policy_arn": mfa_arn})),
@@ -672,8 +673,7 @@ impl Planner<'_> {
             });
             self.push(
                 Action::Delete,
-                Kind::Group,
-                format!("group.{}", group.name),
+                Address::new(Kind::Group, &group.name),
                 Stage::DeleteGroups,
                 Some(json!({
                     "name": group.name,
@@ -689,8 +689,7 @@ impl Planner<'_> {
     fn delete_group_policy(&mut self, group: &str, policy_name: &str, document: &Value) {
         self.push(
             Action::Delete,
-            Kind::GroupPolicy,
-            format!("group-policy.{group}/{policy_name}"),
+            Address::of_part(Kind::GroupPolicy, group, policy_name),
             Stage::RemoveGroupPolicies,
             Some(document.clone()),
             None,
@@ -704,8 +703,7 @@ impl Planner<'_> {
     fn detach_group_policy(&mut self, group: &str, arn: &str) {
         self.push(
             Action::Delete,
-            Kind::GroupPolicyAttachment,
-            format!("group-policy-attachment.{group}/{}", policy_name_of(arn)),
+            Address::of_part(Kind::GroupPolicyAttachment, group, policy_name_of(arn)),
             Stage::RemoveGroupPolicies,
             Some(json!({"group": group, "policy_arn": arn})),
             None,
@@ -763,23 +761,26 @@ impl Planner<'_> {
                 }
                 self.push(
                     Action::Update,
-                    Kind::User,
-                    format!("user.{name}"),
+                    Address::new(Kind::User, name),
                     Stage::Users,
                     Some(json!({"name": existing.name, "tags": existing.tags})),
                     Some(json!({
                         "name": name,
                         "tags": tags,
                         "renamed_from": existing.name,
-                        "adopted": !existing.is_owned(),
                     })),
                     operations,
                 );
+                // Taking a user over says more than its new spelling.
+                self.because(if existing.is_owned() {
+                    Reason::Rename
+                } else {
+                    Reason::Adopt
+                });
             }
             None => self.push(
                 Action::Create,
-                Kind::User,
-                format!("user.{name}"),
+                Address::new(Kind::User, name),
                 Stage::Users,
                 None,
                 Some(json!({"name": name, "tags": owner_tags(), "console": user.console})),
@@ -788,23 +789,24 @@ impl Planner<'_> {
                     tags: owner_tags(),
                 }],
             ),
-            Some(existing) if !existing.is_owned() => self.push(
-                Action::Update,
-                Kind::User,
-                format!("user.{name}"),
-                Stage::Users,
-                Some(json!({"name": name, "tags": existing.tags})),
-                // TagUser adds the marker and keeps the user's other tags.
-                Some(json!({
-                    "name": name,
-                    "tags": existing.tags.clone().into_iter().chain(owner_tags()).collect::<BTreeMap<_, _>>(),
-                    "adopted": true,
-                })),
-                vec![Operation::TagUser {
-                    user: name.into(),
-                    tags: owner_tags(),
-                }],
-            ),
+            Some(existing) if !existing.is_owned() => {
+                self.push(
+                    Action::Update,
+                    Address::new(Kind::User, name),
+                    Stage::Users,
+                    Some(json!({"name": name, "tags": existing.tags})),
+                    // TagUser adds the marker and keeps the user's other tags.
+                    Some(json!({
+                        "name": name,
+                        "tags": existing.tags.clone().into_iter().chain(owner_tags()).collect::<BTreeMap<_, _>>(),
+                    })),
+                    vec![Operation::TagUser {
+                        user: name.into(),
+                        tags: owner_tags(),
+                    }],
+                );
+                self.because(Reason::Adopt);
+            }
             Some(_) => {}
         }
         let wanted: BTreeSet<String> = user_groups(user)
@@ -843,8 +845,7 @@ impl Planner<'_> {
             };
             self.push(
                 Action::Create,
-                Kind::LoginProfile,
-                format!("login-profile.{name}"),
+                Address::new(Kind::LoginProfile, name),
                 Stage::LoginProfiles,
                 None,
                 Some(json!({"user": name, "password_reset_required": true, "password": delivery})),
@@ -886,8 +887,7 @@ impl Planner<'_> {
         };
         self.push(
             action,
-            Kind::Membership,
-            format!("membership.{user}/{group}"),
+            Address::of_part(Kind::Membership, user, group),
             stage,
             before,
             after,
@@ -898,8 +898,7 @@ impl Planner<'_> {
     fn delete_login_profile(&mut self, user: &str, stage: Stage) {
         self.push(
             Action::Delete,
-            Kind::LoginProfile,
-            format!("login-profile.{user}"),
+            Address::new(Kind::LoginProfile, user),
             stage,
             Some(json!({"user": user})),
             None,
@@ -910,8 +909,7 @@ impl Planner<'_> {
     fn remove_user_policy(&mut self, user: &str, policy_name: &str, stage: Stage) {
         self.push(
             Action::Delete,
-            Kind::UserPolicy,
-            format!("user-policy.{user}/{policy_name}"),
+            Address::of_part(Kind::UserPolicy, user, policy_name),
             stage,
             Some(json!({"user": user, "policy_name": policy_name})),
             None,
@@ -925,8 +923,7 @@ impl Planner<'_> {
     fn detach_user_policy(&mut self, user: &str, arn: &str, stage: Stage) {
         self.push(
             Action::Delete,
-            Kind::UserPolicyAttachment,
-            format!("user-policy-attachment.{user}/{}", policy_name_of(arn)),
+            Address::of_part(Kind::UserPolicyAttachment, user, policy_name_of(arn)),
             stage,
             Some(json!({"user": user, "policy_arn": arn})),
             None,
@@ -953,8 +950,7 @@ impl Planner<'_> {
         let mut dependent = |kind: Kind, id: &str, operations: Vec<Operation>| {
             self.push(
                 Action::Delete,
-                kind,
-                format!("{kind}.{name}/{id}"),
+                Address::of_part(kind, name, id),
                 stage,
                 Some(json!({"user": name, "id": id})),
                 None,
@@ -1025,8 +1021,7 @@ impl Planner<'_> {
         for group in &user.groups {
             self.push(
                 Action::Delete,
-                Kind::Membership,
-                format!("membership.{name}/{group}"),
+                Address::of_part(Kind::Membership, name, group),
                 stage,
                 Some(json!({"user": name, "group": group})),
                 None,
@@ -1038,8 +1033,7 @@ impl Planner<'_> {
         }
         self.push(
             Action::Delete,
-            Kind::User,
-            format!("user.{name}"),
+            Address::new(Kind::User, name),
             Stage::DeleteUsers,
             Some(json!({"name": name, "path": user.path, "tags": user.tags})),
             None,

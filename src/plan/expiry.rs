@@ -89,14 +89,17 @@ user "kato" until="2027-03-31" {
     #[test]
     fn past_its_day_a_grant_is_removed_and_the_change_says_why() {
         let plan = plan_on("2027-02-01");
-        let removals: Vec<(&str, Option<Reason>)> = plan
+        let removals: Vec<(String, Option<Reason>)> = plan
             .changes
             .iter()
-            .map(|c| (c.address.as_str(), c.reason))
+            .map(|c| (c.address.to_string(), c.reason))
             .collect();
         assert_eq!(
             removals,
-            [("membership.kato/group-developer", Some(Reason::Expired))]
+            [(
+                "membership.kato/group-developer".to_owned(),
+                Some(Reason::Expired)
+            )]
         );
         assert!(
             plan_on("2027-04-01")

@@ -69,8 +69,7 @@ mod tests {
     fn change(op: Operation) -> Change {
         Change {
             action: Action::Create,
-            kind: Kind::GroupPolicyAttachment,
-            address: "x".into(),
+            address: crate::plan::Address::of_part(Kind::GroupPolicyAttachment, "g", "x"),
             account: crate::model::names::AccountId::new("111111111111").unwrap(),
             stage: Stage::GroupPolicies,
             before: None,
@@ -95,7 +94,7 @@ mod tests {
         assert_eq!(
             blockers(&live, &[attach(missing)], "111111111111"),
             [
-                "x: policy arn:aws:iam::111111111111:policy/jumpgate/nope does not exist and this plan does not create it"
+                "group-policy-attachment.g/x: policy arn:aws:iam::111111111111:policy/jumpgate/nope does not exist and this plan does not create it"
             ]
         );
         let create = change(Operation::CreatePolicy {

@@ -3,6 +3,7 @@
 //! and carried out by `apply`.
 
 mod accounts;
+mod address;
 mod build;
 mod expiry;
 mod feasible;
@@ -23,6 +24,7 @@ use crate::model::expiry::End;
 use crate::model::names::{AccountId, NameError, Region};
 
 pub use accounts::{BootstrapHint, resolve_account_ids};
+pub use address::Address;
 
 /// The plan that makes `live` what `desired` says, with the changes that
 /// `until` dates call for labelled as such.
@@ -34,30 +36,32 @@ pub use lockout::{Lockout, administrator_roles, lockouts, users_whose_mfa_device
 pub(crate) use only::user_of;
 pub use only::{OnlyError, Subset, only};
 
-/// Bumped whenever the JSON shape of a plan changes incompatibly.
-/// 2: `access_changes` added.
-pub const FORMAT_VERSION: u32 = 2;
+/// The JSON plan's `format_version` (`render::wire`), bumped whenever its
+/// shape changes incompatibly. 2: `access_changes` added. 3: each change's
+/// `reason` says adopt, rename, repair and replace too, `after` no longer
+/// carries `"adopted": true`, and updates list their `differences`.
+pub const FORMAT_VERSION: u32 = 3;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The domain plan: what the planner decided, typed for the code that reads
+/// it. Its JSON form is `render::wire::Plan`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
-    pub format_version: u32,
     pub jump_account: AccountId,
     pub region: Region,
     /// Digest of the live state the plan was computed from.
     pub fingerprint: String,
     /// The jumpgate that made the plan: another version may plan otherwise.
-    #[serde(default)]
     pub jumpgate_version: String,
     /// Digest of the desired-state files the plan was made from; empty for
     /// a plan that was never saved.
-    #[serde(default)]
     pub inputs_digest: String,
     /// In the order `apply` carries them out; changes of one stage are
     /// independent of each other.
     pub changes: Vec<Change>,
+    /// The names of the declared accounts, for titling their changes.
+    pub account_names: BTreeMap<AccountId, String>,
     /// Who gains and who loses which role in which account, and which groups
     /// gain or lose MFA enforcement, when the changes are applied.
-    #[serde(default)]
     pub access_changes: AccessChanges,
     /// Users in the jump account that jumpgate does not own and leaves alone.
     pub unmanaged_users: Vec<String>,
@@ -65,16 +69,13 @@ pub struct Plan {
     pub lockouts: Vec<Lockout>,
     /// Changes whose apply cannot succeed, each with the reason found in
     /// the live state: `plan` exits 1 and `apply` refuses.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blockers: Vec<String>,
     /// Things a reviewer should know that are not changes.
     pub warnings: Vec<String>,
     /// Member accounts that may still lack the StackSet execution role
-    /// (without Organizations), with the command that puts it there.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// (without Organizations).
     pub bootstrap_needed: Vec<BootstrapHint>,
     /// Users and grants whose `until` day comes within a week.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expiring: Vec<End>,
     pub summary: Summary,
 }
@@ -86,38 +87,9 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
-
-    /// Checks every name a loaded plan's operations carry as the file's
-    /// names are checked, so a tampered plan cannot smuggle in a path
-    /// (`../../x`) or a name AWS would never hold.
-    pub fn check_names(&self) -> Result<(), NameError> {
-        use crate::model::names::{AccountId, GroupName, UserName};
-        for operation in self.changes.iter().flat_map(|c| &c.operations) {
-            let value = serde_json::to_value(operation).expect("operations serialise");
-            let Some(fields) = value.as_object() else {
-                continue;
-            };
-            for (field, value) in fields {
-                let texts: Vec<&str> = match value {
-                    Value::String(text) => vec![text],
-                    Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
-                    _ => continue,
-                };
-                for text in texts {
-                    match field.as_str() {
-                        "user" => UserName::new(text).map(drop)?,
-                        "group" => GroupName::new(text).map(drop)?,
-                        "accounts" | "account" => AccountId::new(text).map(drop)?,
-                        _ => {}
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
     pub add: usize,
     pub change: usize,
@@ -179,10 +151,64 @@ pub enum Kind {
     MfaDevice,
 }
 
+impl Kind {
+    /// Every kind, in the order of the enum.
+    pub const ALL: [Kind; 19] = [
+        Kind::Account,
+        Kind::PasswordPolicy,
+        Kind::Stack,
+        Kind::StackSet,
+        Kind::StackInstance,
+        Kind::ManagedPolicy,
+        Kind::Group,
+        Kind::GroupPolicy,
+        Kind::GroupPolicyAttachment,
+        Kind::User,
+        Kind::UserPolicy,
+        Kind::UserPolicyAttachment,
+        Kind::Membership,
+        Kind::LoginProfile,
+        Kind::AccessKey,
+        Kind::SigningCertificate,
+        Kind::SshPublicKey,
+        Kind::ServiceSpecificCredential,
+        Kind::MfaDevice,
+    ];
+
+    /// The kind's name as addresses and the JSON plan spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Account => "account",
+            Kind::PasswordPolicy => "password-policy",
+            Kind::Stack => "stack",
+            Kind::StackSet => "stack-set",
+            Kind::StackInstance => "stack-instance",
+            Kind::ManagedPolicy => "managed-policy",
+            Kind::Group => "group",
+            Kind::GroupPolicy => "group-policy",
+            Kind::GroupPolicyAttachment => "group-policy-attachment",
+            Kind::User => "user",
+            Kind::UserPolicy => "user-policy",
+            Kind::UserPolicyAttachment => "user-policy-attachment",
+            Kind::Membership => "membership",
+            Kind::LoginProfile => "login-profile",
+            Kind::AccessKey => "access-key",
+            Kind::SigningCertificate => "signing-certificate",
+            Kind::SshPublicKey => "ssh-public-key",
+            Kind::ServiceSpecificCredential => "service-specific-credential",
+            Kind::MfaDevice => "mfa-device",
+        }
+    }
+
+    /// The kind a name spells, as `as_str` gives it.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = serde_json::to_value(self).expect("kinds serialise");
-        f.write_str(text.as_str().expect("kinds serialise as strings"))
+        f.write_str(self.as_str())
     }
 }
 
@@ -214,12 +240,11 @@ pub enum Stage {
     DeleteStackInstances,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub action: Action,
-    pub kind: Kind,
-    /// `<kind>.<name>`, unique within a plan.
-    pub address: String,
+    /// Unique within a plan; its kind is the change's kind.
+    pub address: Address,
     /// The account the object lives in.
     pub account: AccountId,
     pub stage: Stage,
@@ -227,14 +252,35 @@ pub struct Change {
     pub after: Option<Value>,
     /// The AWS calls `apply` makes for this change, in order.
     pub operations: Vec<Operation>,
-    /// Why, when the file alone does not say (it no longer lists the object).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why this action, when the difference alone does not say.
     pub reason: Option<Reason>,
 }
 
+impl Change {
+    /// What kind of AWS object the change is about.
+    pub fn kind(&self) -> Kind {
+        self.address.kind
+    }
+}
+
+/// Why the planner chose a change's action, when the file and the live
+/// state's difference do not say it alone: context for the reader, in the
+/// manner of Terraform's `ActionReason`. `apply` never reads it: what it does
+/// is the change's operations, whatever the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
+    /// The object exists without jumpgate's marker: the update takes it over.
+    Adopt,
+    /// The object exists spelt otherwise (IAM ignores case in names): the
+    /// update gives it the file's spelling.
+    Rename,
+    /// The object is live but broken (a stack instance not `CURRENT` after
+    /// a failed or cancelled operation): the update deploys it again.
+    Repair,
+    /// The object cannot be updated in its state (a stack whose creation
+    /// rolled back): the update deletes and creates it again.
+    Replace,
     /// The user's or the grant's `until` day has passed.
     Expired,
 }
@@ -424,9 +470,118 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// The API action's name, as AWS and request logs spell it.
-    pub fn name(&self) -> String {
-        let value = serde_json::to_value(self).expect("operations serialise");
-        value["call"].as_str().unwrap_or_default().to_owned()
+    /// The API action's name, as AWS and request logs spell it (and as the
+    /// `call` tag of the JSON plan does).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::CreateAccount { .. } => "CreateAccount",
+            Operation::BootstrapAccount { .. } => "BootstrapAccount",
+            Operation::UpdateAccountPasswordPolicy { .. } => "UpdateAccountPasswordPolicy",
+            Operation::CreateStack { .. } => "CreateStack",
+            Operation::DeleteStack { .. } => "DeleteStack",
+            Operation::UpdateStack { .. } => "UpdateStack",
+            Operation::CreateStackSet { .. } => "CreateStackSet",
+            Operation::UpdateStackSet { .. } => "UpdateStackSet",
+            Operation::CreateStackInstances { .. } => "CreateStackInstances",
+            Operation::UpdateStackInstances { .. } => "UpdateStackInstances",
+            Operation::DeleteStackInstances { .. } => "DeleteStackInstances",
+            Operation::CreatePolicy { .. } => "CreatePolicy",
+            Operation::CreatePolicyVersion { .. } => "CreatePolicyVersion",
+            Operation::CreateGroup { .. } => "CreateGroup",
+            Operation::UpdateGroupPath { .. } => "UpdateGroupPath",
+            Operation::UpdateGroupName { .. } => "UpdateGroupName",
+            Operation::PutGroupPolicy { .. } => "PutGroupPolicy",
+            Operation::DeleteGroupPolicy { .. } => "DeleteGroupPolicy",
+            Operation::AttachGroupPolicy { .. } => "AttachGroupPolicy",
+            Operation::DetachGroupPolicy { .. } => "DetachGroupPolicy",
+            Operation::DeleteGroup { .. } => "DeleteGroup",
+            Operation::CreateUser { .. } => "CreateUser",
+            Operation::TagUser { .. } => "TagUser",
+            Operation::UpdateUser { .. } => "UpdateUser",
+            Operation::AddUserToGroup { .. } => "AddUserToGroup",
+            Operation::RemoveUserFromGroup { .. } => "RemoveUserFromGroup",
+            Operation::CreateLoginProfile { .. } => "CreateLoginProfile",
+            Operation::DeleteLoginProfile { .. } => "DeleteLoginProfile",
+            Operation::DeleteAccessKey { .. } => "DeleteAccessKey",
+            Operation::DeleteSigningCertificate { .. } => "DeleteSigningCertificate",
+            Operation::DeleteSshPublicKey { .. } => "DeleteSSHPublicKey",
+            Operation::DeleteServiceSpecificCredential { .. } => "DeleteServiceSpecificCredential",
+            Operation::DeactivateMfaDevice { .. } => "DeactivateMFADevice",
+            Operation::DeleteVirtualMfaDevice { .. } => "DeleteVirtualMFADevice",
+            Operation::DeleteUserPolicy { .. } => "DeleteUserPolicy",
+            Operation::DetachUserPolicy { .. } => "DetachUserPolicy",
+            Operation::DeleteUser { .. } => "DeleteUser",
+        }
+    }
+
+    /// The user the call acts on, by the name the file gives it (a
+    /// rename's old spelling is not one).
+    pub fn user(&self) -> Option<&str> {
+        use Operation as Op;
+        match self {
+            Op::CreateUser { user, .. }
+            | Op::TagUser { user, .. }
+            | Op::AddUserToGroup { user, .. }
+            | Op::RemoveUserFromGroup { user, .. }
+            | Op::CreateLoginProfile { user, .. }
+            | Op::DeleteLoginProfile { user }
+            | Op::DeleteAccessKey { user, .. }
+            | Op::DeleteSigningCertificate { user, .. }
+            | Op::DeleteSshPublicKey { user, .. }
+            | Op::DeleteServiceSpecificCredential { user, .. }
+            | Op::DeactivateMfaDevice { user, .. }
+            | Op::DeleteUserPolicy { user, .. }
+            | Op::DetachUserPolicy { user, .. }
+            | Op::DeleteUser { user } => Some(user),
+            _ => None,
+        }
+    }
+
+    /// The group the call acts on, by the name the file gives it (a
+    /// rename's old spelling is not one).
+    pub fn group(&self) -> Option<&str> {
+        use Operation as Op;
+        match self {
+            Op::CreateGroup { group, .. }
+            | Op::UpdateGroupPath { group, .. }
+            | Op::PutGroupPolicy { group, .. }
+            | Op::DeleteGroupPolicy { group, .. }
+            | Op::AttachGroupPolicy { group, .. }
+            | Op::DetachGroupPolicy { group, .. }
+            | Op::DeleteGroup { group }
+            | Op::AddUserToGroup { group, .. }
+            | Op::RemoveUserFromGroup { group, .. } => Some(group),
+            _ => None,
+        }
+    }
+
+    /// Checks every user, group and account name the call carries as the
+    /// file's names are checked, so a tampered saved plan cannot smuggle in
+    /// a path (`../../x`) or a name AWS would never hold.
+    pub fn check_names(&self) -> Result<(), NameError> {
+        use crate::model::names::{GroupName, UserName};
+        use Operation as Op;
+        let user = |name: &str| UserName::new(name).map(drop);
+        let group = |name: &str| GroupName::new(name).map(drop);
+        let account = |id: &str| AccountId::new(id).map(drop);
+        self.user().map(user).transpose()?;
+        self.group().map(group).transpose()?;
+        match self {
+            Op::UpdateUser {
+                user: old,
+                new_user_name,
+            } => user(old).and(user(new_user_name)),
+            Op::UpdateGroupName {
+                group: old,
+                new_group_name,
+            } => group(old).and(group(new_group_name)),
+            Op::BootstrapAccount { account: id, .. } => account(id),
+            Op::CreateStackInstances { accounts, .. }
+            | Op::UpdateStackInstances { accounts, .. }
+            | Op::DeleteStackInstances { accounts, .. } => {
+                accounts.iter().try_for_each(|id| account(id))
+            }
+            _ => Ok(()),
+        }
     }
 }

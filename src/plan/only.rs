@@ -10,7 +10,7 @@
 //! the StackSet its administration role. Nothing else is pulled in.
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_users_remove.html>
 
-use super::{Action, Change, Kind, Operation, Plan, Summary};
+use super::{Action, Address, Change, Kind, Operation, Plan, Summary};
 
 /// A plan cut down to the selected changes and what they need.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,10 +49,11 @@ fn hint(suggestions: &[(String, String)]) -> String {
 /// names) and, transitively, those they need. Refuses an address that names
 /// no change of the plan.
 pub fn only(plan: &Plan, addresses: &[String]) -> Result<Subset, OnlyError> {
-    let position = |address: &str| {
+    let position = |address: &String| {
+        let address = Address::parse(address)?;
         plan.changes
             .iter()
-            .position(|c| c.address.eq_ignore_ascii_case(address))
+            .position(|c| c.address.same_as(&address))
     };
     let missing: Vec<String> = addresses
         .iter()
@@ -60,7 +61,8 @@ pub fn only(plan: &Plan, addresses: &[String]) -> Result<Subset, OnlyError> {
         .cloned()
         .collect();
     if !missing.is_empty() {
-        let known: Vec<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
+        let known: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
         let suggestions = missing
             .iter()
             .filter_map(|m| {
@@ -73,7 +75,7 @@ pub fn only(plan: &Plan, addresses: &[String]) -> Result<Subset, OnlyError> {
         });
     }
     let mut selected = vec![false; plan.changes.len()];
-    let mut work: Vec<usize> = addresses.iter().filter_map(|a| position(a)).collect();
+    let mut work: Vec<usize> = addresses.iter().filter_map(position).collect();
     while let Some(index) = work.pop() {
         if std::mem::replace(&mut selected[index], true) {
             continue;
@@ -106,84 +108,51 @@ fn needs(changes: &[Change], index: usize) -> impl Iterator<Item = usize> + '_ {
 
 /// Whether `change` cannot be made before `other`.
 fn needed_by(change: &Change, other: &Change) -> bool {
-    let creates = |kind: Kind| other.kind == kind && other.action == Action::Create;
+    let creates = |kind: Kind| other.kind() == kind && other.action == Action::Create;
     let same = |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
+    let (kind, other_kind) = (change.kind(), other.kind());
     match change.action {
         // Deleting a user or a group: whatever still hangs on it goes first.
-        Action::Delete => match change.kind {
+        Action::Delete => match kind {
             Kind::User => {
                 other.action == Action::Delete
-                    && other.kind != Kind::User
+                    && other_kind != Kind::User
                     && same(user_of(change), user_of(other))
             }
             Kind::Group => {
                 other.action == Action::Delete
-                    && other.kind != Kind::Group
+                    && other_kind != Kind::Group
                     && same(group_of(change), group_of(other))
             }
             _ => false,
         },
         // Creating or updating: what it refers to must exist.
         Action::Create | Action::Update => {
-            (change.kind != Kind::User
-                && creates(Kind::User)
-                && same(user_of(change), user_of(other)))
-                || (change.kind != Kind::Group
+            (kind != Kind::User && creates(Kind::User) && same(user_of(change), user_of(other)))
+                || (kind != Kind::Group
                     && creates(Kind::Group)
                     && same(group_of(change), group_of(other)))
-                || (other.kind == Kind::ManagedPolicy
+                || (other_kind == Kind::ManagedPolicy
                     && other.action != Action::Delete
-                    && attaches(change).any(|name| other.address.ends_with(&format!(".{name}"))))
-                || (change.kind == Kind::StackInstance
+                    && attaches(change).any(|name| other.address.name == name))
+                || (kind == Kind::StackInstance
                     && other.action != Action::Delete
-                    && matches!(other.kind, Kind::StackSet | Kind::Stack))
-                || (change.kind == Kind::StackSet
+                    && matches!(other_kind, Kind::StackSet | Kind::Stack))
+                || (kind == Kind::StackSet
                     && other.action != Action::Delete
-                    && other.kind == Kind::Stack)
+                    && other_kind == Kind::Stack)
         }
     }
 }
 
-/// The first name `pick` finds in a change's calls.
-fn named<'a>(change: &'a Change, pick: fn(&'a Operation) -> Option<&'a String>) -> Option<&'a str> {
-    change.operations.iter().find_map(pick).map(String::as_str)
-}
-
 /// The user a change is about, from its calls.
 pub(crate) fn user_of(change: &Change) -> Option<&str> {
-    named(change, |operation| match operation {
-        Operation::CreateUser { user, .. }
-        | Operation::TagUser { user, .. }
-        | Operation::AddUserToGroup { user, .. }
-        | Operation::RemoveUserFromGroup { user, .. }
-        | Operation::CreateLoginProfile { user, .. }
-        | Operation::DeleteLoginProfile { user }
-        | Operation::DeleteAccessKey { user, .. }
-        | Operation::DeleteSigningCertificate { user, .. }
-        | Operation::DeleteSshPublicKey { user, .. }
-        | Operation::DeleteServiceSpecificCredential { user, .. }
-        | Operation::DeactivateMfaDevice { user, .. }
-        | Operation::DeleteUserPolicy { user, .. }
-        | Operation::DetachUserPolicy { user, .. }
-        | Operation::DeleteUser { user } => Some(user),
-        _ => None,
-    })
+    change.operations.iter().find_map(Operation::user)
 }
 
 /// The group a change is about, from its calls.
 fn group_of(change: &Change) -> Option<&str> {
-    named(change, |operation| match operation {
-        Operation::CreateGroup { group, .. }
-        | Operation::UpdateGroupPath { group, .. }
-        | Operation::PutGroupPolicy { group, .. }
-        | Operation::DeleteGroupPolicy { group, .. }
-        | Operation::AttachGroupPolicy { group, .. }
-        | Operation::DetachGroupPolicy { group, .. }
-        | Operation::DeleteGroup { group }
-        | Operation::AddUserToGroup { group, .. }
-        | Operation::RemoveUserFromGroup { group, .. } => Some(group),
-        _ => None,
-    })
+    change.operations.iter().find_map(Operation::group)
 }
 
 /// The names of the managed policies a change attaches.
@@ -256,7 +225,11 @@ mod tests {
         ");
         assert_eq!(subset.plan.summary.destroy, 3);
         assert_eq!(subset.plan.fingerprint, plan.fingerprint);
-        let pending: Vec<&str> = subset.pending.iter().map(|c| c.address.as_str()).collect();
+        let pending: Vec<String> = subset
+            .pending
+            .iter()
+            .map(|c| c.address.to_string())
+            .collect();
         assert_eq!(
             pending,
             [
@@ -289,11 +262,11 @@ mod tests {
         let live = LiveState::default();
         let plan = build(&state(THREE_USERS), &live);
         let subset = only(&plan, &["membership.carol/group-operator".to_owned()]).unwrap();
-        let addresses: Vec<&str> = subset
+        let addresses: Vec<String> = subset
             .plan
             .changes
             .iter()
-            .map(|c| c.address.as_str())
+            .map(|c| c.address.to_string())
             .collect();
         assert_eq!(
             addresses,
@@ -308,12 +281,12 @@ mod tests {
             .iter()
             .find(|c| c.address == "group-policy-attachment.group-operator/policy-enforce-mfa")
             .unwrap();
-        let subset = only(&plan, std::slice::from_ref(&attach.address)).unwrap();
-        let addresses: Vec<&str> = subset
+        let subset = only(&plan, &[attach.address.to_string()]).unwrap();
+        let addresses: Vec<String> = subset
             .plan
             .changes
             .iter()
-            .map(|c| c.address.as_str())
+            .map(|c| c.address.to_string())
             .collect();
         assert_eq!(
             addresses,

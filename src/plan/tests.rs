@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Action, Kind, Operation, Plan, Stage, build};
+use super::{Action, Kind, Operation, Plan, Reason, Stage, build};
 use crate::lang::{self, Sources};
 use crate::live::{
     LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveState,
@@ -351,8 +351,8 @@ pub(crate) fn outline(plan: &Plan) -> String {
         .collect()
 }
 
-fn addresses(plan: &Plan) -> Vec<&str> {
-    plan.changes.iter().map(|c| c.address.as_str()).collect()
+fn addresses(plan: &Plan) -> Vec<String> {
+    plan.changes.iter().map(|c| c.address.to_string()).collect()
 }
 
 const ESTATE: &str = r#"
@@ -419,14 +419,14 @@ fn stack_instances_live_in_their_target_account() {
     let accounts: Vec<&str> = plan
         .changes
         .iter()
-        .filter(|c| c.kind == Kind::StackInstance)
+        .filter(|c| c.kind() == Kind::StackInstance)
         .map(|c| c.account.as_str())
         .collect();
     assert_eq!(accounts, ["111111111111", "222222222222", "333333333333"]);
     assert!(
         plan.changes
             .iter()
-            .filter(|c| c.kind != Kind::StackInstance)
+            .filter(|c| c.kind() != Kind::StackInstance)
             .all(|c| c.account.as_str() == "111111111111")
     );
 }
@@ -528,7 +528,7 @@ fn offboarding_removes_every_dependent_before_the_user() {
         ]
     );
     let mfa = &plan.changes[5];
-    let calls: Vec<String> = mfa.operations.iter().map(Operation::name).collect();
+    let calls: Vec<&str> = mfa.operations.iter().map(Operation::name).collect();
     assert_eq!(calls, ["DeactivateMFADevice", "DeleteVirtualMFADevice"]);
     // Applying it really empties the user before DeleteUser (checked in memory).
     let live = converge(&desired, live);
@@ -583,7 +583,7 @@ fn adopting_a_declared_unowned_user_is_an_explicit_update() {
     );
     let adopt = &plan.changes[0];
     assert_eq!(adopt.action, Action::Update);
-    assert_eq!(adopt.after.as_ref().unwrap()["adopted"], json!(true));
+    assert_eq!(adopt.reason, Some(Reason::Adopt));
     assert!(matches!(adopt.operations[..], [Operation::TagUser { .. }]));
     assert!(plan.unmanaged_users.is_empty());
     let live = converge(&desired, live);
@@ -763,11 +763,11 @@ fn an_obsolete_owned_group_is_emptied_then_deleted() {
     "#,
     );
     let plan = build(&without, &live);
-    let deleted: Vec<&str> = plan
+    let deleted: Vec<String> = plan
         .changes
         .iter()
-        .filter(|c| c.kind == Kind::Group)
-        .map(|c| c.address.as_str())
+        .filter(|c| c.kind() == Kind::Group)
+        .map(|c| c.address.to_string())
         .collect();
     assert_eq!(
         deleted,
@@ -803,8 +803,8 @@ fn a_console_less_user_gets_no_login_profile_and_loses_one() {
     let text = ESTATE.replace(r#"user "bob""#, r#"user "bob" console=#false"#);
     let desired = state(&text);
     let plan = build(&desired, &LiveState::default());
-    assert!(addresses(&plan).contains(&"login-profile.alice"));
-    assert!(!addresses(&plan).contains(&"login-profile.bob"));
+    assert!(addresses(&plan).iter().any(|a| a == "login-profile.alice"));
+    assert!(!addresses(&plan).iter().any(|a| a == "login-profile.bob"));
     let mut live = converge(&state(ESTATE), LiveState::default());
     assert_eq!(live.users["bob"].login_profile, Some(true));
     let plan = build(&desired, &live);
@@ -846,7 +846,7 @@ fn a_missing_stack_set_hides_stale_instances() {
     assert_eq!(
         plan.changes
             .iter()
-            .filter(|c| c.kind == Kind::StackInstance)
+            .filter(|c| c.kind() == Kind::StackInstance)
             .count(),
         3
     );
@@ -960,11 +960,11 @@ fn organizations_mode_creates_accounts_first_then_bootstraps_them() {
         .insert("555555555555".into(), false);
     let first = build(&desired, &live);
     assert_eq!(first.changes[0].stage, Stage::CreateAccounts);
-    let created: Vec<&str> = first
+    let created: Vec<String> = first
         .changes
         .iter()
-        .filter(|c| c.kind == Kind::Account)
-        .map(|c| c.address.as_str())
+        .filter(|c| c.kind() == Kind::Account)
+        .map(|c| c.address.to_string())
         .collect();
     assert_eq!(created, ["account.sandbox", "account.prod"]);
     // The existing member is bootstrapped through the access role before its instance.
@@ -976,7 +976,7 @@ fn organizations_mode_creates_accounts_first_then_bootstraps_them() {
     let instance = first
         .changes
         .iter()
-        .position(|c| c.kind == Kind::StackInstance && c.account.as_str() == "555555555555")
+        .position(|c| c.kind() == Kind::StackInstance && c.account.as_str() == "555555555555")
         .expect("an instance for the existing member");
     assert!(bootstrap < instance);
     assert!(
@@ -1001,7 +1001,7 @@ fn organizations_mode_creates_accounts_first_then_bootstraps_them() {
         .filter(|c| c.stage == Stage::BootstrapAccounts)
         .count();
     assert_eq!(bootstrapped, 2, "{:#?}", follow_up.changes);
-    assert!(follow_up.changes.iter().all(|c| c.kind != Kind::Account));
+    assert!(follow_up.changes.iter().all(|c| c.kind() != Kind::Account));
     apply_in_memory(&mut live, &follow_up);
     assert!(build(&desired, &live).is_empty());
 }
@@ -1016,16 +1016,12 @@ fn without_organizations_accounts_lacking_an_instance_need_bootstrap() {
     "#,
     );
     let plan = build(&desired, &LiveState::default());
-    let hints: Vec<&str> = plan
+    let hints: Vec<(&str, &str)> = plan
         .bootstrap_needed
         .iter()
-        .map(|h| h.command.as_str())
+        .map(|h| (h.account.as_str(), h.account_id.as_str()))
         .collect();
-    assert_eq!(hints.len(), 1);
-    assert!(
-        hints[0].starts_with("jumpgate bootstrap --account shared"),
-        "{hints:?}"
-    );
+    assert_eq!(hints, [("shared", "222222222222")]);
     let mut live = LiveState::default();
     apply_in_memory(&mut live, &plan);
     assert!(build(&desired, &live).bootstrap_needed.is_empty());
@@ -1048,8 +1044,9 @@ fn a_stack_whose_creation_failed_is_deleted_and_created_again() {
         .iter()
         .find(|c| c.address == "stack.stackset-admin-role")
         .expect("the failed stack is replaced");
-    let calls: Vec<String> = change.operations.iter().map(Operation::name).collect();
+    let calls: Vec<&str> = change.operations.iter().map(Operation::name).collect();
     assert_eq!(calls, ["DeleteStack", "CreateStack"]);
+    assert_eq!(change.reason, Some(Reason::Replace));
     apply_in_memory(&mut live, &plan);
     assert!(build(&desired, &live).is_empty());
 }
@@ -1077,21 +1074,23 @@ fn an_instance_left_outdated_by_a_failure_is_deployed_again_until_current() {
         "Account 222222222222 should have 'AWSCloudFormationStackSetExecutionRole' role".into(),
     );
     let plan = build(&desired, &live);
-    let repairs: Vec<(&str, Vec<String>)> = plan
+    let repairs: Vec<(String, Vec<&str>, Option<Reason>)> = plan
         .changes
         .iter()
         .map(|c| {
             (
-                c.address.as_str(),
+                c.address.to_string(),
                 c.operations.iter().map(Operation::name).collect(),
+                c.reason,
             )
         })
         .collect();
     assert_eq!(
         repairs,
         [(
-            "stack-instance.iam-roles/222222222222/ap-northeast-1",
-            vec!["UpdateStackInstances".to_owned()]
+            "stack-instance.iam-roles/222222222222/ap-northeast-1".to_owned(),
+            vec!["UpdateStackInstances"],
+            Some(Reason::Repair)
         )]
     );
     assert_eq!(plan.changes[0].action, Action::Update);
@@ -1110,7 +1109,7 @@ fn an_update_of_the_stack_set_repairs_outdated_instances_without_a_second_operat
     instance_in(&mut live, "222222222222").status = "OUTDATED".into();
     live.stack_set.as_mut().unwrap().template = json!({"Resources": {}});
     let plan = build(&desired, &live);
-    let calls: Vec<String> = plan
+    let calls: Vec<&str> = plan
         .changes
         .iter()
         .flat_map(|c| c.operations.iter().map(Operation::name))
@@ -1206,10 +1205,12 @@ fn a_user_differing_only_in_case_is_renamed_not_replaced() {
         rename.after.as_ref().unwrap()["renamed_from"],
         json!("alice")
     );
+    assert_eq!(rename.reason, Some(Reason::Rename));
     assert!(matches!(
         plan.changes[1].operations[..],
         [Operation::UpdateUser { .. }, Operation::TagUser { .. }]
     ));
+    assert_eq!(plan.changes[1].reason, Some(Reason::Adopt));
     assert!(plan.unmanaged_users.is_empty());
     let live = converge(&desired, live);
     assert!(build(&desired, &live).is_empty());

@@ -1,12 +1,13 @@
 //! The plan as a pull-request comment: the counts in the title, a table of
-//! changes per account, lockouts and warnings as callouts, and the full text
-//! plan folded away in a `diff` block so GitHub colours it.
+//! changes per account, lockouts and warnings as callouts, and the text
+//! plan's rows folded away in a `diff` block so GitHub colours it.
 
 use std::fmt::Write;
 
+use super::text::{Row, rows};
 use super::{
-    BLOCKERS, BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, Style, UNMANAGED_USERS,
-    access_lines, account_heading, by_account, mermaid, summary_line, text,
+    BLOCKERS, BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, UNMANAGED_USERS, access_lines,
+    account_heading, bootstrap_command, by_account, mermaid, summary_line,
 };
 use crate::plan::{Plan, Reason};
 
@@ -69,7 +70,9 @@ pub(super) fn render(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "> - {} ({}): `{}`",
-                hint.account, hint.account_id, hint.command
+                hint.account,
+                hint.account_id,
+                bootstrap_command(hint)
             );
         }
         out += "\n";
@@ -86,10 +89,10 @@ pub(super) fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "{}", summary_line(plan));
         return out;
     }
-    for (account, indices) in by_account(plan) {
+    for (account, changes) in by_account(plan) {
         let _ = writeln!(out, "#### {}\n", account_heading(plan, account));
         out += "| | kind | address |\n| :-: | --- | --- |\n";
-        for change in indices.iter().map(|&i| &plan.changes[i]) {
+        for change in changes {
             let expired = if change.reason == Some(Reason::Expired) {
                 " (expired)"
             } else {
@@ -99,14 +102,13 @@ pub(super) fn render(plan: &Plan) -> String {
                 out,
                 "| `{}` | {} | `{}`{expired} |",
                 change.action.symbol(),
-                change.kind,
+                change.kind(),
                 change.address
             );
         }
         out += "\n";
     }
-    let full = text::render(plan, Style { color: false });
-    let body: String = full.lines().map(|l| diff_line(l) + "\n").collect();
+    let body: String = rows(plan).iter().map(|row| diff_line(row) + "\n").collect();
     let fence = fence_for(&body);
     let _ = write!(
         out,
@@ -115,17 +117,17 @@ pub(super) fn render(plan: &Plan) -> String {
     out
 }
 
-/// Moves a line's change symbol to the first column, where GitHub's `diff`
-/// highlighting looks for it; `~` becomes `!`, which it highlights as a change.
-fn diff_line(line: &str) -> String {
-    let rest = line.trim_start();
-    let indent = &line[..line.len() - rest.len()];
-    match rest.chars().next() {
-        Some(symbol @ ('+' | '-' | '~' | '!')) => {
-            let symbol = if symbol == '~' { '!' } else { symbol };
-            format!("{symbol}{indent}{}", &rest[1..])
+/// A text row with its change symbol in the first column, where GitHub's
+/// `diff` highlighting looks for it; `~` becomes `!`, which it highlights as
+/// a change.
+fn diff_line(row: &Row) -> String {
+    let indent = " ".repeat(row.indent);
+    match row.mark {
+        Some(mark) => {
+            let mark = if mark == '~' { '!' } else { mark };
+            format!("{mark}{indent}{}", row.text)
         }
-        _ => line.to_owned(),
+        None => format!("{indent}{}", row.text),
     }
 }
 
@@ -138,15 +140,6 @@ fn fence_for(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn symbols_move_to_the_first_column() {
-        assert_eq!(diff_line("  + user user.a"), "+   user user.a");
-        assert_eq!(diff_line("  ~ user user.a"), "!   user user.a");
-        assert_eq!(diff_line("      -}"), "-      }");
-        assert_eq!(diff_line("Plan: 1 to add"), "Plan: 1 to add");
-        assert_eq!(diff_line(""), "");
-    }
 
     #[test]
     fn fences_outgrow_backticks_in_the_body() {

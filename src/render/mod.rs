@@ -1,20 +1,26 @@
 //! Renderers: a `Plan` in, text for people, JSON for scripts and saved plans,
-//! Markdown for pull-request comments. They only read the plan; adding a
-//! format never touches the planner.
+//! Markdown for pull-request comments; and the drift, access and profiles
+//! reports. They only read what they are given; adding a format never
+//! touches the planner.
 
+pub mod access;
+mod diff;
 mod drift;
 mod hygiene;
-mod json;
 pub mod kdl;
 mod markdown;
 mod mermaid;
+pub mod profiles;
 mod text;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
 
+use std::path::Path;
+
 use crate::access::Direction;
-use crate::plan::Plan;
+use crate::plan::{BootstrapHint, Change, Plan};
 
 pub use drift::render_drift;
 
@@ -40,7 +46,7 @@ pub struct Style {
 pub fn render(plan: &Plan, format: Format, style: Style) -> String {
     match format {
         Format::Text => text::render(plan, style),
-        Format::Json => json::render(plan),
+        Format::Json => wire::render(plan),
         Format::Markdown => markdown::render(plan),
     }
 }
@@ -62,40 +68,64 @@ fn summary_line(plan: &Plan) -> String {
 }
 
 /// The accounts the changes are in, in order of first appearance, each with
-/// the indices of its changes in plan order.
-fn by_account(plan: &Plan) -> Vec<(&str, Vec<usize>)> {
-    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
-    for (index, change) in plan.changes.iter().enumerate() {
+/// its changes in plan order.
+fn by_account(plan: &Plan) -> Vec<(&str, Vec<&Change>)> {
+    let mut groups: Vec<(&str, Vec<&Change>)> = Vec::new();
+    for change in &plan.changes {
         let account = change.account.as_str();
         match groups.iter_mut().find(|(a, _)| *a == account) {
-            Some((_, indices)) => indices.push(index),
-            None => groups.push((account, vec![index])),
+            Some((_, changes)) => changes.push(change),
+            None => groups.push((account, vec![change])),
         }
     }
     groups
 }
 
-/// A heading for an account: its id, and its name when the plan says it.
+/// A heading for an account: its id, and its name when the plan knows it
+/// (a declared account, or one a lockout names).
 fn account_heading(plan: &Plan, account: &str) -> String {
     if account == plan.jump_account.as_str() {
         return format!("Account {account} (jump account)");
     }
-    let from_lockouts = plan
-        .lockouts
+    let declared = plan
+        .account_names
         .iter()
-        .find(|l| l.account_id == account)
-        .map(|l| l.account.clone());
-    let from_changes = || {
-        plan.changes
+        .find(|(id, _)| id.as_str() == account)
+        .map(|(_, name)| name);
+    let locked_out = || {
+        plan.lockouts
             .iter()
-            .filter(|c| c.account.as_str() == account)
-            .flat_map(|c| [&c.after, &c.before])
-            .flatten()
-            .find_map(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+            .find(|l| l.account_id == account)
+            .map(|l| &l.account)
     };
-    match from_lockouts.or_else(from_changes) {
+    match locked_out().or(declared) {
         Some(name) => format!("Account {account} ({name})"),
         None => format!("Account {account}"),
+    }
+}
+
+/// The command that puts the StackSet execution role into a hint's account,
+/// reading the desired state the plan was made from.
+fn bootstrap_command(hint: &BootstrapHint) -> String {
+    let state = hint
+        .state
+        .as_deref()
+        .map(|path| format!("{} ", shell_word(path)))
+        .unwrap_or_default();
+    format!(
+        "jumpgate bootstrap {state}--account {} --profile <a profile with credentials for {}>",
+        hint.account, hint.account_id
+    )
+}
+
+/// A path as one word of a POSIX shell command line.
+fn shell_word(path: &Path) -> String {
+    let path = path.display().to_string();
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_./+:=,@%-".contains(c);
+    if !path.is_empty() && path.chars().all(safe) {
+        path
+    } else {
+        format!("'{}'", path.replace('\'', "'\\''"))
     }
 }
 

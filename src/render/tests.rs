@@ -135,8 +135,8 @@ fn an_empty_plan_says_so() {
 fn json_round_trips_as_the_saved_plan() {
     let plan = representative();
     let text = render(&plan, Format::Json, PLAIN);
-    let read: Plan = serde_json::from_str(&text).expect("a rendered plan reads back");
-    assert_eq!(read, plan);
+    let read: super::wire::Plan = serde_json::from_str(&text).expect("a rendered plan reads back");
+    assert_eq!(read, super::wire::Plan::from(&plan));
     let value: Value = serde_json::from_str(&text).unwrap();
     let keys: Vec<&str> = value
         .as_object()
@@ -174,7 +174,8 @@ fn json_round_trips_as_the_saved_plan() {
             "stage",
             "before",
             "after",
-            "operations"
+            "operations",
+            "differences"
         ]
     );
     assert_eq!(
@@ -218,7 +219,7 @@ fn plans_carry_no_passwords() {
     let profiles = plan
         .changes
         .iter()
-        .filter(|c| c.kind == crate::plan::Kind::LoginProfile)
+        .filter(|c| c.kind() == crate::plan::Kind::LoginProfile)
         .count();
     assert_eq!(profiles, 3);
     for (key, inner) in &found {
@@ -261,8 +262,154 @@ fn other_updates_show_changed_fields_only() {
          \x20     ~ min_length: 8 → 14\n\
          \x20 ~ user            user.alice  (adopt: jumpgate takes it over)\n\
          \x20     ~ tags: {\"team\":\"platform\"} → {\"managed-by\":\"jumpgate\",\"team\":\"platform\"}\n\
-         \x20     ~ adopted: (none) → true\n\
          \n\
          Plan: 0 to add, 2 to change, 0 to destroy.\n"
+    );
+}
+
+/// Plans of every shape the JSON format has: creations from nothing,
+/// updates with diffs, an offboarding with credentials, adoptions and a
+/// rename, expired grants and users, and plans warned of ends to come.
+fn plans_of_every_shape() -> Vec<(&'static str, Plan)> {
+    use crate::model::expiry::{parse_date, resolve};
+    let from_empty = build(&state(&after()), &LiveState::default());
+    let mut offboarding_live = converge(&state(BEFORE), LiveState::default());
+    offboarding_live.users.get_mut("carol").unwrap().dependents = Some(UserDependents {
+        access_keys: vec!["AKIAIOSFODNN7EXAMPLE".into()],
+        signing_certificates: vec!["CERT1".into()],
+        ssh_public_keys: vec!["APKAEXAMPLE".into()],
+        service_specific_credentials: vec!["ACCAEXAMPLE".into()],
+        mfa_devices: vec![
+            "arn:aws:iam::111111111111:mfa/carol".into(),
+            "GAHT12345678".into(),
+        ],
+        ..UserDependents::default()
+    });
+    let everyone_leaves = BEFORE
+        .replace(r#"user "alice" { access "admin" project="p"; }"#, "")
+        .replace(r#"user "carol" { access "admin"; }"#, "");
+    let offboarding = build(&state(&everyone_leaves), &offboarding_live);
+    let mut adopted_live = converge(&state(BEFORE), LiveState::default());
+    let mut carol = adopted_live.users.remove("carol").unwrap();
+    carol.name = "Carol".into();
+    carol.tags.clear();
+    adopted_live.users.insert("Carol".into(), carol);
+    adopted_live.users.get_mut("alice").unwrap().tags.clear();
+    for group in adopted_live.groups.values_mut() {
+        group.path = "/".into();
+    }
+    let adoptions = build(&state(BEFORE), &adopted_live);
+    let with_policy = state(&BEFORE.replace(
+        r#"region="ap-northeast-1""#,
+        r#"region="ap-northeast-1" { password-policy min-length=14 max-age-days=90; }"#,
+    ));
+    let mut policy_live = converge(&with_policy, LiveState::default());
+    policy_live.password_policy.as_mut().unwrap().max_age_days = None;
+    let password_policy = build(&with_policy, &policy_live);
+    let ending = r#"
+        jump-account id="111111111111" region="ap-northeast-1"
+        user "alice" { access "admin"; }
+        user "kato" until="2027-03-31" {
+            access "operator"
+            access "developer" until="2027-01-31"
+        }
+    "#;
+    let on = |day: &str| resolve(state(ending), parse_date(day).unwrap());
+    let ending_live = converge(&on("2027-01-01"), LiveState::default());
+    vec![
+        ("representative", representative()),
+        ("from empty", from_empty),
+        ("offboarding", offboarding),
+        ("adoptions", adoptions),
+        ("password policy", password_policy),
+        ("ending soon", build(&on("2027-01-25"), &ending_live)),
+        ("grant expired", build(&on("2027-02-01"), &ending_live)),
+        ("user expired", build(&on("2027-04-01"), &ending_live)),
+    ]
+}
+
+#[test]
+fn every_json_plan_validates_against_the_shipped_schema() {
+    let schema: Value = serde_json::from_str(include_str!("../../schema/plan.schema.json"))
+        .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid schema");
+    for (name, plan) in plans_of_every_shape() {
+        assert!(
+            !plan.is_empty() || name == "ending soon",
+            "{name} plans nothing"
+        );
+        let value: Value = serde_json::from_str(&render(&plan, Format::Json, PLAIN)).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:#?}");
+        let read: super::wire::Plan = serde_json::from_value(value).unwrap();
+        assert_eq!(read, super::wire::Plan::from(&plan), "{name} reads back");
+    }
+}
+
+#[test]
+fn the_schema_refuses_what_the_format_does_not_allow() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../schema/plan.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut value: Value =
+        serde_json::from_str(&render(&representative(), Format::Json, PLAIN)).unwrap();
+    assert!(validator.is_valid(&value));
+    value["changes"][0]["reason"] = "because".into();
+    assert!(!validator.is_valid(&value));
+    value["changes"][0]["reason"] = "adopt".into();
+    value["format_version"] = 2.into();
+    assert!(!validator.is_valid(&value));
+}
+
+#[test]
+fn reasons_show_in_every_format() {
+    let plans = plans_of_every_shape();
+    let plan_named = |wanted: &str| &plans.iter().find(|(name, _)| *name == wanted).unwrap().1;
+    let adoptions = plan_named("adoptions");
+    let text = render(adoptions, Format::Text, PLAIN);
+    assert!(
+        text.contains("user.alice  (adopt: jumpgate takes it over)"),
+        "{text}"
+    );
+    assert!(!text.contains("adopted"), "{text}");
+    let json: Value = serde_json::from_str(&render(adoptions, Format::Json, PLAIN)).unwrap();
+    let reasons: Vec<(&str, &str)> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| Some((c["address"].as_str()?, c["reason"].as_str()?)))
+        .filter(|(address, _)| address.starts_with("user."))
+        .collect();
+    assert_eq!(reasons, [("user.alice", "adopt"), ("user.carol", "adopt")]);
+    let expired = plan_named("grant expired");
+    assert!(render(expired, Format::Markdown, PLAIN).contains("(expired)"));
+}
+
+#[test]
+fn the_bootstrap_command_names_the_state_planned_unless_it_is_the_default() {
+    use crate::model::names::AccountId;
+    use crate::plan::BootstrapHint;
+    let at = |path: &str| {
+        let mut hint = BootstrapHint {
+            account: "sandbox".into(),
+            account_id: AccountId::new("210987654321").unwrap(),
+            state: None,
+        };
+        hint.read_state_at(std::path::Path::new(path));
+        super::bootstrap_command(&hint)
+    };
+    let tail = "--account sandbox --profile <a profile with credentials for 210987654321>";
+    assert_eq!(at("state"), format!("jumpgate bootstrap {tail}"));
+    assert_eq!(at("state/"), format!("jumpgate bootstrap {tail}"));
+    assert_eq!(
+        at("examples/org.kdl"),
+        format!("jumpgate bootstrap examples/org.kdl {tail}")
+    );
+    assert_eq!(
+        at("my estate/it's.kdl"),
+        format!("jumpgate bootstrap 'my estate/it'\\''s.kdl' {tail}")
     );
 }

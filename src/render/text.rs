@@ -1,249 +1,231 @@
 //! The text plan: Terraform-like, for a terminal or a CI log. Reads the same
 //! with or without colour; colour only marks what the symbols already say.
+//! Its rows are also the folded full plan of the Markdown format.
 
-use std::fmt::Write;
+use serde_json::Value;
 
-use serde_json::{Map, Value};
-use similar::TextDiff;
-
+use super::diff::{Difference, Line, Tag, differences};
 use super::{
     BLOCKERS, BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, Style, UNMANAGED_USERS,
-    access_lines, account_heading, by_account, summary_line,
+    access_lines, account_heading, bootstrap_command, by_account, summary_line,
 };
-use crate::plan::{Action, Change, Kind, Plan, Reason};
-use crate::policy::statement_diff;
+use crate::plan::{Change, Plan, Reason};
 
 /// Indentation of the details under a change line.
-const DETAIL: &str = "      ";
-/// Lines of unchanged template shown around each changed one.
-const TEMPLATE_CONTEXT: usize = 2;
+const DETAIL: usize = 6;
+/// Indentation of a template's lines under its `~ template:` line.
+const TEMPLATE: usize = DETAIL + 4;
+
+/// One line of the text plan: indentation, then a change symbol when the
+/// line has one, then the rest.
+pub(super) struct Row {
+    pub indent: usize,
+    pub mark: Option<char>,
+    pub text: String,
+    ink: Ink,
+}
+
+/// What colour touches on a row.
+#[derive(Clone, Copy)]
+enum Ink {
+    Plain,
+    Heading,
+    /// A heading that says something is wrong.
+    Alarm,
+    /// The whole row in one colour.
+    Whole(Colour),
+    /// Only the symbol, coloured by what it says.
+    Mark,
+    /// The symbol and the rest (a diff line), coloured by the symbol.
+    Diff,
+}
+
+#[derive(Clone, Copy)]
+enum Colour {
+    Red,
+    Green,
+    Yellow,
+}
+
+impl Row {
+    fn new(indent: usize, mark: Option<char>, text: impl Into<String>, ink: Ink) -> Self {
+        Self {
+            indent,
+            mark,
+            text: text.into(),
+            ink,
+        }
+    }
+
+    fn blank() -> Self {
+        Self::new(0, None, "", Ink::Plain)
+    }
+
+    fn plain(indent: usize, text: impl Into<String>) -> Self {
+        Self::new(indent, None, text, Ink::Plain)
+    }
+
+    fn heading(text: impl Into<String>) -> Self {
+        Self::new(0, None, text, Ink::Heading)
+    }
+}
 
 pub(super) fn render(plan: &Plan, style: Style) -> String {
     let paint = Paint(style);
-    let mut out = String::new();
+    rows(plan).iter().map(|row| paint.row(row) + "\n").collect()
+}
+
+/// The text plan, row by row.
+pub(super) fn rows(plan: &Plan) -> Vec<Row> {
+    let mut out = Vec::new();
     // First: what a reviewer of an IAM change most needs to know.
     let access = access_lines(plan);
     if !access.is_empty() {
-        out += &paint.heading("Access changes:");
-        out += "\n";
+        out.push(Row::heading("Access changes:"));
         for (symbol, line) in access {
-            let line = format!("  {symbol} {line}");
-            out += &match symbol {
-                '+' => paint.green(&line),
-                '-' => paint.red(&line),
-                _ => paint.yellow(&line),
+            let colour = match symbol {
+                '+' => Colour::Green,
+                '-' => Colour::Red,
+                _ => Colour::Yellow,
             };
-            out += "\n";
+            out.push(Row::new(
+                2,
+                Some(symbol),
+                format!(" {line}"),
+                Ink::Whole(colour),
+            ));
         }
-        out += "\n";
+        out.push(Row::blank());
     } else if !plan.is_empty() {
-        out += NO_ACCESS_CHANGES;
-        out += "\n\n";
+        out.push(Row::plain(0, NO_ACCESS_CHANGES));
+        out.push(Row::blank());
     }
     if !plan.warnings.is_empty() {
-        out += &paint.heading("Warnings:");
-        out += "\n";
+        out.push(Row::heading("Warnings:"));
         for warning in &plan.warnings {
-            out += &paint.yellow(&format!("  ! {warning}"));
-            out += "\n";
+            let text = format!(" {warning}");
+            out.push(Row::new(2, Some('!'), text, Ink::Whole(Colour::Yellow)));
         }
-        out += "\n";
+        out.push(Row::blank());
     }
     if !plan.bootstrap_needed.is_empty() {
-        out += &paint.heading(BOOTSTRAP_NEEDED);
-        out += "\n";
+        out.push(Row::heading(BOOTSTRAP_NEEDED));
         for hint in &plan.bootstrap_needed {
-            let _ = writeln!(
-                out,
-                "  {} ({}): {}",
-                hint.account, hint.account_id, hint.command
-            );
+            let command = bootstrap_command(hint);
+            let text = format!("{} ({}): {command}", hint.account, hint.account_id);
+            out.push(Row::plain(2, text));
         }
-        out += "\n";
+        out.push(Row::blank());
     }
     if !plan.unmanaged_users.is_empty() {
-        let _ = writeln!(
-            out,
-            "{UNMANAGED_USERS} {}\n",
-            plan.unmanaged_users.join(", ")
-        );
+        let users = plan.unmanaged_users.join(", ");
+        out.push(Row::plain(0, format!("{UNMANAGED_USERS} {users}")));
+        out.push(Row::blank());
     }
-    for (account, indices) in by_account(plan) {
-        out += &paint.heading(&format!("{}:", account_heading(plan, account)));
-        out += "\n";
-        let changes: Vec<&Change> = indices.iter().map(|&i| &plan.changes[i]).collect();
+    for (account, changes) in by_account(plan) {
+        out.push(Row::heading(format!("{}:", account_heading(plan, account))));
         let width = changes
             .iter()
-            .map(|c| c.kind.to_string().len())
+            .map(|c| c.kind().as_str().len())
             .max()
             .unwrap_or(0);
         for change in changes {
-            change_lines(&mut out, change, width, paint);
+            change_rows(&mut out, change, width);
         }
-        out += "\n";
+        out.push(Row::blank());
     }
     if !plan.lockouts.is_empty() {
-        out += &paint
-            .red(&paint.heading(
-                "Lockout: after this plan nobody declared could assume an admin role in:",
-            ));
-        out += "\n";
+        out.push(Row::new(
+            0,
+            None,
+            "Lockout: after this plan nobody declared could assume an admin role in:",
+            Ink::Alarm,
+        ));
         for lockout in &plan.lockouts {
-            let line = format!(
-                "  ! {} ({}): {}",
+            let text = format!(
+                " {} ({}): {}",
                 lockout.account, lockout.account_id, lockout.role
             );
-            out += &paint.red(&line);
-            out += "\n";
+            out.push(Row::new(2, Some('!'), text, Ink::Whole(Colour::Red)));
         }
-        out += &paint.red(LOCKOUT_REFUSAL);
-        out += "\n\n";
+        out.push(Row::new(0, None, LOCKOUT_REFUSAL, Ink::Whole(Colour::Red)));
+        out.push(Row::blank());
     }
     if !plan.blockers.is_empty() {
-        out += &paint.red(&paint.heading(BLOCKERS));
-        out += "\n";
+        out.push(Row::new(0, None, BLOCKERS, Ink::Alarm));
         for blocker in &plan.blockers {
-            out += &paint.red(&format!("  ! {blocker}"));
-            out += "\n";
+            let text = format!(" {blocker}");
+            out.push(Row::new(2, Some('!'), text, Ink::Whole(Colour::Red)));
         }
-        out += "\n";
+        out.push(Row::blank());
     }
-    out += &paint.heading(&summary_line(plan));
-    out += "\n";
+    out.push(Row::heading(summary_line(plan)));
     out
 }
 
-fn change_lines(out: &mut String, change: &Change, width: usize, paint: Paint) {
-    let symbol = paint.action(change.action, &change.action.symbol().to_string());
-    let adopted = change
-        .after
-        .as_ref()
-        .and_then(|a| a.get("adopted"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let note = if adopted {
-        "  (adopt: jumpgate takes it over)"
-    } else if change.reason == Some(Reason::Expired) {
-        "  (expired)"
-    } else {
-        ""
-    };
-    let kind = change.kind.to_string();
-    let _ = writeln!(out, "  {symbol} {kind:<width$} {}{note}", change.address);
-    if change.action != Action::Update {
-        return;
-    }
-    let (before, after) = (change.before.as_ref(), change.after.as_ref());
-    match change.kind {
-        Kind::GroupPolicy | Kind::ManagedPolicy => {
-            for line in statement_diff(before, after).lines() {
-                let _ = writeln!(out, "{DETAIL}{}", paint.diff_line(line));
-            }
-        }
-        Kind::Stack | Kind::StackSet => {
-            field_lines(out, before, after, &["template"], paint);
-            let template = |v: Option<&Value>| v.and_then(|v| v.get("template")).cloned();
-            let (old, new) = (template(before), template(after));
-            if old != new {
-                let _ = writeln!(out, "{DETAIL}{} template:", paint.yellow("~"));
-                for line in json_diff(old.as_ref(), new.as_ref()) {
-                    let _ = writeln!(out, "{DETAIL}    {}", paint.diff_line(&line));
-                }
-            }
-        }
-        _ => field_lines(out, before, after, &[], paint),
+/// What the text formats say after a change's address about its reason.
+/// Rename, repair and replace show in the change's own differences.
+pub(super) fn reason_note(reason: Option<Reason>) -> &'static str {
+    match reason {
+        Some(Reason::Adopt) => "  (adopt: jumpgate takes it over)",
+        Some(Reason::Expired) => "  (expired)",
+        Some(Reason::Rename | Reason::Repair | Reason::Replace) | None => "",
     }
 }
 
-/// `~ field: before → after` for each top-level field that differs.
-fn field_lines(
-    out: &mut String,
-    before: Option<&Value>,
-    after: Option<&Value>,
-    skip: &[&str],
-    paint: Paint,
-) {
-    let empty = Map::new();
-    let (Some(old), Some(new)) = (
-        before.map(|v| v.as_object().unwrap_or(&empty)),
-        after.map(|v| v.as_object().unwrap_or(&empty)),
-    ) else {
-        return;
-    };
-    if old.is_empty() && new.is_empty() {
-        // Not objects: show the values whole.
-        let _ = writeln!(
-            out,
-            "{DETAIL}{} {} → {}",
-            paint.yellow("~"),
-            compact(before),
-            compact(after)
-        );
-        return;
-    }
-    let keys = old
-        .keys()
-        .chain(new.keys().filter(|k| !old.contains_key(*k)));
-    for key in keys.filter(|k| !skip.contains(&k.as_str())) {
-        let (b, a) = (old.get(key), new.get(key));
-        if b != a {
-            let _ = writeln!(
-                out,
-                "{DETAIL}{} {key}: {} → {}",
-                paint.yellow("~"),
-                compact(b),
-                compact(a)
-            );
+fn change_rows(out: &mut Vec<Row>, change: &Change, width: usize) {
+    let kind = change.kind().as_str();
+    let note = reason_note(change.reason);
+    out.push(Row::new(
+        2,
+        Some(change.action.symbol()),
+        format!(" {kind:<width$} {}{note}", change.address),
+        Ink::Mark,
+    ));
+    for difference in differences(change) {
+        match difference {
+            Difference::Field {
+                name,
+                before,
+                after,
+            } => {
+                let text = format!(" {name}: {} → {}", compact(&before), compact(&after));
+                out.push(Row::new(DETAIL, Some('~'), text, Ink::Mark));
+            }
+            Difference::Value { before, after } => {
+                let text = format!(" {} → {}", compact(&before), compact(&after));
+                out.push(Row::new(DETAIL, Some('~'), text, Ink::Mark));
+            }
+            Difference::Statements(lines) => {
+                out.extend(lines.iter().map(|line| diff_row(DETAIL, line)));
+            }
+            Difference::Template(lines) => {
+                out.push(Row::new(DETAIL, Some('~'), " template:", Ink::Mark));
+                out.extend(lines.iter().map(|line| match line {
+                    Some(line) => diff_row(TEMPLATE, line),
+                    None => Row::plain(TEMPLATE, "..."),
+                }));
+            }
         }
     }
 }
 
-fn compact(value: Option<&Value>) -> String {
+fn diff_row(indent: usize, line: &Line) -> Row {
+    match line.tag {
+        Tag::Added | Tag::Removed => Row::new(
+            indent,
+            Some(line.tag.symbol()),
+            line.text.clone(),
+            Ink::Diff,
+        ),
+        Tag::Kept => Row::plain(indent, format!(" {}", line.text)),
+    }
+}
+
+fn compact(value: &Option<Value>) -> String {
     match value {
         None | Some(Value::Null) => "(none)".to_owned(),
         Some(v) => v.to_string(),
-    }
-}
-
-/// The changed lines of two JSON documents pretty-printed with sorted keys,
-/// with a little context, hunks separated by `...`.
-fn json_diff(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
-    let pretty = |v: Option<&Value>| {
-        v.map(|v| serde_json::to_string_pretty(&sorted(v)).unwrap_or_default() + "\n")
-            .unwrap_or_default()
-    };
-    let (old, new) = (pretty(before), pretty(after));
-    let diff = TextDiff::from_lines(&old, &new);
-    let mut lines = Vec::new();
-    for (index, group) in diff.grouped_ops(TEMPLATE_CONTEXT).iter().enumerate() {
-        if index > 0 {
-            lines.push("...".to_owned());
-        }
-        for op in group {
-            for change in diff.iter_changes(op) {
-                let text = change.value().trim_end_matches('\n');
-                lines.push(format!("{}{text}", change.tag()));
-            }
-        }
-    }
-    lines
-}
-
-/// A copy with object keys sorted, so that key order never shows as a change.
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by_key(|(k, _)| *k);
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), sorted(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
     }
 }
 
@@ -260,36 +242,41 @@ impl Paint {
         }
     }
 
-    fn heading(self, text: &str) -> String {
-        self.wrap("1", text)
+    fn colour(self, colour: Colour, text: &str) -> String {
+        let code = match colour {
+            Colour::Red => "31",
+            Colour::Green => "32",
+            Colour::Yellow => "33",
+        };
+        self.wrap(code, text)
     }
 
-    fn red(self, text: &str) -> String {
-        self.wrap("31", text)
-    }
-
-    fn green(self, text: &str) -> String {
-        self.wrap("32", text)
-    }
-
-    fn yellow(self, text: &str) -> String {
-        self.wrap("33", text)
-    }
-
-    fn action(self, action: Action, text: &str) -> String {
-        match action {
-            Action::Create => self.green(text),
-            Action::Update => self.yellow(text),
-            Action::Delete => self.red(text),
+    fn of_mark(mark: Option<char>) -> Option<Colour> {
+        match mark {
+            Some('+') => Some(Colour::Green),
+            Some('-') => Some(Colour::Red),
+            Some('~' | '!') => Some(Colour::Yellow),
+            _ => None,
         }
     }
 
-    /// A line of a unified diff, coloured by its tag.
-    fn diff_line(self, line: &str) -> String {
-        match line.chars().next() {
-            Some('+') => self.green(line),
-            Some('-') => self.red(line),
-            _ => line.to_owned(),
+    fn row(self, row: &Row) -> String {
+        let indent = " ".repeat(row.indent);
+        let mark = row.mark.map(String::from).unwrap_or_default();
+        let marked = |text: &str| match Self::of_mark(row.mark) {
+            Some(colour) => self.colour(colour, text),
+            None => text.to_owned(),
+        };
+        match row.ink {
+            Ink::Plain => format!("{indent}{mark}{}", row.text),
+            Ink::Heading => self.wrap("1", &format!("{indent}{mark}{}", row.text)),
+            Ink::Alarm => self.colour(
+                Colour::Red,
+                &self.wrap("1", &format!("{indent}{mark}{}", row.text)),
+            ),
+            Ink::Whole(colour) => self.colour(colour, &format!("{indent}{mark}{}", row.text)),
+            Ink::Mark => format!("{indent}{}{}", marked(&mark), row.text),
+            Ink::Diff => format!("{indent}{}", marked(&format!("{mark}{}", row.text))),
         }
     }
 }

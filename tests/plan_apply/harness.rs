@@ -192,13 +192,29 @@ impl Workspace {
         }
     }
 
-    /// `plan STATE --format json`, which must succeed.
+    /// `plan STATE --format json`, which must succeed and match the schema
+    /// shipped for scripts.
     pub fn plan_json(&self, emu: &Emulator) -> Value {
         let state = self.state_arg();
-        jumpgate(emu, &["plan", &state, "--format", "json"])
+        let plan = jumpgate(emu, &["plan", &state, "--format", "json"])
             .expect_code(0)
-            .json()
+            .json();
+        assert_matches_plan_schema(&plan);
+        plan
     }
+}
+
+/// Fails unless `plan` validates against `schema/plan.schema.json`.
+#[track_caller]
+pub fn assert_matches_plan_schema(plan: &Value) {
+    let schema: Value = serde_json::from_str(include_str!("../../schema/plan.schema.json"))
+        .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(plan)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "the plan breaks its schema: {errors:#?}");
 }
 
 /// The mutating requests of the recording.

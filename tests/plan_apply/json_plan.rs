@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::harness::{JUMP, Workspace, jumpgate};
+use crate::harness::{JUMP, Workspace, assert_matches_plan_schema, jumpgate};
 use crate::support::emulator::Emulator;
 
 const BEFORE: &str = r#"
@@ -97,7 +97,8 @@ async fn the_json_plan_has_the_documented_shape() {
             .expect("the saved plan is JSON");
     assert_eq!(saved, plan, "--out saves what --format json prints");
 
-    assert_eq!(plan["format_version"], 2);
+    assert_eq!(plan["format_version"], 3);
+    assert_matches_plan_schema(&plan);
     assert_eq!(plan["jump_account"], JUMP);
     let changes = plan["changes"].as_array().expect("changes is a list");
     let mut addresses = BTreeSet::new();
