@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::hygiene::Hygiene;
-use crate::live::LiveState;
+use crate::live::{LiveState, StackInstanceStatus};
 use crate::model::derive::managed_groups;
 use crate::model::desired::DesiredState;
 use crate::model::expiry::End;
@@ -130,14 +130,11 @@ pub fn detect(
         }
     }
     for instance in &live.stack_instances {
-        let planned = plan
-            .changes
-            .iter()
-            .any(|c| c.kind == Kind::StackInstance && c.address.contains(&instance.account));
-        if instance.status != "CURRENT" && !planned {
-            let Ok(account) = AccountId::new(&instance.account) else {
-                continue;
-            };
+        let planned = plan.changes.iter().any(|c| {
+            c.kind == Kind::StackInstance && c.address.contains(instance.account.as_str())
+        });
+        if instance.status != StackInstanceStatus::Current && !planned {
+            let account = instance.account.clone();
             items.push(DriftItem {
                 kind: Kind::StackInstance,
                 address: format!(

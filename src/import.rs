@@ -79,7 +79,7 @@ pub fn import(input: &ImportInput) -> Imported {
     let region = input.region.as_str();
 
     // Accounts: the StackSet's targets, and any account a project group names.
-    let stack_set = live.stack_set.as_ref().filter(|s| s.status != "DELETED");
+    let stack_set = live.live_stack_set();
     let mut instance_accounts = BTreeSet::new();
     if stack_set.is_some() {
         for instance in &live.stack_instances {
@@ -90,12 +90,7 @@ pub fn import(input: &ImportInput) -> Imported {
                 ));
                 continue;
             }
-            match AccountId::new(&instance.account) {
-                Ok(id) => {
-                    instance_accounts.insert(id);
-                }
-                Err(err) => notes.push(format!("skipped a stack instance: {err}")),
-            }
+            instance_accounts.insert(instance.account.clone());
         }
     }
     let jump_is_target =
@@ -191,7 +186,7 @@ pub fn import(input: &ImportInput) -> Imported {
     }
 
     if let Some(org) = &live.organization
-        && org.management_account == jump
+        && org.management_account.as_str() == jump
     {
         text.push_str(
             "\n// The jump account manages an AWS organization: accounts can be created from\n\
@@ -461,7 +456,7 @@ fn outside_the_pattern(
 /// The roles of the StackSet template, or the defaults (and `false`) when
 /// there is no StackSet or its template declares none.
 fn roles(live: &LiveState, notes: &mut Vec<String>) -> (BTreeMap<RoleKey, RoleDef>, bool) {
-    let Some(set) = live.stack_set.as_ref().filter(|s| s.status != "DELETED") else {
+    let Some(set) = live.live_stack_set() else {
         return (RoleDef::defaults(), false);
     };
     let mut roles = BTreeMap::new();
@@ -688,7 +683,7 @@ fn account_names(live: &LiveState, ids: &BTreeSet<AccountId>) -> BTreeMap<Accoun
         let from_org = live
             .organization
             .as_ref()
-            .and_then(|o| o.accounts.iter().find(|a| a.id == id.as_str()))
+            .and_then(|o| o.accounts.iter().find(|a| a.id == *id))
             .and_then(|a| usable_name(&a.name));
         let name = match from_org {
             Some(name) if !taken.contains(&name.as_str().to_lowercase()) => name,
@@ -927,13 +922,13 @@ user "carol"
         let desired = state(ESTATE);
         let mut live = converge(&desired, LiveState::default());
         let account = |id: &str, name: &str| OrgAccount {
-            id: id.into(),
+            id: AccountId::new(id).unwrap(),
             name: name.into(),
             email: format!("{id}@example.com"),
             status: "ACTIVE".into(),
         };
         live.organization = Some(LiveOrganization {
-            management_account: "111111111111".into(),
+            management_account: AccountId::new("111111111111").unwrap(),
             accounts: vec![
                 account("111111111111", "Management"),
                 account("222222222222", "Payments Prod"),

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::model::derive::{GroupSpec, role_name};
-use crate::model::names::AccountId;
+use crate::model::names::{AccountId, Partition, RoleArn};
 
 /// The inline policy jumpgate puts on each managed group.
 pub const GROUP_POLICY_NAME: &str = "assume-role";
@@ -50,8 +50,10 @@ pub fn group_policy(group: &GroupSpec) -> Option<Value> {
     }))
 }
 
+/// A role's ARN as the file's policies name it: desired states are in the
+/// `aws` partition (`Region` refuses the others).
 pub fn role_arn(account: &AccountId, role: &str) -> String {
-    format!("arn:aws:iam::{account}:role/{role}")
+    RoleArn::new(Partition::Aws, account, role).to_string()
 }
 
 /// The size AWS counts against its limits: the document without whitespace

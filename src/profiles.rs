@@ -16,6 +16,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::access;
 use crate::model::desired::DesiredState;
+use crate::model::names::{Partition, mfa_device_arn};
 
 /// The first line of the block `--write` owns in a config file.
 pub const BEGIN_MARKER: &str = "# >>> jumpgate";
@@ -190,7 +191,7 @@ pub fn render_aws_config(
     with_source_profile: bool,
 ) -> Result<String, ProfilesError> {
     let user = set.user.as_deref().ok_or(ProfilesError::UserRequired)?;
-    let mfa_serial = format!("arn:aws:iam::{}:mfa/{user}", set.jump_id);
+    let mfa_serial = mfa_device_arn(Partition::of(&set.region), &set.jump_id, user);
     let mut out = String::new();
     let _ = writeln!(
         out,

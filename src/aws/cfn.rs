@@ -11,7 +11,11 @@ use aws_sdk_cloudformation::types::{
 use serde_json::Value;
 
 use super::{Aws, AwsError, InstanceFailure};
-use crate::live::{LiveStack, LiveStackInstance, LiveStackSet, OWNER_TAG_KEY, OWNER_TAG_VALUE};
+use crate::live::{
+    LiveStack, LiveStackInstance, LiveStackSet, OWNER_TAG_KEY, OWNER_TAG_VALUE,
+    StackInstanceStatus, StackSetStatus, StackStatus,
+};
+use crate::model::names::{AccountId, RoleArn};
 use crate::plan::Operation;
 use crate::templates::{ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME};
 
@@ -81,11 +85,8 @@ impl Aws {
         let Some(stack) = out.stacks().first() else {
             return Ok(None);
         };
-        let status = stack
-            .stack_status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
-        if status == "DELETE_COMPLETE" {
+        let status = StackStatus::from(stack.stack_status().map_or("", |s| s.as_str()));
+        if status == StackStatus::DeleteComplete {
             return Ok(None);
         }
         let template = {
@@ -136,11 +137,8 @@ impl Aws {
         let Some(set) = out.stack_set() else {
             return Ok(None);
         };
-        let status = set
-            .status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
-        if status == "DELETED" {
+        let status = StackSetStatus::from(set.status().map_or("", |s| s.as_str()));
+        if status == StackSetStatus::Deleted {
             return Ok(None);
         }
         let live_set = LiveStackSet {
@@ -171,17 +169,14 @@ impl Aws {
                 .await
                 .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
             // StackId is left out: the emulator invents a new one per call.
-            instances.extend(page.summaries().iter().map(|s| {
-                LiveStackInstance {
-                    account: s.account().unwrap_or_default().to_owned(),
-                    region: s.region().unwrap_or_default().to_owned(),
-                    status: s
-                        .status()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                    status_reason: s.status_reason().map(str::to_owned),
-                }
-            }));
+            for summary in page.summaries() {
+                instances.push(LiveStackInstance {
+                    account: super::account_id("ListStackInstances", summary.account())?,
+                    region: summary.region().unwrap_or_default().to_owned(),
+                    status: StackInstanceStatus::from(summary.status().map_or("", |s| s.as_str())),
+                    status_reason: summary.status_reason().map(str::to_owned),
+                });
+            }
             match page.next_token() {
                 Some(next) => token = Some(next.to_owned()),
                 None => break,
@@ -240,7 +235,8 @@ impl Aws {
     pub(super) async fn call_cloudformation(&self, operation: &Operation) -> Result<(), AwsError> {
         let cfn = &self.cfn;
         let jump = self.caller_account_for_roles().await?;
-        let administration_role = format!("arn:aws:iam::{jump}:role/{ADMINISTRATION_ROLE_NAME}");
+        let administration_role =
+            RoleArn::new(self.partition(), &jump, ADMINISTRATION_ROLE_NAME).to_string();
         match operation {
             Operation::CreateStack {
                 stack,
@@ -496,9 +492,9 @@ impl Aws {
         Ok(())
     }
 
-    async fn caller_account_for_roles(&self) -> Result<String, AwsError> {
+    async fn caller_account_for_roles(&self) -> Result<AccountId, AwsError> {
         use super::ReadEstate;
-        Ok(self.caller().await?.account)
+        super::account_id("GetCallerIdentity", Some(&self.caller().await?.account))
     }
 
     /// Polls until the stack is gone (DeleteStack is asynchronous).
@@ -506,10 +502,10 @@ impl Aws {
         loop {
             match self.read_stack(name).await? {
                 None => return Ok(()),
-                Some(stack) if stack.status == "DELETE_FAILED" => {
+                Some(stack) if stack.status == StackStatus::DeleteFailed => {
                     return Err(AwsError::Operation {
                         what: format!("deleting stack {name}"),
-                        status: stack.status,
+                        status: stack.status.to_string(),
                         reason: "see the stack's events".into(),
                     });
                 }
@@ -534,9 +530,7 @@ impl Aws {
                 let stack = out.stacks().first().cloned();
                 stack.map(|s| {
                     (
-                        s.stack_status()
-                            .map(|s| s.as_str().to_owned())
-                            .unwrap_or_default(),
+                        StackStatus::from(s.stack_status().map_or("", |s| s.as_str())),
                         s.stack_status_reason().map(str::to_owned),
                     )
                 })
@@ -548,16 +542,16 @@ impl Aws {
                     reason: "the stack disappeared while waiting for it".into(),
                 });
             };
-            if status.ends_with("_IN_PROGRESS") {
+            if status.is_in_progress() {
                 tokio::time::sleep(self.poll_interval).await;
                 continue;
             }
-            if status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE" {
+            if status.is_settled() {
                 return Ok(());
             }
             return Err(AwsError::Operation {
                 what: format!("stack {name}"),
-                status,
+                status: status.to_string(),
                 reason: reason.unwrap_or_else(|| "see the stack's events".into()),
             });
         }

@@ -23,6 +23,7 @@ use crate::model::expiry::End;
 use crate::model::names::{AccountId, NameError, Region};
 
 pub use accounts::{BootstrapHint, resolve_account_ids};
+pub use build::{StackNeed, stack_need};
 
 /// The plan that makes `live` what `desired` says, with the changes that
 /// `until` dates call for labelled as such.
