@@ -23,7 +23,7 @@ use crate::model::derive::{group_name, role_name, targets};
 use crate::model::desired::DesiredState;
 use crate::model::expiry::show;
 use crate::model::names::{AccountId, RoleArn};
-use crate::policy::role_arn;
+use crate::policy::{one_or_many, role_arn, statements};
 
 mod impact;
 
@@ -428,7 +428,7 @@ fn source_reach(documents: &[&Value], candidates: &[String]) -> SourceReach {
         }
         match statement.get("Effect").and_then(Value::as_str) {
             Some("Allow") => {
-                let resources = list(statement.get("Resource"));
+                let resources = one_or_many(statement.get("Resource"));
                 let literal = resources
                     .iter()
                     .filter_map(|r| r.as_str())
@@ -580,30 +580,17 @@ fn group_documents<'a>(group: &'a LiveGroup, by_arn: &BTreeMap<&str, &'a Value>)
         .collect()
 }
 
-fn statements(document: &Value) -> Vec<&Value> {
-    match document.get("Statement") {
-        Some(Value::Array(list)) => list.iter().collect(),
-        Some(single @ Value::Object(_)) => vec![single],
-        _ => Vec::new(),
-    }
-}
-
-fn list(value: Option<&Value>) -> Vec<&Value> {
-    match value {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(other) => vec![other],
-        None => Vec::new(),
-    }
-}
-
 fn any_matches(patterns: Option<&Value>, value: &str, case_insensitive: bool) -> bool {
-    list(patterns).iter().filter_map(|p| p.as_str()).any(|p| {
-        if case_insensitive {
-            glob(&p.to_ascii_lowercase(), &value.to_ascii_lowercase())
-        } else {
-            glob(p, value)
-        }
-    })
+    one_or_many(patterns)
+        .iter()
+        .filter_map(|p| p.as_str())
+        .any(|p| {
+            if case_insensitive {
+                glob(&p.to_ascii_lowercase(), &value.to_ascii_lowercase())
+            } else {
+                glob(p, value)
+            }
+        })
 }
 
 /// Whether the statement covers `sts:AssumeRole` (Action or NotAction; IAM

@@ -29,6 +29,7 @@ use crate::live::simulate::{self, Jump};
 use crate::model::desired::DesiredState;
 use crate::model::names::Partition;
 use crate::plan::{Change, Operation, Stage};
+use crate::policy::one_or_many;
 
 /// Whether something is gained or lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -353,7 +354,7 @@ fn enforces_mfa(statement: &Value) -> bool {
             && block.as_object().is_some_and(|keys| {
                 keys.iter().any(|(key, value)| {
                     key.eq_ignore_ascii_case("aws:MultiFactorAuthPresent")
-                        && super::list(Some(value))
+                        && one_or_many(Some(value))
                             .iter()
                             .any(|v| v.as_str() == Some("false") || v.as_bool() == Some(false))
                 })

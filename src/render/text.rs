@@ -11,7 +11,7 @@ use super::{
     access_lines, account_heading, by_account, summary_line,
 };
 use crate::plan::{Action, Change, Kind, Plan, Reason};
-use crate::policy::statement_diff;
+use crate::policy::{sort_keys, statement_diff};
 
 /// Indentation of the details under a change line.
 const DETAIL: &str = "      ";
@@ -209,7 +209,7 @@ fn compact(value: Option<&Value>) -> String {
 /// with a little context, hunks separated by `...`.
 fn json_diff(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
     let pretty = |v: Option<&Value>| {
-        v.map(|v| serde_json::to_string_pretty(&sorted(v)).unwrap_or_default() + "\n")
+        v.map(|v| serde_json::to_string_pretty(&sort_keys(v)).unwrap_or_default() + "\n")
             .unwrap_or_default()
     };
     let (old, new) = (pretty(before), pretty(after));
@@ -227,24 +227,6 @@ fn json_diff(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
         }
     }
     lines
-}
-
-/// A copy with object keys sorted, so that key order never shows as a change.
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by_key(|(k, _)| *k);
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), sorted(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
 }
 
 /// ANSI colours when asked for, the plain text otherwise.
