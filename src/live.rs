@@ -211,3 +211,31 @@ impl LiveState {
         hex::encode(Sha256::digest(bytes))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_is_active_inactive_or_outside() {
+        let id = |text: &str| AccountId::new(text).unwrap();
+        let account = |text: &str, status: &str| OrgAccount {
+            id: id(text),
+            name: text.into(),
+            email: format!("{text}@example.com"),
+            status: status.into(),
+        };
+        let org = LiveOrganization {
+            management_account: id("111111111111"),
+            accounts: vec![
+                account("111111111111", "ACTIVE"),
+                account("222222222222", "SUSPENDED"),
+                account("333333333333", "PENDING_CLOSURE"),
+            ],
+        };
+        assert_eq!(org.membership(&id("111111111111")), Membership::Active);
+        assert_eq!(org.membership(&id("222222222222")), Membership::Inactive);
+        assert_eq!(org.membership(&id("333333333333")), Membership::Inactive);
+        assert_eq!(org.membership(&id("444444444444")), Membership::Outside);
+    }
+}

@@ -482,3 +482,95 @@ pub fn apply_all<'a>(
         let _ = apply(live, operation, jump);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jump_account() -> AccountId {
+        AccountId::new("111111111111").unwrap()
+    }
+
+    fn run(live: &mut LiveState, operation: Operation) -> Result<(), &'static str> {
+        let account = jump_account();
+        let jump = Jump {
+            account: &account,
+            partition: Partition::Aws,
+        };
+        apply(live, &operation, jump).map_err(|refusal| refusal.code)
+    }
+
+    #[test]
+    fn what_aws_refuses_changes_nothing() {
+        let mut live = LiveState::default();
+        let user = |name: &str| Operation::CreateUser {
+            user: name.into(),
+            tags: Default::default(),
+        };
+        run(&mut live, user("alice")).unwrap();
+        assert_eq!(run(&mut live, user("ALICE")), Err("EntityAlreadyExists"));
+        run(
+            &mut live,
+            Operation::CreateGroup {
+                group: "g".into(),
+                path: "/jumpgate/".into(),
+            },
+        )
+        .unwrap();
+        let join = Operation::AddUserToGroup {
+            user: "alice".into(),
+            group: "g".into(),
+        };
+        run(&mut live, join).unwrap();
+        let before = live.clone();
+        let delete_user = Operation::DeleteUser {
+            user: "alice".into(),
+        };
+        let delete_group = Operation::DeleteGroup { group: "g".into() };
+        assert_eq!(run(&mut live, delete_user.clone()), Err("DeleteConflict"));
+        assert_eq!(run(&mut live, delete_group.clone()), Err("DeleteConflict"));
+        assert_eq!(live, before);
+        run(
+            &mut live,
+            Operation::RemoveUserFromGroup {
+                user: "alice".into(),
+                group: "g".into(),
+            },
+        )
+        .unwrap();
+        run(&mut live, delete_user).unwrap();
+        run(&mut live, delete_group).unwrap();
+        assert!(live.users.is_empty() && live.groups.is_empty());
+    }
+
+    #[test]
+    fn policies_get_their_arn_and_aws_numbered_versions() {
+        let mut live = LiveState::default();
+        run(
+            &mut live,
+            Operation::CreatePolicy {
+                name: "p".into(),
+                path: "/jumpgate/".into(),
+                document: serde_json::json!({}),
+            },
+        )
+        .unwrap();
+        let arn = "arn:aws:iam::111111111111:policy/jumpgate/p".to_owned();
+        assert_eq!(live.policies["p"].arn, arn);
+        for _ in 0..4 {
+            let next = Operation::CreatePolicyVersion {
+                policy_arn: arn.clone(),
+                document: serde_json::json!({}),
+                delete_version: None,
+            };
+            run(&mut live, next).unwrap();
+        }
+        assert_eq!(live.policies["p"].default_version, "v5");
+        let sixth = Operation::CreatePolicyVersion {
+            policy_arn: arn.clone(),
+            document: serde_json::json!({}),
+            delete_version: None,
+        };
+        assert_eq!(run(&mut live, sixth), Err("LimitExceeded"));
+    }
+}

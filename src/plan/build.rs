@@ -1194,3 +1194,52 @@ fn rename_references(value: &mut Value, renames: &BTreeMap<String, String>) {
 fn policy_name_of(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn live(status: &str, template: Value) -> LiveStack {
+        LiveStack {
+            name: "s".into(),
+            status: status.into(),
+            template,
+            parameters: BTreeMap::new(),
+        }
+    }
+
+    /// The decision `plan` and `bootstrap` share, status by status.
+    #[test]
+    fn a_stack_is_created_replaced_updated_left_or_reported_by_its_status() {
+        let wanted = json!({"Resources": {}});
+        let need = |stack: Option<LiveStack>| {
+            let calls = match stack_need("s", stack.as_ref(), &wanted, &BTreeMap::new()) {
+                StackNeed::UpToDate => vec!["up to date".to_owned()],
+                StackNeed::Stuck(status) => vec![format!("stuck in {status}")],
+                StackNeed::Change { action, operations } => std::iter::once(format!("{action:?}"))
+                    .chain(operations.iter().map(Operation::name))
+                    .collect(),
+            };
+            calls.join(" ")
+        };
+        assert_eq!(need(None), "Create CreateStack");
+        assert_eq!(
+            need(Some(live("ROLLBACK_COMPLETE", json!({})))),
+            "Update DeleteStack CreateStack"
+        );
+        assert_eq!(
+            need(Some(live("UPDATE_ROLLBACK_FAILED", json!({})))),
+            "stuck in UPDATE_ROLLBACK_FAILED"
+        );
+        assert_eq!(
+            need(Some(live("UPDATE_ROLLBACK_COMPLETE", json!({})))),
+            "Update UpdateStack"
+        );
+        assert_eq!(
+            need(Some(live("CREATE_COMPLETE", wanted.clone()))),
+            "up to date"
+        );
+    }
+}
