@@ -7,7 +7,8 @@ use super::{Action, Kind, Operation, Plan, Stage, build};
 use crate::lang::{self, Sources};
 use crate::live::simulate::{self, Jump};
 use crate::live::{
-    LiveGroup, LiveOrganization, LiveStackInstance, LiveState, LiveUser, OrgAccount, UserDependents,
+    AccountStatus, LiveGroup, LiveOrganization, LiveStackInstance, LiveState, LiveUser, OrgAccount,
+    StackInstanceStatus, StackSetStatus, StackStatus, UserDependents,
 };
 use crate::model::desired::DesiredState;
 use crate::model::names::{AccountId, Partition};
@@ -566,7 +567,7 @@ fn a_missing_stack_set_hides_stale_instances() {
     // Instances listed for a stack set that is gone are not deleted twice.
     let desired = state(ESTATE);
     let mut live = converge(&desired, LiveState::default());
-    live.stack_set.as_mut().unwrap().status = "DELETED".into();
+    live.stack_set.as_mut().unwrap().status = StackSetStatus::Deleted;
     let plan = build(&desired, &live);
     assert!(plan.changes.iter().all(|c| c.action == Action::Create));
     assert_eq!(
@@ -665,7 +666,7 @@ fn organization_with(accounts: &[(&str, &str)]) -> LiveOrganization {
                 id: AccountId::new(id).unwrap(),
                 name: (*email).into(),
                 email: (*email).into(),
-                status: "ACTIVE".into(),
+                status: AccountStatus::Active,
             })
             .collect(),
     }
@@ -767,7 +768,7 @@ fn a_stack_whose_creation_failed_is_deleted_and_created_again() {
             ..LiveState::default()
         },
     );
-    live.stacks.get_mut("stackset-admin-role").unwrap().status = "ROLLBACK_COMPLETE".into();
+    live.stacks.get_mut("stackset-admin-role").unwrap().status = StackStatus::RollbackComplete;
     let plan = build(&desired, &live);
     let change = plan
         .changes
@@ -798,7 +799,7 @@ fn an_instance_left_outdated_by_a_failure_is_deployed_again_until_current() {
     let desired = state(ONE_MEMBER);
     let mut live = converge(&desired, LiveState::default());
     let failed = instance_in(&mut live, "222222222222");
-    failed.status = "OUTDATED".into();
+    failed.status = StackInstanceStatus::Outdated;
     failed.status_reason = Some(
         "Account 222222222222 should have 'AWSCloudFormationStackSetExecutionRole' role".into(),
     );
@@ -833,7 +834,7 @@ fn an_instance_left_outdated_by_a_failure_is_deployed_again_until_current() {
 fn an_update_of_the_stack_set_repairs_outdated_instances_without_a_second_operation() {
     let desired = state(ONE_MEMBER);
     let mut live = converge(&desired, LiveState::default());
-    instance_in(&mut live, "222222222222").status = "OUTDATED".into();
+    instance_in(&mut live, "222222222222").status = StackInstanceStatus::Outdated;
     live.stack_set.as_mut().unwrap().template = json!({"Resources": {}});
     let plan = build(&desired, &live);
     let calls: Vec<String> = plan
@@ -848,7 +849,7 @@ fn an_update_of_the_stack_set_repairs_outdated_instances_without_a_second_operat
 fn an_inoperable_instance_is_reported_with_what_to_do_not_updated() {
     let desired = state(ONE_MEMBER);
     let mut live = converge(&desired, LiveState::default());
-    instance_in(&mut live, "222222222222").status = "INOPERABLE".into();
+    instance_in(&mut live, "222222222222").status = StackInstanceStatus::Inoperable;
     let plan = build(&desired, &live);
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
     assert!(
