@@ -156,32 +156,34 @@ impl Aws {
                 })
                 .collect(),
         };
-        let mut instances = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let _permit = self.permit().await;
-            let page = self
-                .cfn
-                .list_stack_instances()
-                .stack_set_name(name)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
-            // StackId is left out: the emulator invents a new one per call.
-            for summary in page.summaries() {
-                instances.push(LiveStackInstance {
+        let summaries = self
+            .all_pages(|token| async move {
+                let page = self
+                    .cfn
+                    .list_stack_instances()
+                    .stack_set_name(name)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
+                Ok((
+                    page.summaries().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            })
+            .await?;
+        // StackId is left out: the emulator invents a new one per call.
+        let mut instances = summaries
+            .iter()
+            .map(|summary| {
+                Ok(LiveStackInstance {
                     account: super::account_id("ListStackInstances", summary.account())?,
                     region: summary.region().unwrap_or_default().to_owned(),
                     status: StackInstanceStatus::from(summary.status().map_or("", |s| s.as_str())),
                     status_reason: summary.status_reason().map(str::to_owned),
-                });
-            }
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+                })
+            })
+            .collect::<Result<Vec<_>, AwsError>>()?;
         instances.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
         Ok(Some((live_set, instances)))
     }
@@ -198,35 +200,33 @@ impl Aws {
                 .map_err(|e| AwsError::from_sdk("DetectStackSetDrift", e))
         })
         .await?;
-        let mut drifted = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let _permit = self.permit().await;
-            let page = self
-                .cfn
-                .list_stack_instances()
-                .stack_set_name(name)
-                .filters(
-                    StackInstanceFilter::builder()
-                        .name(StackInstanceFilterName::DriftStatus)
-                        .values("DRIFTED")
-                        .build(),
-                )
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
-            drifted.extend(
-                page.summaries()
-                    .iter()
-                    .filter(|s| s.drift_status().is_some_and(|d| d.as_str() == "DRIFTED"))
-                    .filter_map(|s| s.account().map(str::to_owned)),
-            );
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+        let summaries = self
+            .all_pages(|token| async move {
+                let page = self
+                    .cfn
+                    .list_stack_instances()
+                    .stack_set_name(name)
+                    .filters(
+                        StackInstanceFilter::builder()
+                            .name(StackInstanceFilterName::DriftStatus)
+                            .values("DRIFTED")
+                            .build(),
+                    )
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
+                Ok((
+                    page.summaries().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            })
+            .await?;
+        let mut drifted: Vec<String> = summaries
+            .iter()
+            .filter(|s| s.drift_status().is_some_and(|d| d.as_str() == "DRIFTED"))
+            .filter_map(|s| s.account().map(str::to_owned))
+            .collect();
         drifted.sort();
         drifted.dedup();
         Ok(drifted)
@@ -458,35 +458,31 @@ impl Aws {
     /// Waits for every operation of the StackSet still running; their
     /// outcome is for the next plan to see in the instances' status.
     async fn wait_for_running_operations(&self, stack_set: &str) -> Result<(), AwsError> {
-        let mut token: Option<String> = None;
-        let mut running = Vec::new();
-        loop {
-            let page = {
-                let _permit = self.permit().await;
-                self.cfn
+        let operations = self
+            .all_pages(|token| async move {
+                let page = self
+                    .cfn
                     .list_stack_set_operations()
                     .stack_set_name(stack_set)
-                    .set_next_token(token.take())
+                    .set_next_token(token)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ListStackSetOperations", e))?
-            };
-            running.extend(
-                page.summaries()
-                    .iter()
-                    .filter(|o| o.status().is_some_and(is_pending))
-                    .filter_map(|o| o.operation_id().map(str::to_owned)),
-            );
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+                    .map_err(|e| AwsError::from_sdk("ListStackSetOperations", e))?;
+                Ok((
+                    page.summaries().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            })
+            .await?;
+        let running = operations
+            .iter()
+            .filter(|o| o.status().is_some_and(is_pending))
+            .filter_map(|o| o.operation_id());
         for operation_id in running {
             tracing::warn!(
                 "another operation on StackSet {stack_set} is running ({operation_id}); waiting for it to end"
             );
-            self.poll_stack_set_operation(stack_set, &operation_id)
+            self.poll_stack_set_operation(stack_set, operation_id)
                 .await?;
         }
         Ok(())
@@ -650,36 +646,33 @@ impl Aws {
         stack_set: &str,
         operation_id: &str,
     ) -> Result<Vec<InstanceFailure>, AwsError> {
-        let mut failures = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = {
-                let _permit = self.permit().await;
-                self.cfn
+        let results = self
+            .all_pages(|token| async move {
+                let page = self
+                    .cfn
                     .list_stack_set_operation_results()
                     .stack_set_name(stack_set)
                     .operation_id(operation_id)
-                    .set_next_token(token.take())
+                    .set_next_token(token)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ListStackSetOperationResults", e))?
-            };
-            failures.extend(
-                page.summaries()
-                    .iter()
-                    .filter(|s| s.status().is_some_and(|st| st.as_str() != "SUCCEEDED"))
-                    .map(|s| InstanceFailure {
-                        account: s.account().unwrap_or("?").to_owned(),
-                        region: s.region().unwrap_or("?").to_owned(),
-                        status: s.status().map_or("?", |st| st.as_str()).to_owned(),
-                        reason: s.status_reason().unwrap_or("no reason given").to_owned(),
-                    }),
-            );
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+                    .map_err(|e| AwsError::from_sdk("ListStackSetOperationResults", e))?;
+                Ok((
+                    page.summaries().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            })
+            .await?;
+        let failures = results
+            .iter()
+            .filter(|s| s.status().is_some_and(|st| st.as_str() != "SUCCEEDED"))
+            .map(|s| InstanceFailure {
+                account: s.account().unwrap_or("?").to_owned(),
+                region: s.region().unwrap_or("?").to_owned(),
+                status: s.status().map_or("?", |st| st.as_str()).to_owned(),
+                reason: s.status_reason().unwrap_or("no reason given").to_owned(),
+            })
+            .collect();
         Ok(failures)
     }
 }

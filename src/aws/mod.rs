@@ -369,6 +369,30 @@ impl Aws {
             .await
             .expect("the semaphore is never closed")
     }
+
+    /// Every item of a paginated list call, following `NextToken` by hand
+    /// (CloudFormation's and Organizations' list calls used here have no
+    /// item paginator). `page` sends the call with the token given and
+    /// returns its items and the next token; each page holds a permit.
+    async fn all_pages<T, F, Fut>(&self, mut page: F) -> Result<Vec<T>, AwsError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
+    {
+        let mut items = Vec::new();
+        let mut token = None;
+        loop {
+            let (found, next) = {
+                let _permit = self.permit().await;
+                page(token.take()).await?
+            };
+            items.extend(found);
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
 }
 
 /// An account id AWS returned, checked: every other module holds

@@ -43,31 +43,32 @@ impl Aws {
         let Some(organization) = organization else {
             return Ok(None);
         };
-        let mut accounts = Vec::new();
-        let mut token: Option<String> = None;
-        // ListAccounts has no item paginator: follow the tokens by hand.
-        loop {
-            let _permit = self.permit().await;
-            let page = self
-                .org
-                .list_accounts()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListAccounts", e))?;
-            for account in page.accounts() {
-                accounts.push(OrgAccount {
+        let listed = self
+            .all_pages(|token| async move {
+                let page = self
+                    .org
+                    .list_accounts()
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ListAccounts", e))?;
+                Ok((
+                    page.accounts().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            })
+            .await?;
+        let mut accounts = listed
+            .iter()
+            .map(|account| {
+                Ok(OrgAccount {
                     id: super::account_id("ListAccounts", account.id())?,
                     name: account.name().unwrap_or_default().to_owned(),
                     email: account.email().unwrap_or_default().to_owned(),
                     status: AccountStatus::from(account.status().map_or("", |s| s.as_str())),
-                });
-            }
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+                })
+            })
+            .collect::<Result<Vec<_>, AwsError>>()?;
         accounts.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Some(LiveOrganization {
             management_account: super::account_id(
