@@ -15,7 +15,7 @@ use crate::live::{
     LiveStack, LiveStackInstance, LiveStackSet, OWNER_TAG_KEY, OWNER_TAG_VALUE,
     StackInstanceStatus, StackSetStatus, StackStatus,
 };
-use crate::model::names::{AccountId, RoleArn};
+use crate::model::names::RoleArn;
 use crate::plan::Operation;
 use crate::templates::{ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME};
 
@@ -234,7 +234,7 @@ impl Aws {
 
     pub(super) async fn call_cloudformation(&self, operation: &Operation) -> Result<(), AwsError> {
         let cfn = &self.cfn;
-        let jump = self.caller_account_for_roles().await?;
+        let jump = self.account().await?;
         let administration_role =
             RoleArn::new(self.partition(), &jump, ADMINISTRATION_ROLE_NAME).to_string();
         match operation {
@@ -486,11 +486,6 @@ impl Aws {
                 .await?;
         }
         Ok(())
-    }
-
-    async fn caller_account_for_roles(&self) -> Result<AccountId, AwsError> {
-        use super::ReadEstate;
-        super::account_id("GetCallerIdentity", Some(&self.caller().await?.account))
     }
 
     /// Polls until the stack is gone (DeleteStack is asynchronous).

@@ -307,7 +307,7 @@ impl Aws {
     }
 
     async fn lock_arn(&self) -> Result<PolicyArn, AwsError> {
-        let account = super::account_id("GetCallerIdentity", Some(&self.account().await?))?;
+        let account = self.account().await?;
         Ok(PolicyArn::customer(
             self.partition(),
             &account,
@@ -316,8 +316,9 @@ impl Aws {
         ))
     }
 
-    async fn account(&self) -> Result<String, AwsError> {
-        Ok(self.caller().await?.account)
+    /// The caller's account.
+    pub(super) async fn account(&self) -> Result<AccountId, AwsError> {
+        super::account_id("GetCallerIdentity", Some(&self.caller().await?.account))
     }
 
     /// Whether a role of this name exists in the account.
@@ -328,14 +329,14 @@ impl Aws {
     }
 
     /// The account, for a caller that already holds a permit.
-    async fn account_unbounded(&self) -> Result<String, AwsError> {
+    async fn account_unbounded(&self) -> Result<AccountId, AwsError> {
         let out = self
             .sts
             .get_caller_identity()
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
-        Ok(out.account().unwrap_or_default().to_owned())
+        super::account_id("GetCallerIdentity", out.account())
     }
 }
 
@@ -654,8 +655,7 @@ impl Aws {
                 path,
                 document,
             } => {
-                let account =
-                    super::account_id("GetCallerIdentity", Some(&self.account_unbounded().await?))?;
+                let account = self.account_unbounded().await?;
                 let arn = PolicyArn::customer(self.partition(), &account, path, name);
                 self.create_settled(
                     "CreatePolicy",
