@@ -115,7 +115,7 @@ fn matching_live(desired: &DesiredState) -> LiveState {
     live.stack_instances = targets(desired)
         .into_iter()
         .map(|t| LiveStackInstance {
-            account: t.id.to_string(),
+            account: t.id,
             region: region.clone(),
             status: "CURRENT".into(),
             status_reason: None,

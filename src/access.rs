@@ -21,11 +21,12 @@ use crate::live::{LiveGroup, LiveState, LiveUser};
 use crate::model::derive::{group_name, role_name, targets};
 use crate::model::desired::DesiredState;
 use crate::model::expiry::show;
-use crate::policy::role_arn;
+use crate::model::names::{AccountId, RoleArn};
+use crate::policy::{one_or_many, role_arn, statements};
 
 mod impact;
 
-pub use impact::{AccessChange, AccessChanges, Direction, MfaChange, impact, play, role_names};
+pub use impact::{AccessChange, AccessChanges, Direction, MfaChange, impact, role_names};
 
 const ASSUME_ROLE: &str = "sts:AssumeRole";
 
@@ -147,17 +148,21 @@ impl Catalogue {
     /// template declares, so a plan that removes them can name what goes.
     fn add_live_targets(&mut self, live: &LiveState) {
         for instance in &live.stack_instances {
-            if self.accounts.iter().any(|a| a.id == instance.account) {
+            if self
+                .accounts
+                .iter()
+                .any(|a| a.id == instance.account.as_str())
+            {
                 continue;
             }
             let name = live
                 .organization
                 .as_ref()
                 .and_then(|o| o.accounts.iter().find(|a| a.id == instance.account))
-                .map_or_else(|| instance.account.clone(), |a| a.name.clone());
+                .map_or_else(|| instance.account.to_string(), |a| a.name.clone());
             self.accounts.push(AccountColumn {
                 name,
-                id: instance.account.clone(),
+                id: instance.account.to_string(),
             });
         }
         let live_roles = live
@@ -178,7 +183,10 @@ impl Catalogue {
         for account in &self.accounts {
             for role in &self.roles {
                 let name = format!("role-{role}");
-                arns.push((role_arn_str(&account.id, &name), account, role.clone()));
+                let Ok(id) = AccountId::new(&account.id) else {
+                    continue;
+                };
+                arns.push((role_arn(&id, &name), account, role.clone()));
             }
         }
         arns
@@ -200,7 +208,9 @@ impl Catalogue {
 
     /// The grant for a role ARN, named as the file names things where it can.
     fn grant(&self, user: &str, arn: &str, group: &str) -> Option<Grant> {
-        let (account_id, role_name) = parse_role_arn(arn)?;
+        let parsed = parse_role_arn(arn)?;
+        let account_id = parsed.account.as_str();
+        let role_name = parsed.name();
         let account = self
             .accounts
             .iter()
@@ -273,19 +283,9 @@ impl Catalogue {
     }
 }
 
-fn role_arn_str(account_id: &str, role: &str) -> String {
-    format!("arn:aws:iam::{account_id}:role/{role}")
-}
-
-/// `arn:aws:iam::<12 digits>:role/<path/>name` → (account id, role name).
-fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (account, resource) = rest.split_once(':')?;
-    let path = resource.strip_prefix("role/")?;
-    let name = path.rsplit('/').next()?;
-    let literal = |s: &str| !s.is_empty() && !s.contains(['*', '?']);
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && literal(name))
-        .then_some((account, name))
+/// A role ARN naming one role (no wildcard in its name).
+fn parse_role_arn(arn: &str) -> Option<RoleArn> {
+    RoleArn::parse(arn).filter(|arn| !arn.name().contains(['*', '?']))
 }
 
 /// What the file grants: each `access` line through its group, in every
@@ -424,7 +424,7 @@ fn source_reach(documents: &[&Value], candidates: &[String]) -> SourceReach {
         }
         match statement.get("Effect").and_then(Value::as_str) {
             Some("Allow") => {
-                let resources = list(statement.get("Resource"));
+                let resources = one_or_many(statement.get("Resource"));
                 let literal = resources
                     .iter()
                     .filter_map(|r| r.as_str())
@@ -576,30 +576,17 @@ fn group_documents<'a>(group: &'a LiveGroup, by_arn: &BTreeMap<&str, &'a Value>)
         .collect()
 }
 
-fn statements(document: &Value) -> Vec<&Value> {
-    match document.get("Statement") {
-        Some(Value::Array(list)) => list.iter().collect(),
-        Some(single @ Value::Object(_)) => vec![single],
-        _ => Vec::new(),
-    }
-}
-
-fn list(value: Option<&Value>) -> Vec<&Value> {
-    match value {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(other) => vec![other],
-        None => Vec::new(),
-    }
-}
-
 fn any_matches(patterns: Option<&Value>, value: &str, case_insensitive: bool) -> bool {
-    list(patterns).iter().filter_map(|p| p.as_str()).any(|p| {
-        if case_insensitive {
-            glob(&p.to_ascii_lowercase(), &value.to_ascii_lowercase())
-        } else {
-            glob(p, value)
-        }
-    })
+    one_or_many(patterns)
+        .iter()
+        .filter_map(|p| p.as_str())
+        .any(|p| {
+            if case_insensitive {
+                glob(&p.to_ascii_lowercase(), &value.to_ascii_lowercase())
+            } else {
+                glob(p, value)
+            }
+        })
 }
 
 /// Whether the statement covers `sts:AssumeRole` (Action or NotAction; IAM

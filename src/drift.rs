@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::hygiene::Hygiene;
-use crate::live::LiveState;
+use crate::live::{LiveState, StackInstanceStatus};
 use crate::model::derive::managed_groups;
 use crate::model::desired::DesiredState;
 use crate::model::expiry::End;
@@ -134,11 +134,9 @@ pub fn detect(
         let planned = plan
             .changes
             .iter()
-            .any(|c| c.kind() == Kind::StackInstance && c.account.as_str() == instance.account);
-        if instance.status != "CURRENT" && !planned {
-            let Ok(account) = AccountId::new(&instance.account) else {
-                continue;
-            };
+            .any(|c| c.kind() == Kind::StackInstance && c.account == instance.account);
+        if instance.status != StackInstanceStatus::Current && !planned {
+            let account = instance.account.clone();
             items.push(DriftItem {
                 kind: Kind::StackInstance,
                 address: Address::of_part(

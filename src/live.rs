@@ -10,6 +10,11 @@ use crate::credential_report::CredentialReport;
 use crate::model::desired::PasswordPolicy;
 use crate::model::names::AccountId;
 
+pub mod simulate;
+pub mod status;
+
+pub use status::{AccountStatus, StackInstanceStatus, StackSetStatus, StackStatus};
+
 /// The tag that marks a user as jumpgate's.
 pub const OWNER_TAG_KEY: &str = "managed-by";
 pub const OWNER_TAG_VALUE: &str = "jumpgate";
@@ -41,7 +46,7 @@ pub struct LiveState {
     /// account id; read (through the access role) only for accounts that
     /// have no working stack instance yet.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub execution_role_stacks: BTreeMap<String, bool>,
+    pub execution_role_stacks: BTreeMap<AccountId, bool>,
     /// The StackSet's administration and execution roles that exist in the
     /// jump account although jumpgate's stack for them does not (made by
     /// hand, or by AWS's sample templates, which use the same names).
@@ -50,7 +55,7 @@ pub struct LiveState {
     /// Member accounts whose access role cannot be assumed (an account
     /// invited into the organization has none), by account id.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub unreachable_accounts: BTreeSet<String>,
+    pub unreachable_accounts: BTreeSet<AccountId>,
     /// IAM's credential report, when it could be read. Left out of saved
     /// plans and their fingerprint: it is regenerated every four hours, and
     /// what the plan depends on in it is already in `users`.
@@ -58,18 +63,41 @@ pub struct LiveState {
     pub credential_report: Option<CredentialReport>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveOrganization {
-    pub management_account: String,
+    pub management_account: AccountId,
     pub accounts: Vec<OrgAccount>,
+}
+
+/// Where an account stands in the organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// An active member: its access role may be assumed.
+    Active,
+    /// Listed, but suspended or closing.
+    Inactive,
+    /// Not in the organization at all.
+    Outside,
+}
+
+impl LiveOrganization {
+    /// The one answer to "is this account in the organization", for
+    /// observation and planning alike.
+    pub fn membership(&self, id: &AccountId) -> Membership {
+        match self.accounts.iter().find(|a| &a.id == id) {
+            None => Membership::Outside,
+            Some(account) if account.status == AccountStatus::Active => Membership::Active,
+            Some(_) => Membership::Inactive,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgAccount {
-    pub id: String,
+    pub id: AccountId,
     pub name: String,
     pub email: String,
-    pub status: String,
+    pub status: AccountStatus,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -137,7 +165,7 @@ pub struct LivePolicy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveStack {
     pub name: String,
-    pub status: String,
+    pub status: StackStatus,
     pub template: Value,
     pub parameters: BTreeMap<String, String>,
 }
@@ -145,25 +173,69 @@ pub struct LiveStack {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveStackSet {
     pub name: String,
-    pub status: String,
+    pub status: StackSetStatus,
     pub template: Value,
     pub parameters: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveStackInstance {
-    pub account: String,
+    pub account: AccountId,
     pub region: String,
-    pub status: String,
+    pub status: StackInstanceStatus,
     pub status_reason: Option<String>,
 }
 
+impl LiveStackInstance {
+    /// Deployed with the StackSet's current template in `region`.
+    pub fn is_current_in(&self, account: &AccountId, region: &str) -> bool {
+        &self.account == account
+            && self.region == region
+            && self.status == StackInstanceStatus::Current
+    }
+}
+
 impl LiveState {
+    /// The StackSet, unless CloudFormation reports it deleted.
+    pub fn live_stack_set(&self) -> Option<&LiveStackSet> {
+        self.stack_set
+            .as_ref()
+            .filter(|s| s.status != StackSetStatus::Deleted)
+    }
+
     /// A digest of everything the plan was computed from, so that a saved
     /// plan can tell whether the world moved since.
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         let bytes = serde_json::to_vec(self).expect("live state serialises");
         hex::encode(Sha256::digest(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_is_active_inactive_or_outside() {
+        let id = |text: &str| AccountId::new(text).unwrap();
+        let account = |text: &str, status: &str| OrgAccount {
+            id: id(text),
+            name: text.into(),
+            email: format!("{text}@example.com"),
+            status: status.into(),
+        };
+        let org = LiveOrganization {
+            management_account: id("111111111111"),
+            accounts: vec![
+                account("111111111111", "ACTIVE"),
+                account("222222222222", "SUSPENDED"),
+                account("333333333333", "PENDING_CLOSURE"),
+            ],
+        };
+        assert_eq!(org.membership(&id("111111111111")), Membership::Active);
+        assert_eq!(org.membership(&id("222222222222")), Membership::Inactive);
+        assert_eq!(org.membership(&id("333333333333")), Membership::Inactive);
+        assert_eq!(org.membership(&id("444444444444")), Membership::Outside);
     }
 }

@@ -7,7 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{AwsError, ReadEstate};
 use crate::credential_report::CredentialReport;
-use crate::live::LiveState;
+use crate::live::{LiveState, Membership, StackStatus};
 use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
 use crate::model::names::AccountId;
@@ -87,10 +87,10 @@ pub async fn observe_with<A: ReadEstate>(
             .ok_or_else(|| ObserveError::NoOrganization {
                 account: desired.jump.id.to_string(),
             })?;
-        if org.management_account != desired.jump.id.as_str() {
+        if org.management_account != desired.jump.id {
             return Err(ObserveError::NotManagementAccount {
                 account: desired.jump.id.to_string(),
-                management: org.management_account,
+                management: org.management_account.to_string(),
             });
         }
         live.organization = Some(org);
@@ -316,7 +316,7 @@ async fn read_foreign_stack_set_roles<A: ReadEstate>(
         let deployed = live
             .stacks
             .get(stack)
-            .is_some_and(|s| s.status != "ROLLBACK_COMPLETE");
+            .is_some_and(|s| s.status != StackStatus::RollbackComplete);
         if !deployed && aws.role_exists(role).await? {
             live.foreign_stack_set_roles.insert(role.to_owned());
         }
@@ -334,26 +334,25 @@ async fn read_execution_roles<A: ReadEstate>(
 ) -> Result<(), AwsError> {
     let resolved = resolve_account_ids(desired, live);
     let region = desired.jump.region.as_str();
-    // Only members have the access role; the others need `jumpgate bootstrap`.
-    let member = |id: &str| {
-        live.organization.as_ref().is_some_and(|org| {
-            org.accounts
-                .iter()
-                .any(|a| a.id == id && a.status == "ACTIVE")
-        })
+    // Only active members have the access role; the others need
+    // `jumpgate bootstrap`.
+    let member = |id: &AccountId| {
+        live.organization
+            .as_ref()
+            .is_some_and(|org| org.membership(id) == Membership::Active)
     };
-    let unchecked: Vec<String> = targets(&resolved)
+    let unchecked: Vec<AccountId> = targets(&resolved)
         .into_iter()
-        .filter(|t| t.id != desired.jump.id && member(t.id.as_str()))
+        .filter(|t| t.id != desired.jump.id && member(&t.id))
         .filter(|t| {
             !live
                 .stack_instances
                 .iter()
-                .any(|i| i.account == t.id.as_str() && i.region == region && i.status == "CURRENT")
+                .any(|i| i.is_current_in(&t.id, region))
         })
-        .map(|t| t.id.to_string())
+        .map(|t| t.id)
         .collect();
-    let found: Vec<(String, Option<bool>)> = futures::stream::iter(unchecked)
+    let found: Vec<(AccountId, Option<bool>)> = futures::stream::iter(unchecked)
         .map(|account| async move {
             let present = aws.execution_role_stack_in(&account, access_role).await?;
             Ok::<_, AwsError>((account, present))

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::model::derive::{GroupSpec, role_name};
-use crate::model::names::AccountId;
+use crate::model::names::{AccountId, Partition, RoleArn};
 
 /// The inline policy jumpgate puts on each managed group.
 pub const GROUP_POLICY_NAME: &str = "assume-role";
@@ -50,8 +50,10 @@ pub fn group_policy(group: &GroupSpec) -> Option<Value> {
     }))
 }
 
+/// A role's ARN as the file's policies name it: desired states are in the
+/// `aws` partition (`Region` refuses the others).
 pub fn role_arn(account: &AccountId, role: &str) -> String {
-    format!("arn:aws:iam::{account}:role/{role}")
+    RoleArn::new(Partition::Aws, account, role).to_string()
 }
 
 /// The size AWS counts against its limits: the document without whitespace
@@ -74,18 +76,35 @@ pub fn parse_document(text: &str) -> Result<Value, serde_json::Error> {
 /// equal: statements as a sorted list, single-item lists as scalars, lists of
 /// strings sorted, and no dependence on key order or whitespace.
 pub fn normalise(document: &Value) -> Value {
+    let mut statements: Vec<Value> = statements(document)
+        .into_iter()
+        .map(normalise_value)
+        .collect();
+    statements.sort_by_cached_key(|s| s.to_string());
     let mut doc = document.clone();
     if let Some(obj) = doc.as_object_mut() {
-        let statements = match obj.remove("Statement") {
-            Some(Value::Array(list)) => list,
-            Some(single) => vec![single],
-            None => Vec::new(),
-        };
-        let mut statements: Vec<Value> = statements.iter().map(normalise_value).collect();
-        statements.sort_by_cached_key(|s| s.to_string());
         obj.insert("Statement".into(), Value::Array(statements));
     }
     sort_keys(&doc)
+}
+
+/// A document's statements: IAM takes one statement object or a list.
+pub fn statements(document: &Value) -> Vec<&Value> {
+    match document.get("Statement") {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(single @ Value::Object(_)) => vec![single],
+        _ => Vec::new(),
+    }
+}
+
+/// The values of a field IAM takes as one value or a list (`Action`,
+/// `Resource`, a condition's values).
+pub fn one_or_many(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(other) => vec![other],
+        None => Vec::new(),
+    }
 }
 
 fn normalise_value(value: &Value) -> Value {
@@ -107,7 +126,9 @@ fn normalise_value(value: &Value) -> Value {
     }
 }
 
-fn sort_keys(value: &Value) -> Value {
+/// A copy with object keys sorted at every depth, so that key order never
+/// shows as a difference.
+pub fn sort_keys(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();

@@ -2,10 +2,13 @@
 //! `templates/`. The `iam-roles` template gets one role resource per declared
 //! role, built from `templates/iam-role.json`.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use crate::model::derive::{role_logical_id, role_name};
 use crate::model::desired::RoleDef;
+use crate::model::names::AccountId;
 
 pub const ADMIN_ROLE_STACK: &str = "stackset-admin-role";
 pub const EXECUTION_ROLE_STACK: &str = "stackset-execution-role";
@@ -28,6 +31,12 @@ pub fn admin_role() -> Value {
 
 pub fn execution_role() -> Value {
     parse(EXECUTION_ROLE)
+}
+
+/// The execution-role stack's parameters: the account whose
+/// administration role may use it.
+pub fn execution_role_parameters(jump: &AccountId) -> BTreeMap<String, String> {
+    [("AdministratorAccountId".to_owned(), jump.to_string())].into()
 }
 
 /// The `iam-roles` StackSet template for these roles.

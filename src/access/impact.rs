@@ -24,9 +24,12 @@ use super::{
     Catalogue, Memo, SourceReach, SourceView, allows, combine, group_documents, parse_role_arn,
     statements,
 };
-use crate::live::{LiveGroup, LivePolicy, LiveStackInstance, LiveStackSet, LiveState, LiveUser};
+use crate::live::LiveState;
+use crate::live::simulate::{self, Jump};
 use crate::model::desired::DesiredState;
+use crate::model::names::Partition;
 use crate::plan::{Change, Operation, Stage};
+use crate::policy::one_or_many;
 
 /// Whether something is gained or lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -204,7 +207,10 @@ pub fn impact(state: &DesiredState, live: &LiveState, changes: &[Change]) -> Acc
         .into_iter()
         .map(|(arn, _, _)| arn)
         .collect();
-    let jump = state.jump.id.as_str();
+    let jump = Jump {
+        account: &state.jump.id,
+        partition: Partition::of(state.jump.region.as_str()),
+    };
     let mut memo = Memo::new(&candidates);
     let before = View::of(live, &mut memo);
     let mut current = live.clone();
@@ -220,9 +226,7 @@ pub fn impact(state: &DesiredState, live: &LiveState, changes: &[Change]) -> Acc
         let (removals, additions): (Vec<&Operation>, Vec<&Operation>) =
             operations.partition(|op| takes_away(op));
         if !removals.is_empty() {
-            for op in &removals {
-                play(&mut current, op, jump);
-            }
+            simulate::apply_all(&mut current, removals.iter().copied(), jump);
             let middle = View::of(&current, &mut memo);
             let (lost, _) = differences((live, &before), (&current, &middle), &candidates);
             let unenforced = before
@@ -233,9 +237,7 @@ pub fn impact(state: &DesiredState, live: &LiveState, changes: &[Change]) -> Acc
                 .collect();
             midway.push((stage, lost, unenforced));
         }
-        for op in additions {
-            play(&mut current, op, jump);
-        }
+        simulate::apply_all(&mut current, additions, jump);
     }
     let after = View::of(&current, &mut memo);
     let (lost, gained) = differences((live, &before), (&current, &after), &candidates);
@@ -352,7 +354,7 @@ fn enforces_mfa(statement: &Value) -> bool {
             && block.as_object().is_some_and(|keys| {
                 keys.iter().any(|(key, value)| {
                     key.eq_ignore_ascii_case("aws:MultiFactorAuthPresent")
-                        && super::list(Some(value))
+                        && one_or_many(Some(value))
                             .iter()
                             .any(|v| v.as_str() == Some("false") || v.as_bool() == Some(false))
                 })
@@ -369,23 +371,25 @@ struct Delivered {
 
 impl Delivered {
     fn of(live: &LiveState) -> Delivered {
-        let set = live.stack_set.as_ref().filter(|s| s.status != "DELETED");
+        let set = live.live_stack_set();
         Delivered {
             roles: set.and_then(|s| role_names(&s.template)),
             accounts: live
                 .stack_instances
                 .iter()
-                .map(|i| i.account.clone())
+                .map(|i| i.account.to_string())
                 .collect(),
         }
     }
 
     fn exists(&self, arn: &str) -> bool {
-        let Some((account, role)) = parse_role_arn(arn) else {
+        let Some(arn) = parse_role_arn(arn) else {
             return false;
         };
         match &self.roles {
-            Some(roles) if roles.contains(role) => self.accounts.contains(account),
+            Some(roles) if roles.contains(arn.name()) => {
+                self.accounts.contains(arn.account.as_str())
+            }
             _ => true,
         }
     }
@@ -420,211 +424,12 @@ fn takes_away(op: &Operation) -> bool {
     )
 }
 
-/// The effect of one planned call on the observed state, as far as access goes.
-pub fn play(live: &mut LiveState, op: &Operation, jump: &str) {
-    match op {
-        Operation::CreateStackSet {
-            stack_set,
-            template,
-            parameters,
-        }
-        | Operation::UpdateStackSet {
-            stack_set,
-            template,
-            parameters,
-        } => {
-            live.stack_set = Some(LiveStackSet {
-                name: stack_set.clone(),
-                status: "ACTIVE".into(),
-                template: template.clone(),
-                parameters: parameters.clone(),
-            });
-        }
-        Operation::CreateStackInstances {
-            accounts, regions, ..
-        } => {
-            for account in accounts {
-                for region in regions {
-                    live.stack_instances.push(LiveStackInstance {
-                        account: account.clone(),
-                        region: region.clone(),
-                        status: "CURRENT".into(),
-                        status_reason: None,
-                    });
-                }
-            }
-        }
-        Operation::UpdateStackInstances {
-            accounts, regions, ..
-        } => {
-            for instance in &mut live.stack_instances {
-                if accounts.contains(&instance.account) && regions.contains(&instance.region) {
-                    instance.status = "CURRENT".into();
-                    instance.status_reason = None;
-                }
-            }
-        }
-        Operation::DeleteStackInstances {
-            accounts, regions, ..
-        } => live
-            .stack_instances
-            .retain(|i| !(accounts.contains(&i.account) && regions.contains(&i.region))),
-        Operation::CreatePolicy {
-            name,
-            path,
-            document,
-        } => {
-            let arn = format!("arn:aws:iam::{jump}:policy{path}{name}");
-            live.policies.insert(
-                name.clone(),
-                LivePolicy {
-                    name: name.clone(),
-                    arn,
-                    path: path.clone(),
-                    default_version: "v1".into(),
-                    versions: vec!["v1".into()],
-                    document: document.clone(),
-                },
-            );
-        }
-        Operation::CreatePolicyVersion {
-            policy_arn,
-            document,
-            ..
-        } => {
-            if let Some(policy) = live.policies.values_mut().find(|p| p.arn == *policy_arn) {
-                policy.document = document.clone();
-            }
-        }
-        Operation::CreateGroup { group, path } => {
-            live.groups.insert(
-                group.clone(),
-                LiveGroup {
-                    name: group.clone(),
-                    path: path.clone(),
-                    ..LiveGroup::default()
-                },
-            );
-        }
-        Operation::UpdateGroupPath { group, path } => {
-            if let Some(g) = live.groups.get_mut(group) {
-                g.path = path.clone();
-            }
-        }
-        Operation::PutGroupPolicy {
-            group,
-            policy_name,
-            document,
-        } => {
-            if let Some(g) = live.groups.get_mut(group) {
-                g.inline_policies
-                    .insert(policy_name.clone(), document.clone());
-            }
-        }
-        Operation::DeleteGroupPolicy { group, policy_name } => {
-            if let Some(g) = live.groups.get_mut(group) {
-                g.inline_policies.remove(policy_name);
-            }
-        }
-        Operation::AttachGroupPolicy { group, policy_arn } => {
-            if let Some(g) = live.groups.get_mut(group) {
-                g.attached_policies.insert(policy_arn.clone());
-            }
-        }
-        Operation::DetachGroupPolicy { group, policy_arn } => {
-            if let Some(g) = live.groups.get_mut(group) {
-                g.attached_policies.remove(policy_arn);
-            }
-        }
-        Operation::DeleteGroup { group } => {
-            live.groups.remove(group);
-            for user in live.users.values_mut() {
-                user.groups.remove(group);
-            }
-        }
-        Operation::CreateUser { user, tags } => {
-            live.users.entry(user.clone()).or_insert_with(|| LiveUser {
-                name: user.clone(),
-                path: "/".into(),
-                tags: tags.clone(),
-                ..LiveUser::default()
-            });
-        }
-        Operation::TagUser { user, tags } => {
-            if let Some(u) = live.users.get_mut(user) {
-                u.tags.extend(tags.clone());
-            }
-        }
-        Operation::AddUserToGroup { user, group } => {
-            if let Some(u) = live.users.get_mut(user) {
-                u.groups.insert(group.clone());
-            }
-        }
-        Operation::RemoveUserFromGroup { user, group } => {
-            if let Some(u) = live.users.get_mut(user) {
-                u.groups.remove(group);
-            }
-        }
-        Operation::DeleteUserPolicy { user, policy_name } => {
-            if let Some(u) = live.users.get_mut(user) {
-                u.inline_policies.remove(policy_name);
-            }
-        }
-        Operation::DetachUserPolicy { user, policy_arn } => {
-            if let Some(u) = live.users.get_mut(user) {
-                u.attached_policies.remove(policy_arn);
-            }
-        }
-        Operation::DeleteUser { user } => {
-            live.users.remove(user);
-        }
-        Operation::UpdateUser {
-            user,
-            new_user_name,
-        } => {
-            if let Some(mut renamed) = live.users.remove(user) {
-                renamed.name = new_user_name.clone();
-                live.users.insert(new_user_name.clone(), renamed);
-            }
-        }
-        Operation::UpdateGroupName {
-            group,
-            new_group_name,
-        } => {
-            if let Some(mut renamed) = live.groups.remove(group) {
-                renamed.name = new_group_name.clone();
-                live.groups.insert(new_group_name.clone(), renamed);
-            }
-            for member in live.users.values_mut() {
-                if member.groups.remove(group) {
-                    member.groups.insert(new_group_name.clone());
-                }
-            }
-        }
-        // Accounts, stacks, passwords and credentials do not change who may
-        // assume which role from the jump account.
-        Operation::CreateAccount { .. }
-        | Operation::BootstrapAccount { .. }
-        | Operation::UpdateAccountPasswordPolicy { .. }
-        | Operation::CreateStack { .. }
-        | Operation::DeleteStack { .. }
-        | Operation::UpdateStack { .. }
-        | Operation::CreateLoginProfile { .. }
-        | Operation::DeleteLoginProfile { .. }
-        | Operation::DeleteAccessKey { .. }
-        | Operation::DeleteSigningCertificate { .. }
-        | Operation::DeleteSshPublicKey { .. }
-        | Operation::DeleteServiceSpecificCredential { .. }
-        | Operation::DeactivateMfaDevice { .. }
-        | Operation::DeleteVirtualMfaDevice { .. } => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::live::{LiveGroup, LivePolicy};
     use crate::plan::tests::{converge, state};
     use crate::plan::{Action, Address, Kind, build};
     use crate::policy::mfa_policy;

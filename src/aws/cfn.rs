@@ -11,7 +11,11 @@ use aws_sdk_cloudformation::types::{
 use serde_json::Value;
 
 use super::{Aws, AwsError, InstanceFailure};
-use crate::live::{LiveStack, LiveStackInstance, LiveStackSet, OWNER_TAG_KEY, OWNER_TAG_VALUE};
+use crate::live::{
+    LiveStack, LiveStackInstance, LiveStackSet, OWNER_TAG_KEY, OWNER_TAG_VALUE,
+    StackInstanceStatus, StackSetStatus, StackStatus,
+};
+use crate::model::names::RoleArn;
 use crate::plan::Operation;
 use crate::templates::{ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME};
 
@@ -81,11 +85,8 @@ impl Aws {
         let Some(stack) = out.stacks().first() else {
             return Ok(None);
         };
-        let status = stack
-            .stack_status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
-        if status == "DELETE_COMPLETE" {
+        let status = StackStatus::from(stack.stack_status().map_or("", |s| s.as_str()));
+        if status == StackStatus::DeleteComplete {
             return Ok(None);
         }
         let template = {
@@ -136,11 +137,8 @@ impl Aws {
         let Some(set) = out.stack_set() else {
             return Ok(None);
         };
-        let status = set
-            .status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
-        if status == "DELETED" {
+        let status = StackSetStatus::from(set.status().map_or("", |s| s.as_str()));
+        if status == StackSetStatus::Deleted {
             return Ok(None);
         }
         let live_set = LiveStackSet {
@@ -158,35 +156,34 @@ impl Aws {
                 })
                 .collect(),
         };
-        let mut instances = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let _permit = self.permit().await;
-            let page = self
-                .cfn
-                .list_stack_instances()
-                .stack_set_name(name)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
-            // StackId is left out: the emulator invents a new one per call.
-            instances.extend(page.summaries().iter().map(|s| {
-                LiveStackInstance {
-                    account: s.account().unwrap_or_default().to_owned(),
-                    region: s.region().unwrap_or_default().to_owned(),
-                    status: s
-                        .status()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                    status_reason: s.status_reason().map(str::to_owned),
-                }
-            }));
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+        let summaries = self
+            .all_pages(|token| async move {
+                let page = self
+                    .cfn
+                    .list_stack_instances()
+                    .stack_set_name(name)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
+                Ok((
+                    page.summaries().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            })
+            .await?;
+        // StackId is left out: the emulator invents a new one per call.
+        let mut instances = summaries
+            .iter()
+            .map(|summary| {
+                Ok(LiveStackInstance {
+                    account: super::account_id("ListStackInstances", summary.account())?,
+                    region: summary.region().unwrap_or_default().to_owned(),
+                    status: StackInstanceStatus::from(summary.status().map_or("", |s| s.as_str())),
+                    status_reason: summary.status_reason().map(str::to_owned),
+                })
+            })
+            .collect::<Result<Vec<_>, AwsError>>()?;
         instances.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
         Ok(Some((live_set, instances)))
     }
@@ -203,35 +200,33 @@ impl Aws {
                 .map_err(|e| AwsError::from_sdk("DetectStackSetDrift", e))
         })
         .await?;
-        let mut drifted = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let _permit = self.permit().await;
-            let page = self
-                .cfn
-                .list_stack_instances()
-                .stack_set_name(name)
-                .filters(
-                    StackInstanceFilter::builder()
-                        .name(StackInstanceFilterName::DriftStatus)
-                        .values("DRIFTED")
-                        .build(),
-                )
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
-            drifted.extend(
-                page.summaries()
-                    .iter()
-                    .filter(|s| s.drift_status().is_some_and(|d| d.as_str() == "DRIFTED"))
-                    .filter_map(|s| s.account().map(str::to_owned)),
-            );
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+        let summaries = self
+            .all_pages(|token| async move {
+                let page = self
+                    .cfn
+                    .list_stack_instances()
+                    .stack_set_name(name)
+                    .filters(
+                        StackInstanceFilter::builder()
+                            .name(StackInstanceFilterName::DriftStatus)
+                            .values("DRIFTED")
+                            .build(),
+                    )
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
+                Ok((
+                    page.summaries().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            })
+            .await?;
+        let mut drifted: Vec<String> = summaries
+            .iter()
+            .filter(|s| s.drift_status().is_some_and(|d| d.as_str() == "DRIFTED"))
+            .filter_map(|s| s.account().map(str::to_owned))
+            .collect();
         drifted.sort();
         drifted.dedup();
         Ok(drifted)
@@ -239,8 +234,9 @@ impl Aws {
 
     pub(super) async fn call_cloudformation(&self, operation: &Operation) -> Result<(), AwsError> {
         let cfn = &self.cfn;
-        let jump = self.caller_account_for_roles().await?;
-        let administration_role = format!("arn:aws:iam::{jump}:role/{ADMINISTRATION_ROLE_NAME}");
+        let jump = self.account().await?;
+        let administration_role =
+            RoleArn::new(self.partition(), &jump, ADMINISTRATION_ROLE_NAME).to_string();
         match operation {
             Operation::CreateStack {
                 stack,
@@ -462,43 +458,34 @@ impl Aws {
     /// Waits for every operation of the StackSet still running; their
     /// outcome is for the next plan to see in the instances' status.
     async fn wait_for_running_operations(&self, stack_set: &str) -> Result<(), AwsError> {
-        let mut token: Option<String> = None;
-        let mut running = Vec::new();
-        loop {
-            let page = {
-                let _permit = self.permit().await;
-                self.cfn
+        let operations = self
+            .all_pages(|token| async move {
+                let page = self
+                    .cfn
                     .list_stack_set_operations()
                     .stack_set_name(stack_set)
-                    .set_next_token(token.take())
+                    .set_next_token(token)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ListStackSetOperations", e))?
-            };
-            running.extend(
-                page.summaries()
-                    .iter()
-                    .filter(|o| o.status().is_some_and(is_pending))
-                    .filter_map(|o| o.operation_id().map(str::to_owned)),
-            );
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+                    .map_err(|e| AwsError::from_sdk("ListStackSetOperations", e))?;
+                Ok((
+                    page.summaries().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            })
+            .await?;
+        let running = operations
+            .iter()
+            .filter(|o| o.status().is_some_and(is_pending))
+            .filter_map(|o| o.operation_id());
         for operation_id in running {
             tracing::warn!(
                 "another operation on StackSet {stack_set} is running ({operation_id}); waiting for it to end"
             );
-            self.poll_stack_set_operation(stack_set, &operation_id)
+            self.poll_stack_set_operation(stack_set, operation_id)
                 .await?;
         }
         Ok(())
-    }
-
-    async fn caller_account_for_roles(&self) -> Result<String, AwsError> {
-        use super::ReadEstate;
-        Ok(self.caller().await?.account)
     }
 
     /// Polls until the stack is gone (DeleteStack is asynchronous).
@@ -506,10 +493,10 @@ impl Aws {
         loop {
             match self.read_stack(name).await? {
                 None => return Ok(()),
-                Some(stack) if stack.status == "DELETE_FAILED" => {
+                Some(stack) if stack.status == StackStatus::DeleteFailed => {
                     return Err(AwsError::Operation {
                         what: format!("deleting stack {name}"),
-                        status: stack.status,
+                        status: stack.status.to_string(),
                         reason: "see the stack's events".into(),
                     });
                 }
@@ -534,9 +521,7 @@ impl Aws {
                 let stack = out.stacks().first().cloned();
                 stack.map(|s| {
                     (
-                        s.stack_status()
-                            .map(|s| s.as_str().to_owned())
-                            .unwrap_or_default(),
+                        StackStatus::from(s.stack_status().map_or("", |s| s.as_str())),
                         s.stack_status_reason().map(str::to_owned),
                     )
                 })
@@ -548,16 +533,16 @@ impl Aws {
                     reason: "the stack disappeared while waiting for it".into(),
                 });
             };
-            if status.ends_with("_IN_PROGRESS") {
+            if status.is_in_progress() {
                 tokio::time::sleep(self.poll_interval).await;
                 continue;
             }
-            if status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE" {
+            if status.is_settled() {
                 return Ok(());
             }
             return Err(AwsError::Operation {
                 what: format!("stack {name}"),
-                status,
+                status: status.to_string(),
                 reason: reason.unwrap_or_else(|| "see the stack's events".into()),
             });
         }
@@ -656,36 +641,33 @@ impl Aws {
         stack_set: &str,
         operation_id: &str,
     ) -> Result<Vec<InstanceFailure>, AwsError> {
-        let mut failures = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = {
-                let _permit = self.permit().await;
-                self.cfn
+        let results = self
+            .all_pages(|token| async move {
+                let page = self
+                    .cfn
                     .list_stack_set_operation_results()
                     .stack_set_name(stack_set)
                     .operation_id(operation_id)
-                    .set_next_token(token.take())
+                    .set_next_token(token)
                     .send()
                     .await
-                    .map_err(|e| AwsError::from_sdk("ListStackSetOperationResults", e))?
-            };
-            failures.extend(
-                page.summaries()
-                    .iter()
-                    .filter(|s| s.status().is_some_and(|st| st.as_str() != "SUCCEEDED"))
-                    .map(|s| InstanceFailure {
-                        account: s.account().unwrap_or("?").to_owned(),
-                        region: s.region().unwrap_or("?").to_owned(),
-                        status: s.status().map_or("?", |st| st.as_str()).to_owned(),
-                        reason: s.status_reason().unwrap_or("no reason given").to_owned(),
-                    }),
-            );
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+                    .map_err(|e| AwsError::from_sdk("ListStackSetOperationResults", e))?;
+                Ok((
+                    page.summaries().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            })
+            .await?;
+        let failures = results
+            .iter()
+            .filter(|s| s.status().is_some_and(|st| st.as_str() != "SUCCEEDED"))
+            .map(|s| InstanceFailure {
+                account: s.account().unwrap_or("?").to_owned(),
+                region: s.region().unwrap_or("?").to_owned(),
+                status: s.status().map_or("?", |st| st.as_str()).to_owned(),
+                reason: s.status_reason().unwrap_or("no reason given").to_owned(),
+            })
+            .collect();
         Ok(failures)
     }
 }

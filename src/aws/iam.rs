@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 use aws_config::retry::RetryConfig;
 use aws_sdk_iam::types::{EntityType, Tag};
 
-use super::{Aws, AwsError, Caller, ChangeEstate, IamSnapshot, LockStore, ReadEstate};
+use super::{Aws, AwsError, Caller, IamSnapshot, LockStore, ReadEstate};
 use crate::credential_report::CredentialReport;
 use crate::live::{
     LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveUser,
     OWNED_PATH, UserDependents,
 };
 use crate::model::desired::PasswordPolicy;
+use crate::model::names::{AccountId, PolicyArn};
 use crate::plan::Operation;
 use crate::policy::parse_document;
-use crate::templates::EXECUTION_ROLE_STACK;
 
 /// The lock object: a managed policy that grants nothing.
 pub const LOCK_POLICY_NAME: &str = "jumpgate-apply-lock";
@@ -306,12 +306,19 @@ impl Aws {
         }
     }
 
-    fn lock_arn(&self, account: &str) -> String {
-        format!("arn:aws:iam::{account}:policy{OWNED_PATH}{LOCK_POLICY_NAME}")
+    async fn lock_arn(&self) -> Result<PolicyArn, AwsError> {
+        let account = self.account().await?;
+        Ok(PolicyArn::customer(
+            self.partition(),
+            &account,
+            OWNED_PATH,
+            LOCK_POLICY_NAME,
+        ))
     }
 
-    async fn account(&self) -> Result<String, AwsError> {
-        Ok(self.caller().await?.account)
+    /// The caller's account.
+    pub(super) async fn account(&self) -> Result<AccountId, AwsError> {
+        super::account_id("GetCallerIdentity", Some(&self.caller().await?.account))
     }
 
     /// Whether a role of this name exists in the account.
@@ -322,14 +329,14 @@ impl Aws {
     }
 
     /// The account, for a caller that already holds a permit.
-    async fn account_unbounded(&self) -> Result<String, AwsError> {
+    async fn account_unbounded(&self) -> Result<AccountId, AwsError> {
         let out = self
             .sts
             .get_caller_identity()
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
-        Ok(out.account().unwrap_or_default().to_owned())
+        super::account_id("GetCallerIdentity", out.account())
     }
 }
 
@@ -595,7 +602,7 @@ impl ReadEstate for Aws {
 
     async fn execution_role_stack_in(
         &self,
-        account: &str,
+        account: &AccountId,
         access_role: &str,
     ) -> Result<Option<bool>, AwsError> {
         self.has_execution_role_stack(account, access_role).await
@@ -614,41 +621,10 @@ fn tags_of(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter().map(|(k, v)| tag(k, v)).collect()
 }
 
-impl ChangeEstate for Aws {
-    async fn call(&self, operation: &Operation) -> Result<(), AwsError> {
+impl Aws {
+    /// Sends one IAM call of a plan.
+    pub(super) async fn call_iam(&self, operation: &Operation) -> Result<(), AwsError> {
         use Operation as Op;
-        let name = operation.name();
-        tracing::debug!(call = %name, "sending");
-        match operation {
-            Op::CreateStack { .. }
-            | Op::DeleteStack { .. }
-            | Op::UpdateStack { .. }
-            | Op::CreateStackSet { .. }
-            | Op::UpdateStackSet { .. }
-            | Op::CreateStackInstances { .. }
-            | Op::UpdateStackInstances { .. }
-            | Op::DeleteStackInstances { .. } => return self.call_cloudformation(operation).await,
-            Op::CreateAccount { name, email } => {
-                let id = self.create_account(name, email).await?;
-                tracing::info!(account = %name, %id, "account created");
-                return Ok(());
-            }
-            Op::BootstrapAccount {
-                account,
-                access_role,
-                template,
-                parameters,
-            } => {
-                let member = self.in_account(account, access_role).await;
-                let create = Op::CreateStack {
-                    stack: EXECUTION_ROLE_STACK.to_owned(),
-                    template: template.clone(),
-                    parameters: parameters.clone(),
-                };
-                return member.call_cloudformation(&create).await;
-            }
-            _ => {}
-        }
         let _permit = self.permit().await;
         let iam = &self.iam;
         macro_rules! send {
@@ -679,20 +655,23 @@ impl ChangeEstate for Aws {
                 path,
                 document,
             } => {
-                let arn = format!(
-                    "arn:aws:iam::{}:policy{path}{name}",
-                    self.account_unbounded().await?
-                );
-                self.create_settled("CreatePolicy", Object::Policy(&arn), name, || async {
-                    once!(
-                        "CreatePolicy",
-                        iam.create_policy()
-                            .policy_name(name)
-                            .path(path)
-                            .policy_document(document.to_string())
-                            .description("jumpgate: users without MFA can only set up MFA")
-                    )
-                })
+                let account = self.account_unbounded().await?;
+                let arn = PolicyArn::customer(self.partition(), &account, path, name);
+                self.create_settled(
+                    "CreatePolicy",
+                    Object::Policy(arn.as_str()),
+                    name,
+                    || async {
+                        once!(
+                            "CreatePolicy",
+                            iam.create_policy()
+                                .policy_name(name)
+                                .path(path)
+                                .policy_document(document.to_string())
+                                .description("jumpgate: users without MFA can only set up MFA")
+                        )
+                    },
+                )
                 .await
             }
             Op::CreatePolicyVersion {
@@ -940,20 +919,20 @@ impl ChangeEstate for Aws {
             Op::DeleteUser { user } => {
                 done_if(send!("DeleteUser", iam.delete_user().user_name(user)), GONE)
             }
-            Op::CreateStack { .. }
-            | Op::DeleteStack { .. }
-            | Op::UpdateStack { .. }
-            | Op::CreateStackSet { .. }
-            | Op::UpdateStackSet { .. }
-            | Op::CreateStackInstances { .. }
-            | Op::UpdateStackInstances { .. }
-            | Op::DeleteStackInstances { .. }
-            | Op::CreateAccount { .. }
-            | Op::BootstrapAccount { .. } => unreachable!("handled above"),
+            other => Err(AwsError::Unsupported(format!(
+                "{} is not an IAM call",
+                other.name()
+            ))),
         }
     }
 
-    async fn create_login_profile(&self, user: &str, password: &str) -> Result<(), AwsError> {
+    /// Creates a login profile with its password: the one call that carries
+    /// a secret, so it is not an `Operation`.
+    pub(super) async fn create_login_profile_with(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<(), AwsError> {
         let _permit = self.permit().await;
         let created = self
             .create(|| async {
@@ -1004,8 +983,8 @@ impl LockStore for Aws {
                 // Apply re-reads the lock between stages; a read that does
                 // not yet see the new policy (IAM's eventual consistency)
                 // must not pass for a broken lock.
-                let arn = self.lock_arn(&self.account().await?);
-                self.until_visible(Object::Policy(&arn)).await?;
+                let arn = self.lock_arn().await?;
+                self.until_visible(Object::Policy(arn.as_str())).await?;
                 Ok(true)
             }
             Err(err) => {
@@ -1020,9 +999,9 @@ impl LockStore for Aws {
     }
 
     async fn read_lock(&self) -> Result<Option<String>, AwsError> {
-        let arn = self.lock_arn(&self.account().await?);
+        let arn = self.lock_arn().await?;
         let _permit = self.permit().await;
-        match self.iam.get_policy().policy_arn(arn).send().await {
+        match self.iam.get_policy().policy_arn(arn.as_str()).send().await {
             Ok(out) => Ok(Some(
                 out.policy()
                     .and_then(|p| p.description())
@@ -1041,12 +1020,12 @@ impl LockStore for Aws {
     }
 
     async fn delete_lock(&self) -> Result<(), AwsError> {
-        let arn = self.lock_arn(&self.account().await?);
+        let arn = self.lock_arn().await?;
         let _permit = self.permit().await;
         done_if(
             self.iam
                 .delete_policy()
-                .policy_arn(arn)
+                .policy_arn(arn.as_str())
                 .send()
                 .await
                 .map(|_| ())

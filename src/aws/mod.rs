@@ -28,6 +28,7 @@ use crate::live::{
     UserDependents,
 };
 use crate::model::desired::PasswordPolicy;
+use crate::model::names::{AccountId, Partition, RoleArn};
 use crate::plan::Operation;
 
 /// Where and as whom to connect; unset fields follow the SDK's standard
@@ -78,7 +79,7 @@ pub trait ReadEstate {
     /// role cannot be assumed (an invited account has none).
     async fn execution_role_stack_in(
         &self,
-        account: &str,
+        account: &AccountId,
         access_role: &str,
     ) -> Result<Option<bool>, AwsError>;
     /// Whether a role of this name exists in the caller's account.
@@ -97,6 +98,74 @@ pub trait ChangeEstate {
     async fn call(&self, operation: &Operation) -> Result<(), AwsError>;
     /// The one call that carries a secret, so it is not an `Operation`.
     async fn create_login_profile(&self, user: &str, password: &str) -> Result<(), AwsError>;
+}
+
+/// The AWS service an `Operation` is sent to; each has its adapter
+/// (`iam.rs`, `cfn.rs`, `org.rs`), which handles its own operations only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Iam,
+    CloudFormation,
+    Organizations,
+}
+
+impl Service {
+    fn of(operation: &Operation) -> Service {
+        use Operation as Op;
+        match operation {
+            Op::CreateAccount { .. } | Op::BootstrapAccount { .. } => Service::Organizations,
+            Op::CreateStack { .. }
+            | Op::DeleteStack { .. }
+            | Op::UpdateStack { .. }
+            | Op::CreateStackSet { .. }
+            | Op::UpdateStackSet { .. }
+            | Op::CreateStackInstances { .. }
+            | Op::UpdateStackInstances { .. }
+            | Op::DeleteStackInstances { .. } => Service::CloudFormation,
+            Op::UpdateAccountPasswordPolicy { .. }
+            | Op::CreatePolicy { .. }
+            | Op::CreatePolicyVersion { .. }
+            | Op::CreateGroup { .. }
+            | Op::UpdateGroupPath { .. }
+            | Op::UpdateGroupName { .. }
+            | Op::PutGroupPolicy { .. }
+            | Op::DeleteGroupPolicy { .. }
+            | Op::AttachGroupPolicy { .. }
+            | Op::DetachGroupPolicy { .. }
+            | Op::DeleteGroup { .. }
+            | Op::CreateUser { .. }
+            | Op::TagUser { .. }
+            | Op::UpdateUser { .. }
+            | Op::AddUserToGroup { .. }
+            | Op::RemoveUserFromGroup { .. }
+            | Op::CreateLoginProfile { .. }
+            | Op::DeleteLoginProfile { .. }
+            | Op::DeleteAccessKey { .. }
+            | Op::DeleteSigningCertificate { .. }
+            | Op::DeleteSshPublicKey { .. }
+            | Op::DeleteServiceSpecificCredential { .. }
+            | Op::DeactivateMfaDevice { .. }
+            | Op::DeleteVirtualMfaDevice { .. }
+            | Op::DeleteUserPolicy { .. }
+            | Op::DetachUserPolicy { .. }
+            | Op::DeleteUser { .. } => Service::Iam,
+        }
+    }
+}
+
+impl ChangeEstate for Aws {
+    async fn call(&self, operation: &Operation) -> Result<(), AwsError> {
+        tracing::debug!(call = %operation.name(), "sending");
+        match Service::of(operation) {
+            Service::Iam => self.call_iam(operation).await,
+            Service::CloudFormation => self.call_cloudformation(operation).await,
+            Service::Organizations => self.call_organizations(operation).await,
+        }
+    }
+
+    async fn create_login_profile(&self, user: &str, password: &str) -> Result<(), AwsError> {
+        self.create_login_profile_with(user, password).await
+    }
 }
 
 /// The apply lock: an IAM object whose creation fails when it exists.
@@ -266,11 +335,17 @@ impl Aws {
         }
     }
 
+    /// The partition of the region the clients call, which the ARNs they
+    /// build must name.
+    fn partition(&self) -> Partition {
+        Partition::of(self.region().unwrap_or_default())
+    }
+
     /// Clients acting in another account through `role` there (assumed with
     /// these credentials), sharing the endpoint and settings.
-    pub async fn in_account(&self, account: &str, role: &str) -> Aws {
-        let arn = format!("arn:aws:iam::{account}:role/{role}");
-        let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
+    pub async fn in_account(&self, account: &AccountId, role: &str) -> Aws {
+        let arn = RoleArn::new(self.partition(), account, role);
+        let provider = aws_config::sts::AssumeRoleProvider::builder(arn.to_string())
             .session_name("jumpgate")
             .configure(&self.config)
             .build()
@@ -294,6 +369,38 @@ impl Aws {
             .await
             .expect("the semaphore is never closed")
     }
+
+    /// Every item of a paginated list call, following `NextToken` by hand
+    /// (CloudFormation's and Organizations' list calls used here have no
+    /// item paginator). `page` sends the call with the token given and
+    /// returns its items and the next token; each page holds a permit.
+    async fn all_pages<T, F, Fut>(&self, mut page: F) -> Result<Vec<T>, AwsError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
+    {
+        let mut items = Vec::new();
+        let mut token = None;
+        loop {
+            let (found, next) = {
+                let _permit = self.permit().await;
+                page(token.take()).await?
+            };
+            items.extend(found);
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+}
+
+/// An account id AWS returned, checked: every other module holds
+/// `AccountId`s, so an answer without a valid one stops here.
+fn account_id(call: &'static str, text: Option<&str>) -> Result<AccountId, AwsError> {
+    let text = text.unwrap_or_default();
+    AccountId::new(text)
+        .map_err(|e| AwsError::Unsupported(format!("{call} returned an invalid account id: {e}")))
 }
 
 /// A retry partition without the SDK's retry quota. The standard strategy

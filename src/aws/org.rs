@@ -4,7 +4,9 @@
 use aws_sdk_organizations::types::CreateAccountState;
 
 use super::{Aws, AwsError};
-use crate::live::{LiveOrganization, OrgAccount};
+use crate::live::{AccountStatus, LiveOrganization, OrgAccount};
+use crate::model::names::{AccountId, RoleArn};
+use crate::plan::Operation;
 use crate::templates::{EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK};
 
 /// How long account creation may take before jumpgate gives up waiting
@@ -41,46 +43,76 @@ impl Aws {
         let Some(organization) = organization else {
             return Ok(None);
         };
-        let mut accounts = Vec::new();
-        let mut token: Option<String> = None;
-        // ListAccounts has no item paginator: follow the tokens by hand.
-        loop {
-            let _permit = self.permit().await;
-            let page = self
-                .org
-                .list_accounts()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ListAccounts", e))?;
-            accounts.extend(page.accounts().iter().map(|a| {
-                OrgAccount {
-                    id: a.id().unwrap_or_default().to_owned(),
-                    name: a.name().unwrap_or_default().to_owned(),
-                    email: a.email().unwrap_or_default().to_owned(),
-                    status: a
-                        .status()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                }
-            }));
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
+        let listed = self
+            .all_pages(|token| async move {
+                let page = self
+                    .org
+                    .list_accounts()
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ListAccounts", e))?;
+                Ok((
+                    page.accounts().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            })
+            .await?;
+        let mut accounts = listed
+            .iter()
+            .map(|account| {
+                Ok(OrgAccount {
+                    id: super::account_id("ListAccounts", account.id())?,
+                    name: account.name().unwrap_or_default().to_owned(),
+                    email: account.email().unwrap_or_default().to_owned(),
+                    status: AccountStatus::from(account.status().map_or("", |s| s.as_str())),
+                })
+            })
+            .collect::<Result<Vec<_>, AwsError>>()?;
         accounts.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Some(LiveOrganization {
-            management_account: organization
-                .master_account_id()
-                .unwrap_or_default()
-                .to_owned(),
+            management_account: super::account_id(
+                "DescribeOrganization",
+                organization.master_account_id(),
+            )?,
             accounts,
         }))
     }
 
+    /// Sends one Organizations operation of a plan.
+    pub(super) async fn call_organizations(&self, operation: &Operation) -> Result<(), AwsError> {
+        match operation {
+            Operation::CreateAccount { name, email } => {
+                let id = self.create_account(name, email).await?;
+                tracing::info!(account = %name, %id, "account created");
+                Ok(())
+            }
+            // The execution-role stack, deployed in the member account
+            // through the organization's access role there.
+            Operation::BootstrapAccount {
+                account,
+                access_role,
+                template,
+                parameters,
+            } => {
+                let account = super::account_id("BootstrapAccount", Some(account))?;
+                let member = self.in_account(&account, access_role).await;
+                let create = Operation::CreateStack {
+                    stack: EXECUTION_ROLE_STACK.to_owned(),
+                    template: template.clone(),
+                    parameters: parameters.clone(),
+                };
+                member.call_cloudformation(&create).await
+            }
+            other => Err(AwsError::Unsupported(format!(
+                "{} is not an Organizations call",
+                other.name()
+            ))),
+        }
+    }
+
     /// Creates an account and waits until it exists; returns its id.
-    pub(super) async fn create_account(&self, name: &str, email: &str) -> Result<String, AwsError> {
+    async fn create_account(&self, name: &str, email: &str) -> Result<AccountId, AwsError> {
         let request_id = {
             let _permit = self.permit().await;
             self.org
@@ -113,13 +145,14 @@ impl Aws {
             let Some(status) = status else { break };
             match status.state() {
                 Some(CreateAccountState::Succeeded) => {
-                    let id = status.account_id().map(str::to_owned).ok_or_else(|| {
-                        AwsError::Operation {
+                    let id = status
+                        .account_id()
+                        .and_then(|id| AccountId::new(id).ok())
+                        .ok_or_else(|| AwsError::Operation {
                             what: format!("CreateAccount of {name}"),
                             status: "SUCCEEDED".into(),
                             reason: "AWS returned no account id".into(),
-                        }
-                    })?;
+                        })?;
                     self.wait_until_reachable(name, &id).await?;
                     return Ok(id);
                 }
@@ -152,7 +185,7 @@ impl Aws {
     /// (orgs_manage_accounts_access).
     pub(super) async fn has_execution_role_stack(
         &self,
-        account: &str,
+        account: &AccountId,
         access_role: &str,
     ) -> Result<Option<bool>, AwsError> {
         if !self.can_assume(account, access_role).await? {
@@ -168,12 +201,12 @@ impl Aws {
     }
 
     /// Whether AWS lets these credentials assume `role` in `account`.
-    async fn can_assume(&self, account: &str, role: &str) -> Result<bool, AwsError> {
+    async fn can_assume(&self, account: &AccountId, role: &str) -> Result<bool, AwsError> {
         let _permit = self.permit().await;
         let assumed = self
             .sts
             .assume_role()
-            .role_arn(format!("arn:aws:iam::{account}:role/{role}"))
+            .role_arn(RoleArn::new(self.partition(), account, role).to_string())
             .role_session_name("jumpgate-reach")
             .send()
             .await;
@@ -184,7 +217,7 @@ impl Aws {
     /// the account before it can be reached ("You might need to wait a few
     /// minutes before you can successfully access the account",
     /// API_CreateAccount).
-    async fn wait_until_reachable(&self, name: &str, account: &str) -> Result<(), AwsError> {
+    async fn wait_until_reachable(&self, name: &str, account: &AccountId) -> Result<(), AwsError> {
         for _ in 0..REACHABLE_POLLS {
             if self.can_assume(account, CREATED_ACCESS_ROLE).await? {
                 return Ok(());

@@ -37,41 +37,41 @@ pub async fn bootstrap(
         )));
     }
     let template = jumpgate::templates::execution_role();
-    let parameters: std::collections::BTreeMap<String, String> = [(
-        "AdministratorAccountId".to_owned(),
-        desired.jump.id.to_string(),
-    )]
-    .into();
-    let operation = match aws.stack(EXECUTION_ROLE_STACK).await? {
-        Some(live) if live.template == template && live.parameters == parameters => {
+    let parameters = jumpgate::templates::execution_role_parameters(&desired.jump.id);
+    let live = aws.stack(EXECUTION_ROLE_STACK).await?;
+    // Made by hand or by AWS's sample template (same name): a stack would
+    // fail on the name, so the role is used as it is.
+    if live.is_none() && aws.role_exists(EXECUTION_ROLE_NAME).await? {
+        println!(
+            "{account} ({id}) already has {EXECUTION_ROLE_NAME}, made outside jumpgate; it is used as it is. It must trust the jump account's AWSCloudFormationStackSetAdministrationRole ({}) and may manage the role-* roles; `jumpgate apply` reports the account if it cannot.",
+            desired.jump.id
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let operations = match plan::stack_need(
+        EXECUTION_ROLE_STACK,
+        live.as_ref(),
+        &template,
+        &parameters,
+    ) {
+        plan::StackNeed::UpToDate => {
             println!("{account} ({id}) already has the StackSet execution role; nothing to do.");
             return Ok(ExitCode::SUCCESS);
         }
-        Some(_) => plan::Operation::UpdateStack {
-            stack: EXECUTION_ROLE_STACK.to_owned(),
-            template,
-            parameters,
-        },
-        // Made by hand or by AWS's sample template (same name): a stack
-        // would fail on the name, so the role is used as it is.
-        None if aws.role_exists(EXECUTION_ROLE_NAME).await? => {
-            println!(
-                "{account} ({id}) already has {EXECUTION_ROLE_NAME}, made outside jumpgate; it is used as it is. It must trust the jump account's AWSCloudFormationStackSetAdministrationRole ({}) and may manage the role-* roles; `jumpgate apply` reports the account if it cannot.",
-                desired.jump.id
-            );
-            return Ok(ExitCode::SUCCESS);
+        plan::StackNeed::Stuck(status) => {
+            return Err(Failure(format!(
+                "stack {EXECUTION_ROLE_STACK} in {account} ({id}) is {status}; fix it in the CloudFormation console (jumpgate cannot update it in that state)"
+            )));
         }
-        None => plan::Operation::CreateStack {
-            stack: EXECUTION_ROLE_STACK.to_owned(),
-            template,
-            parameters,
-        },
+        plan::StackNeed::Change { operations, .. } => operations,
     };
-    eprintln!(
-        "{} stack {EXECUTION_ROLE_STACK} in {account} ({id})",
-        operation.name()
-    );
-    aws.call(&operation).await?;
+    for operation in &operations {
+        eprintln!(
+            "{} stack {EXECUTION_ROLE_STACK} in {account} ({id})",
+            operation.name()
+        );
+        aws.call(operation).await?;
+    }
     println!(
         "{account} ({id}) has the StackSet execution role, trusting jump account {}. `jumpgate apply` can now deploy the roles there.",
         desired.jump.id

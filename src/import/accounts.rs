@@ -31,10 +31,7 @@ pub(super) fn from_instances_and_groups(
 ) -> ImportedAccounts {
     let live = input.live;
     let jump = input.jump_account.as_str();
-    let has_stack_set = live
-        .stack_set
-        .as_ref()
-        .is_some_and(|s| s.status != "DELETED");
+    let has_stack_set = live.live_stack_set().is_some();
     let instance_accounts = if has_stack_set {
         instance_accounts(input, notes)
     } else {
@@ -95,12 +92,7 @@ fn instance_accounts(input: &ImportInput, notes: &mut Vec<String>) -> BTreeSet<A
             ));
             continue;
         }
-        match AccountId::new(&instance.account) {
-            Ok(id) => {
-                accounts.insert(id);
-            }
-            Err(err) => notes.push(format!("skipped a stack instance: {err}")),
-        }
+        accounts.insert(instance.account.clone());
     }
     accounts
 }
@@ -167,7 +159,7 @@ fn account_names(live: &LiveState, ids: &BTreeSet<AccountId>) -> BTreeMap<Accoun
         let from_org = live
             .organization
             .as_ref()
-            .and_then(|o| o.accounts.iter().find(|a| a.id == id.as_str()))
+            .and_then(|o| o.accounts.iter().find(|a| a.id == *id))
             .and_then(|a| usable_name(&a.name));
         let name = match from_org {
             Some(name) if !taken.contains(&name.as_str().to_lowercase()) => name,

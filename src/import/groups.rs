@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::live::{LiveGroup, LiveState};
 use crate::model::desired::RoleDef;
 use crate::model::names::{AccountId, ProjectName, RoleKey};
+use crate::policy::{one_or_many, statements};
 
 /// What one of jumpgate's groups grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,21 +126,13 @@ fn group_documents<'a>(group: &'a LiveGroup, live: &'a LiveState) -> Vec<&'a Val
 /// `(account, role key)` of each `arn:aws:iam::<account>:role/role-<key>`
 /// an assume-role policy allows.
 fn assumable_roles(document: &Value) -> Vec<(String, String)> {
-    let statements = match &document["Statement"] {
-        Value::Array(list) => list.clone(),
-        single => vec![single.clone()],
-    };
     let mut found = Vec::new();
-    for statement in statements {
+    for statement in statements(document) {
         if statement["Effect"] != "Allow" {
             continue;
         }
-        let resources: Vec<&str> = match &statement["Resource"] {
-            Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
-            Value::String(one) => vec![one.as_str()],
-            _ => Vec::new(),
-        };
-        for resource in resources {
+        let resources = one_or_many(statement.get("Resource"));
+        for resource in resources.into_iter().filter_map(Value::as_str) {
             let Some(rest) = resource
                 .strip_prefix("arn:")
                 .and_then(|r| r.split_once(":iam::"))

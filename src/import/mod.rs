@@ -122,7 +122,7 @@ pub fn import(input: &ImportInput) -> Imported {
         organization: live
             .organization
             .as_ref()
-            .is_some_and(|org| org.management_account == input.jump_account.as_str()),
+            .is_some_and(|org| org.management_account == *input.jump_account),
         roles: roles_from_stack_set.then_some(roles),
         projects: accounts.projects,
         loose_accounts: accounts.loose,

@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::live::LiveState;
 use crate::model::desired::RoleDef;
 use crate::model::names::{PolicyArn, RoleKey};
+use crate::policy::one_or_many;
 
 const SECONDS_PER_HOUR: u64 = 3600;
 
@@ -16,7 +17,7 @@ pub(super) fn from_stack_set(
     live: &LiveState,
     notes: &mut Vec<String>,
 ) -> (BTreeMap<RoleKey, RoleDef>, bool) {
-    let Some(set) = live.stack_set.as_ref().filter(|s| s.status != "DELETED") else {
+    let Some(set) = live.live_stack_set() else {
         return (RoleDef::defaults(), false);
     };
     let mut roles = BTreeMap::new();
@@ -36,11 +37,10 @@ pub(super) fn from_stack_set(
             ));
             continue;
         };
-        let arns: Vec<&str> = match &props["ManagedPolicyArns"] {
-            Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
-            Value::String(one) => vec![one.as_str()],
-            _ => Vec::new(),
-        };
+        let arns: Vec<&str> = one_or_many(props.get("ManagedPolicyArns"))
+            .into_iter()
+            .filter_map(Value::as_str)
+            .collect();
         let Some(policy) = arns.first().and_then(|a| PolicyArn::new(a).ok()) else {
             notes.push(format!(
                 "role role-{key} in the StackSet has no managed policy ARN jumpgate can read; not imported"

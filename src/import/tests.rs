@@ -168,13 +168,13 @@ fn organization_names_the_accounts_and_turns_organizations_mode_on() {
     let desired = state(ESTATE);
     let mut live = converge(&desired, LiveState::default());
     let account = |id: &str, name: &str| OrgAccount {
-        id: id.into(),
+        id: AccountId::new(id).unwrap(),
         name: name.into(),
         email: format!("{id}@example.com"),
         status: "ACTIVE".into(),
     };
     live.organization = Some(LiveOrganization {
-        management_account: "111111111111".into(),
+        management_account: AccountId::new("111111111111").unwrap(),
         accounts: vec![
             account("111111111111", "Management"),
             account("222222222222", "Payments Prod"),

@@ -372,9 +372,171 @@ impl PolicyArn {
     }
 }
 
+/// An AWS partition: the first field of every ARN. Derived from the
+/// region, so that ARNs jumpgate writes match the ones IAM holds there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Partition {
+    Aws,
+    AwsCn,
+    AwsUsGov,
+}
+
+impl Partition {
+    /// The partition of a region (`cn-…` is `aws-cn`, `us-gov-…` is
+    /// `aws-us-gov`, everything else `aws`).
+    pub fn of(region: &str) -> Partition {
+        if region.starts_with("cn-") {
+            Partition::AwsCn
+        } else if region.starts_with("us-gov-") {
+            Partition::AwsUsGov
+        } else {
+            Partition::Aws
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Partition::Aws => "aws",
+            Partition::AwsCn => "aws-cn",
+            Partition::AwsUsGov => "aws-us-gov",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Partition> {
+        [Partition::Aws, Partition::AwsCn, Partition::AwsUsGov]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The ARN of an IAM role: `arn:<partition>:iam::<account>:role/<path>name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoleArn {
+    pub partition: Partition,
+    pub account: AccountId,
+    /// The role's path and name, as after `role/`.
+    pub path_and_name: String,
+}
+
+impl RoleArn {
+    /// The role `name` (no path) in `account`.
+    pub fn new(partition: Partition, account: &AccountId, name: &str) -> RoleArn {
+        RoleArn {
+            partition,
+            account: account.clone(),
+            path_and_name: name.to_owned(),
+        }
+    }
+
+    /// A role ARN with a 12-digit account and a name, or `None`; the name
+    /// may hold wildcards (policies name roles by pattern).
+    pub fn parse(text: &str) -> Option<RoleArn> {
+        let rest = text.strip_prefix("arn:")?;
+        let (partition, rest) = rest.split_once(":iam::")?;
+        let (account, resource) = rest.split_once(':')?;
+        let path_and_name = resource.strip_prefix("role/")?;
+        let arn = RoleArn {
+            partition: Partition::parse(partition)?,
+            account: AccountId::new(account).ok()?,
+            path_and_name: path_and_name.to_owned(),
+        };
+        (!arn.name().is_empty()).then_some(arn)
+    }
+
+    /// The role's name, without its path.
+    pub fn name(&self) -> &str {
+        self.path_and_name
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.path_and_name)
+    }
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arn:{}:iam::{}:role/{}",
+            self.partition, self.account, self.path_and_name
+        )
+    }
+}
+
+impl PolicyArn {
+    /// The customer-managed policy `name` under `path` in `account`.
+    pub fn customer(
+        partition: Partition,
+        account: &AccountId,
+        path: &str,
+        name: &str,
+    ) -> PolicyArn {
+        PolicyArn(format!("arn:{partition}:iam::{account}:policy{path}{name}"))
+    }
+
+    /// Whether an ARN names an AWS-managed policy
+    /// (`arn:<partition>:iam::aws:policy/…`), which always exists.
+    pub fn is_aws_managed(arn: &str) -> bool {
+        arn.split(':').nth(4) == Some("aws")
+    }
+}
+
+/// The ARN of a user's virtual MFA device named after the user, as the
+/// console and `aws iam create-virtual-mfa-device` name it.
+pub fn mfa_device_arn(partition: Partition, account: &str, user: &str) -> String {
+    format!("arn:{partition}:iam::{account}:mfa/{user}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_arns_parse_and_format_in_every_partition() {
+        let account = AccountId::new("123456789012").unwrap();
+        for (region, partition) in [
+            ("ap-northeast-1", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+        ] {
+            let arn = RoleArn::new(Partition::of(region), &account, "role-admin");
+            let text = format!("arn:{partition}:iam::123456789012:role/role-admin");
+            assert_eq!(arn.to_string(), text);
+            assert_eq!(RoleArn::parse(&text), Some(arn));
+        }
+        let pathed = RoleArn::parse("arn:aws:iam::123456789012:role/team/ops/role-x").unwrap();
+        assert_eq!(pathed.name(), "role-x");
+        assert_eq!(
+            pathed.to_string(),
+            "arn:aws:iam::123456789012:role/team/ops/role-x"
+        );
+        for bad in [
+            "arn:aws:iam::*:role/role-admin",
+            "arn:aws:iam::123456789012:user/alice",
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws-xx:iam::123456789012:role/r",
+        ] {
+            assert_eq!(RoleArn::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn customer_policy_arns_carry_their_path() {
+        let account = AccountId::new("123456789012").unwrap();
+        let arn = PolicyArn::customer(Partition::Aws, &account, "/jumpgate/", "p");
+        assert_eq!(arn.as_str(), "arn:aws:iam::123456789012:policy/jumpgate/p");
+        assert!(PolicyArn::new(arn.as_str()).is_ok());
+        assert!(PolicyArn::is_aws_managed(
+            "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        ));
+        assert!(!PolicyArn::is_aws_managed(arn.as_str()));
+    }
 
     #[test]
     fn account_ids_are_twelve_digits() {

@@ -3,17 +3,16 @@
 //! role through the organization's access role; without Organizations,
 //! naming the accounts that still need `jumpgate bootstrap`. Pure.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
 use super::{Action, Address, Change, Kind, Operation, Stage};
-use crate::live::LiveState;
+use crate::live::{AccountStatus, LiveState, Membership};
 use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
 use crate::model::names::AccountId;
-use crate::templates::{EXECUTION_ROLE_STACK, execution_role};
+use crate::templates::{EXECUTION_ROLE_STACK, execution_role, execution_role_parameters};
 
 /// An account that needs the StackSet execution role before its stack
 /// instance can be created: its owner runs `jumpgate bootstrap` for it
@@ -45,11 +44,10 @@ pub fn resolve_account_ids(desired: &DesiredState, live: &LiveState) -> DesiredS
         let Some(email) = &account.email else {
             continue;
         };
-        let found = org
-            .accounts
-            .iter()
-            .find(|o| o.email.eq_ignore_ascii_case(email.as_str()) && o.status != "SUSPENDED");
-        account.id = found.and_then(|o| AccountId::new(&o.id).ok());
+        let found = org.accounts.iter().find(|o| {
+            o.email.eq_ignore_ascii_case(email.as_str()) && o.status != AccountStatus::Suspended
+        });
+        account.id = found.map(|o| o.id.clone());
     }
     resolved
 }
@@ -70,11 +68,9 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
         bootstrap_needed: Vec::new(),
     };
     let working_instance = |id: &AccountId| {
-        live.stack_instances.iter().any(|i| {
-            i.account == id.as_str()
-                && i.region == resolved.jump.region.as_str()
-                && i.status == "CURRENT"
-        })
+        live.stack_instances
+            .iter()
+            .any(|i| i.is_current_in(id, resolved.jump.region.as_str()))
     };
     match (&resolved.organization, &live.organization) {
         (Some(organization), Some(org)) => {
@@ -104,7 +100,7 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
             // An account outside the organization has no access role to
             // assume: like any account without Organizations, only its owner
             // can put the execution role there.
-            let outside = |id: &AccountId| !org.accounts.iter().any(|o| o.id == id.as_str());
+            let outside = |id: &AccountId| org.membership(id) == Membership::Outside;
             for account in &resolved.accounts {
                 let Some(id) = &account.id else { continue };
                 if outside(id) {
@@ -116,7 +112,7 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
             }
             // An invited member has no access role unless its owner made
             // one: like an outside account, only its owner can bootstrap it.
-            let unreachable = |id: &AccountId| live.unreachable_accounts.contains(id.as_str());
+            let unreachable = |id: &AccountId| live.unreachable_accounts.contains(id);
             for target in targets(resolved).iter().filter(|t| unreachable(&t.id)) {
                 plan.warnings.push(format!(
                     "account {} ({}) is in the organization, but its access role {} cannot be assumed with these credentials (an account invited into the organization has none); bootstrap it with its own credentials",
@@ -130,25 +126,24 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
                     .push(bootstrap_hint(target.name.as_str(), &target.id));
             }
             for org_account in &org.accounts {
-                let declared = org_account.id == jump.as_str()
-                    || resolved.accounts.iter().any(|a| {
-                        a.id.as_ref()
-                            .is_some_and(|id| id.as_str() == org_account.id)
-                    });
-                if !declared && org_account.status != "SUSPENDED" {
+                let declared = org_account.id == jump
+                    || resolved
+                        .accounts
+                        .iter()
+                        .any(|a| a.id.as_ref() == Some(&org_account.id));
+                if !declared && org_account.status != AccountStatus::Suspended {
                     plan.warnings.push(format!(
                         "account {} ({}) is in the organization but not in the file; jumpgate never closes accounts",
                         org_account.name, org_account.id
                     ));
                 }
             }
-            let parameters: BTreeMap<String, String> =
-                [("AdministratorAccountId".to_owned(), jump.to_string())].into();
+            let parameters = execution_role_parameters(&jump);
             for target in targets(resolved)
                 .iter()
                 .filter(|t| t.id != jump && !outside(&t.id))
             {
-                if live.execution_role_stacks.get(target.id.as_str()) != Some(&false) {
+                if live.execution_role_stacks.get(&target.id) != Some(&false) {
                     continue;
                 }
                 plan.changes.push(Change {

@@ -9,14 +9,18 @@ use super::{
     Action, Address, Change, Kind, Operation, Plan, Reason, SecretDelivery, Stage, Summary,
     lockouts,
 };
-use crate::live::{LiveState, LiveUser, OWNED_PATH, OWNER_TAG_KEY, OWNER_TAG_VALUE};
+use crate::live::simulate::Jump;
+use crate::live::{
+    LiveStack, LiveState, LiveUser, OWNED_PATH, OWNER_TAG_KEY, OWNER_TAG_VALUE,
+    StackInstanceStatus, StackStatus,
+};
 use crate::model::derive::{managed_groups, targets, user_groups};
 use crate::model::desired::{DesiredState, User};
-use crate::model::names::AccountId;
+use crate::model::names::{AccountId, Partition, PolicyArn};
 use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, equivalent, group_policy, mfa_policy};
 use crate::templates::{
     ADMIN_ROLE_STACK, ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK,
-    ROLES_STACK_SET, admin_role, execution_role, iam_roles,
+    ROLES_STACK_SET, admin_role, execution_role, execution_role_parameters, iam_roles,
 };
 
 /// IAM keeps at most five versions of a managed policy.
@@ -54,7 +58,11 @@ pub fn build(desired: &DesiredState, live: &LiveState) -> Plan {
         .map(|u| u.name.clone())
         .collect();
     let access_changes = crate::access::impact(desired, live, &changes);
-    let blockers = super::feasible::blockers(live, &changes, desired.jump.id.as_str());
+    let jump = Jump {
+        account: &desired.jump.id,
+        partition: Partition::of(desired.jump.region.as_str()),
+    };
+    let blockers = super::feasible::blockers(live, &changes, jump);
     Plan {
         blockers,
         access_changes,
@@ -91,6 +99,56 @@ fn declared_users(desired: &DesiredState) -> HashSet<String> {
 /// Live objects by lower-case name, to find the one IAM takes for a name.
 fn by_lower_case<T>(live: &BTreeMap<String, T>) -> HashMap<String, &T> {
     live.iter().map(|(k, v)| (k.to_lowercase(), v)).collect()
+}
+
+/// What a stack needs to become `template` with `parameters`, given the
+/// live one: the decision `plan` and `bootstrap` share.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StackNeed {
+    UpToDate,
+    /// A failed operation left it in a state only a person can fix.
+    Stuck(StackStatus),
+    Change {
+        action: Action,
+        operations: Vec<Operation>,
+    },
+}
+
+pub fn stack_need(
+    name: &str,
+    live: Option<&LiveStack>,
+    template: &Value,
+    parameters: &BTreeMap<String, String>,
+) -> StackNeed {
+    let create = || Operation::CreateStack {
+        stack: name.into(),
+        template: template.clone(),
+        parameters: parameters.clone(),
+    };
+    match live {
+        None => StackNeed::Change {
+            action: Action::Create,
+            operations: vec![create()],
+        },
+        // A stack whose creation failed can be neither used nor updated:
+        // CloudFormation only lets it be deleted and created again.
+        Some(live) if live.status == StackStatus::RollbackComplete => StackNeed::Change {
+            action: Action::Update,
+            operations: vec![Operation::DeleteStack { stack: name.into() }, create()],
+        },
+        Some(live) if live.status.is_failed() => StackNeed::Stuck(live.status.clone()),
+        Some(live) if live.template != *template || live.parameters != *parameters => {
+            StackNeed::Change {
+                action: Action::Update,
+                operations: vec![Operation::UpdateStack {
+                    stack: name.into(),
+                    template: template.clone(),
+                    parameters: parameters.clone(),
+                }],
+            }
+        }
+        Some(_) => StackNeed::UpToDate,
+    }
 }
 
 struct Planner<'a> {
@@ -193,63 +251,32 @@ impl Planner<'_> {
             self.foreign_role(name, role, stage);
             return;
         }
-        let template =
-            keep_live_identity(template, self.live.stacks.get(name).map(|s| &s.template));
-        let after = json!({"template": template, "parameters": parameters});
-        match self.live.stacks.get(name) {
-            None => self.push(
-                Action::Create,
-                Address::new(Kind::Stack, name),
-                stage,
-                None,
-                Some(after),
-                vec![Operation::CreateStack {
-                    stack: name.into(),
-                    template,
-                    parameters,
-                }],
-            ),
-            // A stack whose creation failed can be neither used nor updated:
-            // CloudFormation only lets it be deleted and created again.
-            Some(live) if live.status == "ROLLBACK_COMPLETE" => {
-                let before = json!({"status": live.status, "template": live.template, "parameters": live.parameters});
-                self.push(
-                    Action::Update,
-                    Address::new(Kind::Stack, name),
-                    stage,
-                    Some(before),
-                    Some(after),
-                    vec![
-                        Operation::DeleteStack { stack: name.into() },
-                        Operation::CreateStack {
-                            stack: name.into(),
-                            template,
-                            parameters,
-                        },
-                    ],
-                );
-                self.because(Reason::Replace);
-            }
-            Some(live) if live.status.ends_with("_FAILED") => self.warnings.push(format!(
-                "stack {name} is {}; fix it in the CloudFormation console (jumpgate cannot update it in that state)",
-                live.status
+        let live = self.live.stacks.get(name);
+        let template = keep_live_identity(template, live.map(|s| &s.template));
+        match stack_need(name, live, &template, &parameters) {
+            StackNeed::UpToDate => {}
+            StackNeed::Stuck(status) => self.warnings.push(format!(
+                "stack {name} is {status}; fix it in the CloudFormation console (jumpgate cannot update it in that state)"
             )),
-            Some(live) if live.template != template || live.parameters != parameters => {
-                let before = json!({"template": live.template, "parameters": live.parameters});
+            StackNeed::Change { action, operations } => {
+                // A stack being replaced shows the status that calls for it.
+                let before = live.map(|live| match live.status {
+                    StackStatus::RollbackComplete => json!({"status": live.status, "template": live.template, "parameters": live.parameters}),
+                    _ => json!({"template": live.template, "parameters": live.parameters}),
+                });
+                let after = json!({"template": template, "parameters": parameters});
                 self.push(
-                    Action::Update,
+                    action,
                     Address::new(Kind::Stack, name),
                     stage,
-                    Some(before),
+                    before,
                     Some(after),
-                    vec![Operation::UpdateStack {
-                        stack: name.into(),
-                        template,
-                        parameters,
-                    }],
+                    operations,
                 );
+                if live.is_some_and(|live| live.status == StackStatus::RollbackComplete) {
+                    self.because(Reason::Replace);
+                }
             }
-            Some(_) => {}
         }
     }
 
@@ -290,7 +317,7 @@ impl Planner<'_> {
             BTreeMap::new(),
         );
         if self.desired.jump.is_target {
-            let parameters = [("AdministratorAccountId".to_owned(), self.jump.to_string())].into();
+            let parameters = execution_role_parameters(&self.jump);
             self.stack(
                 EXECUTION_ROLE_STACK,
                 EXECUTION_ROLE_NAME,
@@ -308,11 +335,7 @@ impl Planner<'_> {
             [("AdminAccountId".to_owned(), self.jump.to_string())].into();
         let after = json!({"template": template, "parameters": parameters});
         let address = Address::new(Kind::StackSet, ROLES_STACK_SET);
-        let live_set = self
-            .live
-            .stack_set
-            .as_ref()
-            .filter(|s| s.status != "DELETED");
+        let live_set = self.live.live_stack_set();
         match live_set {
             None => self.push(
                 Action::Create,
@@ -356,7 +379,7 @@ impl Planner<'_> {
             self.live
                 .stack_instances
                 .iter()
-                .map(|i| (i.account.clone(), i.region.clone()))
+                .map(|i| (i.account.to_string(), i.region.clone()))
                 .collect()
         } else {
             BTreeSet::new()
@@ -395,9 +418,7 @@ impl Planner<'_> {
             let wanted_here =
                 instance.region == region && wanted_ids.contains(instance.account.as_str());
             if !wanted_here {
-                let Ok(account) = AccountId::new(&instance.account) else {
-                    continue;
-                };
+                let account = instance.account.clone();
                 self.push_in(
                     account,
                     Action::Delete,
@@ -407,11 +428,11 @@ impl Planner<'_> {
                     None,
                     vec![Operation::DeleteStackInstances {
                         stack_set: ROLES_STACK_SET.into(),
-                        accounts: vec![instance.account.clone()],
+                        accounts: vec![instance.account.to_string()],
                         regions: vec![instance.region.clone()],
                     }],
                 );
-            } else if instance.status == "INOPERABLE" {
+            } else if instance.status == StackInstanceStatus::Inoperable {
                 // API_StackInstanceSummary: AWS leaves such an instance out of
                 // every update; only DeleteStackInstances with RetainStacks
                 // clears it, and the stack left behind is the owner's to judge.
@@ -423,7 +444,7 @@ impl Planner<'_> {
                     instance.account,
                     instance.region
                 ));
-            } else if instance.status != "CURRENT" && stack_set_update_planned {
+            } else if instance.status != StackInstanceStatus::Current && stack_set_update_planned {
                 self.warnings.push(format!(
                     "stack instance of {ROLES_STACK_SET} in {} ({}) is {}: {}; the StackSet update deploys to it again",
                     instance.account,
@@ -431,12 +452,10 @@ impl Planner<'_> {
                     instance.status,
                     instance.status_reason.as_deref().unwrap_or("no reason given")
                 ));
-            } else if instance.status != "CURRENT" {
+            } else if instance.status != StackInstanceStatus::Current {
                 // OUTDATED: an operation failed or was cancelled there. An
                 // UpdateStackSet planned above deploys to every instance anyway.
-                let Ok(account) = AccountId::new(&instance.account) else {
-                    continue;
-                };
+                let account = instance.account.clone();
                 let before = json!({
                     "account": instance.account,
                     "region": instance.region,
@@ -449,10 +468,10 @@ impl Planner<'_> {
                     Address::of_part(Kind::StackInstance, ROLES_STACK_SET, format!("{}/{}", instance.account, instance.region)),
                     Stage::StackInstances,
                     Some(before),
-                    Some(json!({"account": instance.account, "region": instance.region, "status": "CURRENT"})),
+                    Some(json!({"account": instance.account, "region": instance.region, "status": StackInstanceStatus::Current})),
                     vec![Operation::UpdateStackInstances {
                         stack_set: ROLES_STACK_SET.into(),
-                        accounts: vec![instance.account.clone()],
+                        accounts: vec![instance.account.to_string()],
                         regions: vec![instance.region.clone()],
                     }],
                 );
@@ -468,10 +487,13 @@ impl Planner<'_> {
     fn mfa_policy_arn(&self) -> String {
         match self.live.policies.get(MFA_POLICY_NAME) {
             Some(live) => live.arn.clone(),
-            None => format!(
-                "arn:aws:iam::{}:policy{OWNED_PATH}{MFA_POLICY_NAME}",
-                self.jump
-            ),
+            None => PolicyArn::customer(
+                Partition::of(self.desired.jump.region.as_str()),
+                &self.jump,
+                OWNED_PATH,
+                MFA_POLICY_NAME,
+            )
+            .into(),
         }
     }
 
@@ -1169,4 +1191,53 @@ fn rename_references(value: &mut Value, renames: &BTreeMap<String, String>) {
 
 fn policy_name_of(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn live(status: &str, template: Value) -> LiveStack {
+        LiveStack {
+            name: "s".into(),
+            status: status.into(),
+            template,
+            parameters: BTreeMap::new(),
+        }
+    }
+
+    /// The decision `plan` and `bootstrap` share, status by status.
+    #[test]
+    fn a_stack_is_created_replaced_updated_left_or_reported_by_its_status() {
+        let wanted = json!({"Resources": {}});
+        let need = |stack: Option<LiveStack>| {
+            let calls = match stack_need("s", stack.as_ref(), &wanted, &BTreeMap::new()) {
+                StackNeed::UpToDate => vec!["up to date".to_owned()],
+                StackNeed::Stuck(status) => vec![format!("stuck in {status}")],
+                StackNeed::Change { action, operations } => std::iter::once(format!("{action:?}"))
+                    .chain(operations.iter().map(|o| o.name().to_owned()))
+                    .collect(),
+            };
+            calls.join(" ")
+        };
+        assert_eq!(need(None), "Create CreateStack");
+        assert_eq!(
+            need(Some(live("ROLLBACK_COMPLETE", json!({})))),
+            "Update DeleteStack CreateStack"
+        );
+        assert_eq!(
+            need(Some(live("UPDATE_ROLLBACK_FAILED", json!({})))),
+            "stuck in UPDATE_ROLLBACK_FAILED"
+        );
+        assert_eq!(
+            need(Some(live("UPDATE_ROLLBACK_COMPLETE", json!({})))),
+            "Update UpdateStack"
+        );
+        assert_eq!(
+            need(Some(live("CREATE_COMPLETE", wanted.clone()))),
+            "up to date"
+        );
+    }
 }

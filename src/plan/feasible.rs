@@ -6,19 +6,18 @@ use std::collections::BTreeSet;
 
 use super::{Change, Operation};
 use crate::live::LiveState;
+use crate::live::simulate::Jump;
+use crate::model::names::PolicyArn;
 
 /// One sentence per change that would fail, naming the change and why.
-pub fn blockers(live: &LiveState, changes: &[Change], jump: &str) -> Vec<String> {
+pub fn blockers(live: &LiveState, changes: &[Change], jump: Jump) -> Vec<String> {
     let mut policies: BTreeSet<String> = live.policies.values().map(|p| p.arn.clone()).collect();
     let names: BTreeSet<String> = live
         .policies
         .values()
         .map(|p| p.name.to_ascii_lowercase())
         .collect();
-    let stack_set_exists = live
-        .stack_set
-        .as_ref()
-        .is_some_and(|s| s.status != "DELETED");
+    let stack_set_exists = live.live_stack_set().is_some();
     let mut found = Vec::new();
     for change in changes {
         for op in &change.operations {
@@ -31,10 +30,11 @@ pub fn blockers(live: &LiveState, changes: &[Change], jump: &str) -> Vec<String>
                             change.address
                         ));
                     }
-                    policies.insert(format!("arn:aws:iam::{jump}:policy{path}{name}"));
+                    let arn = PolicyArn::customer(jump.partition, jump.account, path, name);
+                    policies.insert(arn.into());
                 }
                 Operation::AttachGroupPolicy { policy_arn, .. }
-                    if !aws_managed(policy_arn) && !policies.contains(policy_arn) =>
+                    if !PolicyArn::is_aws_managed(policy_arn) && !policies.contains(policy_arn) =>
                 {
                     found.push(format!(
                         "{}: policy {policy_arn} does not exist and this plan does not create it",
@@ -54,14 +54,19 @@ pub fn blockers(live: &LiveState, changes: &[Change], jump: &str) -> Vec<String>
     found
 }
 
-/// AWS-managed policies always exist (`arn:<partition>:iam::aws:policy/…`).
-fn aws_managed(arn: &str) -> bool {
-    arn.split(':').nth(4) == Some("aws")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::names::{AccountId, Partition};
+
+    fn blockers_in_jump(live: &LiveState, changes: &[Change]) -> Vec<String> {
+        let account = AccountId::new("111111111111").unwrap();
+        let jump = Jump {
+            account: &account,
+            partition: Partition::Aws,
+        };
+        blockers(live, changes, jump)
+    }
     use crate::live::LivePolicy;
     use crate::plan::tests::{converge, state};
     use crate::plan::{Action, Kind, Stage};
@@ -83,7 +88,7 @@ mod tests {
     fn attachments_need_a_policy_and_names_must_be_free() {
         let desired = state(r#"jump-account id="111111111111" region="ap-northeast-1""#);
         let mut live = converge(&desired, LiveState::default());
-        assert!(blockers(&live, &[], "111111111111").is_empty());
+        assert!(blockers_in_jump(&live, &[]).is_empty());
         let attach = |arn: &str| {
             change(Operation::AttachGroupPolicy {
                 group: "g".into(),
@@ -92,7 +97,7 @@ mod tests {
         };
         let missing = "arn:aws:iam::111111111111:policy/jumpgate/nope";
         assert_eq!(
-            blockers(&live, &[attach(missing)], "111111111111"),
+            blockers_in_jump(&live, &[attach(missing)]),
             [
                 "group-policy-attachment.g/x: policy arn:aws:iam::111111111111:policy/jumpgate/nope does not exist and this plan does not create it"
             ]
@@ -102,14 +107,9 @@ mod tests {
             path: "/jumpgate/".into(),
             document: serde_json::json!({}),
         });
-        assert!(blockers(&live, &[create.clone(), attach(missing)], "111111111111").is_empty());
+        assert!(blockers_in_jump(&live, &[create.clone(), attach(missing)]).is_empty());
         assert!(
-            blockers(
-                &live,
-                &[attach("arn:aws:iam::aws:policy/ReadOnlyAccess")],
-                "111111111111"
-            )
-            .is_empty()
+            blockers_in_jump(&live, &[attach("arn:aws:iam::aws:policy/ReadOnlyAccess")]).is_empty()
         );
         live.policies.insert(
             "NOPE".into(),
@@ -122,12 +122,12 @@ mod tests {
                 document: serde_json::json!({}),
             },
         );
-        assert_eq!(blockers(&live, &[create], "111111111111").len(), 1);
+        assert_eq!(blockers_in_jump(&live, &[create]).len(), 1);
         let twice = change(Operation::CreateStackSet {
             stack_set: "iam-roles".into(),
             template: serde_json::json!({}),
             parameters: Default::default(),
         });
-        assert_eq!(blockers(&live, &[twice], "111111111111").len(), 1);
+        assert_eq!(blockers_in_jump(&live, &[twice]).len(), 1);
     }
 }

@@ -266,7 +266,7 @@ pub fn lockouts(state: &DesiredState, live: &LiveState) -> Vec<Lockout> {
                 let accounts = live.organization.iter().flat_map(|o| &o.accounts);
                 accounts
                     .clone()
-                    .find(|a| a.id == id)
+                    .find(|a| a.id.as_str() == id)
                     .map(|a| a.name.clone())
             };
             let name = if id == state.jump.id.as_str() {

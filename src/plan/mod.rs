@@ -25,6 +25,7 @@ use crate::model::names::{AccountId, NameError, Region};
 
 pub use accounts::{BootstrapHint, resolve_account_ids};
 pub use address::Address;
+pub use build::{StackNeed, stack_need};
 
 /// The plan that makes `live` what `desired` says, with the changes that
 /// `until` dates call for labelled as such.

@@ -5,11 +5,13 @@ use serde_json::{Value, json};
 
 use super::{Action, Kind, Operation, Plan, Reason, Stage, build};
 use crate::lang::{self, Sources};
+use crate::live::simulate::{self, Jump};
 use crate::live::{
-    LiveGroup, LiveOrganization, LivePolicy, LiveStack, LiveStackInstance, LiveStackSet, LiveState,
-    LiveUser, OrgAccount, UserDependents,
+    AccountStatus, LiveGroup, LiveOrganization, LiveStackInstance, LiveState, LiveUser, OrgAccount,
+    StackInstanceStatus, StackSetStatus, StackStatus, UserDependents,
 };
 use crate::model::desired::DesiredState;
+use crate::model::names::{AccountId, Partition};
 use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, parse_document};
 
 /// A valid age X25519 recipient (the one in age's README).
@@ -25,21 +27,20 @@ pub(crate) fn state(text: &str) -> DesiredState {
     }
 }
 
-/// Carries out a plan's operations on a `LiveState` the way AWS would, and
-/// records what `observe` would then read back.
+/// Carries out a plan's operations on a `LiveState` through the in-memory
+/// AWS; a call AWS would refuse is a planner bug, so it fails the test.
 pub(crate) fn apply_in_memory(live: &mut LiveState, plan: &Plan) {
+    let jump = Jump {
+        account: &plan.jump_account,
+        partition: Partition::of(plan.region.as_str()),
+    };
     for change in &plan.changes {
         for operation in &change.operations {
-            apply_operation(live, plan, operation);
+            if let Err(refusal) = simulate::apply(live, operation, jump) {
+                panic!("{}: {refusal}", change.address);
+            }
         }
     }
-}
-
-/// The live state after applying the plan for `desired` to `live`.
-pub(crate) fn converge(desired: &DesiredState, mut live: LiveState) -> LiveState {
-    let plan = build(desired, &live);
-    apply_in_memory(&mut live, &plan);
-    live
 }
 
 fn user_mut<'a>(live: &'a mut LiveState, name: &str) -> &'a mut LiveUser {
@@ -54,285 +55,11 @@ fn group_mut<'a>(live: &'a mut LiveState, name: &str) -> &'a mut LiveGroup {
         .unwrap_or_else(|| panic!("no group {name}"))
 }
 
-fn dependents_mut<'a>(live: &'a mut LiveState, user: &str) -> &'a mut UserDependents {
-    user_mut(live, user).dependents.get_or_insert_default()
-}
-
-fn apply_operation(live: &mut LiveState, plan: &Plan, operation: &Operation) {
-    use Operation as O;
-    match operation.clone() {
-        O::UpdateAccountPasswordPolicy { policy } => live.password_policy = Some(policy),
-        O::CreateStack {
-            stack,
-            template,
-            parameters,
-        }
-        | O::UpdateStack {
-            stack,
-            template,
-            parameters,
-        } => {
-            let status = "UPDATE_COMPLETE".to_owned();
-            let live_stack = LiveStack {
-                name: stack.clone(),
-                status,
-                template,
-                parameters,
-            };
-            live.stacks.insert(stack, live_stack);
-        }
-        O::DeleteStack { stack } => {
-            live.stacks.remove(&stack);
-        }
-        O::CreateStackSet {
-            stack_set,
-            template,
-            parameters,
-        }
-        | O::UpdateStackSet {
-            stack_set,
-            template,
-            parameters,
-        } => {
-            live.stack_set = Some(LiveStackSet {
-                name: stack_set,
-                status: "ACTIVE".into(),
-                template,
-                parameters,
-            });
-        }
-        O::CreateAccount { name, email } => {
-            let org = live
-                .organization
-                .as_mut()
-                .expect("CreateAccount is planned only with an organization");
-            // A made-up but stable id, distinct per e-mail.
-            let id = format!("{:012}", 100_000_000_000 + org.accounts.len() as u64);
-            org.accounts.push(OrgAccount {
-                id,
-                name,
-                email,
-                status: "ACTIVE".into(),
-            });
-        }
-        O::BootstrapAccount { account, .. } => {
-            live.execution_role_stacks.insert(account, true);
-        }
-        O::CreateStackInstances {
-            accounts, regions, ..
-        } => {
-            for account in &accounts {
-                for region in &regions {
-                    live.stack_instances.push(LiveStackInstance {
-                        account: account.clone(),
-                        region: region.clone(),
-                        status: "CURRENT".into(),
-                        status_reason: None,
-                    });
-                }
-            }
-        }
-        O::UpdateStackInstances {
-            accounts, regions, ..
-        } => {
-            for instance in live
-                .stack_instances
-                .iter_mut()
-                .filter(|i| accounts.contains(&i.account) && regions.contains(&i.region))
-            {
-                instance.status = "CURRENT".into();
-                instance.status_reason = None;
-            }
-        }
-        O::DeleteStackInstances {
-            accounts, regions, ..
-        } => live
-            .stack_instances
-            .retain(|i| !(accounts.contains(&i.account) && regions.contains(&i.region))),
-        O::CreatePolicy {
-            name,
-            path,
-            document,
-        } => {
-            let arn = format!("arn:aws:iam::{}:policy{path}{name}", plan.jump_account);
-            let policy = LivePolicy {
-                name: name.clone(),
-                arn,
-                path,
-                default_version: "v1".into(),
-                versions: vec!["v1".into()],
-                document,
-            };
-            live.policies.insert(name, policy);
-        }
-        O::CreatePolicyVersion {
-            policy_arn,
-            document,
-            delete_version,
-        } => {
-            let policy = live
-                .policies
-                .values_mut()
-                .find(|p| p.arn == policy_arn)
-                .expect("policy exists");
-            if let Some(old) = delete_version {
-                policy.versions.retain(|v| *v != old);
-            }
-            assert!(policy.versions.len() < 5, "IAM keeps at most five versions");
-            let next = format!("v{}", policy.versions.len() + 10);
-            policy.versions.push(next.clone());
-            policy.default_version = next;
-            policy.document = document;
-        }
-        O::CreateGroup { group, path } => {
-            let new = LiveGroup {
-                name: group.clone(),
-                path,
-                ..LiveGroup::default()
-            };
-            assert!(live.groups.insert(group, new).is_none(), "group exists");
-        }
-        O::UpdateGroupPath { group, path } => group_mut(live, &group).path = path,
-        O::UpdateGroupName {
-            group,
-            new_group_name,
-        } => {
-            let mut renamed = live.groups.remove(&group).expect("group exists");
-            renamed.name = new_group_name.clone();
-            for user in live.users.values_mut() {
-                if user.groups.remove(&group) {
-                    user.groups.insert(new_group_name.clone());
-                }
-            }
-            live.groups.insert(new_group_name, renamed);
-        }
-        O::PutGroupPolicy {
-            group,
-            policy_name,
-            document,
-        } => {
-            group_mut(live, &group)
-                .inline_policies
-                .insert(policy_name, document);
-        }
-        O::DeleteGroupPolicy { group, policy_name } => {
-            let removed = group_mut(live, &group).inline_policies.remove(&policy_name);
-            assert!(removed.is_some(), "no policy {policy_name} on {group}");
-        }
-        O::AttachGroupPolicy { group, policy_arn } => {
-            assert!(
-                live.policies.values().any(|p| p.arn == policy_arn)
-                    || policy_arn.starts_with("arn:aws:iam::aws:"),
-                "attaching {policy_arn}, which does not exist"
-            );
-            group_mut(live, &group).attached_policies.insert(policy_arn);
-        }
-        O::DetachGroupPolicy { group, policy_arn } => {
-            group_mut(live, &group)
-                .attached_policies
-                .remove(&policy_arn);
-        }
-        O::DeleteGroup { group } => {
-            let g = &live.groups[&group];
-            assert!(
-                g.inline_policies.is_empty() && g.attached_policies.is_empty(),
-                "DeleteGroup {group} with policies left"
-            );
-            assert!(
-                !live.users.values().any(|u| u.groups.contains(&group)),
-                "DeleteGroup {group} with members left"
-            );
-            live.groups.remove(&group);
-        }
-        O::CreateUser { user, tags } => {
-            let new = LiveUser {
-                name: user.clone(),
-                path: "/".into(),
-                tags,
-                login_profile: Some(false),
-                ..LiveUser::default()
-            };
-            assert!(live.users.insert(user, new).is_none(), "user exists");
-        }
-        O::UpdateUser {
-            user,
-            new_user_name,
-        } => {
-            let mut renamed = live.users.remove(&user).expect("user exists");
-            renamed.name = new_user_name.clone();
-            live.users.insert(new_user_name, renamed);
-        }
-        O::TagUser { user, tags } => {
-            let existing = user_mut(live, &user);
-            existing.tags.extend(tags);
-            existing.login_profile.get_or_insert(false);
-        }
-        O::AddUserToGroup { user, group } => {
-            assert!(live.groups.contains_key(&group), "no group {group}");
-            user_mut(live, &user).groups.insert(group);
-        }
-        O::RemoveUserFromGroup { user, group } => {
-            user_mut(live, &user).groups.remove(&group);
-        }
-        O::CreateLoginProfile { user, .. } => {
-            let existing = user_mut(live, &user);
-            assert_ne!(existing.login_profile, Some(true), "profile exists");
-            existing.login_profile = Some(true);
-        }
-        O::DeleteLoginProfile { user } => user_mut(live, &user).login_profile = Some(false),
-        O::DeleteAccessKey {
-            user,
-            access_key_id,
-        } => dependents_mut(live, &user)
-            .access_keys
-            .retain(|k| *k != access_key_id),
-        O::DeleteSigningCertificate {
-            user,
-            certificate_id,
-        } => dependents_mut(live, &user)
-            .signing_certificates
-            .retain(|c| *c != certificate_id),
-        O::DeleteSshPublicKey {
-            user,
-            ssh_public_key_id,
-        } => dependents_mut(live, &user)
-            .ssh_public_keys
-            .retain(|k| *k != ssh_public_key_id),
-        O::DeleteServiceSpecificCredential {
-            user,
-            credential_id,
-        } => dependents_mut(live, &user)
-            .service_specific_credentials
-            .retain(|c| *c != credential_id),
-        O::DeactivateMfaDevice {
-            user,
-            serial_number,
-        } => dependents_mut(live, &user)
-            .mfa_devices
-            .retain(|d| *d != serial_number),
-        O::DeleteVirtualMfaDevice { .. } => {}
-        O::DeleteUserPolicy { user, policy_name } => {
-            user_mut(live, &user).inline_policies.remove(&policy_name);
-        }
-        O::DetachUserPolicy { user, policy_arn } => {
-            user_mut(live, &user).attached_policies.remove(&policy_arn);
-        }
-        O::DeleteUser { user } => {
-            let u = &live.users[&user];
-            let left = u.dependents.clone().unwrap_or_default();
-            let clean = u.login_profile != Some(true)
-                && u.groups.is_empty()
-                && u.inline_policies.is_empty()
-                && u.attached_policies.is_empty()
-                && left.access_keys.is_empty()
-                && left.signing_certificates.is_empty()
-                && left.ssh_public_keys.is_empty()
-                && left.service_specific_credentials.is_empty()
-                && left.mfa_devices.is_empty();
-            assert!(clean, "DeleteUser {user} with dependents left: {u:?}");
-            live.users.remove(&user);
-        }
-    }
+/// The live state after applying the plan for `desired` to `live`.
+pub(crate) fn converge(desired: &DesiredState, mut live: LiveState) -> LiveState {
+    let plan = build(desired, &live);
+    apply_in_memory(&mut live, &plan);
+    live
 }
 
 /// `stage action address`, one per change: what a reviewer checks first.
@@ -840,7 +567,7 @@ fn a_missing_stack_set_hides_stale_instances() {
     // Instances listed for a stack set that is gone are not deleted twice.
     let desired = state(ESTATE);
     let mut live = converge(&desired, LiveState::default());
-    live.stack_set.as_mut().unwrap().status = "DELETED".into();
+    live.stack_set.as_mut().unwrap().status = StackSetStatus::Deleted;
     let plan = build(&desired, &live);
     assert!(plan.changes.iter().all(|c| c.action == Action::Create));
     assert_eq!(
@@ -932,14 +659,14 @@ const ORGANIZATION: &str = r#"
 
 fn organization_with(accounts: &[(&str, &str)]) -> LiveOrganization {
     LiveOrganization {
-        management_account: "111111111111".into(),
+        management_account: AccountId::new("111111111111").unwrap(),
         accounts: accounts
             .iter()
             .map(|(id, email)| OrgAccount {
-                id: (*id).into(),
+                id: AccountId::new(id).unwrap(),
                 name: (*email).into(),
                 email: (*email).into(),
-                status: "ACTIVE".into(),
+                status: AccountStatus::Active,
             })
             .collect(),
     }
@@ -957,7 +684,7 @@ fn organizations_mode_creates_accounts_first_then_bootstraps_them() {
         ..LiveState::default()
     };
     live.execution_role_stacks
-        .insert("555555555555".into(), false);
+        .insert(AccountId::new("555555555555").unwrap(), false);
     let first = build(&desired, &live);
     assert_eq!(first.changes[0].stage, Stage::CreateAccounts);
     let created: Vec<String> = first
@@ -1037,7 +764,7 @@ fn a_stack_whose_creation_failed_is_deleted_and_created_again() {
             ..LiveState::default()
         },
     );
-    live.stacks.get_mut("stackset-admin-role").unwrap().status = "ROLLBACK_COMPLETE".into();
+    live.stacks.get_mut("stackset-admin-role").unwrap().status = StackStatus::RollbackComplete;
     let plan = build(&desired, &live);
     let change = plan
         .changes
@@ -1060,7 +787,7 @@ const ONE_MEMBER: &str = r#"
 fn instance_in<'a>(live: &'a mut LiveState, account: &str) -> &'a mut LiveStackInstance {
     live.stack_instances
         .iter_mut()
-        .find(|i| i.account == account)
+        .find(|i| i.account.as_str() == account)
         .unwrap_or_else(|| panic!("no instance in {account}"))
 }
 
@@ -1069,7 +796,7 @@ fn an_instance_left_outdated_by_a_failure_is_deployed_again_until_current() {
     let desired = state(ONE_MEMBER);
     let mut live = converge(&desired, LiveState::default());
     let failed = instance_in(&mut live, "222222222222");
-    failed.status = "OUTDATED".into();
+    failed.status = StackInstanceStatus::Outdated;
     failed.status_reason = Some(
         "Account 222222222222 should have 'AWSCloudFormationStackSetExecutionRole' role".into(),
     );
@@ -1106,7 +833,7 @@ fn an_instance_left_outdated_by_a_failure_is_deployed_again_until_current() {
 fn an_update_of_the_stack_set_repairs_outdated_instances_without_a_second_operation() {
     let desired = state(ONE_MEMBER);
     let mut live = converge(&desired, LiveState::default());
-    instance_in(&mut live, "222222222222").status = "OUTDATED".into();
+    instance_in(&mut live, "222222222222").status = StackInstanceStatus::Outdated;
     live.stack_set.as_mut().unwrap().template = json!({"Resources": {}});
     let plan = build(&desired, &live);
     let calls: Vec<&str> = plan
@@ -1121,7 +848,7 @@ fn an_update_of_the_stack_set_repairs_outdated_instances_without_a_second_operat
 fn an_inoperable_instance_is_reported_with_what_to_do_not_updated() {
     let desired = state(ONE_MEMBER);
     let mut live = converge(&desired, LiveState::default());
-    instance_in(&mut live, "222222222222").status = "INOPERABLE".into();
+    instance_in(&mut live, "222222222222").status = StackInstanceStatus::Inoperable;
     let plan = build(&desired, &live);
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
     assert!(
@@ -1150,7 +877,8 @@ fn a_member_whose_access_role_cannot_be_assumed_is_named_for_bootstrap_not_boots
         ])),
         ..LiveState::default()
     };
-    live.unreachable_accounts.insert("555555555555".into());
+    live.unreachable_accounts
+        .insert(AccountId::new("555555555555").unwrap());
     let plan = build(&desired, &live);
     assert!(
         plan.changes

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use similar::{ChangeTag, TextDiff};
 
 use crate::plan::{Action, Change, Kind};
-use crate::policy::normalise;
+use crate::policy::{normalise, sort_keys};
 
 /// Lines of unchanged template shown around each changed one.
 const TEMPLATE_CONTEXT: usize = 2;
@@ -130,7 +130,7 @@ fn statement_diff(before: Option<&Value>, after: Option<&Value>) -> Vec<Line> {
 
 fn json_diff(before: Option<&Value>, after: Option<&Value>) -> Vec<Option<Line>> {
     let pretty = |v: Option<&Value>| {
-        v.map(|v| serde_json::to_string_pretty(&sorted(v)).unwrap_or_default() + "\n")
+        v.map(|v| serde_json::to_string_pretty(&sort_keys(v)).unwrap_or_default() + "\n")
             .unwrap_or_default()
     };
     let (old, new) = (pretty(before), pretty(after));
@@ -158,24 +158,6 @@ fn line(tag: ChangeTag, text: &str) -> Line {
             ChangeTag::Equal => Tag::Kept,
         },
         text: text.trim_end_matches('\n').to_owned(),
-    }
-}
-
-/// A copy with object keys sorted, so that key order never shows as a change.
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by_key(|(k, _)| *k);
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), sorted(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
     }
 }
 

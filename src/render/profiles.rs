@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::model::names::{Partition, mfa_device_arn};
 use crate::profiles::{BEGIN_MARKER, END_MARKER, Profile, ProfileSet, ProfilesError};
 
 /// The console's switch-role page.
@@ -32,7 +33,7 @@ pub fn render_aws_config(
     with_source_profile: bool,
 ) -> Result<String, ProfilesError> {
     let user = set.user.as_deref().ok_or(ProfilesError::UserRequired)?;
-    let mfa_serial = format!("arn:aws:iam::{}:mfa/{user}", set.jump_id);
+    let mfa_serial = mfa_device_arn(Partition::of(&set.region), &set.jump_id, user);
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -60,7 +60,7 @@ fn representative() -> Plan {
     let shared = live
         .stack_instances
         .iter_mut()
-        .find(|i| i.account == "333333333333")
+        .find(|i| i.account.as_str() == "333333333333")
         .unwrap();
     shared.status = "OUTDATED".into();
     shared.status_reason = Some(
