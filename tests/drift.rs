@@ -5,16 +5,12 @@
 
 mod support;
 
-#[path = "plan_apply/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use serde_json::{Value, json};
 
-use harness::{JUMP, Workspace, iam, jumpgate, user_exists};
-use support::emulator::{Emulator, EmulatorOptions, REGION};
+use support::emulator::REGION;
+use support::{Emulator, EmulatorOptions, JUMP, Outcome, Workspace, iam, user_exists};
 
 const ESTATE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -61,9 +57,8 @@ const EXPECTED: &[(&str, Option<&str>)] = &[
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
-fn drift(emu: &Emulator, ws: &Workspace, format: &str) -> harness::Outcome {
-    let state = ws.state_arg();
-    jumpgate(emu, &["drift", &state, "--format", format])
+fn drift(emu: &Emulator, ws: &Workspace, format: &str) -> Outcome {
+    ws.command(emu, "drift").args(["--format", format]).run()
 }
 
 /// Every change of the list, made by hand as someone with console or CLI
@@ -201,9 +196,7 @@ async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_ap
     // the first still running (OperationInProgressException), as on AWS.
     let emu =
         Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "0"));
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, ESTATE).await;
 
     // Clean: exit 0 in every format.
     let clean = drift(&emu, &ws, "text");
@@ -380,8 +373,7 @@ async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_ap
         ],
         "{after:#}"
     );
-    let state = ws.state_arg();
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }
 
 #[tokio::test]

@@ -6,19 +6,15 @@
 
 mod support;
 
-#[path = "plan_apply/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 use std::collections::BTreeSet;
 
 use aws_sdk_iam::Client as IamClient;
 use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
-use harness::{JUMP, Workspace, changes, iam, jumpgate};
 use jumpgate::model::desired::DesiredState;
 use support::emulator::Emulator;
+use support::{JUMP, Workspace, changes, iam, jumpgate};
 
 /// What jumpgate deploys before anyone is added: the roles (one of them
 /// not a default), the projects, the password policy.
@@ -164,8 +160,7 @@ fn accounts_by_project(state: &DesiredState) -> BTreeSet<(Option<String>, String
 #[tokio::test]
 async fn a_hand_built_jump_account_of_50_users_imports_to_a_file_that_plans_nothing() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(INFRASTRUCTURE);
-    ws.bootstrap_members(&emu).await;
+    let ws = Workspace::bootstrapped(&emu, INFRASTRUCTURE).await;
     // Nobody is declared yet, so nobody could reach the admin role.
     ws.apply(&emu, &["--allow-lockout"]).expect_code(0);
     let iam = iam(&emu).await;
@@ -264,14 +259,15 @@ async fn objects_without_jumpgates_marker_import_as_explicit_adoptions() {
     let emu = Emulator::start();
     // jumpgate built the roles and the global groups; a project's groups
     // and the people were made by hand, without jumpgate's marker.
-    let ws = Workspace::with_state(
+    let ws = Workspace::bootstrapped(
+        &emu,
         r#"
 jump-account id="123456789012" region="ap-northeast-1"
 account "web-prod" id="210987654321"
 account "shared" id="410987654321"
 "#,
-    );
-    ws.bootstrap_members(&emu).await;
+    )
+    .await;
     // Nobody is declared yet, so nobody could reach the admin role.
     ws.apply(&emu, &["--allow-lockout"]).expect_code(0);
     let iam = iam(&emu).await;

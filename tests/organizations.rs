@@ -12,10 +12,6 @@
 
 mod support;
 
-#[allow(dead_code)]
-#[path = "plan_apply/harness.rs"]
-mod harness;
-
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_organizations::Client as OrgClient;
 use aws_sdk_organizations::types::{
@@ -23,12 +19,13 @@ use aws_sdk_organizations::types::{
 };
 use serde_json::Value;
 
-use harness::{
-    Outcome, Workspace, describe, iam, iam_in, jumpgate, jumpgate_with_env, mutating, role_names,
+use support::emulator::RecordedRequest;
+use support::{
+    Emulator, JUMP, Jumpgate, Outcome, Workspace, actions_named, addresses, assert_nothing_mutated,
+    decode_document, iam, iam_in, jumpgate_with_env, role_names, stack_instance_accounts,
+    user_exists,
 };
-use support::emulator::{Emulator, RecordedRequest};
 
-const JUMP: &str = "123456789012";
 const EXECUTION_ROLE: &str = "AWSCloudFormationStackSetExecutionRole";
 const EXECUTION_ROLE_STACK: &str = "stackset-execution-role";
 
@@ -201,22 +198,6 @@ async fn has_execution_stack(emu: &Emulator, account: &str) -> bool {
     }
 }
 
-/// The accounts of the `iam-roles` StackSet's instances in the jump account.
-async fn instance_accounts(emu: &Emulator) -> Vec<String> {
-    emu.stack_instances("iam-roles")
-        .await
-        .into_iter()
-        .map(|(account, _, _)| account)
-        .collect()
-}
-
-fn actions_named<'r>(recording: &'r [RecordedRequest], action: &str) -> Vec<&'r RecordedRequest> {
-    recording
-        .iter()
-        .filter(|r| r.action.as_deref() == Some(action))
-        .collect()
-}
-
 /// The role ARNs assumed in the recording.
 fn assumed_roles(recording: &[RecordedRequest]) -> Vec<String> {
     actions_named(recording, "AssumeRole")
@@ -228,20 +209,6 @@ fn assumed_roles(recording: &[RecordedRequest]) -> Vec<String> {
 /// A top-level list of a JSON plan, empty when left out.
 fn list<'p>(plan: &'p Value, key: &str) -> &'p [Value] {
     plan[key].as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
-fn addresses(plan: &Value) -> Vec<String> {
-    harness::changes(plan).into_iter().map(|(_, a)| a).collect()
-}
-
-#[track_caller]
-fn assert_nothing_mutated(emu: &Emulator, what: &str) {
-    let mutations = mutating(emu);
-    assert!(
-        mutations.is_empty(),
-        "{what} sent mutating requests: {:?}",
-        describe(&mutations)
-    );
 }
 
 const THREE_NEW_ACCOUNTS: &str = r#"
@@ -365,7 +332,10 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
         new_accounts.iter().map(|(_, id)| id.clone()).collect();
     expected_instances.push(JUMP.to_owned());
     expected_instances.sort();
-    assert_eq!(instance_accounts(&emu).await, expected_instances);
+    assert_eq!(
+        stack_instance_accounts(&emu, "iam-roles").await,
+        expected_instances
+    );
 
     // The new ids are used in the project's group policy.
     let document = iam(&emu)
@@ -377,7 +347,7 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
         .await
         .expect("GetGroupPolicy group-developer-apps/assume-role")
         .policy_document;
-    let document = harness::decode_document(&document).to_string();
+    let document = decode_document(&document).to_string();
     for (name, id) in &new_accounts[1..] {
         assert!(
             document.contains(&format!("arn:aws:iam::{id}:role/role-developer")),
@@ -389,8 +359,7 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
         "sandbox is in no project: {document}"
     );
 
-    let state = ws.state_arg();
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
     emu.clear_recording();
     emu.start_recording();
     let again = ws.apply(&emu, &[]);
@@ -511,7 +480,11 @@ user "me" {{
             "{id} has role-admin"
         );
     }
-    assert!(!instance_accounts(&emu).await.contains(&stray));
+    assert!(
+        !stack_instance_accounts(&emu, "iam-roles")
+            .await
+            .contains(&stray)
+    );
     assert_eq!(
         role_names(&iam_in(&emu, &stray).await).await,
         ["OrganizationAccountAccessRole"],
@@ -523,8 +496,7 @@ user "me" {{
         "no account created or closed"
     );
 
-    let state = ws.state_arg();
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }
 
 #[tokio::test]
@@ -575,9 +547,8 @@ user "me" {{
 async fn organizations_mode_without_an_organization_is_refused() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(THREE_NEW_ACCOUNTS);
-    let state = ws.state_arg();
     emu.start_recording();
-    let plan = jumpgate(&emu, &["plan", &state]);
+    let plan = ws.run(&emu, "plan", &[]);
     let apply = ws.apply(&emu, &[]);
     emu.stop_recording();
     for outcome in [&plan, &apply] {
@@ -614,10 +585,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
     let ws = Workspace::with_state(WITHOUT_ORGANIZATIONS);
     let state = ws.state_arg();
 
-    let text = jumpgate(&emu, &["plan", &state])
-        .expect_code(0)
-        .stdout
-        .clone();
+    let text = ws.run(&emu, "plan", &[]).expect_code(0).stdout.clone();
     let plan = ws.plan_json(&emu);
     let hints = list(&plan, "bootstrap_needed");
     assert_eq!(hints.len(), 2, "{plan:#}");
@@ -645,7 +613,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
 
     // With the jump account's credentials: refused, naming both accounts.
     emu.start_recording();
-    let refused = jumpgate(&emu, &["bootstrap", &state, "--account", "payments-prod"]);
+    let refused = ws.run(&emu, "bootstrap", &["--account", "payments-prod"]);
     emu.stop_recording();
     refused.expect_code(1);
     assert!(
@@ -691,7 +659,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         .and_then(|r| r.assume_role_policy_document)
         .expect("a trust policy");
     assert!(
-        harness::decode_document(&trust).to_string().contains(JUMP),
+        decode_document(&trust).to_string().contains(JUMP),
         "the execution role trusts the jump account: {trust}"
     );
     assert!(
@@ -744,13 +712,13 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         "the roles reached payments-prod"
     );
     assert!(
-        harness::user_exists(&iam(&emu).await, "me").await,
+        user_exists(&iam(&emu).await, "me").await,
         "later stages ran"
     );
     // The next plan repairs it, and names the account that needs bootstrap.
     let plan = ws.plan_json(&emu);
     assert_eq!(
-        harness::changes(&plan),
+        support::changes(&plan),
         [(
             "update".to_owned(),
             format!("stack-instance.iam-roles/{analytics}/ap-northeast-1")
@@ -761,7 +729,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         .filter_map(|h| h["account_id"].as_str())
         .collect();
     assert_eq!(hints, [analytics]);
-    let drift = jumpgate(&emu, &["drift", &state]);
+    let drift = ws.run(&emu, "drift", &[]);
     drift.expect_code(2);
     assert!(
         drift.stdout.contains(&format!(
@@ -786,14 +754,17 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         list(&plan, "bootstrap_needed").is_empty(),
         "after apply no account needs bootstrap: {plan:#}"
     );
-    assert_eq!(instance_accounts(&emu).await, [JUMP, payments, analytics]);
+    assert_eq!(
+        stack_instance_accounts(&emu, "iam-roles").await,
+        [JUMP, payments, analytics]
+    );
     assert!(
         role_names(&iam_in(&emu, analytics).await)
             .await
             .contains(&"role-admin".to_owned()),
         "the roles reached analytics"
     );
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }
 
 #[test]
@@ -810,16 +781,13 @@ user "me" {
 "#,
     );
     let out = ws.path("templates");
-    let (state, out_arg) = (ws.state_arg(), out.display().to_string());
-    let command = std::process::Command::new(env!("CARGO_BIN_EXE_jumpgate"))
-        .args(["templates", &state, "--out", &out_arg])
-        .output()
-        .expect("jumpgate runs");
-    assert!(
-        command.status.success(),
-        "{}",
-        String::from_utf8_lossy(&command.stderr)
-    );
+    let written = Jumpgate::local()
+        .arg("templates")
+        .arg(ws.state())
+        .arg("--out")
+        .arg(&out)
+        .run();
+    written.expect_code(0);
     let resources = |file: &str| -> Vec<(String, String, Option<String>)> {
         let text = std::fs::read_to_string(out.join(file))
             .unwrap_or_else(|e| panic!("{file} is written: {e}"));
@@ -842,7 +810,7 @@ user "me" {
         found
     };
     let role = |name: &str| Some(name.to_owned());
-    let stdout = String::from_utf8_lossy(&command.stdout);
+    let stdout = &written.stdout;
     for file in [
         "stackset-admin-role.json",
         "stackset-execution-role.json",
@@ -1062,5 +1030,5 @@ user "me" {{
     )
     .expect_code(0);
     ws.apply(&emu, &[]).expect_code(0);
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }

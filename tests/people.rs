@@ -8,17 +8,15 @@
 
 mod support;
 
-#[allow(dead_code)]
-#[path = "plan_apply/harness.rs"]
-mod harness;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use harness::{Workspace, groups_of, iam, jumpgate, jumpgate_with_env, user_exists};
-use support::emulator::{Emulator, EmulatorOptions, RecordedRequest, venv_python};
+use support::emulator::RecordedRequest;
+use support::python::botocore_profiles;
+use support::{Emulator, EmulatorOptions};
+use support::{Workspace, actions_named, groups_of, iam, jumpgate_with_env, user_exists};
 
 const ESTATE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -34,9 +32,8 @@ user "bot" console=#false {
 "#;
 
 fn calls(recording: &[RecordedRequest], action: &str) -> Vec<String> {
-    recording
-        .iter()
-        .filter(|r| r.action.as_deref() == Some(action))
+    actions_named(recording, action)
+        .into_iter()
         .map(|r| r.param("UserName").unwrap_or_default().to_owned())
         .collect()
 }
@@ -51,11 +48,10 @@ async fn plans_read_login_profiles_from_the_report_and_confirm_only_what_they_ac
     let ws = Workspace::with_state(ESTATE);
     ws.apply(&emu, &[]).expect_code(0);
     tokio::time::sleep(Duration::from_millis(5_200)).await;
-    let state = ws.state_arg();
 
     // No change: the report answers for every user.
     emu.start_recording();
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
     let recording = emu.recording();
     assert_eq!(calls(&recording, "GetLoginProfile"), Vec::<String>::new());
     assert_eq!(calls(&recording, "GetCredentialReport").len(), 1);
@@ -89,7 +85,7 @@ async fn plans_read_login_profiles_from_the_report_and_confirm_only_what_they_ac
         !addresses.iter().any(|a| a.contains("alice")),
         "{addresses:?}"
     );
-    let exact = jumpgate(&emu, &["drift", &state, "--exact", "--format", "json"]);
+    let exact = ws.run(&emu, "drift", &["--exact", "--format", "json"]);
     exact.expect_code(2);
     assert!(
         exact.stdout.contains("login-profile.alice"),
@@ -169,9 +165,8 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
         .send()
         .await
         .expect("EnableMFADevice");
-    let state = ws.state_arg();
 
-    let drift = jumpgate(&emu, &["drift", &state, "--format", "json"]);
+    let drift = ws.run(&emu, "drift", &["--format", "json"]);
     drift.expect_code(0);
     let found = findings(&drift.json());
     let expected: BTreeMap<String, Vec<String>> = [
@@ -195,8 +190,8 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
     assert_eq!(found, expected);
 
     // Its own exit status, on request; text and Markdown say the same.
-    jumpgate(&emu, &["drift", &state, "--fail-on-hygiene"]).expect_code(3);
-    let text = jumpgate(&emu, &["drift", &state]);
+    ws.run(&emu, "drift", &["--fail-on-hygiene"]).expect_code(3);
+    let text = ws.run(&emu, "drift", &[]);
     assert!(
         text.stdout.contains("user carol:")
             && text
@@ -205,7 +200,7 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
         "{}",
         text.stdout
     );
-    let markdown = jumpgate(&emu, &["drift", &state, "--format", "markdown"]);
+    let markdown = ws.run(&emu, "drift", &["--format", "markdown"]);
     assert!(
         markdown.stdout.contains("| `bob` | no active MFA device"),
         "{}",
@@ -220,20 +215,14 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
                 "region=\"ap-northeast-1\" {\n    hygiene never-signed-in-days=101 key-max-age-days=101 key-unused-days=101\n}",
             ),
     );
-    let relaxed = findings(&jumpgate(&emu, &["drift", &state, "--format", "json"]).json());
+    let relaxed = findings(&ws.run(&emu, "drift", &["--format", "json"]).json());
     assert_eq!(relaxed.get("alice"), None, "{relaxed:?}");
     assert_eq!(relaxed["bot"], ["no-mfa"]);
     let strict = findings(
-        &jumpgate(
+        &ws.run(
             &emu,
-            &[
-                "drift",
-                &state,
-                "--format",
-                "json",
-                "--never-signed-in-days",
-                "30",
-            ],
+            "drift",
+            &["--format", "json", "--never-signed-in-days", "30"],
         )
         .json(),
     );
@@ -378,12 +367,6 @@ user "me" {
 }
 "#;
 
-const BOTOCORE_PROFILES: &str = r#"
-import json, sys
-from botocore.configloader import load_config
-print(json.dumps(load_config(sys.argv[1])["profiles"]))
-"#;
-
 #[tokio::test]
 async fn after_an_organizations_apply_profiles_cover_every_account_it_created() {
     let emu = Emulator::start();
@@ -411,26 +394,15 @@ async fn after_an_organizations_apply_profiles_cover_every_account_it_created() 
     };
 
     let state = ws.state_arg();
-    let out = jumpgate(
+    let out = ws.run(
         &emu,
-        &["profiles", &state, "--user", "me", "--format", "aws-config"],
+        "profiles",
+        &["--user", "me", "--format", "aws-config"],
     );
     out.expect_code(0);
     let config = ws.path("config");
     std::fs::write(&config, &out.stdout).unwrap();
-    let read = std::process::Command::new(venv_python())
-        .arg("-c")
-        .arg(BOTOCORE_PROFILES)
-        .arg(&config)
-        .output()
-        .expect("python");
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
-    );
-    let profiles: BTreeMap<String, BTreeMap<String, String>> =
-        serde_json::from_slice(&read.stdout).expect("botocore's profiles as JSON");
+    let profiles = botocore_profiles(&config);
     for (profile, email) in [
         ("sandbox-admin", "me+aws-sandbox@example.com"),
         ("dev-admin", "me+aws-dev@example.com"),

@@ -10,17 +10,13 @@
 
 mod support;
 
-#[path = "plan_apply/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use aws_sdk_iam::Client as IamClient;
 use serde_json::{Value, json};
 
-use harness::{JUMP, Outcome, Workspace, iam, jumpgate};
 use support::emulator::Emulator;
+use support::{JUMP, Outcome, Workspace, iam, jumpgate};
 
 const PROD: &str = "210987654321";
 const STG: &str = "210987654322";

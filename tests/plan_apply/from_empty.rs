@@ -7,11 +7,10 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
 
-use crate::harness::{
-    JUMP, Workspace, changes, decode_document, describe, groups_of, iam, iam_in, jumpgate,
-    mutating, role_names,
+use crate::support::{
+    Emulator, JUMP, Workspace, changes, decode_document, describe, groups_of, iam, iam_in,
+    mutating, role_names, statements, user_names,
 };
-use crate::support::emulator::Emulator;
 
 const ROLES: [&str; 3] = ["admin", "developer", "operator"];
 const PROJECTS: [(&str, &[&str]); 2] = [
@@ -52,14 +51,6 @@ fn trust_condition() -> Value {
     })
 }
 
-/// `Statement` as a list, whether written as one object or a list.
-fn statements(document: &Value) -> Vec<Value> {
-    match &document["Statement"] {
-        Value::Array(list) => list.clone(),
-        single => vec![single.clone()],
-    }
-}
-
 /// A policy's `Resource` as a sorted list of strings.
 fn resources(statement: &Value) -> Vec<String> {
     let mut list: Vec<String> = match &statement["Resource"] {
@@ -79,11 +70,8 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
     let emu = Emulator::start();
     let ws = Workspace::with_repo_state();
     ws.bootstrap_members(&emu).await;
-    let state = ws.state_arg();
 
-    let planned = jumpgate(&emu, &["plan", &state, "--format", "json"])
-        .expect_code(0)
-        .json();
+    let planned = ws.plan_json(&emu);
     assert!(
         changes(&planned)
             .iter()
@@ -184,16 +172,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
     }
 
     // Users: tagged, in their groups, with a login profile unless console=#false.
-    let mut users: Vec<String> = iam
-        .list_users()
-        .send()
-        .await
-        .expect("ListUsers")
-        .users
-        .into_iter()
-        .map(|u| u.user_name)
-        .collect();
-    users.sort();
+    let users = user_names(&iam).await;
     assert_eq!(users, USERS.map(|(u, _)| u.to_owned()), "users");
     for (user, expected_groups) in USERS {
         let tags: BTreeMap<String, String> = iam
@@ -337,11 +316,9 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
         .collect();
     assert_eq!(secret_files, expected_files);
     let saved_plan = ws.path("after.json");
-    let replanned = jumpgate(
+    let replanned = ws.plan(
         &emu,
         &[
-            "plan",
-            &state,
             "--format",
             "json",
             "--out",
@@ -390,11 +367,10 @@ async fn a_second_run_of_state_changes_nothing() {
     let emu = Emulator::start();
     let ws = Workspace::with_repo_state();
     ws.bootstrap_members(&emu).await;
-    let state = ws.state_arg();
     ws.apply(&emu, &[]).expect_code(0);
 
     emu.start_recording();
-    let replan = jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]);
+    let replan = ws.plan(&emu, &["--detailed-exitcode"]);
     replan.expect_code(0);
     assert!(replan.stdout.contains("No changes"), "{}", replan.stdout);
     let again = ws.apply(&emu, &[]);

@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::harness::{JUMP, Workspace, jumpgate};
-use crate::support::emulator::Emulator;
+use crate::support::{Emulator, JUMP, Workspace};
 
 const BEFORE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -71,18 +70,13 @@ fn stage_rank(change: &Value) -> usize {
 #[tokio::test]
 async fn the_json_plan_has_the_documented_shape() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(BEFORE);
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, BEFORE).await;
     ws.write_state(AFTER);
     ws.bootstrap_members(&emu).await;
-    let state = ws.state_arg();
     let saved = ws.path("plan.json");
-    let outcome = jumpgate(
+    let outcome = ws.plan(
         &emu,
         &[
-            "plan",
-            &state,
             "--format",
             "json",
             "--detailed-exitcode",
@@ -169,5 +163,5 @@ async fn the_json_plan_has_the_documented_shape() {
 
     // The plan applies and the estate converges.
     ws.apply(&emu, &[]).expect_code(0);
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }

@@ -5,10 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::harness::{
-    JUMP, Workspace, changes, describe, groups_of, iam, jumpgate, mutating, user_exists,
+use crate::support::{
+    Emulator, JUMP, Workspace, changes, describe, groups_of, iam, mutating, user_exists,
 };
-use crate::support::emulator::Emulator;
 
 const ESTATE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -123,9 +122,7 @@ async fn create_bystander(iam: &aws_sdk_iam::Client) {
 #[tokio::test]
 async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(&format!("{ESTATE}{LEAVER}"));
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, &format!("{ESTATE}{LEAVER}")).await;
     let iam = iam(&emu).await;
     assert_eq!(
         groups_of(&iam, "leaver").await,
@@ -135,7 +132,6 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
     create_bystander(&iam).await;
 
     ws.write_state(ESTATE);
-    let state = ws.state_arg();
     let plan = ws.plan_json(&emu);
     assert_eq!(plan["unmanaged_users"], serde_json::json!([BYSTANDER]));
     assert!(
@@ -145,7 +141,7 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
         "only the leaver's things go: {:?}",
         changes(&plan)
     );
-    let text = jumpgate(&emu, &["plan", &state]);
+    let text = ws.plan(&emu, &[]);
     text.expect_code(0);
     let unmanaged_line = text
         .stdout
@@ -292,5 +288,5 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
     assert!(tags.tags().is_empty(), "the bystander is not adopted");
 
     // And the estate has converged.
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }

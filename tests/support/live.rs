@@ -1,0 +1,170 @@
+//! Reading back what a run did: the emulator's IAM and request recording,
+//! and the JSON plan.
+
+use aws_sdk_iam::Client as IamClient;
+use serde_json::Value;
+
+use super::emulator::{Emulator, RecordedRequest};
+
+/// The jump account every fixture declares: the emulator's default account.
+pub const JUMP: &str = "123456789012";
+
+/// The mutating requests of the recording.
+pub fn mutating(emu: &Emulator) -> Vec<RecordedRequest> {
+    emu.recording()
+        .into_iter()
+        .filter(RecordedRequest::is_mutating)
+        .collect()
+}
+
+/// A short description of requests, for failure messages.
+pub fn describe(requests: &[RecordedRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| {
+            let subject = ["UserName", "GroupName", "PolicyName", "PolicyArn"]
+                .iter()
+                .find_map(|p| r.param(p))
+                .unwrap_or("");
+            format!("{} {subject}", r.action.as_deref().unwrap_or("?"))
+        })
+        .collect()
+}
+
+/// Asserts that the recording since it started holds no mutating request.
+#[track_caller]
+pub fn assert_nothing_mutated(emu: &Emulator, what: &str) {
+    let mutations = mutating(emu);
+    assert!(
+        mutations.is_empty(),
+        "{what} sent mutating requests: {:?}",
+        describe(&mutations)
+    );
+}
+
+/// The recorded requests whose action is `action`.
+pub fn actions_named<'r>(
+    recording: &'r [RecordedRequest],
+    action: &str,
+) -> Vec<&'r RecordedRequest> {
+    recording
+        .iter()
+        .filter(|r| r.action.as_deref() == Some(action))
+        .collect()
+}
+
+/// `(action, address)` of each change of a JSON plan, in order.
+pub fn changes(plan: &Value) -> Vec<(String, String)> {
+    plan["changes"]
+        .as_array()
+        .expect("changes is a list")
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().expect("action").to_owned(),
+                c["address"].as_str().expect("address").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The addresses of a JSON plan's changes, in order.
+pub fn addresses(plan: &Value) -> Vec<String> {
+    changes(plan)
+        .into_iter()
+        .map(|(_, address)| address)
+        .collect()
+}
+
+/// The accounts of `stack_set`'s instances, in the order of
+/// `Emulator::stack_instances`.
+pub async fn stack_instance_accounts(emu: &Emulator, stack_set: &str) -> Vec<String> {
+    emu.stack_instances(stack_set)
+        .await
+        .into_iter()
+        .map(|(account, _, _)| account)
+        .collect()
+}
+
+pub async fn iam(emu: &Emulator) -> IamClient {
+    IamClient::new(&emu.sdk_config().await)
+}
+
+pub async fn iam_in(emu: &Emulator, account: &str) -> IamClient {
+    IamClient::new(&emu.sdk_config_for_account(account).await)
+}
+
+/// Names of the roles in an account's IAM.
+pub async fn role_names(iam: &IamClient) -> Vec<String> {
+    let mut names: Vec<String> = iam
+        .list_roles()
+        .send()
+        .await
+        .expect("ListRoles")
+        .roles
+        .into_iter()
+        .map(|r| r.role_name)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Names of the users in an account's IAM.
+pub async fn user_names(iam: &IamClient) -> Vec<String> {
+    let mut names: Vec<String> = iam
+        .list_users()
+        .send()
+        .await
+        .expect("ListUsers")
+        .users
+        .into_iter()
+        .map(|u| u.user_name)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether a user exists, by GetUser.
+pub async fn user_exists(iam: &IamClient, user: &str) -> bool {
+    match iam.get_user().user_name(user).send().await {
+        Ok(_) => true,
+        Err(err) => {
+            let service = err.into_service_error();
+            assert!(
+                service.is_no_such_entity_exception(),
+                "GetUser {user}: {service:?}"
+            );
+            false
+        }
+    }
+}
+
+/// The group names a user is in.
+pub async fn groups_of(iam: &IamClient, user: &str) -> Vec<String> {
+    let mut names: Vec<String> = iam
+        .list_groups_for_user()
+        .user_name(user)
+        .send()
+        .await
+        .expect("ListGroupsForUser")
+        .groups
+        .into_iter()
+        .map(|g| g.group_name)
+        .collect();
+    names.sort();
+    names
+}
+
+/// A policy document as IAM returns it: URL-encoded JSON.
+pub fn decode_document(text: &str) -> Value {
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or_else(|e| panic!("not a policy document ({e}): {text}"))
+}
+
+/// `Statement` as a list, whether written as one object or a list.
+pub fn statements(document: &Value) -> Vec<Value> {
+    match &document["Statement"] {
+        Value::Array(list) => list.clone(),
+        single => vec![single.clone()],
+    }
+}
