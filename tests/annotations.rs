@@ -52,11 +52,7 @@ fn github_format_prints_one_error_command_per_problem() {
     assert!(lines[1].contains("nowhere"), "{}", lines[1]);
     // Messages stay on one line: newlines are escaped as %0A.
     assert!(lines.iter().all(|l| !l.contains('\r')));
-    assert!(
-        out.stderr.contains("state/main.kdl:3:12: error:"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_has("state/main.kdl:3:12: error:");
 }
 
 #[test]

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use aws_sdk_iam::Client as IamClient;
 use serde_json::{Value, json};
 
+use support::by_hand;
 use support::python::try_yaml;
 use support::{Emulator, Jumpgate, Outcome, Workspace};
 
@@ -484,36 +485,17 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
     assert_eq!(saved["format_version"], 2);
     // Merged: the apply job applies the saved plan.
     let applied = step(&apply_saved, 0);
-    assert!(
-        applied.stdout.contains("Apply complete"),
-        "{}",
-        applied.stdout
-    );
-    assert!(
-        applied.stdout.contains("encrypted to their age key"),
-        "{}",
-        applied.stdout
-    );
+    applied.assert_stdout_has("Apply complete");
+    applied.assert_stdout_has("encrypted to their age key");
     // The schedule: no drift.
     let clean = step(&drift, 0);
-    assert!(clean.stdout.contains("No drift"), "{}", clean.stdout);
+    clean.assert_stdout_has("No drift");
 
     // Someone adds themselves to the admins by hand: the drift job fails.
     let iam = IamClient::new(&emu.sdk_config().await);
-    iam.add_user_to_group()
-        .user_name("sato.kenji")
-        .group_name("group-admin")
-        .send()
-        .await
-        .expect("AddUserToGroup");
+    by_hand::add_user_to_group(&iam, "sato.kenji", "group-admin").await;
     let drifted = step(&drift, 2);
-    assert!(
-        drifted
-            .stdout
-            .contains("| `-` | `membership.sato.kenji/group-admin` |"),
-        "{}",
-        drifted.stdout
-    );
+    drifted.assert_stdout_has("| `-` | `membership.sato.kenji/group-admin` |");
 
     // Pull request 2: the robot leaves, someone joins. Its saved plan also
     // takes the hand-made membership away.
@@ -532,11 +514,7 @@ user "ito.mei" age-recipient="AGE" {
     );
     step(&validate, 0);
     let offboarding = step(&plan, 0);
-    assert!(
-        offboarding.stdout.contains("user.deploy-bot"),
-        "{}",
-        offboarding.stdout
-    );
+    offboarding.assert_stdout_has("user.deploy-bot");
     step(&apply_saved, 0);
     step(&drift, 0);
 
@@ -554,15 +532,11 @@ user "ito.mei" age-recipient="AGE" {
 "#,
     );
     step(&plan, 0);
-    iam.delete_login_profile()
-        .user_name("yamada.taro")
-        .send()
-        .await
-        .expect("DeleteLoginProfile");
+    by_hand::delete_login_profile(&iam, "yamada.taro").await;
     let stale = step(&apply_saved, 1);
-    assert!(stale.stderr.contains("stale"), "{}", stale.stderr);
+    stale.assert_stderr_has("stale");
     let again = step(&apply_again, 0);
-    assert!(again.stdout.contains("Apply complete"), "{}", again.stdout);
+    again.assert_stdout_has("Apply complete");
     step(&drift, 0);
 
     // The policies allow what those runs called: the plan role what plan,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use aws_sdk_iam::types::Tag;
 use support::big_estate::{Estate, differences, expected_contents, iam_contents};
+use support::by_hand;
 use support::emulator::RecordedRequest;
 use support::{Emulator, EmulatorOptions, Workspace, iam};
 
@@ -109,11 +110,7 @@ async fn a_case_variant_of_a_live_user_is_renamed_not_created_and_deleted() {
         .send()
         .await
         .expect("CreateUser alice");
-    iam.create_user()
-        .user_name("BOB")
-        .send()
-        .await
-        .expect("CreateUser BOB");
+    by_hand::create_user(&iam, "BOB").await;
     let ws = Workspace::with_state(
         "jump-account id=\"123456789012\" region=\"ap-northeast-1\"\n\
          user \"Alice\" {\n    access \"admin\"\n}\n\

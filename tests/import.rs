@@ -13,6 +13,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
 use jumpgate::model::desired::DesiredState;
+use support::by_hand;
 use support::emulator::Emulator;
 use support::{JUMP, Workspace, changes, iam, jumpgate};
 
@@ -172,13 +173,7 @@ async fn a_hand_built_jump_account_of_50_users_imports_to_a_file_that_plans_noth
     let imported_arg = imported.display().to_string();
     let run = jumpgate(&emu, &["import", "--out", &imported_arg]);
     run.expect_code(0);
-    assert!(
-        run.stderr.contains(&format!(
-            "Imported jump account {JUMP} (ap-northeast-1) to {imported_arg}: 5 accounts, 2 projects, 4 roles, 50 users."
-        )),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&format!( "Imported jump account {JUMP} (ap-northeast-1) to {imported_arg}: 5 accounts, 2 projects, 4 roles, 50 users." ));
     let text = std::fs::read_to_string(&imported).expect("the imported file");
     assert!(
         text.starts_with(&format!(
@@ -192,7 +187,7 @@ async fn a_hand_built_jump_account_of_50_users_imports_to_a_file_that_plans_noth
     jumpgate(&emu, &["fmt", "--check", &imported_arg]).expect_code(0);
     let plan = jumpgate(&emu, &["plan", &imported_arg, "--detailed-exitcode"]);
     plan.expect_code(0);
-    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    plan.assert_stdout_has("No changes.");
 
     // The file says what was built: people, access, console, roles, accounts.
     let original = load(&ws.state());
@@ -232,7 +227,7 @@ async fn a_hand_built_jump_account_of_50_users_imports_to_a_file_that_plans_noth
     assert_eq!(body(&printed), body(&text));
     let refused = jumpgate(&emu, &["import", "--out", &imported_arg]);
     refused.expect_code(1);
-    assert!(refused.stderr.contains("exists"), "{}", refused.stderr);
+    refused.assert_stderr_has("exists");
 }
 
 /// The `assume-role` policy jumpgate gives a project group.
@@ -274,11 +269,7 @@ account "shared" id="410987654321"
     let mfa = format!("arn:aws:iam::{JUMP}:policy/jumpgate/policy-enforce-mfa");
     for role in ["admin", "developer", "operator"] {
         let group = format!("group-{role}-web");
-        iam.create_group()
-            .group_name(&group)
-            .send()
-            .await
-            .expect("CreateGroup");
+        by_hand::create_group(&iam, &group).await;
         iam.put_group_policy()
             .group_name(&group)
             .policy_name("assume-role")
@@ -286,12 +277,7 @@ account "shared" id="410987654321"
             .send()
             .await
             .expect("PutGroupPolicy");
-        iam.attach_group_policy()
-            .group_name(&group)
-            .policy_arn(&mfa)
-            .send()
-            .await
-            .expect("AttachGroupPolicy");
+        by_hand::attach_group_policy(&iam, &group, &mfa).await;
     }
     let person = |name: &str, console: bool, access: &[(&str, Option<&str>)]| Person {
         name: name.to_owned(),
@@ -320,19 +306,9 @@ account "shared" id="410987654321"
     let imported_arg = imported.display().to_string();
     let run = jumpgate(&emu, &["import", "--out", &imported_arg]);
     run.expect_code(0);
-    assert!(
-        run.stderr
-            .contains("6 users and groups lack jumpgate's marker"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("6 users and groups lack jumpgate's marker");
     jumpgate(&emu, &["validate", &imported_arg]).expect_code(0);
-    assert!(
-        run.stderr
-            .contains("1 user outside the jump-account pattern left unmanaged"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("1 user outside the jump-account pattern left unmanaged");
     let back = load(&imported);
     for p in hand_made.iter().filter(|p| !p.access.is_empty()) {
         assert_eq!(access_of(&back, &p.name), p.access, "{}", p.name);

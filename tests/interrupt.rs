@@ -21,6 +21,7 @@ use support::big_estate::{
     Estate, assert_passwords_delivered, differences, expected_contents, iam_contents,
     passwords_sent,
 };
+use support::by_hand;
 use support::fault_proxy::{FaultProxy, FaultRates, Logged, Rng, seed_or};
 use support::{Emulator, Jumpgate, Outcome, Workspace};
 
@@ -82,28 +83,10 @@ async fn applies_killed_at_20_points_are_finished_by_the_next_apply() {
 
     // Objects jumpgate does not own, made by hand before it ever ran.
     let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
-    iam.create_user()
-        .user_name(OUTSIDER)
-        .send()
-        .await
-        .expect("CreateUser");
-    iam.create_group()
-        .group_name(OUTSIDERS)
-        .send()
-        .await
-        .expect("CreateGroup");
-    iam.add_user_to_group()
-        .user_name(OUTSIDER)
-        .group_name(OUTSIDERS)
-        .send()
-        .await
-        .expect("AddUserToGroup");
-    iam.create_login_profile()
-        .user_name(OUTSIDER)
-        .password("Outsider-Pa55word!")
-        .send()
-        .await
-        .expect("CreateLoginProfile");
+    by_hand::create_user(&iam, OUTSIDER).await;
+    by_hand::create_group(&iam, OUTSIDERS).await;
+    by_hand::add_user_to_group(&iam, OUTSIDER, OUTSIDERS).await;
+    by_hand::create_login_profile(&iam, OUTSIDER, "Outsider-Pa55word!").await;
 
     let estates = [0, 1].map(|variant| Estate {
         projects: 2,

@@ -1015,13 +1015,9 @@ user "me" {{
     // Its instance fails until its owner bootstraps it; then apply finishes.
     let failed = ws.apply(&emu, &[]);
     failed.expect_code(1);
-    assert!(
-        failed.stdout.contains(&format!(
-            "stack-instance.iam-roles/{invited}/ap-northeast-1"
-        )),
-        "{}",
-        failed.stdout
-    );
+    failed.assert_stdout_has(&format!(
+        "stack-instance.iam-roles/{invited}/ap-northeast-1"
+    ));
     let credentials = credentials_for(&emu, &invited).await;
     jumpgate_as(
         &emu,

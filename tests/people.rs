@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use support::by_hand;
 use support::emulator::RecordedRequest;
 use support::python::botocore_profiles;
 use support::{Emulator, EmulatorOptions};
@@ -87,21 +88,13 @@ async fn plans_read_login_profiles_from_the_report_and_confirm_only_what_they_ac
     );
     let exact = ws.run(&emu, "drift", &["--exact", "--format", "json"]);
     exact.expect_code(2);
-    assert!(
-        exact.stdout.contains("login-profile.alice"),
-        "{}",
-        exact.stdout
-    );
+    exact.assert_stdout_has("login-profile.alice");
     let recording = emu.recording();
     assert!(calls(&recording, "GetLoginProfile").contains(&"alice".to_owned()));
 
     // A declared user made by hand after the report has no row: confirmed.
     let iam = iam(&emu).await;
-    iam.create_user()
-        .user_name("carol")
-        .send()
-        .await
-        .expect("CreateUser");
+    by_hand::create_user(&iam, "carol").await;
     ws.write_state(&format!(
         "{ESTATE}user \"carol\" {{\n    access \"operator\"\n}}\n"
     ));
@@ -145,11 +138,7 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
     ws.apply(&emu, &[]).expect_code(0);
     let iam = iam(&emu).await;
     for user in ["bot", "carol"] {
-        iam.create_access_key()
-            .user_name(user)
-            .send()
-            .await
-            .expect("CreateAccessKey");
+        by_hand::create_access_key(&iam, user).await;
     }
     let device = iam
         .create_virtual_mfa_device()
@@ -201,11 +190,7 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
         text.stdout
     );
     let markdown = ws.run(&emu, "drift", &["--format", "markdown"]);
-    assert!(
-        markdown.stdout.contains("| `bob` | no active MFA device"),
-        "{}",
-        markdown.stdout
-    );
+    markdown.assert_stdout_has("| `bob` | no active MFA device");
 
     // Thresholds from the file, then from the command line on top.
     ws.write_state(
@@ -260,36 +245,18 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
     // Four days before: nothing to do, but the ends are announced.
     let before = jumpgate_with_env(&emu, &on("2027-01-27"), &["plan", &state]);
     before.expect_code(0);
-    assert!(
-        before
-            .stdout
-            .contains("kato's developer access ends in 4 days (until 2027-01-31)"),
-        "{}",
-        before.stdout
-    );
+    before.assert_stdout_has("kato's developer access ends in 4 days (until 2027-01-31)");
     assert!(before.stdout.contains("user temp ends in 4 days"));
     let drift = jumpgate_with_env(&emu, &on("2027-01-27"), &["drift", &state]);
-    assert!(drift.stdout.contains("Ending soon:"), "{}", drift.stdout);
+    drift.assert_stdout_has("Ending soon:");
     let access = jumpgate_with_env(&emu, &on("2027-01-27"), &["access", &state]);
-    assert!(
-        access
-            .stdout
-            .contains("kato -> jump (123456789012) developer until 2027-01-31"),
-        "{}",
-        access.stdout
-    );
+    access.assert_stdout_has("kato -> jump (123456789012) developer until 2027-01-31");
     let profiles = jumpgate_with_env(
         &emu,
         &on("2027-01-27"),
         &["profiles", &state, "--user", "kato"],
     );
-    assert!(
-        profiles
-            .stdout
-            .contains("as role-developer, through group-developer, until 2027-01-31"),
-        "{}",
-        profiles.stdout
-    );
+    profiles.assert_stdout_has("as role-developer, through group-developer, until 2027-01-31");
 
     // The last day still counts; the day after, the plan removes them.
     let last_day = jumpgate_with_env(
@@ -330,12 +297,7 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
         "only expiries: {plan}"
     );
     let text = jumpgate_with_env(&emu, &on("2027-02-01"), &["plan", &state]);
-    assert!(
-        text.stdout
-            .contains("membership.kato/group-developer  (expired)"),
-        "{}",
-        text.stdout
-    );
+    text.assert_stdout_has("membership.kato/group-developer (expired)");
 
     jumpgate_with_env(
         &emu,
@@ -428,9 +390,5 @@ async fn after_an_organizations_apply_profiles_cover_every_account_it_created() 
         "{}",
         denied.stdout
     );
-    assert!(
-        denied.stderr.contains("Left out account sandbox: declared by e-mail only, and the organization's accounts could not be listed"),
-        "{}",
-        denied.stderr
-    );
+    denied.assert_stderr_has("Left out account sandbox: declared by e-mail only, and the organization's accounts could not be listed");
 }

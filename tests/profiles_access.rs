@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::Value;
+use support::by_hand;
 use support::emulator::{DEFAULT_ACCOUNT_ID, REGION};
 use support::python::{botocore_profiles, python_json};
 use support::{Emulator, Jumpgate, Outcome, Workspace, stack_instance_accounts};
@@ -333,12 +334,7 @@ async fn access_matches_the_emulator_and_live_flags_a_membership_added_by_hand()
 
     // Someone puts sato.kenji into group-admin by hand.
     let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
-    iam.add_user_to_group()
-        .user_name("sato.kenji")
-        .group_name("group-admin")
-        .send()
-        .await
-        .expect("AddUserToGroup");
+    by_hand::add_user_to_group(&iam, "sato.kenji", "group-admin").await;
     let now = grants_in_emulator(&emu).await;
     let added: BTreeSet<Grant> = now.difference(&in_emulator).cloned().collect();
     assert!(!added.is_empty());

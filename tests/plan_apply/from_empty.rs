@@ -85,11 +85,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
     let applied = ws.apply(&emu, &["-vv"]);
     applied.expect_code(0);
     emu.stop_recording();
-    assert!(
-        applied.stdout.contains("Apply complete"),
-        "{}",
-        applied.stdout
-    );
+    applied.assert_stdout_has("Apply complete");
 
     let iam = iam(&emu).await;
 
@@ -372,11 +368,11 @@ async fn a_second_run_of_state_changes_nothing() {
     emu.start_recording();
     let replan = ws.plan(&emu, &["--detailed-exitcode"]);
     replan.expect_code(0);
-    assert!(replan.stdout.contains("No changes"), "{}", replan.stdout);
+    replan.assert_stdout_has("No changes");
     let again = ws.apply(&emu, &[]);
     again.expect_code(0);
     emu.stop_recording();
-    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+    again.assert_stdout_has("No changes");
     let mutations = mutating(&emu);
     assert!(
         mutations.is_empty(),

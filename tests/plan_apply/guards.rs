@@ -3,7 +3,7 @@
 //! for the wrong account each stop jumpgate before it changes anything.
 
 use crate::support::{
-    Emulator, JUMP, Workspace, assert_nothing_mutated, describe, groups_of, iam, jumpgate,
+    Emulator, JUMP, Workspace, assert_nothing_mutated, by_hand, describe, groups_of, iam, jumpgate,
     mutating, user_exists,
 };
 
@@ -33,12 +33,7 @@ async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
 
     // Out of band, after the plan was made: a membership nobody declared.
     let iam = iam(&emu).await;
-    iam.add_user_to_group()
-        .user_name("yamada.taro")
-        .group_name("group-operator")
-        .send()
-        .await
-        .expect("AddUserToGroup");
+    by_hand::add_user_to_group(&iam, "yamada.taro", "group-operator").await;
 
     emu.start_recording();
     let refused = ws.apply_saved(&emu, &saved);
@@ -115,11 +110,7 @@ async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
             refused.stderr
         );
     }
-    assert!(
-        refused.stderr.contains("jumpgate unlock"),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_stderr_has("jumpgate unlock");
     let mutations = mutating(&emu);
     assert_eq!(
         describe(&mutations),
@@ -133,11 +124,7 @@ async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
     // Without --yes, off a terminal, unlock shows the holder and keeps the lock.
     let unconfirmed = jumpgate(&emu, &["unlock"]);
     unconfirmed.expect_code(1);
-    assert!(
-        unconfirmed.stdout.contains(HOLDER_ARN),
-        "{}",
-        unconfirmed.stdout
-    );
+    unconfirmed.assert_stdout_has(HOLDER_ARN);
     assert!(lock_exists(&iam).await);
 
     let unlocked = jumpgate(&emu, &["unlock", "--yes"]);
@@ -202,11 +189,7 @@ async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
     );
     let idle = jumpgate(&emu, &["unlock", "--yes"]);
     idle.expect_code(0);
-    assert!(
-        idle.stdout.contains("No apply holds the lock"),
-        "{}",
-        idle.stdout
-    );
+    idle.assert_stdout_has("No apply holds the lock");
 }
 
 const LOCKED_OUT: &str = r#"

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::support::{
-    Emulator, JUMP, Workspace, changes, describe, groups_of, iam, mutating, user_exists,
+    Emulator, JUMP, Workspace, by_hand, changes, describe, groups_of, iam, mutating, user_exists,
 };
 
 const ESTATE: &str = r#"
@@ -41,11 +41,7 @@ const INLINE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"A
 /// What the leaver holds once given, outside jumpgate, everything AWS makes
 /// DeleteUser wait for.
 async fn equip_leaver(iam: &aws_sdk_iam::Client) -> String {
-    iam.create_access_key()
-        .user_name("leaver")
-        .send()
-        .await
-        .expect("CreateAccessKey");
+    by_hand::create_access_key(&iam, "leaver").await;
     let device = iam
         .create_virtual_mfa_device()
         .virtual_mfa_device_name("leaver-phone")
@@ -65,12 +61,7 @@ async fn equip_leaver(iam: &aws_sdk_iam::Client) -> String {
         .send()
         .await
         .expect("EnableMFADevice");
-    iam.create_login_profile()
-        .user_name("leaver")
-        .password("Initial-Passw0rd!xyz")
-        .send()
-        .await
-        .expect("CreateLoginProfile");
+    by_hand::create_login_profile(&iam, "leaver", "Initial-Passw0rd!xyz").await;
     iam.put_user_policy()
         .user_name("leaver")
         .policy_name("by-hand")
@@ -101,22 +92,9 @@ async fn equip_leaver(iam: &aws_sdk_iam::Client) -> String {
 
 /// A user made by hand, without tags, in a group jumpgate manages, with a key.
 async fn create_bystander(iam: &aws_sdk_iam::Client) {
-    iam.create_user()
-        .user_name(BYSTANDER)
-        .send()
-        .await
-        .expect("CreateUser contractor");
-    iam.add_user_to_group()
-        .user_name(BYSTANDER)
-        .group_name("group-operator")
-        .send()
-        .await
-        .expect("AddUserToGroup contractor");
-    iam.create_access_key()
-        .user_name(BYSTANDER)
-        .send()
-        .await
-        .expect("CreateAccessKey contractor");
+    by_hand::create_user(&iam, BYSTANDER).await;
+    by_hand::add_user_to_group(&iam, BYSTANDER, "group-operator").await;
+    by_hand::create_access_key(&iam, BYSTANDER).await;
 }
 
 #[tokio::test]

@@ -60,13 +60,7 @@ async fn offboarding_one_user_leaves_the_other_changes_pending() {
     let refused = ws.apply(&emu, &["--only", "user.sato.kenj"]);
     emu.stop_recording();
     refused.expect_code(1);
-    assert!(
-        refused
-            .stderr
-            .contains("user.sato.kenj is not in the plan; did you mean user.sato.kenji"),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_stderr_has("user.sato.kenj is not in the plan; did you mean user.sato.kenji");
     assert!(
         mutating(&emu).is_empty(),
         "a refused --only changes nothing"
@@ -84,31 +78,13 @@ async fn offboarding_one_user_leaves_the_other_changes_pending() {
             "user.sato.kenji"
         ]
     );
-    assert!(
-        preview.stderr.contains("Left pending"),
-        "{}",
-        preview.stderr
-    );
-    assert!(
-        preview.stderr.contains("+ user.ito.mei"),
-        "{}",
-        preview.stderr
-    );
+    preview.assert_stderr_has("Left pending");
+    preview.assert_stderr_has("+ user.ito.mei");
 
     let applied = ws.apply(&emu, &["--only", "user.sato.kenji"]);
     applied.expect_code(0);
-    assert!(
-        applied
-            .stdout
-            .contains("Apply complete: 0 added, 0 changed, 3 destroyed."),
-        "{}",
-        applied.stdout
-    );
-    assert!(
-        applied.stdout.contains("Left pending"),
-        "{}",
-        applied.stdout
-    );
+    applied.assert_stdout_has("Apply complete: 0 added, 0 changed, 3 destroyed.");
+    applied.assert_stdout_has("Left pending");
     assert!(!user_exists(&iam, "sato.kenji").await, "cut off now");
     assert!(
         !user_exists(&iam, "ito.mei").await,

@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod big_estate;
+pub mod by_hand;
 pub mod emulator;
 pub mod fault_proxy;
 pub mod figures;

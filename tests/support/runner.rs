@@ -236,6 +236,30 @@ impl Outcome {
         self.expect_code(0)
     }
 
+    /// Asserts that stdout contains `text`, showing stdout if not.
+    #[track_caller]
+    pub fn assert_stdout_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "`jumpgate {}` printed no {text:?} on stdout:\n{}",
+            self.args.join(" "),
+            self.stdout
+        );
+        self
+    }
+
+    /// Asserts that stderr contains `text`, showing stderr if not.
+    #[track_caller]
+    pub fn assert_stderr_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "`jumpgate {}` printed no {text:?} on stderr:\n{}",
+            self.args.join(" "),
+            self.stderr
+        );
+        self
+    }
+
     /// stdout parsed as JSON.
     #[track_caller]
     pub fn json(&self) -> Value {
