@@ -121,20 +121,37 @@ async fn assert_converged(emu: &Emulator, estate: &Estate) -> usize {
             .sum::<usize>()
 }
 
-/// Each console user's password file holds the password AWS last got.
-fn assert_delivered(emu: &Emulator, estate: &Estate, ws: &Workspace) {
+/// After an apply: the next plan is empty, the emulator holds exactly
+/// `estate` and each console user's password file holds the password AWS
+/// last got. The number of objects checked.
+async fn assert_finished(emu: &Emulator, estate: &Estate, ws: &Workspace) -> usize {
+    let replanned = plan(ws, emu);
+    assert_eq!(
+        replanned["changes"].as_array().map(Vec::len),
+        Some(0),
+        "the next plan is empty: {replanned}"
+    );
+    let objects = assert_converged(emu, estate).await;
     assert_passwords_delivered(estate, &ws.secrets(), &passwords_sent(&emu.recording()), "");
+    objects
+}
+
+/// A fresh emulator, with an estate of `projects` projects and `users`
+/// users in a workspace whose member accounts are bootstrapped.
+async fn start(projects: usize, users: usize) -> (Emulator, Estate, Workspace) {
+    let emu = Emulator::start();
+    let estate = Estate {
+        projects,
+        users,
+        variant: 0,
+    };
+    let ws = Workspace::bootstrapped(&emu, &estate.kdl()).await;
+    (emu, estate, ws)
 }
 
 #[tokio::test]
 async fn a_large_apply_through_faults_converges_in_one_run() {
-    let emu = Emulator::start();
-    let estate = Estate {
-        projects: 6,
-        users: 80,
-        variant: 0,
-    };
-    let ws = Workspace::bootstrapped(&emu, &estate.kdl()).await;
+    let (emu, estate, ws) = start(6, 80).await;
     let planned = plan(&ws, &emu);
     let changes = planned["changes"].as_array().expect("changes").len();
     assert!(changes >= 300, "a plan of 300+ changes, got {changes}");
@@ -158,14 +175,7 @@ async fn a_large_apply_through_faults_converges_in_one_run() {
     let report = proxy.report();
     emu.stop_recording();
 
-    let replanned = plan(&ws, &emu);
-    assert_eq!(
-        replanned["changes"].as_array().map(Vec::len),
-        Some(0),
-        "the plan after one faulty apply is empty: {replanned}"
-    );
-    let objects = assert_converged(&emu, &estate).await;
-    assert_delivered(&emu, &estate, &ws);
+    let objects = assert_finished(&emu, &estate, &ws).await;
     for kind in [Fault::Throttled, Fault::ErrorBefore, Fault::ErrorAfter] {
         assert!(report.count(kind) > 0, "no {} was injected", kind.label());
     }
@@ -196,13 +206,7 @@ async fn a_large_apply_through_faults_converges_in_one_run() {
 
 #[tokio::test]
 async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishes() {
-    let emu = Emulator::start();
-    let estate = Estate {
-        projects: 2,
-        users: 24,
-        variant: 0,
-    };
-    let ws = Workspace::bootstrapped(&emu, &estate.kdl()).await;
+    let (emu, estate, ws) = start(2, 24).await;
     let planned = plan(&ws, &emu);
     let changes = planned["changes"].as_array().expect("changes").len();
     let file = "reliability-faults.txt";
@@ -285,10 +289,7 @@ async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishe
     let again = apply(&ws, &emu, &emu.endpoint_url());
     again.expect_code(0);
     emu.stop_recording();
-    let replanned = plan(&ws, &emu);
-    assert_eq!(replanned["changes"].as_array().map(Vec::len), Some(0));
-    assert_converged(&emu, &estate).await;
-    assert_delivered(&emu, &estate, &ws);
+    assert_finished(&emu, &estate, &ws).await;
     let finished = again
         .stdout
         .lines()
@@ -305,13 +306,7 @@ async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishe
 
 #[tokio::test]
 async fn every_change_whose_first_answer_is_lost_is_retried_into_one_object() {
-    let emu = Emulator::start();
-    let estate = Estate {
-        projects: 2,
-        users: 12,
-        variant: 0,
-    };
-    let ws = Workspace::bootstrapped(&emu, &estate.kdl()).await;
+    let (emu, estate, ws) = start(2, 12).await;
     let proxy = FaultProxy::start(
         emu.port(),
         seed(),
@@ -324,14 +319,7 @@ async fn every_change_whose_first_answer_is_lost_is_retried_into_one_object() {
     let applied = apply(&ws, &emu, &proxy.url());
     applied.expect_code(0);
     emu.stop_recording();
-    let replanned = plan(&ws, &emu);
-    assert_eq!(
-        replanned["changes"].as_array().map(Vec::len),
-        Some(0),
-        "{replanned}"
-    );
-    assert_converged(&emu, &estate).await;
-    assert_delivered(&emu, &estate, &ws);
+    assert_finished(&emu, &estate, &ws).await;
 
     // And on the way to another estate: users, memberships and login
     // profiles removed, others added.
@@ -344,14 +332,7 @@ async fn every_change_whose_first_answer_is_lost_is_retried_into_one_object() {
     let moved = apply(&ws, &emu, &proxy.url());
     moved.expect_code(0);
     emu.stop_recording();
-    let replanned = plan(&ws, &emu);
-    assert_eq!(
-        replanned["changes"].as_array().map(Vec::len),
-        Some(0),
-        "{replanned}"
-    );
-    assert_converged(&emu, &estate).await;
-    assert_delivered(&emu, &estate, &ws);
+    assert_finished(&emu, &estate, &ws).await;
     let report = proxy.report();
     let mut actions: Vec<String> = report
         .mutating_log

@@ -12,7 +12,7 @@ use aws_sdk_iam::types::Tag;
 use support::big_estate::{Estate, differences, expected_contents, iam_contents};
 use support::by_hand;
 use support::emulator::RecordedRequest;
-use support::{Emulator, EmulatorOptions, Workspace, iam};
+use support::{Emulator, EmulatorOptions, Workspace, iam, is_adopted, user_names};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -138,29 +138,8 @@ async fn a_case_variant_of_a_live_user_is_renamed_not_created_and_deleted() {
         "{plan:#}"
     );
     apply(&emu, &ws);
-    let mut names: Vec<String> = iam
-        .list_users()
-        .send()
-        .await
-        .expect("ListUsers")
-        .users
-        .into_iter()
-        .map(|u| u.user_name)
-        .collect();
-    names.sort();
-    assert_eq!(names, ["Alice", "bob"]);
-    let tags = iam
-        .list_user_tags()
-        .user_name("bob")
-        .send()
-        .await
-        .expect("ListUserTags");
-    assert!(
-        tags.tags()
-            .iter()
-            .any(|t| t.key() == "managed-by" && t.value() == "jumpgate"),
-        "bob is adopted"
-    );
+    assert_eq!(user_names(&iam).await, ["Alice", "bob"]);
+    assert!(is_adopted(&iam, "bob").await, "bob is adopted");
     converged(&emu, &ws);
 }
 

@@ -15,7 +15,7 @@ use serde_json::json;
 use jumpgate::model::desired::DesiredState;
 use support::by_hand;
 use support::emulator::Emulator;
-use support::{JUMP, Workspace, changes, iam, jumpgate};
+use support::{JUMP, Workspace, changes, iam, is_adopted, jumpgate};
 
 /// What jumpgate deploys before anyone is added: the roles (one of them
 /// not a default), the projects, the password policy.
@@ -356,17 +356,7 @@ account "shared" id="410987654321"
     )
     .expect_code(0);
     emu.stop_recording();
-    let tags = iam
-        .list_user_tags()
-        .user_name("hand.dev")
-        .send()
-        .await
-        .expect("ListUserTags")
-        .tags;
-    assert!(
-        tags.iter()
-            .any(|t| t.key == "managed-by" && t.value == "jumpgate")
-    );
+    assert!(is_adopted(&iam, "hand.dev").await);
     // The groups were moved onto jumpgate's path (UpdateGroup NewPath).
     let mut moved: Vec<String> = emu
         .recording()

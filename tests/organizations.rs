@@ -22,8 +22,8 @@ use serde_json::Value;
 use support::emulator::RecordedRequest;
 use support::{
     Emulator, JUMP, Jumpgate, Outcome, Workspace, actions_named, addresses, assert_nothing_mutated,
-    decode_document, iam, iam_in, jumpgate_with_env, role_names, stack_instance_accounts,
-    user_exists,
+    decode_document, group_policy, iam, iam_in, jumpgate_with_env, roles_in,
+    stack_instance_accounts, user_exists,
 };
 
 const EXECUTION_ROLE: &str = "AWSCloudFormationStackSetExecutionRole";
@@ -96,6 +96,31 @@ async fn create_account_joined(
     email: &str,
     joined: Option<&str>,
 ) -> String {
+    let request_id = request_account(org, name, email, joined)
+        .await
+        .id
+        .expect("a request id");
+    let status = settled(org, &request_id).await;
+    assert_eq!(
+        status.state,
+        Some(CreateAccountState::Succeeded),
+        "CreateAccount failed: {status:?}"
+    );
+    let id = status.account_id.expect("an account id");
+    if joined.is_none() {
+        wait_until_reachable(emu, &id).await;
+    }
+    id
+}
+
+/// Sends CreateAccount (tagged with how the account joined, if given):
+/// the request's first status.
+async fn request_account(
+    org: &OrgClient,
+    name: &str,
+    email: &str,
+    joined: Option<&str>,
+) -> CreateAccountStatus {
     let mut request = org.create_account().account_name(name).email(email);
     if let Some(method) = joined {
         request = request.tags(
@@ -106,27 +131,34 @@ async fn create_account_joined(
                 .expect("a tag"),
         );
     }
-    let request_id = request
+    request
         .send()
         .await
         .expect("CreateAccount")
         .create_account_status
-        .and_then(|s| s.id)
-        .expect("a request id");
+        .expect("a status")
+}
+
+/// The status of a CreateAccount request once it is no longer IN_PROGRESS.
+async fn settled(org: &OrgClient, request_id: &str) -> CreateAccountStatus {
     loop {
-        let status = account_status(org, &request_id).await;
-        match status.state {
-            Some(CreateAccountState::Succeeded) => {
-                let id = status.account_id.expect("an account id");
-                if joined.is_none() {
-                    wait_until_reachable(emu, &id).await;
-                }
-                return id;
-            }
-            Some(CreateAccountState::Failed) => panic!("CreateAccount failed: {status:?}"),
-            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        let status = account_status(org, request_id).await;
+        if status.state != Some(CreateAccountState::InProgress) {
+            return status;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// Asserts that AssumeRole was refused with AccessDenied.
+#[track_caller]
+fn assert_access_denied<R>(
+    err: aws_sdk_sts::error::SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError, R>,
+) {
+    assert_eq!(
+        err.as_service_error().and_then(|e| e.meta().code()),
+        Some("AccessDenied")
+    );
 }
 
 /// The state of a CreateAccount request.
@@ -298,7 +330,7 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
             "{name} ({id}) has the {EXECUTION_ROLE_STACK} stack"
         );
         assert_eq!(
-            role_names(&iam_in(&emu, id).await).await,
+            roles_in(&emu, id).await,
             [
                 EXECUTION_ROLE,
                 "OrganizationAccountAccessRole",
@@ -338,16 +370,9 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
     );
 
     // The new ids are used in the project's group policy.
-    let document = iam(&emu)
+    let document = group_policy(&iam(&emu).await, "group-developer-apps", "assume-role")
         .await
-        .get_group_policy()
-        .group_name("group-developer-apps")
-        .policy_name("assume-role")
-        .send()
-        .await
-        .expect("GetGroupPolicy group-developer-apps/assume-role")
-        .policy_document;
-    let document = decode_document(&document).to_string();
+        .to_string();
     for (name, id) in &new_accounts[1..] {
         assert!(
             document.contains(&format!("arn:aws:iam::{id}:role/role-developer")),
@@ -474,9 +499,7 @@ user "me" {{
             "{id} has the execution role stack"
         );
         assert!(
-            role_names(&iam_in(&emu, id).await)
-                .await
-                .contains(&"role-admin".to_owned()),
+            roles_in(&emu, id).await.contains(&"role-admin".to_owned()),
             "{id} has role-admin"
         );
     }
@@ -486,7 +509,7 @@ user "me" {{
             .contains(&stray)
     );
     assert_eq!(
-        role_names(&iam_in(&emu, &stray).await).await,
+        roles_in(&emu, &stray).await,
         ["OrganizationAccountAccessRole"],
         "the stray account is left as it was"
     );
@@ -643,7 +666,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
     );
     assert!(has_execution_stack(&emu, payments).await);
     assert!(
-        role_names(&iam_in(&emu, payments).await)
+        roles_in(&emu, payments)
             .await
             .contains(&EXECUTION_ROLE.to_owned()),
         "the execution role exists in payments-prod"
@@ -706,7 +729,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         failed.stdout
     );
     assert!(
-        role_names(&iam_in(&emu, payments).await)
+        roles_in(&emu, payments)
             .await
             .contains(&"role-admin".to_owned()),
         "the roles reached payments-prod"
@@ -759,7 +782,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         [JUMP, payments, analytics]
     );
     assert!(
-        role_names(&iam_in(&emu, analytics).await)
+        roles_in(&emu, analytics)
             .await
             .contains(&"role-admin".to_owned()),
         "the roles reached analytics"
@@ -853,15 +876,7 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
     let sts = aws_sdk_sts::Client::new(&emu.sdk_config().await);
 
     // IN_PROGRESS first, with no account id and no account listed yet.
-    let started = org
-        .create_account()
-        .account_name("fresh")
-        .email("me+fresh@example.com")
-        .send()
-        .await
-        .expect("CreateAccount")
-        .create_account_status
-        .expect("a status");
+    let started = request_account(&org, "fresh", "me+fresh@example.com", None).await;
     assert_eq!(started.state, Some(CreateAccountState::InProgress));
     assert!(started.account_id.is_none());
     let request_id = started.id.expect("a request id");
@@ -874,12 +889,9 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
     );
 
     // Then SUCCEEDED; the access role is still refused for a while.
-    let id = loop {
-        let status = account_status(&org, &request_id).await;
-        if status.state == Some(CreateAccountState::Succeeded) {
-            break status.account_id.expect("an account id");
-        }
-    };
+    let done = settled(&org, &request_id).await;
+    assert_eq!(done.state, Some(CreateAccountState::Succeeded));
+    let id = done.account_id.expect("an account id");
     let access_role = format!("arn:aws:iam::{id}:role/OrganizationAccountAccessRole");
     let assume = || {
         sts.assume_role()
@@ -887,12 +899,10 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
             .role_session_name("strict-test")
             .send()
     };
-    let denied = assume()
-        .await
-        .expect_err("a new account is not reachable at once");
-    assert_eq!(
-        denied.as_service_error().and_then(|e| e.meta().code()),
-        Some("AccessDenied")
+    assert_access_denied(
+        assume()
+            .await
+            .expect_err("a new account is not reachable at once"),
     );
     let mut attempts = 1;
     while assume().await.is_err() {
@@ -901,22 +911,11 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
     }
 
     // A repeated e-mail ends FAILED with EMAIL_ALREADY_EXISTS.
-    let repeated = org
-        .create_account()
-        .account_name("again")
-        .email("ME+fresh@example.com")
-        .send()
+    let repeated = request_account(&org, "again", "ME+fresh@example.com", None)
         .await
-        .expect("CreateAccount")
-        .create_account_status
-        .and_then(|s| s.id)
+        .id
         .expect("a request id");
-    let failed = loop {
-        let status = account_status(&org, &repeated).await;
-        if status.state != Some(CreateAccountState::InProgress) {
-            break status;
-        }
-    };
+    let failed = settled(&org, &repeated).await;
     assert_eq!(failed.state, Some(CreateAccountState::Failed));
     assert_eq!(
         failed.failure_reason.as_ref().map(|r| r.as_str()),
@@ -932,33 +931,22 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
         Some("INVITED"),
     )
     .await;
-    let denied = sts
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{invited}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name("strict-test")
-        .send()
-        .await
-        .expect_err("an invited account has no access role");
-    assert_eq!(
-        denied.as_service_error().and_then(|e| e.meta().code()),
-        Some("AccessDenied")
+    assert_access_denied(
+        sts.assume_role()
+            .role_arn(format!(
+                "arn:aws:iam::{invited}:role/OrganizationAccountAccessRole"
+            ))
+            .role_session_name("strict-test")
+            .send()
+            .await
+            .expect_err("an invited account has no access role"),
     );
 
     // Plain moto: done at once, reachable at once.
     let lax = Emulator::start_with(support::emulator::EmulatorOptions::lax());
     let org = organizations(&lax).await;
     create_organization(&org).await;
-    let status = org
-        .create_account()
-        .account_name("fresh")
-        .email("me+fresh@example.com")
-        .send()
-        .await
-        .expect("CreateAccount")
-        .create_account_status
-        .expect("a status");
+    let status = request_account(&org, "fresh", "me+fresh@example.com", None).await;
     assert_eq!(status.state, Some(CreateAccountState::Succeeded));
 }
 

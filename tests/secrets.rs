@@ -14,7 +14,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{Emulator, JUMP, Jumpgate, Outcome, Workspace, decode_document, statements};
+use support::{
+    Emulator, JUMP, Jumpgate, Outcome, Workspace, attached_group_policies, decode_document,
+    statements,
+};
 
 const TARGETS: [&str; 3] = ["210000000001", "210000000002", "310000000001"];
 /// The secret access key jumpgate signs with here (the emulator takes any):
@@ -332,17 +335,12 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
         .groups;
     assert_eq!(groups.len(), 3 * 2, "3 global and 3 project groups");
     for group in &groups {
-        let attached = iam
-            .list_attached_group_policies()
-            .group_name(&group.group_name)
-            .send()
-            .await
-            .expect("ListAttachedGroupPolicies");
         assert!(
-            attached.attached_policies().iter().any(|p| p.policy_arn()
-                == Some(&format!(
+            attached_group_policies(&iam, &group.group_name)
+                .await
+                .contains(&format!(
                     "arn:aws:iam::{JUMP}:policy/jumpgate/policy-enforce-mfa"
-                ))),
+                )),
             "{} has the MFA policy",
             group.group_name
         );

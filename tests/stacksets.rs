@@ -16,7 +16,7 @@ use serde_json::json;
 use support::emulator::REGION;
 use support::{
     Emulator, EmulatorOptions, JUMP, Workspace, addresses, changes, iam, iam_in, jumpgate,
-    role_names, user_exists,
+    role_names, roles_in, stack_status, user_exists,
 };
 
 const MEMBER_A: &str = "210987654321";
@@ -49,6 +49,16 @@ fn template(roles: &[&str]) -> String {
         })
         .collect();
     json!({"Resources": resources}).to_string()
+}
+
+/// The StackSet `probe`, which makes the role `role-probe`.
+async fn create_probe(cfn: &CfnClient) {
+    cfn.create_stack_set()
+        .stack_set_name("probe")
+        .template_body(template(&["role-probe"]))
+        .send()
+        .await
+        .expect("CreateStackSet");
 }
 
 /// The administration role in the jump account, as `stackset-admin-role` makes it.
@@ -172,12 +182,7 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
         .await
         .expect("CreateRole");
 
-    cfn.create_stack_set()
-        .stack_set_name("probe")
-        .template_body(template(&["role-probe"]))
-        .send()
-        .await
-        .expect("CreateStackSet");
+    create_probe(&cfn).await;
     let duplicate = cfn
         .create_stack_set()
         .stack_set_name("probe")
@@ -252,12 +257,12 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
     assert_eq!(status_of(MEMBER_B).as_deref(), Some("OUTDATED"));
     assert_eq!(status_of(MEMBER_C).as_deref(), Some("OUTDATED"));
     assert!(
-        role_names(&iam_in(&emu, MEMBER_A).await)
+        roles_in(&emu, MEMBER_A)
             .await
             .contains(&"role-probe".to_owned())
     );
     assert!(
-        !role_names(&iam_in(&emu, MEMBER_B).await)
+        !roles_in(&emu, MEMBER_B)
             .await
             .contains(&"role-probe".to_owned())
     );
@@ -275,7 +280,7 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
     let (status, failed, _, _) = wait(&cfn, "probe", updated.operation_id().unwrap()).await;
     assert_eq!((status, failed), (StackSetOperationStatus::Succeeded, 2));
     assert!(
-        role_names(&iam_in(&emu, MEMBER_A).await)
+        roles_in(&emu, MEMBER_A)
             .await
             .contains(&"role-second".to_owned())
     );
@@ -295,12 +300,7 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
     // Plain moto: done at once, nothing fails.
     let lax = Emulator::start_with(EmulatorOptions::lax());
     let cfn = CfnClient::new(&lax.sdk_config().await);
-    cfn.create_stack_set()
-        .stack_set_name("probe")
-        .template_body(template(&["role-probe"]))
-        .send()
-        .await
-        .expect("CreateStackSet");
+    create_probe(&cfn).await;
     let id = cfn
         .create_stack_instances()
         .stack_set_name("probe")
@@ -376,7 +376,7 @@ async fn an_apply_killed_while_an_operation_runs_is_finished_by_the_next_one() {
     ws.assert_converged(&emu);
     for account in [MEMBER_A, MEMBER_B] {
         assert!(
-            role_names(&iam_in(&emu, account).await)
+            roles_in(&emu, account)
                 .await
                 .contains(&"role-admin".to_owned()),
             "{account} has its roles"
@@ -462,7 +462,7 @@ async fn stack_set_roles_made_outside_jumpgate_are_used_not_fought() {
     ws.apply(&emu, &[]).expect_code(0);
     for account in [JUMP, MEMBER_A, MEMBER_B] {
         assert!(
-            role_names(&iam_in(&emu, account).await)
+            roles_in(&emu, account)
                 .await
                 .contains(&"role-admin".to_owned()),
             "{account} has its roles"
@@ -489,16 +489,10 @@ async fn a_role_stack_that_failed_on_a_role_made_outside_jumpgate_is_removed_and
         failed.is_ok(),
         "AWS creates the stack, then fails it: {failed:?}"
     );
-    let status = cfn
-        .describe_stacks()
-        .stack_name("stackset-admin-role")
-        .send()
-        .await
-        .expect("DescribeStacks")
-        .stacks()[0]
-        .stack_status()
-        .map(|s| s.as_str().to_owned());
-    assert_eq!(status.as_deref(), Some("ROLLBACK_COMPLETE"));
+    assert_eq!(
+        stack_status(&emu, "stackset-admin-role").await.as_deref(),
+        Some("ROLLBACK_COMPLETE")
+    );
 
     let ws = Workspace::bootstrapped(&emu, ESTATE).await;
     let plan = ws.plan_json(&emu);

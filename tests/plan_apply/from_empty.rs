@@ -8,8 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Emulator, JUMP, Workspace, changes, decode_document, describe, groups_of, iam, iam_in,
-    mutating, role_names, statements, user_names,
+    Emulator, JUMP, Workspace, attached_group_policies, changes, decode_document, describe,
+    group_policy, groups_of, iam, iam_in, mutating, role_names, stack_status, statements,
+    user_names, user_tags,
 };
 
 const ROLES: [&str; 3] = ["admin", "developer", "operator"];
@@ -132,14 +133,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
             expected.push((format!("group-{role}-{project}"), arns));
         }
         for (group, arns) in expected {
-            let policy = iam
-                .get_group_policy()
-                .group_name(&group)
-                .policy_name("assume-role")
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("GetGroupPolicy {group}/assume-role: {e:?}"));
-            let document = decode_document(policy.policy_document());
+            let document = group_policy(&iam, &group, "assume-role").await;
             let statements = statements(&document);
             assert_eq!(statements.len(), 1, "{group}: {document}");
             assert_eq!(statements[0]["Effect"], "Allow", "{group}");
@@ -147,18 +141,8 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
             assert_eq!(resources(&statements[0]), arns, "{group}");
             assert_eq!(statements[0]["Condition"], mfa_condition(), "{group}");
 
-            let attached: Vec<String> = iam
-                .list_attached_group_policies()
-                .group_name(&group)
-                .send()
-                .await
-                .expect("ListAttachedGroupPolicies")
-                .attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned))
-                .collect();
             assert_eq!(
-                attached,
+                attached_group_policies(&iam, &group).await,
                 [format!(
                     "arn:aws:iam::{JUMP}:policy/jumpgate/policy-enforce-mfa"
                 )],
@@ -171,16 +155,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
     let users = user_names(&iam).await;
     assert_eq!(users, USERS.map(|(u, _)| u.to_owned()), "users");
     for (user, expected_groups) in USERS {
-        let tags: BTreeMap<String, String> = iam
-            .list_user_tags()
-            .user_name(user)
-            .send()
-            .await
-            .expect("ListUserTags")
-            .tags
-            .into_iter()
-            .map(|t| (t.key, t.value))
-            .collect();
+        let tags = user_tags(&iam, user).await;
         assert_eq!(
             tags.get("managed-by").map(String::as_str),
             Some("jumpgate"),
@@ -214,17 +189,11 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
     assert_eq!(policy.password_reuse_prevention, Some(24));
 
     // The StackSet's administration role, and the StackSet with one instance per target.
+    assert_eq!(
+        stack_status(&emu, "stackset-admin-role").await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
     let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
-    let stack = cfn
-        .describe_stacks()
-        .stack_name("stackset-admin-role")
-        .send()
-        .await
-        .expect("DescribeStacks stackset-admin-role");
-    let status = stack.stacks()[0]
-        .stack_status()
-        .map(|s| s.as_str().to_owned());
-    assert_eq!(status.as_deref(), Some("CREATE_COMPLETE"));
     let jump_roles = role_names(&iam).await;
     for role in [
         "AWSCloudFormationStackSetAdministrationRole",

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::support::{
     Emulator, JUMP, Workspace, by_hand, changes, describe, groups_of, iam, mutating, user_exists,
+    user_tags,
 };
 
 const ESTATE: &str = r#"
@@ -37,6 +38,19 @@ const SIGNING_CERTIFICATE: &str =
 const READ_ONLY_ACCESS: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 
 const INLINE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+
+/// What AWS requires gone before DeleteUser, as the calls that remove it.
+const DEPENDENTS: [&str; 9] = [
+    "DeleteLoginProfile",
+    "DeleteAccessKey",
+    "DeactivateMFADevice",
+    "DeleteVirtualMFADevice",
+    "DeleteUserPolicy",
+    "DeleteSSHPublicKey",
+    "DeleteSigningCertificate",
+    "DetachUserPolicy",
+    "RemoveUserFromGroup",
+];
 
 /// What the leaver holds once given, outside jumpgate, everything AWS makes
 /// DeleteUser wait for.
@@ -154,17 +168,7 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
         .iter()
         .position(|a| *a == "DeleteUser")
         .unwrap_or_else(|| panic!("DeleteUser was sent: {:?}", describe(&mutations)));
-    for dependent in [
-        "DeleteLoginProfile",
-        "DeleteAccessKey",
-        "DeactivateMFADevice",
-        "DeleteVirtualMFADevice",
-        "DeleteUserPolicy",
-        "DeleteSSHPublicKey",
-        "DeleteSigningCertificate",
-        "DetachUserPolicy",
-        "RemoveUserFromGroup",
-    ] {
+    for dependent in DEPENDENTS {
         let at: Vec<usize> = actions
             .iter()
             .enumerate()
@@ -185,21 +189,10 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
     );
 
     // Nothing else: the leaver's removals and the lock, which comes and goes.
-    let expected: BTreeSet<&str> = [
-        "CreatePolicy",
-        "DeletePolicy",
-        "DeleteLoginProfile",
-        "DeleteAccessKey",
-        "DeactivateMFADevice",
-        "DeleteVirtualMFADevice",
-        "DeleteUserPolicy",
-        "DeleteSSHPublicKey",
-        "DeleteSigningCertificate",
-        "DetachUserPolicy",
-        "RemoveUserFromGroup",
-        "DeleteUser",
-    ]
-    .into();
+    let expected: BTreeSet<&str> = DEPENDENTS
+        .into_iter()
+        .chain(["CreatePolicy", "DeletePolicy", "DeleteUser"])
+        .collect();
     let sent: BTreeSet<&str> = actions.iter().copied().collect();
     assert_eq!(sent, expected, "{:?}", describe(&mutations));
     assert_eq!(
@@ -257,13 +250,10 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
         1,
         "the bystander keeps its key"
     );
-    let tags = iam
-        .list_user_tags()
-        .user_name(BYSTANDER)
-        .send()
-        .await
-        .expect("ListUserTags contractor");
-    assert!(tags.tags().is_empty(), "the bystander is not adopted");
+    assert!(
+        user_tags(&iam, BYSTANDER).await.is_empty(),
+        "the bystander is not adopted"
+    );
 
     // And the estate has converged.
     ws.assert_converged(&emu);

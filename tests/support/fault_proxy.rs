@@ -489,6 +489,17 @@ fn forward(shared: &Shared, request: &Request) -> io::Result<Vec<u8>> {
 }
 
 /// An AWS error answer in the request's protocol.
+/// A 503 as AWS sends one when a service is down.
+fn unavailable(shared: &Shared, request: &Request) -> Vec<u8> {
+    error_answer(
+        shared,
+        request,
+        503,
+        "ServiceUnavailable",
+        "Service is unavailable",
+    )
+}
+
 fn error_answer(
     shared: &Shared,
     request: &Request,
@@ -551,13 +562,7 @@ fn handle(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
         let done = shared.counters.lock().unwrap().mutating_forwarded;
         if outage.is_some_and(|after| done >= after) {
             count(shared, Fault::OutageRefused);
-            let answer = error_answer(
-                shared,
-                &request,
-                503,
-                "ServiceUnavailable",
-                "Service is unavailable",
-            );
+            let answer = unavailable(shared, &request);
             return client.write_all(&answer);
         }
     }
@@ -611,13 +616,7 @@ fn handle(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
             return client.write_all(&answer);
         }
         Some(Fault::ErrorBefore) => {
-            let answer = error_answer(
-                shared,
-                &request,
-                503,
-                "ServiceUnavailable",
-                "Service is unavailable",
-            );
+            let answer = unavailable(shared, &request);
             return client.write_all(&answer);
         }
         Some(Fault::DroppedBefore) => return client.shutdown(Shutdown::Both),

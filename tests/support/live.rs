@@ -1,6 +1,8 @@
 //! Reading back what a run did: the emulator's IAM and request recording,
 //! and the JSON plan.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_iam::Client as IamClient;
 use serde_json::Value;
 
@@ -107,6 +109,71 @@ pub async fn role_names(iam: &IamClient) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Names of the roles in `account`, read with credentials for it.
+pub async fn roles_in(emu: &Emulator, account: &str) -> Vec<String> {
+    role_names(&iam_in(emu, account).await).await
+}
+
+/// A user's tags, key to value.
+pub async fn user_tags(iam: &IamClient, user: &str) -> BTreeMap<String, String> {
+    iam.list_user_tags()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListUserTags {user}: {e:?}"))
+        .tags
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect()
+}
+
+/// Whether a user carries jumpgate's ownership tag.
+pub async fn is_adopted(iam: &IamClient, user: &str) -> bool {
+    user_tags(iam, user)
+        .await
+        .get("managed-by")
+        .map(String::as_str)
+        == Some("jumpgate")
+}
+
+/// The ARNs of the managed policies attached to a group.
+pub async fn attached_group_policies(iam: &IamClient, group: &str) -> Vec<String> {
+    iam.list_attached_group_policies()
+        .group_name(group)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListAttachedGroupPolicies {group}: {e:?}"))
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect()
+}
+
+/// A group's inline policy, decoded.
+pub async fn group_policy(iam: &IamClient, group: &str, name: &str) -> Value {
+    let policy = iam
+        .get_group_policy()
+        .group_name(group)
+        .policy_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetGroupPolicy {group}/{name}: {e:?}"));
+    decode_document(policy.policy_document())
+}
+
+/// The status of a CloudFormation stack in the default account.
+pub async fn stack_status(emu: &Emulator, stack: &str) -> Option<String> {
+    aws_sdk_cloudformation::Client::new(&emu.sdk_config().await)
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeStacks {stack}: {e:?}"))
+        .stacks()[0]
+        .stack_status()
+        .map(|s| s.as_str().to_owned())
 }
 
 /// Names of the users in an account's IAM.
