@@ -75,23 +75,11 @@ async fn change_out_of_band(emu: &Emulator) {
     // A group's policy edited: the role reachable without MFA.
     let edited = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/role-developer"}]});
-    iam.put_group_policy()
-        .group_name("group-developer")
-        .policy_name("assume-role")
-        .policy_document(edited.to_string())
-        .send()
-        .await
-        .expect("PutGroupPolicy (edit)");
+    by_hand::put_group_policy(&iam, "group-developer", "assume-role", &edited.to_string()).await;
     // An inline policy added to a group, a managed policy attached to another.
     let extra = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
-    iam.put_group_policy()
-        .group_name("group-operator")
-        .policy_name("extra")
-        .policy_document(extra.to_string())
-        .send()
-        .await
-        .expect("PutGroupPolicy (extra)");
+    by_hand::put_group_policy(&iam, "group-operator", "extra", &extra.to_string()).await;
     by_hand::attach_group_policy(&iam, "group-admin-payments", READ_ONLY).await;
     // A user deleted the way AWS requires: dependents first.
     by_hand::delete_login_profile(&iam, "carol").await;

@@ -140,11 +140,7 @@ async fn assert_finished(emu: &Emulator, estate: &Estate, ws: &Workspace) -> usi
 /// users in a workspace whose member accounts are bootstrapped.
 async fn start(projects: usize, users: usize) -> (Emulator, Estate, Workspace) {
     let emu = Emulator::start();
-    let estate = Estate {
-        projects,
-        users,
-        variant: 0,
-    };
+    let estate = Estate::new(projects, users);
     let ws = Workspace::bootstrapped(&emu, &estate.kdl()).await;
     (emu, estate, ws)
 }

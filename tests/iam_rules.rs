@@ -8,7 +8,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_iam::types::Tag;
 use support::big_estate::{Estate, differences, expected_contents, iam_contents};
 use support::by_hand;
 use support::emulator::RecordedRequest;
@@ -48,14 +47,6 @@ async fn onboard(emu: &Emulator, estate: &Estate) -> Workspace {
         "lost {lost:?}, extra {extra:?}"
     );
     ws
-}
-
-fn owner_tag() -> Tag {
-    Tag::builder()
-        .key("managed-by")
-        .value("jumpgate")
-        .build()
-        .expect("key and value")
 }
 
 /// The account demands 40 characters and every class; the file says nothing
@@ -104,12 +95,7 @@ async fn an_account_policy_of_40_characters_is_met_without_one_in_the_file() {
 async fn a_case_variant_of_a_live_user_is_renamed_not_created_and_deleted() {
     let emu = Emulator::start();
     let iam = iam(&emu).await;
-    iam.create_user()
-        .user_name("alice")
-        .tags(owner_tag())
-        .send()
-        .await
-        .expect("CreateUser alice");
+    by_hand::create_owned_user(&iam, "alice").await;
     by_hand::create_user(&iam, "BOB").await;
     let ws = Workspace::with_state(
         "jump-account id=\"123456789012\" region=\"ap-northeast-1\"\n\
@@ -169,11 +155,7 @@ async fn an_estate_of_120_users_converges_in_pages_of_two_within_the_consistency
             // twice in the log (with the same password): tested apart.
             .knob("IAM_CONCURRENT_MODIFICATION", "0"),
     );
-    let estate = Estate {
-        projects: 5,
-        users: 120,
-        variant: 0,
-    };
+    let estate = Estate::new(5, 120);
     let ws = onboard(&emu, &estate).await;
 
     // Everyone but the first ten leaves (user-000 keeps the admin role).
@@ -231,11 +213,7 @@ async fn concurrent_modification_refusals_are_resent_and_converge() {
             .knob("IAM_CONCURRENT_MODIFICATION", "0.3")
             .knob("IAM_SEED", "12"),
     );
-    let estate = Estate {
-        projects: 2,
-        users: 12,
-        variant: 0,
-    };
+    let estate = Estate::new(2, 12);
     let ws = onboard(&emu, &estate).await;
     let recording = emu.recording();
     let writes = recording.iter().filter(|r| r.is_mutating()).count();

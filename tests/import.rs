@@ -9,7 +9,6 @@ mod support;
 use std::collections::BTreeSet;
 
 use aws_sdk_iam::Client as IamClient;
-use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
 use jumpgate::model::desired::DesiredState;
@@ -89,27 +88,13 @@ fn group_of(role: &str, project: Option<&str>) -> String {
 }
 
 async fn create_person(iam: &IamClient, person: &Person, tagged: bool) {
-    let mut request = iam.create_user().user_name(&person.name);
     if tagged {
-        request = request.tags(
-            Tag::builder()
-                .key("managed-by")
-                .value("jumpgate")
-                .build()
-                .unwrap(),
-        );
+        by_hand::create_owned_user(iam, &person.name).await;
+    } else {
+        by_hand::create_user(iam, &person.name).await;
     }
-    request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateUser {}: {e:?}", person.name));
     for (role, project) in &person.access {
-        iam.add_user_to_group()
-            .user_name(&person.name)
-            .group_name(group_of(role, project.as_deref()))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("AddUserToGroup {}: {e:?}", person.name));
+        by_hand::add_user_to_group(iam, &person.name, &group_of(role, project.as_deref())).await;
     }
     if person.console {
         iam.create_login_profile()
@@ -270,13 +255,8 @@ account "shared" id="410987654321"
     for role in ["admin", "developer", "operator"] {
         let group = format!("group-{role}-web");
         by_hand::create_group(&iam, &group).await;
-        iam.put_group_policy()
-            .group_name(&group)
-            .policy_name("assume-role")
-            .policy_document(project_policy(role, &["210987654321"]))
-            .send()
-            .await
-            .expect("PutGroupPolicy");
+        let policy = project_policy(role, &["210987654321"]);
+        by_hand::put_group_policy(&iam, &group, "assume-role", &policy).await;
         by_hand::attach_group_policy(&iam, &group, &mfa).await;
     }
     let person = |name: &str, console: bool, access: &[(&str, Option<&str>)]| Person {

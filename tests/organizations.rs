@@ -14,15 +14,13 @@ mod support;
 
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_organizations::Client as OrgClient;
-use aws_sdk_organizations::types::{
-    CreateAccountState, CreateAccountStatus, OrganizationFeatureSet,
-};
+use aws_sdk_organizations::types::{CreateAccountState, CreateAccountStatus};
 use serde_json::Value;
 
 use support::emulator::RecordedRequest;
 use support::{
     Emulator, JUMP, Jumpgate, Outcome, Workspace, actions_named, addresses, assert_nothing_mutated,
-    decode_document, group_policy, iam, iam_in, jumpgate_with_env, roles_in,
+    by_hand, decode_document, group_policy, iam, iam_in, jumpgate_with_env, roles_in,
     stack_instance_accounts, user_exists,
 };
 
@@ -69,16 +67,18 @@ fn jumpgate_as(emu: &Emulator, credentials: &AccountCredentials, args: &[&str]) 
     jumpgate_with_env(emu, &env, args)
 }
 
-async fn organizations(emu: &Emulator) -> OrgClient {
-    OrgClient::new(&emu.sdk_config().await)
-}
-
-async fn create_organization(org: &OrgClient) {
-    org.create_organization()
-        .feature_set(OrganizationFeatureSet::All)
-        .send()
-        .await
-        .expect("CreateOrganization");
+/// `bootstrap STATE --account ACCOUNT` as the member account's owner.
+fn bootstrap_as(
+    emu: &Emulator,
+    credentials: &AccountCredentials,
+    ws: &Workspace,
+    account: &str,
+) -> Outcome {
+    jumpgate_as(
+        emu,
+        credentials,
+        &["bootstrap", &ws.state_arg(), "--account", account],
+    )
 }
 
 /// Creates an account in the caller's organization and waits for it, as
@@ -263,8 +263,7 @@ user "dev.person" {
 async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_roles_in_one_apply()
 {
     let emu = Emulator::start();
-    let org = organizations(&emu).await;
-    create_organization(&org).await;
+    let org = by_hand::organization(&emu).await;
     let ws = Workspace::with_state(THREE_NEW_ACCOUNTS);
 
     emu.start_recording();
@@ -402,8 +401,7 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
 #[tokio::test]
 async fn accounts_already_in_the_organization_are_matched_and_others_left_alone() {
     let emu = Emulator::start();
-    let org = organizations(&emu).await;
-    create_organization(&org).await;
+    let org = by_hand::organization(&emu).await;
     let legacy = create_account(&emu, &org, "legacy", "ops+legacy@example.com").await;
     let existing = create_account(&emu, &org, "existing", "ops+existing@example.com").await;
     let stray = create_account(&emu, &org, "stray", "ops+stray@example.com").await;
@@ -528,7 +526,7 @@ async fn organizations_mode_needs_the_management_account() {
     // The organization belongs to another account; the jump account is a member.
     let management = "111111111111";
     let org = OrgClient::new(&emu.sdk_config_for_account(management).await);
-    create_organization(&org).await;
+    by_hand::create_organization(&org).await;
     let member = create_account(&emu, &org, "member", "ops+member@example.com").await;
     let ws = Workspace::with_state(&format!(
         r#"
@@ -651,11 +649,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
 
     // With payments-prod's own credentials.
     let credentials = credentials_for(&emu, payments).await;
-    let done = jumpgate_as(
-        &emu,
-        &credentials,
-        &["bootstrap", &state, "--account", "payments-prod"],
-    );
+    let done = bootstrap_as(&emu, &credentials, &ws, "payments-prod");
     done.expect_code(0);
     assert!(
         done.stdout
@@ -693,11 +687,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
     // Twice: nothing to do, nothing sent.
     emu.clear_recording();
     emu.start_recording();
-    let again = jumpgate_as(
-        &emu,
-        &credentials,
-        &["bootstrap", &state, "--account", "payments-prod"],
-    );
+    let again = bootstrap_as(&emu, &credentials, &ws, "payments-prod");
     emu.stop_recording();
     again.expect_code(0);
     assert!(
@@ -765,12 +755,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
     // After analytics' owner bootstraps it, one apply repairs the instance
     // and the plan after that is empty.
     let analytics_credentials = credentials_for(&emu, analytics).await;
-    jumpgate_as(
-        &emu,
-        &analytics_credentials,
-        &["bootstrap", &state, "--account", "analytics"],
-    )
-    .expect_code(0);
+    bootstrap_as(&emu, &analytics_credentials, &ws, "analytics").expect_code(0);
     ws.apply(&emu, &[]).expect_code(0);
     let plan = ws.plan_json(&emu);
     assert!(
@@ -871,8 +856,7 @@ user "me" {
 #[tokio::test]
 async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
     let emu = Emulator::start();
-    let org = organizations(&emu).await;
-    create_organization(&org).await;
+    let org = by_hand::organization(&emu).await;
     let sts = aws_sdk_sts::Client::new(&emu.sdk_config().await);
 
     // IN_PROGRESS first, with no account id and no account listed yet.
@@ -944,8 +928,7 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
 
     // Plain moto: done at once, reachable at once.
     let lax = Emulator::start_with(support::emulator::EmulatorOptions::lax());
-    let org = organizations(&lax).await;
-    create_organization(&org).await;
+    let org = by_hand::organization(&lax).await;
     let status = request_account(&org, "fresh", "me+fresh@example.com", None).await;
     assert_eq!(status.state, Some(CreateAccountState::Succeeded));
 }
@@ -953,8 +936,7 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
 #[tokio::test]
 async fn an_invited_member_is_named_for_bootstrap_and_the_plan_does_not_fail() {
     let emu = Emulator::start();
-    let org = organizations(&emu).await;
-    create_organization(&org).await;
+    let org = by_hand::organization(&emu).await;
     let created = create_account(&emu, &org, "created", "ops+created@example.com").await;
     let invited = create_account_joined(
         &emu,
@@ -975,7 +957,6 @@ user "me" {{
 }}
 "#
     ));
-    let state = ws.state_arg();
 
     let plan = ws.plan_json(&emu);
     let planned = addresses(&plan);
@@ -1007,12 +988,7 @@ user "me" {{
         "stack-instance.iam-roles/{invited}/ap-northeast-1"
     ));
     let credentials = credentials_for(&emu, &invited).await;
-    jumpgate_as(
-        &emu,
-        &credentials,
-        &["bootstrap", &state, "--account", "invited"],
-    )
-    .expect_code(0);
+    bootstrap_as(&emu, &credentials, &ws, "invited").expect_code(0);
     ws.apply(&emu, &[]).expect_code(0);
     ws.assert_converged(&emu);
 }

@@ -140,20 +140,7 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
     for user in ["bot", "carol"] {
         by_hand::create_access_key(&iam, user).await;
     }
-    let device = iam
-        .create_virtual_mfa_device()
-        .virtual_mfa_device_name("alice")
-        .send()
-        .await
-        .expect("CreateVirtualMFADevice");
-    iam.enable_mfa_device()
-        .user_name("alice")
-        .serial_number(device.virtual_mfa_device.unwrap().serial_number)
-        .authentication_code1("123456")
-        .authentication_code2("654321")
-        .send()
-        .await
-        .expect("EnableMFADevice");
+    by_hand::enable_virtual_mfa_device(&iam, "alice", "alice").await;
 
     let drift = ws.run(&emu, "drift", &["--format", "json"]);
     drift.expect_code(0);
@@ -297,7 +284,7 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
         "only expiries: {plan}"
     );
     let text = jumpgate_with_env(&emu, &on("2027-02-01"), &["plan", &state]);
-    text.assert_stdout_has("membership.kato/group-developer (expired)");
+    text.assert_stdout_has("membership.kato/group-developer  (expired)");
 
     jumpgate_with_env(
         &emu,
@@ -332,12 +319,7 @@ user "me" {
 #[tokio::test]
 async fn after_an_organizations_apply_profiles_cover_every_account_it_created() {
     let emu = Emulator::start();
-    let org = aws_sdk_organizations::Client::new(&emu.sdk_config().await);
-    org.create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await
-        .expect("CreateOrganization");
+    let org = by_hand::organization(&emu).await;
     let ws = Workspace::with_state(NEW_ACCOUNTS);
     ws.apply(&emu, &[]).expect_code(0);
     let accounts = org

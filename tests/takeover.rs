@@ -76,18 +76,9 @@ async fn create_policy(iam: &IamClient, name: &str, document: Value) -> String {
 }
 
 async fn group(iam: &IamClient, name: &str, policies: &[&str]) {
-    iam.create_group()
-        .group_name(name)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateGroup {name}: {e:?}"));
+    by_hand::create_group(iam, name).await;
     for arn in policies {
-        iam.attach_group_policy()
-            .group_name(name)
-            .policy_arn(*arn)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("AttachGroupPolicy {name}: {e:?}"));
+        by_hand::attach_group_policy(iam, name, arn).await;
     }
 }
 

@@ -283,12 +283,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
     let saved_plan = ws.path("after.json");
     let replanned = ws.plan(
         &emu,
-        &[
-            "--format",
-            "json",
-            "--out",
-            &saved_plan.display().to_string(),
-        ],
+        &["--format", "json", "--out", &ws.path_arg("after.json")],
     );
     replanned.expect_code(0);
     let saved_plan = std::fs::read_to_string(&saved_plan).expect("the saved plan");

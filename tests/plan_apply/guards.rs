@@ -3,8 +3,8 @@
 //! for the wrong account each stop jumpgate before it changes anything.
 
 use crate::support::{
-    Emulator, JUMP, Workspace, assert_nothing_mutated, by_hand, describe, groups_of, iam, jumpgate,
-    mutating, user_exists,
+    Emulator, JUMP, Workspace, assert_nothing_mutated, assert_refused, by_hand, describe,
+    groups_of, iam, jumpgate, mutating, user_exists,
 };
 
 const ESTATE: &str = r#"
@@ -35,16 +35,9 @@ async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
     let iam = iam(&emu).await;
     by_hand::add_user_to_group(&iam, "yamada.taro", "group-operator").await;
 
-    emu.start_recording();
-    let refused = ws.apply_saved(&emu, &saved);
-    emu.stop_recording();
-    refused.expect_code(1);
-    assert!(
-        refused.stderr.contains("stale"),
-        "the refusal says the plan is stale: {}",
-        refused.stderr
-    );
-    assert_nothing_mutated(&emu, "a refused stale plan");
+    assert_refused(&emu, "a refused stale plan", "stale", || {
+        ws.apply_saved(&emu, &saved)
+    });
     assert!(!user_exists(&iam, "newcomer").await);
 
     let fresh = ws.save_plan(&emu, "p2.json");
@@ -256,20 +249,12 @@ async fn a_lockout_is_refused_unless_allowed() {
 async fn apply_off_a_terminal_without_yes_is_refused() {
     let emu = Emulator::start();
     let ws = Workspace::bootstrapped(&emu, ESTATE).await;
-    emu.start_recording();
-    let refused = ws
-        .command(&emu, "apply")
-        .arg("--secrets-dir")
-        .arg(ws.secrets())
-        .run();
-    emu.stop_recording();
-    refused.expect_code(1);
-    assert!(
-        refused.stderr.contains("--yes"),
-        "the refusal says how to go on: {}",
-        refused.stderr
-    );
-    assert_nothing_mutated(&emu, "an unconfirmed apply");
+    assert_refused(&emu, "an unconfirmed apply", "--yes", || {
+        ws.command(&emu, "apply")
+            .arg("--secrets-dir")
+            .arg(ws.secrets())
+            .run()
+    });
     let iam = iam(&emu).await;
     assert!(!user_exists(&iam, "yamada.taro").await);
 }
@@ -316,18 +301,12 @@ async fn declaring_no_administrator_role_is_a_lockout() {
         .map(|l| l["account_id"].as_str().unwrap())
         .collect();
     assert_eq!(locked, [JUMP, "210987654321", "410987654321"], "{plan}");
-    emu.start_recording();
-    let refused = ws.apply(&emu, &[]);
-    emu.stop_recording();
-    refused.expect_code(1);
-    for part in [
-        "no role grants *:*",
-        "before it: yamada.taro",
-        "--allow-lockout",
-    ] {
-        assert!(refused.stderr.contains(part), "{part}: {}", refused.stderr);
-    }
-    assert_nothing_mutated(&emu, "a refused lockout");
+    let refused = assert_refused(&emu, "a refused lockout", "no role grants *:*", || {
+        ws.apply(&emu, &[])
+    });
+    refused
+        .assert_stderr_has("before it: yamada.taro")
+        .assert_stderr_has("--allow-lockout");
     let iam = iam(&emu).await;
     assert_eq!(groups_of(&iam, "yamada.taro").await, ["group-admin"]);
 }
@@ -355,14 +334,14 @@ fn set_in_operations(plan: &mut serde_json::Value, call: &str, field: &str, valu
 
 /// `apply STATE --plan PLAN`, which must be refused saying `says` without
 /// a mutating request.
-fn assert_refused(emu: &Emulator, ws: &Workspace, plan: &std::path::Path, says: &str, what: &str) {
-    emu.clear_recording();
-    emu.start_recording();
-    let refused = ws.apply_saved(emu, plan);
-    emu.stop_recording();
-    refused.expect_code(1);
-    assert!(refused.stderr.contains(says), "{what}: {}", refused.stderr);
-    assert_nothing_mutated(emu, what);
+fn assert_saved_plan_refused(
+    emu: &Emulator,
+    ws: &Workspace,
+    plan: &std::path::Path,
+    says: &str,
+    what: &str,
+) {
+    assert_refused(emu, what, says, || ws.apply_saved(emu, plan));
 }
 
 #[tokio::test]
@@ -399,7 +378,7 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
         let path = ws.path("tampered.json");
         std::fs::copy(&good, &path).unwrap();
         tamper(&path, edit);
-        assert_refused(&emu, &ws, &path, says, what);
+        assert_saved_plan_refused(&emu, &ws, &path, says, what);
         assert!(!ws.path("..").join(&escaped).exists(), "{what}");
     }
 
@@ -407,7 +386,7 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
     ws.write_state(&format!(
         "{with_newcomer}\nuser \"later\" {{\n    access \"operator\"\n}}\n"
     ));
-    assert_refused(
+    assert_saved_plan_refused(
         &emu,
         &ws,
         &good,

@@ -74,15 +74,10 @@ async fn the_json_plan_has_the_documented_shape() {
     ws.write_state(AFTER);
     ws.bootstrap_members(&emu).await;
     let saved = ws.path("plan.json");
+    let out = ws.path_arg("plan.json");
     let outcome = ws.plan(
         &emu,
-        &[
-            "--format",
-            "json",
-            "--detailed-exitcode",
-            "--out",
-            &saved.display().to_string(),
-        ],
+        &["--format", "json", "--detailed-exitcode", "--out", &out],
     );
     outcome.expect_code(2);
     let plan = outcome.json();

@@ -56,25 +56,7 @@ const DEPENDENTS: [&str; 9] = [
 /// DeleteUser wait for.
 async fn equip_leaver(iam: &aws_sdk_iam::Client) -> String {
     by_hand::create_access_key(&iam, "leaver").await;
-    let device = iam
-        .create_virtual_mfa_device()
-        .virtual_mfa_device_name("leaver-phone")
-        .send()
-        .await
-        .expect("CreateVirtualMFADevice");
-    let serial = device
-        .virtual_mfa_device()
-        .expect("the device")
-        .serial_number()
-        .to_owned();
-    iam.enable_mfa_device()
-        .user_name("leaver")
-        .serial_number(&serial)
-        .authentication_code1("123456")
-        .authentication_code2("654321")
-        .send()
-        .await
-        .expect("EnableMFADevice");
+    let serial = by_hand::enable_virtual_mfa_device(iam, "leaver", "leaver-phone").await;
     by_hand::create_login_profile(&iam, "leaver", "Initial-Passw0rd!xyz").await;
     iam.put_user_policy()
         .user_name("leaver")

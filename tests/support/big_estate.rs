@@ -28,6 +28,15 @@ pub struct DeclaredUser {
 }
 
 impl Estate {
+    /// Variant 0 of an estate of `projects` projects and `users` users.
+    pub fn new(projects: usize, users: usize) -> Estate {
+        Estate {
+            projects,
+            users,
+            variant: 0,
+        }
+    }
+
     pub fn account_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = (0..self.projects * 2)
             .map(|i| format!("{:012}", 200_000_000_000u64 + i as u64))

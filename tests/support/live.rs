@@ -7,6 +7,7 @@ use aws_sdk_iam::Client as IamClient;
 use serde_json::Value;
 
 use super::emulator::{Emulator, RecordedRequest};
+use super::runner::Outcome;
 
 /// The jump account every fixture declares: the emulator's default account.
 pub const JUMP: &str = "123456789012";
@@ -53,6 +54,35 @@ pub fn actions_named<'r>(
         .iter()
         .filter(|r| r.action.as_deref() == Some(action))
         .collect()
+}
+
+/// Runs `f` with the emulator's recording on, from empty.
+pub fn recorded<T>(emu: &Emulator, f: impl FnOnce() -> T) -> T {
+    emu.clear_recording();
+    emu.start_recording();
+    let result = f();
+    emu.stop_recording();
+    result
+}
+
+/// Runs `run` with the recording on (from empty): it must exit 1 saying
+/// `says` on stderr, and send no mutating request.
+#[track_caller]
+pub fn assert_refused(
+    emu: &Emulator,
+    what: &str,
+    says: &str,
+    run: impl FnOnce() -> Outcome,
+) -> Outcome {
+    let refused = recorded(emu, run);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains(says),
+        "{what}: the refusal does not say {says:?}:\n{}",
+        refused.stderr
+    );
+    assert_nothing_mutated(emu, what);
+    refused
 }
 
 /// `(action, address)` of each change of a JSON plan, in order.
