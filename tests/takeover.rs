@@ -83,11 +83,11 @@ async fn group(iam: &IamClient, name: &str, policies: &[&str]) {
 }
 
 async fn person(iam: &IamClient, name: &str, groups: &[&str]) {
-    by_hand::create_user(&iam, name).await;
+    by_hand::create_user(iam, name).await;
     for g in groups {
-        by_hand::add_user_to_group(&iam, name, *g).await;
+        by_hand::add_user_to_group(iam, name, g).await;
     }
-    by_hand::create_login_profile(&iam, name, PASSWORD).await;
+    by_hand::create_login_profile(iam, name, PASSWORD).await;
 }
 
 fn assume(resource: Value) -> Value {

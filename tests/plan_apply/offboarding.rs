@@ -55,9 +55,9 @@ const DEPENDENTS: [&str; 9] = [
 /// What the leaver holds once given, outside jumpgate, everything AWS makes
 /// DeleteUser wait for.
 async fn equip_leaver(iam: &aws_sdk_iam::Client) -> String {
-    by_hand::create_access_key(&iam, "leaver").await;
+    by_hand::create_access_key(iam, "leaver").await;
     let serial = by_hand::enable_virtual_mfa_device(iam, "leaver", "leaver-phone").await;
-    by_hand::create_login_profile(&iam, "leaver", "Initial-Passw0rd!xyz").await;
+    by_hand::create_login_profile(iam, "leaver", "Initial-Passw0rd!xyz").await;
     iam.put_user_policy()
         .user_name("leaver")
         .policy_name("by-hand")
@@ -88,9 +88,9 @@ async fn equip_leaver(iam: &aws_sdk_iam::Client) -> String {
 
 /// A user made by hand, without tags, in a group jumpgate manages, with a key.
 async fn create_bystander(iam: &aws_sdk_iam::Client) {
-    by_hand::create_user(&iam, BYSTANDER).await;
-    by_hand::add_user_to_group(&iam, BYSTANDER, "group-operator").await;
-    by_hand::create_access_key(&iam, BYSTANDER).await;
+    by_hand::create_user(iam, BYSTANDER).await;
+    by_hand::add_user_to_group(iam, BYSTANDER, "group-operator").await;
+    by_hand::create_access_key(iam, BYSTANDER).await;
 }
 
 #[tokio::test]

@@ -128,17 +128,8 @@ pub async fn iam_in(emu: &Emulator, account: &str) -> IamClient {
 
 /// Names of the roles in an account's IAM.
 pub async fn role_names(iam: &IamClient) -> Vec<String> {
-    let mut names: Vec<String> = iam
-        .list_roles()
-        .send()
-        .await
-        .expect("ListRoles")
-        .roles
-        .into_iter()
-        .map(|r| r.role_name)
-        .collect();
-    names.sort();
-    names
+    let roles = iam.list_roles().send().await.expect("ListRoles").roles;
+    sorted(roles.into_iter().map(|r| r.role_name))
 }
 
 /// Names of the roles in `account`, read with credentials for it.
@@ -208,17 +199,8 @@ pub async fn stack_status(emu: &Emulator, stack: &str) -> Option<String> {
 
 /// Names of the users in an account's IAM.
 pub async fn user_names(iam: &IamClient) -> Vec<String> {
-    let mut names: Vec<String> = iam
-        .list_users()
-        .send()
-        .await
-        .expect("ListUsers")
-        .users
-        .into_iter()
-        .map(|u| u.user_name)
-        .collect();
-    names.sort();
-    names
+    let users = iam.list_users().send().await.expect("ListUsers").users;
+    sorted(users.into_iter().map(|u| u.user_name))
 }
 
 /// Whether a user exists, by GetUser.
@@ -238,16 +220,18 @@ pub async fn user_exists(iam: &IamClient, user: &str) -> bool {
 
 /// The group names a user is in.
 pub async fn groups_of(iam: &IamClient, user: &str) -> Vec<String> {
-    let mut names: Vec<String> = iam
+    let groups = iam
         .list_groups_for_user()
         .user_name(user)
         .send()
         .await
         .expect("ListGroupsForUser")
-        .groups
-        .into_iter()
-        .map(|g| g.group_name)
-        .collect();
+        .groups;
+    sorted(groups.into_iter().map(|g| g.group_name))
+}
+
+fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = names.collect();
     names.sort();
     names
 }

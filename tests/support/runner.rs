@@ -239,23 +239,21 @@ impl Outcome {
     /// Asserts that stdout contains `text`, showing stdout if not.
     #[track_caller]
     pub fn assert_stdout_has(&self, text: &str) -> &Self {
-        assert!(
-            self.stdout.contains(text),
-            "`jumpgate {}` printed no {text:?} on stdout:\n{}",
-            self.args.join(" "),
-            self.stdout
-        );
-        self
+        self.assert_has("stdout", &self.stdout, text)
     }
 
     /// Asserts that stderr contains `text`, showing stderr if not.
     #[track_caller]
     pub fn assert_stderr_has(&self, text: &str) -> &Self {
+        self.assert_has("stderr", &self.stderr, text)
+    }
+
+    #[track_caller]
+    fn assert_has(&self, stream: &str, output: &str, text: &str) -> &Self {
         assert!(
-            self.stderr.contains(text),
-            "`jumpgate {}` printed no {text:?} on stderr:\n{}",
-            self.args.join(" "),
-            self.stderr
+            output.contains(text),
+            "`jumpgate {}` printed no {text:?} on {stream}:\n{output}",
+            self.args.join(" ")
         );
         self
     }
