@@ -2,8 +2,9 @@
 //! its file and line, in the form GitHub Actions and GitLab read; the
 //! readable report still goes to the log.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
+
+use support::{Jumpgate, Outcome, Workspace};
 
 const INVALID: &str = r#"jump-account id="111111111111" region="us-east-1"
 user "a" {
@@ -14,28 +15,25 @@ user "b" {
 }
 "#;
 
-fn validate(dir: &Path, format: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jumpgate"))
+/// `validate state --format FORMAT` in the workspace, so that paths are
+/// reported as `state/…`.
+fn validate(ws: &Workspace, format: &str) -> Outcome {
+    Jumpgate::local()
+        .current_dir(ws.root())
         .args(["validate", "state", "--format", format])
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("jumpgate runs")
+        .run()
 }
 
-fn with_state(text: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("state")).unwrap();
-    std::fs::write(dir.path().join("state/main.kdl"), text).unwrap();
-    dir
+fn with_state(text: &str) -> Workspace {
+    Workspace::with_files(&[("main.kdl", text)])
 }
 
 #[test]
 fn github_format_prints_one_error_command_per_problem() {
     let dir = with_state(INVALID);
-    let out = validate(dir.path(), "github");
-    assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let out = validate(&dir, "github");
+    out.expect_code(1);
+    let stdout = &out.stdout;
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
     assert!(
@@ -54,16 +52,15 @@ fn github_format_prints_one_error_command_per_problem() {
     assert!(lines[1].contains("nowhere"), "{}", lines[1]);
     // Messages stay on one line: newlines are escaped as %0A.
     assert!(lines.iter().all(|l| !l.contains('\r')));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("state/main.kdl:3:12: error:"), "{stderr}");
+    out.assert_stderr_has("state/main.kdl:3:12: error:");
 }
 
 #[test]
 fn gitlab_format_is_a_code_quality_report() {
     let dir = with_state(INVALID);
-    let out = validate(dir.path(), "gitlab");
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let out = validate(&dir, "gitlab");
+    out.expect_code(1);
+    let report = out.json();
     let issues = report.as_array().expect("an array of issues");
     assert_eq!(issues.len(), 2);
     let first = &issues[0];
@@ -79,17 +76,17 @@ fn gitlab_format_is_a_code_quality_report() {
     assert_eq!(fingerprints[0].len(), 64);
     assert_ne!(fingerprints[0], fingerprints[1]);
     // Stable: the same input gives the same report.
-    assert_eq!(validate(dir.path(), "gitlab").stdout, out.stdout);
+    assert_eq!(validate(&dir, "gitlab").stdout, out.stdout);
 }
 
 #[test]
 fn a_valid_state_gives_an_empty_report() {
     let dir = with_state("jump-account id=\"111111111111\" region=\"us-east-1\"\n");
-    let gitlab = validate(dir.path(), "gitlab");
-    assert_eq!(gitlab.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&gitlab.stdout), "[]\n");
-    assert!(String::from_utf8_lossy(&gitlab.stderr).contains("is valid"));
-    let github = validate(dir.path(), "github");
-    assert_eq!(github.status.code(), Some(0));
-    assert!(!String::from_utf8_lossy(&github.stdout).contains("::error"));
+    let gitlab = validate(&dir, "gitlab");
+    gitlab.expect_code(0);
+    assert_eq!(gitlab.stdout, "[]\n");
+    assert!(gitlab.stderr.contains("is valid"));
+    let github = validate(&dir, "github");
+    github.expect_code(0);
+    assert!(!github.stdout.contains("::error"));
 }

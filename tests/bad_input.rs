@@ -11,14 +11,15 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use support::emulator::Emulator;
 use support::fault_proxy::Rng;
+use support::{Emulator, Workspace, figures};
 
 const JUMP: &str = "jump-account id=\"111111111111\" region=\"us-east-1\"\n";
+/// Where the suite's one figure is kept, under `target/tmp/`.
+const FIGURES: &str = "reliability-bad-input.txt";
 /// No malformed input may take longer than this (debug build).
 const PER_INPUT: Duration = Duration::from_secs(20);
 
@@ -459,26 +460,13 @@ struct Outcome {
 }
 
 fn run_case(emu: &Emulator, case: &Case) -> Outcome {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let state = dir.path().join("state");
-    std::fs::create_dir(&state).expect("state dir");
-    for (name, bytes) in &case.files {
-        std::fs::write(state.join(name), bytes).expect("a case file");
-    }
-    let started = Instant::now();
-    let output = emu
-        .jumpgate()
-        .arg("plan")
-        .arg(&state)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("jumpgate runs");
-    let elapsed = started.elapsed();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let ws = Workspace::with_files(&case.files);
+    let output = ws.plan(emu, &[]);
+    let elapsed = output.elapsed;
+    let stderr = &output.stderr;
     let mut problems = Vec::new();
-    if output.status.code() != Some(1) {
-        problems.push(format!("exit {:?}, wanted 1", output.status.code()));
+    if output.code != Some(1) {
+        problems.push(format!("exit {:?}, wanted 1", output.code));
     }
     if !output.stdout.is_empty() {
         problems.push("something was printed on stdout".to_owned());
@@ -496,7 +484,7 @@ fn run_case(emu: &Emulator, case: &Case) -> Outcome {
         problems.push("a panic".to_owned());
     }
     // Terminal control: no raw escape, no bidi override reaches the terminal.
-    if output.stderr.contains(&0x1b) || stderr.contains('\u{202e}') || output.stderr.contains(&0) {
+    if stderr.contains('\u{1b}') || stderr.contains('\u{202e}') || stderr.contains('\0') {
         problems.push("a raw control character in the report".to_owned());
     }
     if elapsed > PER_INPUT {
@@ -560,29 +548,11 @@ fn malformed_and_hostile_files_fail_cleanly_without_any_aws_request() {
     );
 
     // The control: a valid state does reach the emulator's recording.
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let valid = dir.path().join("valid.kdl");
-    std::fs::write(
-        &valid,
-        format!(
-            "jump-account id=\"{}\" region=\"us-east-1\"\n",
-            support::emulator::DEFAULT_ACCOUNT_ID
-        ),
-    )
-    .expect("valid.kdl");
-    let planned = emu
-        .jumpgate()
-        .arg("plan")
-        .arg(&valid)
-        .stdin(Stdio::null())
-        .output()
-        .expect("jumpgate runs");
-    assert_eq!(
-        planned.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&planned.stderr)
-    );
+    let valid = Workspace::with_state(&format!(
+        "jump-account id=\"{}\" region=\"us-east-1\"\n",
+        support::emulator::DEFAULT_ACCOUNT_ID
+    ));
+    valid.plan(&emu, &[]).expect_code(0);
     assert!(
         !emu.recording().is_empty(),
         "the recording sees a valid plan's requests"
@@ -612,7 +582,6 @@ fn malformed_and_hostile_files_fail_cleanly_without_any_aws_request() {
         slowest.name,
         started.elapsed().as_secs_f64()
     );
-    println!("{summary}");
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reliability-bad-input.txt");
-    let _ = std::fs::write(path, summary + "\n");
+    figures::start(FIGURES);
+    figures::figure(FIGURES, &summary);
 }

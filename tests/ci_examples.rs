@@ -15,12 +15,13 @@ mod support;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use aws_sdk_iam::Client as IamClient;
 use serde_json::{Value, json};
 
-use support::emulator::Emulator;
+use support::by_hand;
+use support::python::try_yaml;
+use support::{Emulator, Jumpgate, Outcome, Workspace};
 
 const AGE: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 
@@ -50,26 +51,6 @@ user "deploy-bot" console=#false {
     access "operator"
 }
 "#;
-
-/// The YAML file as JSON, through PyYAML in the emulator's venv (moto
-/// depends on it); `None` when that cannot run.
-fn yaml(file: &Path) -> Option<Value> {
-    let python = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()?
-        .join("emulator-venv/bin/python");
-    let output = Command::new(python)
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(file)
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    serde_json::from_slice(&output.stdout).ok()
-}
 
 /// The shell scripts a pipeline runs: GitHub's `steps[].run` (of a workflow's
 /// jobs or a composite action's `runs`), GitLab's `before_script` and `script`.
@@ -131,7 +112,7 @@ fn commands(scripts: &[String]) -> Vec<Vec<String>> {
 fn parsed(path: &str) -> (String, Option<Value>) {
     let file = repo().join(path);
     let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{path}: {e}"));
-    (text, yaml(&file))
+    (text, try_yaml(&file).ok())
 }
 
 /// GitLab's `extends`, resolved as GitLab merges: mappings deeply, the rest
@@ -229,52 +210,19 @@ fn find<'a>(
         .unwrap_or_else(|| panic!("no `jumpgate {sub}` with {with:?} in {commands:?}"))
 }
 
-/// One jumpgate run in the pipeline's working directory, and the AWS calls
-/// it made (`service:Action`).
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    calls: BTreeSet<String>,
-}
-
-fn run(emu: &Emulator, dir: &Path, args: &[String]) -> Run {
+/// One jumpgate run in the pipeline's working directory, which must end
+/// with the code the pipeline expects, and the AWS calls it made
+/// (`service:Action`).
+fn run(emu: &Emulator, dir: &Path, args: &[String], code: i32) -> (Outcome, BTreeSet<String>) {
     emu.clear_recording();
-    let output = emu
-        .jumpgate()
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("jumpgate runs");
+    let outcome = Jumpgate::against(emu).current_dir(dir).args(args).run();
+    outcome.expect_code(code);
     let calls = emu
         .recording()
         .into_iter()
         .filter_map(|r| Some(format!("{}:{}", r.service?, r.action?)))
         .collect();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        calls,
-    }
-}
-
-impl Run {
-    #[track_caller]
-    fn expect(self, code: i32, args: &[String]) -> Run {
-        assert_eq!(
-            self.code,
-            code,
-            "`jumpgate {}` exited {} (the pipeline expects {code})\n{}\n{}",
-            args.join(" "),
-            self.code,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
+    (outcome, calls)
 }
 
 /// The actions a policy allows, lower-cased (IAM compares them so).
@@ -501,26 +449,19 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
     }
 
     // The state repository, checked out.
-    let checkout = tempfile::tempdir().expect("a checkout");
-    let dir = checkout.path();
-    let write_state = |users: &str| {
-        fs::create_dir_all(dir.join("state")).unwrap();
-        fs::write(
-            dir.join("state/estate.kdl"),
-            estate(&users.replace("AGE", AGE)),
-        )
-        .unwrap();
-    };
+    let checkout = Workspace::new();
+    let dir = checkout.root();
+    let write_state = |users: &str| checkout.write_state(&estate(&users.replace("AGE", AGE)));
     emu.bootstrap_declared(&estate("")).await;
     emu.start_recording();
     let mut read_calls = BTreeSet::new();
     let mut all_calls = BTreeSet::new();
-    let mut step = |args: &[String], code: i32| -> Run {
-        let done = run(&emu, dir, args).expect(code, args);
+    let mut step = |args: &[String], code: i32| -> Outcome {
+        let (done, calls) = run(&emu, dir, args, code);
         if matches!(args[0].as_str(), "validate" | "plan" | "drift") {
-            read_calls.extend(done.calls.iter().cloned());
+            read_calls.extend(calls.iter().cloned());
         }
-        all_calls.extend(done.calls.iter().cloned());
+        all_calls.extend(calls);
         done
     };
 
@@ -544,36 +485,17 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
     assert_eq!(saved["format_version"], 3);
     // Merged: the apply job applies the saved plan.
     let applied = step(&apply_saved, 0);
-    assert!(
-        applied.stdout.contains("Apply complete"),
-        "{}",
-        applied.stdout
-    );
-    assert!(
-        applied.stdout.contains("encrypted to their age key"),
-        "{}",
-        applied.stdout
-    );
+    applied.assert_stdout_has("Apply complete");
+    applied.assert_stdout_has("encrypted to their age key");
     // The schedule: no drift.
     let clean = step(&drift, 0);
-    assert!(clean.stdout.contains("No drift"), "{}", clean.stdout);
+    clean.assert_stdout_has("No drift");
 
     // Someone adds themselves to the admins by hand: the drift job fails.
     let iam = IamClient::new(&emu.sdk_config().await);
-    iam.add_user_to_group()
-        .user_name("sato.kenji")
-        .group_name("group-admin")
-        .send()
-        .await
-        .expect("AddUserToGroup");
+    by_hand::add_user_to_group(&iam, "sato.kenji", "group-admin").await;
     let drifted = step(&drift, 2);
-    assert!(
-        drifted
-            .stdout
-            .contains("| `-` | `membership.sato.kenji/group-admin` |"),
-        "{}",
-        drifted.stdout
-    );
+    drifted.assert_stdout_has("| `-` | `membership.sato.kenji/group-admin` |");
 
     // Pull request 2: the robot leaves, someone joins. Its saved plan also
     // takes the hand-made membership away.
@@ -592,11 +514,7 @@ user "ito.mei" age-recipient="AGE" {
     );
     step(&validate, 0);
     let offboarding = step(&plan, 0);
-    assert!(
-        offboarding.stdout.contains("user.deploy-bot"),
-        "{}",
-        offboarding.stdout
-    );
+    offboarding.assert_stdout_has("user.deploy-bot");
     step(&apply_saved, 0);
     step(&drift, 0);
 
@@ -614,15 +532,11 @@ user "ito.mei" age-recipient="AGE" {
 "#,
     );
     step(&plan, 0);
-    iam.delete_login_profile()
-        .user_name("yamada.taro")
-        .send()
-        .await
-        .expect("DeleteLoginProfile");
+    by_hand::delete_login_profile(&iam, "yamada.taro").await;
     let stale = step(&apply_saved, 1);
-    assert!(stale.stderr.contains("stale"), "{}", stale.stderr);
+    stale.assert_stderr_has("stale");
     let again = step(&apply_again, 0);
-    assert!(again.stdout.contains("Apply complete"), "{}", again.stdout);
+    again.assert_stdout_has("Apply complete");
     step(&drift, 0);
 
     // The policies allow what those runs called: the plan role what plan,

@@ -5,16 +5,13 @@
 
 mod support;
 
-#[path = "plan_apply/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use serde_json::{Value, json};
 
-use harness::{JUMP, Workspace, iam, jumpgate, user_exists};
-use support::emulator::{Emulator, EmulatorOptions, REGION};
+use support::by_hand;
+use support::emulator::REGION;
+use support::{Emulator, EmulatorOptions, JUMP, Outcome, Workspace, iam, user_exists};
 
 const ESTATE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -61,9 +58,8 @@ const EXPECTED: &[(&str, Option<&str>)] = &[
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
-fn drift(emu: &Emulator, ws: &Workspace, format: &str) -> harness::Outcome {
-    let state = ws.state_arg();
-    jumpgate(emu, &["drift", &state, "--format", format])
+fn drift(emu: &Emulator, ws: &Workspace, format: &str) -> Outcome {
+    ws.command(emu, "drift").args(["--format", format]).run()
 }
 
 /// Every change of the list, made by hand as someone with console or CLI
@@ -74,90 +70,32 @@ async fn change_out_of_band(emu: &Emulator) {
     let cfn = CfnClient::new(&config);
 
     // Membership added and removed.
-    iam.add_user_to_group()
-        .user_name("alice")
-        .group_name("group-operator")
-        .send()
-        .await
-        .expect("AddUserToGroup");
-    iam.remove_user_from_group()
-        .user_name("bob")
-        .group_name("group-operator-payments")
-        .send()
-        .await
-        .expect("RemoveUserFromGroup");
+    by_hand::add_user_to_group(&iam, "alice", "group-operator").await;
+    by_hand::remove_user_from_group(&iam, "bob", "group-operator-payments").await;
     // A group's policy edited: the role reachable without MFA.
     let edited = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/role-developer"}]});
-    iam.put_group_policy()
-        .group_name("group-developer")
-        .policy_name("assume-role")
-        .policy_document(edited.to_string())
-        .send()
-        .await
-        .expect("PutGroupPolicy (edit)");
+    by_hand::put_group_policy(&iam, "group-developer", "assume-role", &edited.to_string()).await;
     // An inline policy added to a group, a managed policy attached to another.
     let extra = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
-    iam.put_group_policy()
-        .group_name("group-operator")
-        .policy_name("extra")
-        .policy_document(extra.to_string())
-        .send()
-        .await
-        .expect("PutGroupPolicy (extra)");
-    iam.attach_group_policy()
-        .group_name("group-admin-payments")
-        .policy_arn(READ_ONLY)
-        .send()
-        .await
-        .expect("AttachGroupPolicy");
+    by_hand::put_group_policy(&iam, "group-operator", "extra", &extra.to_string()).await;
+    by_hand::attach_group_policy(&iam, "group-admin-payments", READ_ONLY).await;
     // A user deleted the way AWS requires: dependents first.
-    iam.delete_login_profile()
-        .user_name("carol")
-        .send()
-        .await
-        .expect("DeleteLoginProfile carol");
-    iam.remove_user_from_group()
-        .user_name("carol")
-        .group_name("group-developer")
-        .send()
-        .await
-        .expect("RemoveUserFromGroup carol");
+    by_hand::delete_login_profile(&iam, "carol").await;
+    by_hand::remove_user_from_group(&iam, "carol", "group-developer").await;
     iam.delete_user()
         .user_name("carol")
         .send()
         .await
         .expect("DeleteUser");
     // A console password deleted.
-    iam.delete_login_profile()
-        .user_name("dave")
-        .send()
-        .await
-        .expect("DeleteLoginProfile dave");
+    by_hand::delete_login_profile(&iam, "dave").await;
     // A back door: a user and a group nobody declared.
-    iam.create_user()
-        .user_name("backdoor")
-        .send()
-        .await
-        .expect("CreateUser");
-    iam.create_group()
-        .group_name("shadow-admins")
-        .send()
-        .await
-        .expect("CreateGroup");
-    iam.attach_group_policy()
-        .group_name("shadow-admins")
-        .policy_arn(ADMIN)
-        .send()
-        .await
-        .expect("AttachGroupPolicy shadow-admins");
-    iam.add_user_to_group()
-        .user_name("backdoor")
-        .group_name("shadow-admins")
-        .send()
-        .await
-        .expect("AddUserToGroup backdoor");
+    by_hand::create_user(&iam, "backdoor").await;
+    by_hand::create_group(&iam, "shadow-admins").await;
+    by_hand::attach_group_policy(&iam, "shadow-admins", ADMIN).await;
+    by_hand::add_user_to_group(&iam, "backdoor", "shadow-admins").await;
     // The StackSet's template changed: sessions of 12 hours for the admin role.
     let set = cfn
         .describe_stack_set()
@@ -201,27 +139,13 @@ async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_ap
     // the first still running (OperationInProgressException), as on AWS.
     let emu =
         Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "0"));
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, ESTATE).await;
 
     // Clean: exit 0 in every format.
     let clean = drift(&emu, &ws, "text");
     clean.expect_code(0);
-    assert!(
-        clean
-            .stdout
-            .contains("No drift: the live estate matches the file."),
-        "{}",
-        clean.stdout
-    );
-    assert!(
-        clean
-            .stdout
-            .contains("StackSet drift detection: not available here"),
-        "{}",
-        clean.stdout
-    );
+    clean.assert_stdout_has("No drift: the live estate matches the file.");
+    clean.assert_stdout_has("StackSet drift detection: not available here");
     let clean_json = drift(&emu, &ws, "json").expect_code(0).json();
     assert_eq!(clean_json["items"], json!([]));
     assert_eq!(clean_json["summary"]["total"], 0);
@@ -317,20 +241,12 @@ async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_ap
             text.stdout
         );
     }
-    assert!(
-        text.stdout.contains("Account 410987654321:"),
-        "{}",
-        text.stdout
-    );
-    assert!(
-        text.stdout.contains(&format!(
-            "Drift: {} found, {} repaired by the next apply, 2 reported only.",
-            items.len(),
-            items.len() - 2
-        )),
-        "{}",
-        text.stdout
-    );
+    text.assert_stdout_has("Account 410987654321:");
+    text.assert_stdout_has(&format!(
+        "Drift: {} found, {} repaired by the next apply, 2 reported only.",
+        items.len(),
+        items.len() - 2
+    ));
 
     // Markdown: a table row per item.
     let markdown = drift(&emu, &ws, "markdown");
@@ -380,8 +296,7 @@ async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_ap
         ],
         "{after:#}"
     );
-    let state = ws.state_arg();
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }
 
 #[tokio::test]
@@ -390,10 +305,5 @@ async fn drift_fails_with_exit_1_when_it_cannot_look() {
     let ws = Workspace::with_state(&ESTATE.replace(JUMP, "999999999999"));
     let out = drift(&emu, &ws, "text");
     out.expect_code(1);
-    assert!(
-        out.stderr
-            .contains("the credentials are for account 123456789012"),
-        "{}",
-        out.stderr
-    );
+    out.assert_stderr_has("the credentials are for account 123456789012");
 }

@@ -6,20 +6,10 @@ mod support;
 use aws_sdk_iam::Client as IamClient;
 use aws_sdk_organizations::types::OrganizationFeatureSet;
 use support::emulator::{DEFAULT_ACCOUNT_ID, Emulator};
+use support::user_names;
 
 const READ_ONLY_ACCESS: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const OTHER_ACCOUNT_ID: &str = "222222222222";
-
-async fn user_names(iam: &IamClient) -> Vec<String> {
-    iam.list_users()
-        .send()
-        .await
-        .expect("ListUsers")
-        .users
-        .into_iter()
-        .map(|user| user.user_name)
-        .collect()
-}
 
 #[tokio::test]
 async fn iam_calls_reach_the_emulator_and_are_recorded() {

@@ -13,87 +13,36 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::big_estate::{self, Estate, JUMP, differences, expected_contents, iam_contents, run};
-use support::emulator::Emulator;
-use support::fault_proxy::{Fault, FaultProxy, FaultRates};
+use support::big_estate::{
+    Estate, assert_passwords_delivered, differences, expected_contents, iam_contents,
+    passwords_sent,
+};
+use support::fault_proxy::{Fault, FaultProxy, FaultRates, seed_or};
+use support::{Emulator, JUMP, Outcome, Workspace, figure};
 
 const TIMEOUT: Duration = Duration::from_secs(240);
 const DEFAULT_SEED: u64 = 0x6a75_6d70_6761_7465;
 
 fn seed() -> u64 {
-    std::env::var("JUMPGATE_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SEED)
+    seed_or(DEFAULT_SEED)
 }
 
-fn emulator_port(emu: &Emulator) -> u16 {
-    emu.endpoint_url()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("the emulator's port")
+/// `apply` through `endpoint` (the fault proxy, or the emulator itself).
+fn apply(ws: &Workspace, emu: &Emulator, endpoint: &str) -> Outcome {
+    ws.apply_command(emu)
+        .endpoint(endpoint)
+        .timeout(TIMEOUT)
+        .run()
 }
 
-/// Prints a figure line and keeps it in the suite's figures file.
-fn figure(file: &str, text: &str) {
-    println!("{text}");
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(file);
-    use std::io::Write;
-    if let Ok(mut out) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = writeln!(out, "{text}");
-    }
-}
-
-struct Workspace {
-    dir: tempfile::TempDir,
-}
-
-impl Workspace {
-    fn new(estate: &Estate) -> Workspace {
-        let dir = tempfile::Builder::new()
-            .prefix("jumpgate-faults-")
-            .tempdir()
-            .expect("a temporary directory");
-        std::fs::write(dir.path().join("estate.kdl"), estate.kdl()).expect("estate.kdl");
-        Workspace { dir }
-    }
-
-    fn state(&self) -> String {
-        self.dir.path().join("estate.kdl").display().to_string()
-    }
-
-    fn secrets(&self) -> std::path::PathBuf {
-        self.dir.path().join("secrets")
-    }
-
-    fn apply(&self, emu: &Emulator, endpoint: &str) -> big_estate::Run {
-        let state = self.state();
-        let secrets = self.secrets().display().to_string();
-        run(
-            emu,
-            endpoint,
-            &["apply", &state, "--yes", "--secrets-dir", &secrets],
-            TIMEOUT,
-        )
-    }
-
-    /// `plan --format json` straight against the emulator.
-    fn plan(&self, emu: &Emulator) -> serde_json::Value {
-        let state = self.state();
-        let planned = run(
-            emu,
-            &emu.endpoint_url(),
-            &["plan", &state, "--format", "json"],
-            TIMEOUT,
-        );
-        planned.expect_code(0);
-        serde_json::from_str(&planned.stdout).expect("the JSON plan")
-    }
+/// `plan --format json` straight against the emulator.
+fn plan(ws: &Workspace, emu: &Emulator) -> serde_json::Value {
+    ws.command(emu, "plan")
+        .args(["--format", "json"])
+        .timeout(TIMEOUT)
+        .run()
+        .expect_code(0)
+        .json()
 }
 
 /// The CloudFormation objects: StackSets named `iam-roles` that are not
@@ -172,48 +121,34 @@ async fn assert_converged(emu: &Emulator, estate: &Estate) -> usize {
             .sum::<usize>()
 }
 
-/// The last password sent with CreateLoginProfile for each user, from the
-/// emulator's recording.
-fn passwords_sent(emu: &Emulator) -> BTreeMap<String, String> {
-    let mut sent = BTreeMap::new();
-    for request in emu.recording() {
-        if request.action.as_deref() == Some("CreateLoginProfile")
-            && let (Some(user), Some(password)) =
-                (request.param("UserName"), request.param("Password"))
-        {
-            sent.insert(user.to_owned(), password.to_owned());
-        }
-    }
-    sent
+/// After an apply: the next plan is empty, the emulator holds exactly
+/// `estate` and each console user's password file holds the password AWS
+/// last got. The number of objects checked.
+async fn assert_finished(emu: &Emulator, estate: &Estate, ws: &Workspace) -> usize {
+    let replanned = plan(ws, emu);
+    assert_eq!(
+        replanned["changes"].as_array().map(Vec::len),
+        Some(0),
+        "the next plan is empty: {replanned}"
+    );
+    let objects = assert_converged(emu, estate).await;
+    assert_passwords_delivered(estate, &ws.secrets(), &passwords_sent(&emu.recording()), "");
+    objects
 }
 
-/// Each console user's password file holds the password the login profile got.
-fn assert_passwords_delivered(emu: &Emulator, estate: &Estate, ws: &Workspace) {
-    let sent = passwords_sent(emu);
-    for user in estate.declared_users().iter().filter(|u| u.console) {
-        let file = ws.secrets().join(format!("{}.password", user.name));
-        let delivered =
-            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        assert_eq!(
-            sent.get(&user.name),
-            Some(&delivered),
-            "{}: the delivered password is the one AWS got",
-            user.name
-        );
-    }
+/// A fresh emulator, with an estate of `projects` projects and `users`
+/// users in a workspace whose member accounts are bootstrapped.
+async fn start(projects: usize, users: usize) -> (Emulator, Estate, Workspace) {
+    let emu = Emulator::start();
+    let estate = Estate::new(projects, users);
+    let ws = Workspace::bootstrapped(&emu, &estate.kdl()).await;
+    (emu, estate, ws)
 }
 
 #[tokio::test]
 async fn a_large_apply_through_faults_converges_in_one_run() {
-    let emu = Emulator::start();
-    let estate = Estate {
-        projects: 6,
-        users: 80,
-        variant: 0,
-    };
-    let ws = Workspace::new(&estate);
-    emu.bootstrap_declared(&estate.kdl()).await;
-    let planned = ws.plan(&emu);
+    let (emu, estate, ws) = start(6, 80).await;
+    let planned = plan(&ws, &emu);
     let changes = planned["changes"].as_array().expect("changes").len();
     assert!(changes >= 300, "a plan of 300+ changes, got {changes}");
 
@@ -227,23 +162,16 @@ async fn a_large_apply_through_faults_converges_in_one_run() {
         max_delay: Duration::from_millis(50),
         lose_first_answer: false,
     };
-    let proxy = FaultProxy::start(emulator_port(&emu), seed, rates);
+    let proxy = FaultProxy::start(emu.port(), seed, rates);
     emu.start_recording();
     let started = Instant::now();
-    let applied = ws.apply(&emu, &proxy.url());
+    let applied = apply(&ws, &emu, &proxy.url());
     let elapsed = started.elapsed();
     applied.expect_code(0);
     let report = proxy.report();
     emu.stop_recording();
 
-    let replanned = ws.plan(&emu);
-    assert_eq!(
-        replanned["changes"].as_array().map(Vec::len),
-        Some(0),
-        "the plan after one faulty apply is empty: {replanned}"
-    );
-    let objects = assert_converged(&emu, &estate).await;
-    assert_passwords_delivered(&emu, &estate, &ws);
+    let objects = assert_finished(&emu, &estate, &ws).await;
     for kind in [Fault::Throttled, Fault::ErrorBefore, Fault::ErrorAfter] {
         assert!(report.count(kind) > 0, "no {} was injected", kind.label());
     }
@@ -274,28 +202,21 @@ async fn a_large_apply_through_faults_converges_in_one_run() {
 
 #[tokio::test]
 async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishes() {
-    let emu = Emulator::start();
-    let estate = Estate {
-        projects: 2,
-        users: 24,
-        variant: 0,
-    };
-    let ws = Workspace::new(&estate);
-    emu.bootstrap_declared(&estate.kdl()).await;
-    let planned = ws.plan(&emu);
+    let (emu, estate, ws) = start(2, 24).await;
+    let planned = plan(&ws, &emu);
     let changes = planned["changes"].as_array().expect("changes").len();
     let file = "reliability-faults.txt";
 
     // 1. Every request fails: nothing can even be read, nothing is changed.
     let proxy = FaultProxy::start(
-        emulator_port(&emu),
+        emu.port(),
         seed(),
         FaultRates {
             error_before: 1.0,
             ..FaultRates::NONE
         },
     );
-    let down = ws.apply(&emu, &proxy.url());
+    let down = apply(&ws, &emu, &proxy.url());
     down.expect_code(1);
     let first_line = down
         .stderr
@@ -325,7 +246,7 @@ async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishe
     proxy.reset_counters();
     proxy.fail_writes_after(Some(40));
     emu.start_recording();
-    let outage = ws.apply(&emu, &proxy.url());
+    let outage = apply(&ws, &emu, &proxy.url());
     outage.expect_code(1);
     let summary = outage
         .stdout
@@ -361,13 +282,10 @@ async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishe
     );
 
     // 3. The next apply, without faults, finishes the job.
-    let again = ws.apply(&emu, &emu.endpoint_url());
+    let again = apply(&ws, &emu, &emu.endpoint_url());
     again.expect_code(0);
     emu.stop_recording();
-    let replanned = ws.plan(&emu);
-    assert_eq!(replanned["changes"].as_array().map(Vec::len), Some(0));
-    assert_converged(&emu, &estate).await;
-    assert_passwords_delivered(&emu, &estate, &ws);
+    assert_finished(&emu, &estate, &ws).await;
     let finished = again
         .stdout
         .lines()
@@ -384,16 +302,9 @@ async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishe
 
 #[tokio::test]
 async fn every_change_whose_first_answer_is_lost_is_retried_into_one_object() {
-    let emu = Emulator::start();
-    let estate = Estate {
-        projects: 2,
-        users: 12,
-        variant: 0,
-    };
-    let ws = Workspace::new(&estate);
-    emu.bootstrap_declared(&estate.kdl()).await;
+    let (emu, estate, ws) = start(2, 12).await;
     let proxy = FaultProxy::start(
-        emulator_port(&emu),
+        emu.port(),
         seed(),
         FaultRates {
             lose_first_answer: true,
@@ -401,17 +312,10 @@ async fn every_change_whose_first_answer_is_lost_is_retried_into_one_object() {
         },
     );
     emu.start_recording();
-    let applied = ws.apply(&emu, &proxy.url());
+    let applied = apply(&ws, &emu, &proxy.url());
     applied.expect_code(0);
     emu.stop_recording();
-    let replanned = ws.plan(&emu);
-    assert_eq!(
-        replanned["changes"].as_array().map(Vec::len),
-        Some(0),
-        "{replanned}"
-    );
-    assert_converged(&emu, &estate).await;
-    assert_passwords_delivered(&emu, &estate, &ws);
+    assert_finished(&emu, &estate, &ws).await;
 
     // And on the way to another estate: users, memberships and login
     // profiles removed, others added.
@@ -419,19 +323,12 @@ async fn every_change_whose_first_answer_is_lost_is_retried_into_one_object() {
         variant: 1,
         ..estate
     };
-    std::fs::write(ws.dir.path().join("estate.kdl"), estate.kdl()).expect("estate.kdl");
+    ws.write_state(&estate.kdl());
     emu.start_recording();
-    let moved = ws.apply(&emu, &proxy.url());
+    let moved = apply(&ws, &emu, &proxy.url());
     moved.expect_code(0);
     emu.stop_recording();
-    let replanned = ws.plan(&emu);
-    assert_eq!(
-        replanned["changes"].as_array().map(Vec::len),
-        Some(0),
-        "{replanned}"
-    );
-    assert_converged(&emu, &estate).await;
-    assert_passwords_delivered(&emu, &estate, &ws);
+    assert_finished(&emu, &estate, &ws).await;
     let report = proxy.report();
     let mut actions: Vec<String> = report
         .mutating_log

@@ -2,8 +2,11 @@
 //! (snapshots), the shipped files already canonical, every comment kept,
 //! one pass enough; and the command's `--check` and write modes.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use support::{Jumpgate, Outcome};
 
 use jumpgate::lang::fmt::format;
 
@@ -190,12 +193,8 @@ fn shipped_files_are_canonical_and_round_trip_unchanged() {
     }
 }
 
-fn jumpgate(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_jumpgate"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("jumpgate runs")
+fn jumpgate(dir: &Path, args: &[&str]) -> Outcome {
+    Jumpgate::local().current_dir(dir).args(args).run()
 }
 
 #[test]
@@ -209,9 +208,9 @@ fn check_lists_what_would_change_and_fmt_rewrites_it() {
     std::fs::write(state.join("b.kdl"), "role \"extra\"\n").unwrap();
 
     let check = jumpgate(dir.path(), &["fmt", "--check"]);
-    assert_eq!(check.status.code(), Some(1), "{check:?}");
-    assert_eq!(String::from_utf8_lossy(&check.stdout), "state/a.kdl\n");
-    assert!(String::from_utf8_lossy(&check.stderr).contains("1 file is not in canonical format"));
+    check.expect_code(1);
+    assert_eq!(check.stdout, "state/a.kdl\n");
+    assert!(check.stderr.contains("1 file is not in canonical format"));
     assert_eq!(
         std::fs::read_to_string(state.join("a.kdl")).unwrap(),
         messy,
@@ -219,12 +218,12 @@ fn check_lists_what_would_change_and_fmt_rewrites_it() {
     );
 
     let write = jumpgate(dir.path(), &["fmt"]);
-    assert_eq!(write.status.code(), Some(0), "{write:?}");
-    assert_eq!(String::from_utf8_lossy(&write.stdout), "state/a.kdl\n");
+    write.expect_code(0);
+    assert_eq!(write.stdout, "state/a.kdl\n");
     assert_eq!(std::fs::read_to_string(state.join("a.kdl")).unwrap(), tidy);
 
     let again = jumpgate(dir.path(), &["fmt", "--check", "state"]);
-    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    again.expect_code(0);
     assert!(again.stdout.is_empty());
 }
 
@@ -234,11 +233,8 @@ fn a_file_that_does_not_parse_is_reported_and_left_alone() {
     let file = dir.path().join("broken.kdl");
     std::fs::write(&file, "user \"a\" {\n").unwrap();
     let out = jumpgate(dir.path(), &["fmt", "broken.kdl"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("broken.kdl:1:"),
-        "{out:?}"
-    );
+    out.expect_code(1);
+    assert!(out.stderr.contains("broken.kdl:1:"), "{out:?}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "user \"a\" {\n");
 }
 

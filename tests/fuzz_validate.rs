@@ -175,10 +175,11 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], input: &mut Vec<u8>) {
     }
 }
 
+/// The suite's one figure, printed and kept in `target/tmp/`.
 fn figure(text: &str) {
-    println!("{text}");
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reliability-fuzz.txt");
-    let _ = std::fs::write(path, format!("{text}\n"));
+    const FIGURES: &str = "reliability-fuzz.txt";
+    support::figures::start(FIGURES);
+    support::figures::figure(FIGURES, text);
 }
 
 /// Runs the target on one input; the panic message if it panicked.

@@ -8,72 +8,45 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_iam::types::Tag;
-use support::big_estate::{Estate, differences, expected_contents, iam_contents, run};
-use support::emulator::{Emulator, EmulatorOptions, RecordedRequest};
+use support::big_estate::{Estate, differences, expected_contents, iam_contents};
+use support::by_hand;
+use support::emulator::RecordedRequest;
+use support::{Emulator, EmulatorOptions, Workspace, iam, is_adopted, user_names};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-fn workspace(kdl: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    std::fs::create_dir(dir.path().join("state")).expect("state/");
-    std::fs::write(dir.path().join("state/estate.kdl"), kdl).expect("estate.kdl");
-    dir
-}
-
-fn path(dir: &tempfile::TempDir, name: &str) -> String {
-    dir.path().join(name).display().to_string()
-}
-
-fn apply(emu: &Emulator, dir: &tempfile::TempDir) {
-    let (state, secrets) = (path(dir, "state"), path(dir, "secrets"));
-    let done = run(
-        emu,
-        &emu.endpoint_url(),
-        &["apply", &state, "--yes", "--secrets-dir", &secrets],
-        TIMEOUT,
-    );
+fn apply(emu: &Emulator, ws: &Workspace) {
+    let done = ws.apply_command(emu).timeout(TIMEOUT).run();
     done.expect_code(0);
     eprintln!("apply took {:?}", done.elapsed);
 }
 
 /// `plan --detailed-exitcode` must find nothing to do.
-fn converged(emu: &Emulator, dir: &tempfile::TempDir) {
-    let state = path(dir, "state");
-    let done = run(
-        emu,
-        &emu.endpoint_url(),
-        &["plan", &state, "--detailed-exitcode"],
-        TIMEOUT,
-    );
+fn converged(emu: &Emulator, ws: &Workspace) {
+    let done = ws
+        .command(emu, "plan")
+        .arg("--detailed-exitcode")
+        .timeout(TIMEOUT)
+        .run();
     done.expect_code(0);
     eprintln!("plan took {:?}", done.elapsed);
 }
 
 /// Applies `estate` from empty, checks that a plan then finds nothing to do
 /// and that IAM holds exactly the estate; returns the workspace.
-async fn onboard(emu: &Emulator, estate: &Estate) -> tempfile::TempDir {
-    let dir = workspace(&estate.kdl());
+async fn onboard(emu: &Emulator, estate: &Estate) -> Workspace {
     // The strict StackSet rules fail instances in accounts without the
     // execution role, as AWS does: their owners bootstrap them first.
-    emu.bootstrap_declared(&estate.kdl()).await;
+    let ws = Workspace::bootstrapped(emu, &estate.kdl()).await;
     emu.start_recording();
-    apply(emu, &dir);
-    converged(emu, &dir);
+    apply(emu, &ws);
+    converged(emu, &ws);
     let (lost, extra) = differences(&expected_contents(estate), &iam_contents(emu).await);
     assert!(
         lost.is_empty() && extra.is_empty(),
         "lost {lost:?}, extra {extra:?}"
     );
-    dir
-}
-
-fn owner_tag() -> Tag {
-    Tag::builder()
-        .key("managed-by")
-        .value("jumpgate")
-        .build()
-        .expect("key and value")
+    ws
 }
 
 /// The account demands 40 characters and every class; the file says nothing
@@ -81,7 +54,7 @@ fn owner_tag() -> Tag {
 #[tokio::test]
 async fn an_account_policy_of_40_characters_is_met_without_one_in_the_file() {
     let emu = Emulator::start();
-    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
+    let iam = iam(&emu).await;
     iam.update_account_password_policy()
         .minimum_password_length(40)
         .require_symbols(true)
@@ -91,11 +64,11 @@ async fn an_account_policy_of_40_characters_is_met_without_one_in_the_file() {
         .send()
         .await
         .expect("UpdateAccountPasswordPolicy");
-    let dir = workspace(
+    let ws = Workspace::with_state(
         "jump-account id=\"123456789012\" region=\"ap-northeast-1\"\nuser \"alice\" {\n    access \"admin\"\n}\n",
     );
-    apply(&emu, &dir);
-    let password = std::fs::read_to_string(dir.path().join("secrets/alice.password"))
+    apply(&emu, &ws);
+    let password = std::fs::read_to_string(ws.secrets().join("alice.password"))
         .expect("alice's password file");
     assert!(password.trim().len() >= 40, "{} characters", password.len());
     let profile = iam
@@ -111,7 +84,7 @@ async fn an_account_policy_of_40_characters_is_met_without_one_in_the_file() {
             .password_reset_required(),
         "the new password must be changed at first sign-in"
     );
-    converged(&emu, &dir);
+    converged(&emu, &ws);
 }
 
 /// `Alice` in the file and `alice` in IAM are one user to IAM: the plan
@@ -121,32 +94,15 @@ async fn an_account_policy_of_40_characters_is_met_without_one_in_the_file() {
 #[tokio::test]
 async fn a_case_variant_of_a_live_user_is_renamed_not_created_and_deleted() {
     let emu = Emulator::start();
-    let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
-    iam.create_user()
-        .user_name("alice")
-        .tags(owner_tag())
-        .send()
-        .await
-        .expect("CreateUser alice");
-    iam.create_user()
-        .user_name("BOB")
-        .send()
-        .await
-        .expect("CreateUser BOB");
-    let dir = workspace(
+    let iam = iam(&emu).await;
+    by_hand::create_owned_user(&iam, "alice").await;
+    by_hand::create_user(&iam, "BOB").await;
+    let ws = Workspace::with_state(
         "jump-account id=\"123456789012\" region=\"ap-northeast-1\"\n\
          user \"Alice\" {\n    access \"admin\"\n}\n\
          user \"bob\" console=#false {\n    access \"operator\"\n}\n",
     );
-    let state = path(&dir, "state");
-    let plan = run(
-        &emu,
-        &emu.endpoint_url(),
-        &["plan", &state, "--format", "json"],
-        TIMEOUT,
-    );
-    plan.expect_code(0);
-    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("a JSON plan");
+    let plan = ws.plan_json(&emu);
     let users: BTreeMap<String, String> = plan["changes"]
         .as_array()
         .expect("changes")
@@ -167,31 +123,10 @@ async fn a_case_variant_of_a_live_user_is_renamed_not_created_and_deleted() {
         ]),
         "{plan:#}"
     );
-    apply(&emu, &dir);
-    let mut names: Vec<String> = iam
-        .list_users()
-        .send()
-        .await
-        .expect("ListUsers")
-        .users
-        .into_iter()
-        .map(|u| u.user_name)
-        .collect();
-    names.sort();
-    assert_eq!(names, ["Alice", "bob"]);
-    let tags = iam
-        .list_user_tags()
-        .user_name("bob")
-        .send()
-        .await
-        .expect("ListUserTags");
-    assert!(
-        tags.tags()
-            .iter()
-            .any(|t| t.key() == "managed-by" && t.value() == "jumpgate"),
-        "bob is adopted"
-    );
-    converged(&emu, &dir);
+    apply(&emu, &ws);
+    assert_eq!(user_names(&iam).await, ["Alice", "bob"]);
+    assert!(is_adopted(&iam, "bob").await, "bob is adopted");
+    converged(&emu, &ws);
 }
 
 fn login_profile_passwords(recording: &[RecordedRequest]) -> BTreeMap<String, Vec<String>> {
@@ -220,21 +155,17 @@ async fn an_estate_of_120_users_converges_in_pages_of_two_within_the_consistency
             // twice in the log (with the same password): tested apart.
             .knob("IAM_CONCURRENT_MODIFICATION", "0"),
     );
-    let estate = Estate {
-        projects: 5,
-        users: 120,
-        variant: 0,
-    };
-    let dir = onboard(&emu, &estate).await;
+    let estate = Estate::new(5, 120);
+    let ws = onboard(&emu, &estate).await;
 
     // Everyone but the first ten leaves (user-000 keeps the admin role).
     let offboarded = Estate {
         users: 10,
         ..estate
     };
-    std::fs::write(dir.path().join("state/estate.kdl"), offboarded.kdl()).expect("estate.kdl");
-    apply(&emu, &dir);
-    converged(&emu, &dir);
+    ws.write_state(&offboarded.kdl());
+    apply(&emu, &ws);
+    converged(&emu, &ws);
     let (lost, extra) = differences(&expected_contents(&offboarded), &iam_contents(&emu).await);
     assert!(
         lost.is_empty() && extra.is_empty(),
@@ -282,12 +213,8 @@ async fn concurrent_modification_refusals_are_resent_and_converge() {
             .knob("IAM_CONCURRENT_MODIFICATION", "0.3")
             .knob("IAM_SEED", "12"),
     );
-    let estate = Estate {
-        projects: 2,
-        users: 12,
-        variant: 0,
-    };
-    let dir = onboard(&emu, &estate).await;
+    let estate = Estate::new(2, 12);
+    let ws = onboard(&emu, &estate).await;
     let recording = emu.recording();
     let writes = recording.iter().filter(|r| r.is_mutating()).count();
     let distinct: std::collections::BTreeSet<&str> = recording
@@ -302,9 +229,8 @@ async fn concurrent_modification_refusals_are_resent_and_converge() {
     for (user, sent) in login_profile_passwords(&recording) {
         let passwords: std::collections::BTreeSet<&String> = sent.iter().collect();
         assert_eq!(passwords.len(), 1, "{user} was sent different passwords");
-        let delivered =
-            std::fs::read_to_string(dir.path().join(format!("secrets/{user}.password")))
-                .expect("the password file");
+        let delivered = std::fs::read_to_string(ws.secrets().join(format!("{user}.password")))
+            .expect("the password file");
         assert_eq!(
             delivered.trim(),
             sent[0].as_str(),

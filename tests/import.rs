@@ -6,19 +6,15 @@
 
 mod support;
 
-#[path = "plan_apply/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 use std::collections::BTreeSet;
 
 use aws_sdk_iam::Client as IamClient;
-use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
-use harness::{JUMP, Workspace, changes, iam, jumpgate};
 use jumpgate::model::desired::DesiredState;
+use support::by_hand;
 use support::emulator::Emulator;
+use support::{JUMP, Workspace, changes, iam, is_adopted, jumpgate};
 
 /// What jumpgate deploys before anyone is added: the roles (one of them
 /// not a default), the projects, the password policy.
@@ -92,27 +88,13 @@ fn group_of(role: &str, project: Option<&str>) -> String {
 }
 
 async fn create_person(iam: &IamClient, person: &Person, tagged: bool) {
-    let mut request = iam.create_user().user_name(&person.name);
     if tagged {
-        request = request.tags(
-            Tag::builder()
-                .key("managed-by")
-                .value("jumpgate")
-                .build()
-                .unwrap(),
-        );
+        by_hand::create_owned_user(iam, &person.name).await;
+    } else {
+        by_hand::create_user(iam, &person.name).await;
     }
-    request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateUser {}: {e:?}", person.name));
     for (role, project) in &person.access {
-        iam.add_user_to_group()
-            .user_name(&person.name)
-            .group_name(group_of(role, project.as_deref()))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("AddUserToGroup {}: {e:?}", person.name));
+        by_hand::add_user_to_group(iam, &person.name, &group_of(role, project.as_deref())).await;
     }
     if person.console {
         iam.create_login_profile()
@@ -164,8 +146,7 @@ fn accounts_by_project(state: &DesiredState) -> BTreeSet<(Option<String>, String
 #[tokio::test]
 async fn a_hand_built_jump_account_of_50_users_imports_to_a_file_that_plans_nothing() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(INFRASTRUCTURE);
-    ws.bootstrap_members(&emu).await;
+    let ws = Workspace::bootstrapped(&emu, INFRASTRUCTURE).await;
     // Nobody is declared yet, so nobody could reach the admin role.
     ws.apply(&emu, &["--allow-lockout"]).expect_code(0);
     let iam = iam(&emu).await;
@@ -177,13 +158,7 @@ async fn a_hand_built_jump_account_of_50_users_imports_to_a_file_that_plans_noth
     let imported_arg = imported.display().to_string();
     let run = jumpgate(&emu, &["import", "--out", &imported_arg]);
     run.expect_code(0);
-    assert!(
-        run.stderr.contains(&format!(
-            "Imported jump account {JUMP} (ap-northeast-1) to {imported_arg}: 5 accounts, 2 projects, 4 roles, 50 users."
-        )),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has(&format!( "Imported jump account {JUMP} (ap-northeast-1) to {imported_arg}: 5 accounts, 2 projects, 4 roles, 50 users." ));
     let text = std::fs::read_to_string(&imported).expect("the imported file");
     assert!(
         text.starts_with(&format!(
@@ -197,7 +172,7 @@ async fn a_hand_built_jump_account_of_50_users_imports_to_a_file_that_plans_noth
     jumpgate(&emu, &["fmt", "--check", &imported_arg]).expect_code(0);
     let plan = jumpgate(&emu, &["plan", &imported_arg, "--detailed-exitcode"]);
     plan.expect_code(0);
-    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    plan.assert_stdout_has("No changes.");
 
     // The file says what was built: people, access, console, roles, accounts.
     let original = load(&ws.state());
@@ -237,7 +212,7 @@ async fn a_hand_built_jump_account_of_50_users_imports_to_a_file_that_plans_noth
     assert_eq!(body(&printed), body(&text));
     let refused = jumpgate(&emu, &["import", "--out", &imported_arg]);
     refused.expect_code(1);
-    assert!(refused.stderr.contains("exists"), "{}", refused.stderr);
+    refused.assert_stderr_has("exists");
 }
 
 /// The `assume-role` policy jumpgate gives a project group.
@@ -264,38 +239,25 @@ async fn objects_without_jumpgates_marker_import_as_explicit_adoptions() {
     let emu = Emulator::start();
     // jumpgate built the roles and the global groups; a project's groups
     // and the people were made by hand, without jumpgate's marker.
-    let ws = Workspace::with_state(
+    let ws = Workspace::bootstrapped(
+        &emu,
         r#"
 jump-account id="123456789012" region="ap-northeast-1"
 account "web-prod" id="210987654321"
 account "shared" id="410987654321"
 "#,
-    );
-    ws.bootstrap_members(&emu).await;
+    )
+    .await;
     // Nobody is declared yet, so nobody could reach the admin role.
     ws.apply(&emu, &["--allow-lockout"]).expect_code(0);
     let iam = iam(&emu).await;
     let mfa = format!("arn:aws:iam::{JUMP}:policy/jumpgate/policy-enforce-mfa");
     for role in ["admin", "developer", "operator"] {
         let group = format!("group-{role}-web");
-        iam.create_group()
-            .group_name(&group)
-            .send()
-            .await
-            .expect("CreateGroup");
-        iam.put_group_policy()
-            .group_name(&group)
-            .policy_name("assume-role")
-            .policy_document(project_policy(role, &["210987654321"]))
-            .send()
-            .await
-            .expect("PutGroupPolicy");
-        iam.attach_group_policy()
-            .group_name(&group)
-            .policy_arn(&mfa)
-            .send()
-            .await
-            .expect("AttachGroupPolicy");
+        by_hand::create_group(&iam, &group).await;
+        let policy = project_policy(role, &["210987654321"]);
+        by_hand::put_group_policy(&iam, &group, "assume-role", &policy).await;
+        by_hand::attach_group_policy(&iam, &group, &mfa).await;
     }
     let person = |name: &str, console: bool, access: &[(&str, Option<&str>)]| Person {
         name: name.to_owned(),
@@ -324,19 +286,9 @@ account "shared" id="410987654321"
     let imported_arg = imported.display().to_string();
     let run = jumpgate(&emu, &["import", "--out", &imported_arg]);
     run.expect_code(0);
-    assert!(
-        run.stderr
-            .contains("6 users and groups lack jumpgate's marker"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("6 users and groups lack jumpgate's marker");
     jumpgate(&emu, &["validate", &imported_arg]).expect_code(0);
-    assert!(
-        run.stderr
-            .contains("1 user outside the jump-account pattern left unmanaged"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_has("1 user outside the jump-account pattern left unmanaged");
     let back = load(&imported);
     for p in hand_made.iter().filter(|p| !p.access.is_empty()) {
         assert_eq!(access_of(&back, &p.name), p.access, "{}", p.name);
@@ -384,17 +336,7 @@ account "shared" id="410987654321"
     )
     .expect_code(0);
     emu.stop_recording();
-    let tags = iam
-        .list_user_tags()
-        .user_name("hand.dev")
-        .send()
-        .await
-        .expect("ListUserTags")
-        .tags;
-    assert!(
-        tags.iter()
-            .any(|t| t.key == "managed-by" && t.value == "jumpgate")
-    );
+    assert!(is_adopted(&iam, "hand.dev").await);
     // The groups were moved onto jumpgate's path (UpdateGroup NewPath).
     let mut moved: Vec<String> = emu
         .recording()

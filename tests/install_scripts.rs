@@ -20,18 +20,9 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A YAML file of the repository as JSON (PyYAML in the emulator's venv).
+/// A YAML file of the repository as JSON.
 fn yaml(path: &str) -> Value {
-    let out = Command::new(support::emulator::venv_python())
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(repo().join(path))
-        .output()
-        .expect("python runs");
-    assert!(out.status.success(), "{out:?}");
-    serde_json::from_slice(&out.stdout).expect("JSON")
+    support::python::yaml(&repo().join(path))
 }
 
 /// The release target of this machine's Linux architecture.

@@ -15,14 +15,15 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::big_estate::{
-    Estate, command, differences, expected_contents, iam_contents, run, run_shared,
+    Estate, assert_passwords_delivered, differences, expected_contents, iam_contents,
+    passwords_sent,
 };
-use support::emulator::Emulator;
-use support::fault_proxy::{FaultProxy, FaultRates, Logged, Rng};
+use support::by_hand;
+use support::fault_proxy::{FaultProxy, FaultRates, Logged, Rng, seed_or};
+use support::{Emulator, Jumpgate, Outcome, Workspace};
 
 const ROUNDS: usize = 20;
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -31,51 +32,39 @@ const OUTSIDER: &str = "outsider";
 const OUTSIDERS: &str = "outsiders";
 
 fn seed() -> u64 {
-    std::env::var("JUMPGATE_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SEED)
+    seed_or(DEFAULT_SEED)
 }
 
 fn figure(text: &str) {
-    println!("{text}");
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reliability-interrupt.txt");
-    use std::io::Write;
-    if let Ok(mut out) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = writeln!(out, "{text}");
-    }
+    support::figure("reliability-interrupt.txt", text);
 }
 
+/// The one workspace all rounds share, and everything between it and the
+/// emulator.
 struct Round<'a> {
     emu: &'a Emulator,
     proxy: &'a FaultProxy,
-    dir: &'a std::path::Path,
+    ws: Workspace,
 }
 
 impl Round<'_> {
-    fn state(&self) -> String {
-        self.dir.join("estate.kdl").display().to_string()
+    /// `jumpgate SUBCOMMAND STATE` through the proxy.
+    fn command(&self, subcommand: &str) -> Jumpgate<'_> {
+        self.ws
+            .command(self.emu, subcommand)
+            .endpoint(&self.proxy.url())
+            .timeout(TIMEOUT)
     }
 
-    fn secrets(&self) -> String {
-        self.dir.join("secrets").display().to_string()
+    fn apply_command(&self) -> Jumpgate<'_> {
+        self.ws
+            .apply_command(self.emu)
+            .endpoint(&self.proxy.url())
+            .timeout(TIMEOUT)
     }
 
-    fn write(&self, estate: &Estate) {
-        std::fs::write(self.dir.join("estate.kdl"), estate.kdl()).expect("estate.kdl");
-    }
-
-    fn jumpgate(&self, args: &[&str]) -> support::big_estate::Run {
-        run(self.emu, &self.proxy.url(), args, TIMEOUT)
-    }
-
-    fn apply(&self) -> support::big_estate::Run {
-        let (state, secrets) = (self.state(), self.secrets());
-        self.jumpgate(&["apply", &state, "--yes", "--secrets-dir", &secrets])
+    fn apply(&self) -> Outcome {
+        self.apply_command().run()
     }
 
     /// Mutating requests an uninterrupted apply sends.
@@ -86,19 +75,6 @@ impl Round<'_> {
     }
 }
 
-/// The last password each user's login profile was created with, as sent.
-fn passwords_sent(log: &[Logged]) -> std::collections::BTreeMap<String, String> {
-    log.iter()
-        .filter(|r| r.action == "CreateLoginProfile")
-        .filter_map(|r| {
-            Some((
-                r.param("UserName")?.to_owned(),
-                r.param("Password")?.to_owned(),
-            ))
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn applies_killed_at_20_points_are_finished_by_the_next_apply() {
     let started = Instant::now();
@@ -107,28 +83,10 @@ async fn applies_killed_at_20_points_are_finished_by_the_next_apply() {
 
     // Objects jumpgate does not own, made by hand before it ever ran.
     let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
-    iam.create_user()
-        .user_name(OUTSIDER)
-        .send()
-        .await
-        .expect("CreateUser");
-    iam.create_group()
-        .group_name(OUTSIDERS)
-        .send()
-        .await
-        .expect("CreateGroup");
-    iam.add_user_to_group()
-        .user_name(OUTSIDER)
-        .group_name(OUTSIDERS)
-        .send()
-        .await
-        .expect("AddUserToGroup");
-    iam.create_login_profile()
-        .user_name(OUTSIDER)
-        .password("Outsider-Pa55word!")
-        .send()
-        .await
-        .expect("CreateLoginProfile");
+    by_hand::create_user(&iam, OUTSIDER).await;
+    by_hand::create_group(&iam, OUTSIDERS).await;
+    by_hand::add_user_to_group(&iam, OUTSIDER, OUTSIDERS).await;
+    by_hand::create_login_profile(&iam, OUTSIDER, "Outsider-Pa55word!").await;
 
     let estates = [0, 1].map(|variant| Estate {
         projects: 2,
@@ -138,32 +96,20 @@ async fn applies_killed_at_20_points_are_finished_by_the_next_apply() {
     for estate in &estates {
         emu.bootstrap_declared(&estate.kdl()).await;
     }
-    let proxy = FaultProxy::start(
-        emu.endpoint_url()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("the emulator's port"),
-        seed,
-        FaultRates::NONE,
-    );
-    let dir = tempfile::Builder::new()
-        .prefix("jumpgate-interrupt-")
-        .tempdir()
-        .expect("a temporary directory");
+    let proxy = FaultProxy::start(emu.port(), seed, FaultRates::NONE);
     let round = Round {
         emu: &emu,
         proxy: &proxy,
-        dir: dir.path(),
+        ws: Workspace::new(),
     };
 
     // Build the first estate, then measure each direction once.
-    round.write(&estates[0]);
+    round.ws.write_state(&estates[0].kdl());
     round.apply().expect_code(0);
     let mut sizes = [0u64; 2];
-    round.write(&estates[1]);
+    round.ws.write_state(&estates[1].kdl());
     sizes[1] = round.measured_apply();
-    round.write(&estates[0]);
+    round.ws.write_state(&estates[0].kdl());
     sizes[0] = round.measured_apply();
     figure(&format!(
         "interrupt: seed {seed}; estates of {} users, {} and {} mutating requests per apply between them; setup took {:.1} s",
@@ -179,33 +125,16 @@ async fn applies_killed_at_20_points_are_finished_by_the_next_apply() {
     for index in 0..ROUNDS {
         let target = (index + 1) % 2;
         let estate = &estates[target];
-        round.write(estate);
+        round.ws.write_state(&estate.kdl());
         // Spread over the apply: the index-th twentieth, at a random place in it.
         let size = sizes[target];
         let point =
             (1 + ((index as f64 + rng.unit()) * size as f64 / ROUNDS as f64) as u64).min(size);
 
-        let (state, secrets) = (round.state(), round.secrets());
-        let args = [
-            "apply",
-            state.as_str(),
-            "--yes",
-            "--secrets-dir",
-            secrets.as_str(),
-        ];
-        let child = command(&emu, &proxy.url(), &args)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start jumpgate: {e}"));
-        let child = Arc::new(Mutex::new(child));
-        let killer = Arc::clone(&child);
+        let apply = round.apply_command().spawn();
         let before = proxy.report().mutating_forwarded;
-        proxy.interrupt_after(
-            point,
-            Box::new(move || {
-                let _ = killer.lock().unwrap().kill();
-            }),
-        );
-        let killed = run_shared(child, &args, TIMEOUT);
+        proxy.interrupt_after(point, Box::new(apply.killer()));
+        let killed = apply.wait();
         let log = proxy.report().mutating_log;
         let at = log
             .get((before + point - 1) as usize)
@@ -218,7 +147,11 @@ async fn applies_killed_at_20_points_are_finished_by_the_next_apply() {
         );
         proxy.clear_interruption();
 
-        let unlock = round.jumpgate(&["unlock", "--yes"]);
+        let unlock = Jumpgate::against(&emu)
+            .args(["unlock", "--yes"])
+            .endpoint(&proxy.url())
+            .timeout(TIMEOUT)
+            .run();
         unlock.expect_code(0);
         let held = unlock.stdout.contains("The lock is held by");
         locks_broken += usize::from(held);
@@ -230,7 +163,7 @@ async fn applies_killed_at_20_points_are_finished_by_the_next_apply() {
             .find(|l| l.starts_with("Apply complete") || l.starts_with("No changes"))
             .unwrap_or("?")
             .to_owned();
-        let replan = round.jumpgate(&["plan", &state, "--detailed-exitcode"]);
+        let replan = round.command("plan").arg("--detailed-exitcode").run();
         replan.expect_code(0);
 
         // The estate is exactly the target, and every password file holds
@@ -261,20 +194,12 @@ async fn applies_killed_at_20_points_are_finished_by_the_next_apply() {
             lost.is_empty() && extra.is_empty(),
             "round {index}: lost {lost:?}, extra {extra:?}"
         );
-        let sent = passwords_sent(&proxy.report().mutating_log);
-        for user in estate.declared_users().iter().filter(|u| u.console) {
-            let file = dir
-                .path()
-                .join("secrets")
-                .join(format!("{}.password", user.name));
-            let delivered = std::fs::read_to_string(&file).unwrap_or_default();
-            assert_eq!(
-                sent.get(&user.name),
-                Some(&delivered),
-                "round {index}: {}'s password file holds the password AWS got",
-                user.name
-            );
-        }
+        assert_passwords_delivered(
+            estate,
+            &round.ws.secrets(),
+            &passwords_sent(&proxy.report().mutating_log),
+            &format!("round {index}: "),
+        );
         figure(&format!(
             "interrupt: round {index:2}: to estate {target}, killed after mutating request {point:3}/{size} ({at}); lock held: {}; unlock, then apply: {finished}; plan: no changes",
             if held { "yes" } else { "no" }

@@ -12,23 +12,18 @@
 
 mod support;
 
-#[allow(dead_code)]
-#[path = "plan_apply/harness.rs"]
-mod harness;
-
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_organizations::Client as OrgClient;
-use aws_sdk_organizations::types::{
-    CreateAccountState, CreateAccountStatus, OrganizationFeatureSet,
-};
+use aws_sdk_organizations::types::{CreateAccountState, CreateAccountStatus};
 use serde_json::Value;
 
-use harness::{
-    Outcome, Workspace, describe, iam, iam_in, jumpgate, jumpgate_with_env, mutating, role_names,
+use support::emulator::RecordedRequest;
+use support::{
+    Emulator, JUMP, Jumpgate, Outcome, Workspace, actions_named, addresses, assert_nothing_mutated,
+    by_hand, decode_document, group_policy, iam, iam_in, jumpgate_with_env, roles_in,
+    stack_instance_accounts, user_exists,
 };
-use support::emulator::{Emulator, RecordedRequest};
 
-const JUMP: &str = "123456789012";
 const EXECUTION_ROLE: &str = "AWSCloudFormationStackSetExecutionRole";
 const EXECUTION_ROLE_STACK: &str = "stackset-execution-role";
 
@@ -72,16 +67,18 @@ fn jumpgate_as(emu: &Emulator, credentials: &AccountCredentials, args: &[&str]) 
     jumpgate_with_env(emu, &env, args)
 }
 
-async fn organizations(emu: &Emulator) -> OrgClient {
-    OrgClient::new(&emu.sdk_config().await)
-}
-
-async fn create_organization(org: &OrgClient) {
-    org.create_organization()
-        .feature_set(OrganizationFeatureSet::All)
-        .send()
-        .await
-        .expect("CreateOrganization");
+/// `bootstrap STATE --account ACCOUNT` as the member account's owner.
+fn bootstrap_as(
+    emu: &Emulator,
+    credentials: &AccountCredentials,
+    ws: &Workspace,
+    account: &str,
+) -> Outcome {
+    jumpgate_as(
+        emu,
+        credentials,
+        &["bootstrap", &ws.state_arg(), "--account", account],
+    )
 }
 
 /// Creates an account in the caller's organization and waits for it, as
@@ -99,6 +96,31 @@ async fn create_account_joined(
     email: &str,
     joined: Option<&str>,
 ) -> String {
+    let request_id = request_account(org, name, email, joined)
+        .await
+        .id
+        .expect("a request id");
+    let status = settled(org, &request_id).await;
+    assert_eq!(
+        status.state,
+        Some(CreateAccountState::Succeeded),
+        "CreateAccount failed: {status:?}"
+    );
+    let id = status.account_id.expect("an account id");
+    if joined.is_none() {
+        wait_until_reachable(emu, &id).await;
+    }
+    id
+}
+
+/// Sends CreateAccount (tagged with how the account joined, if given):
+/// the request's first status.
+async fn request_account(
+    org: &OrgClient,
+    name: &str,
+    email: &str,
+    joined: Option<&str>,
+) -> CreateAccountStatus {
     let mut request = org.create_account().account_name(name).email(email);
     if let Some(method) = joined {
         request = request.tags(
@@ -109,27 +131,34 @@ async fn create_account_joined(
                 .expect("a tag"),
         );
     }
-    let request_id = request
+    request
         .send()
         .await
         .expect("CreateAccount")
         .create_account_status
-        .and_then(|s| s.id)
-        .expect("a request id");
+        .expect("a status")
+}
+
+/// The status of a CreateAccount request once it is no longer IN_PROGRESS.
+async fn settled(org: &OrgClient, request_id: &str) -> CreateAccountStatus {
     loop {
-        let status = account_status(org, &request_id).await;
-        match status.state {
-            Some(CreateAccountState::Succeeded) => {
-                let id = status.account_id.expect("an account id");
-                if joined.is_none() {
-                    wait_until_reachable(emu, &id).await;
-                }
-                return id;
-            }
-            Some(CreateAccountState::Failed) => panic!("CreateAccount failed: {status:?}"),
-            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        let status = account_status(org, request_id).await;
+        if status.state != Some(CreateAccountState::InProgress) {
+            return status;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// Asserts that AssumeRole was refused with AccessDenied.
+#[track_caller]
+fn assert_access_denied<R>(
+    err: aws_sdk_sts::error::SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError, R>,
+) {
+    assert_eq!(
+        err.as_service_error().and_then(|e| e.meta().code()),
+        Some("AccessDenied")
+    );
 }
 
 /// The state of a CreateAccount request.
@@ -201,22 +230,6 @@ async fn has_execution_stack(emu: &Emulator, account: &str) -> bool {
     }
 }
 
-/// The accounts of the `iam-roles` StackSet's instances in the jump account.
-async fn instance_accounts(emu: &Emulator) -> Vec<String> {
-    emu.stack_instances("iam-roles")
-        .await
-        .into_iter()
-        .map(|(account, _, _)| account)
-        .collect()
-}
-
-fn actions_named<'r>(recording: &'r [RecordedRequest], action: &str) -> Vec<&'r RecordedRequest> {
-    recording
-        .iter()
-        .filter(|r| r.action.as_deref() == Some(action))
-        .collect()
-}
-
 /// The role ARNs assumed in the recording.
 fn assumed_roles(recording: &[RecordedRequest]) -> Vec<String> {
     actions_named(recording, "AssumeRole")
@@ -228,20 +241,6 @@ fn assumed_roles(recording: &[RecordedRequest]) -> Vec<String> {
 /// A top-level list of a JSON plan, empty when left out.
 fn list<'p>(plan: &'p Value, key: &str) -> &'p [Value] {
     plan[key].as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
-fn addresses(plan: &Value) -> Vec<String> {
-    harness::changes(plan).into_iter().map(|(_, a)| a).collect()
-}
-
-#[track_caller]
-fn assert_nothing_mutated(emu: &Emulator, what: &str) {
-    let mutations = mutating(emu);
-    assert!(
-        mutations.is_empty(),
-        "{what} sent mutating requests: {:?}",
-        describe(&mutations)
-    );
 }
 
 const THREE_NEW_ACCOUNTS: &str = r#"
@@ -264,8 +263,7 @@ user "dev.person" {
 async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_roles_in_one_apply()
 {
     let emu = Emulator::start();
-    let org = organizations(&emu).await;
-    create_organization(&org).await;
+    let org = by_hand::organization(&emu).await;
     let ws = Workspace::with_state(THREE_NEW_ACCOUNTS);
 
     emu.start_recording();
@@ -331,7 +329,7 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
             "{name} ({id}) has the {EXECUTION_ROLE_STACK} stack"
         );
         assert_eq!(
-            role_names(&iam_in(&emu, id).await).await,
+            roles_in(&emu, id).await,
             [
                 EXECUTION_ROLE,
                 "OrganizationAccountAccessRole",
@@ -365,19 +363,15 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
         new_accounts.iter().map(|(_, id)| id.clone()).collect();
     expected_instances.push(JUMP.to_owned());
     expected_instances.sort();
-    assert_eq!(instance_accounts(&emu).await, expected_instances);
+    assert_eq!(
+        stack_instance_accounts(&emu, "iam-roles").await,
+        expected_instances
+    );
 
     // The new ids are used in the project's group policy.
-    let document = iam(&emu)
+    let document = group_policy(&iam(&emu).await, "group-developer-apps", "assume-role")
         .await
-        .get_group_policy()
-        .group_name("group-developer-apps")
-        .policy_name("assume-role")
-        .send()
-        .await
-        .expect("GetGroupPolicy group-developer-apps/assume-role")
-        .policy_document;
-    let document = harness::decode_document(&document).to_string();
+        .to_string();
     for (name, id) in &new_accounts[1..] {
         assert!(
             document.contains(&format!("arn:aws:iam::{id}:role/role-developer")),
@@ -389,8 +383,7 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
         "sandbox is in no project: {document}"
     );
 
-    let state = ws.state_arg();
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
     emu.clear_recording();
     emu.start_recording();
     let again = ws.apply(&emu, &[]);
@@ -408,8 +401,7 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
 #[tokio::test]
 async fn accounts_already_in_the_organization_are_matched_and_others_left_alone() {
     let emu = Emulator::start();
-    let org = organizations(&emu).await;
-    create_organization(&org).await;
+    let org = by_hand::organization(&emu).await;
     let legacy = create_account(&emu, &org, "legacy", "ops+legacy@example.com").await;
     let existing = create_account(&emu, &org, "existing", "ops+existing@example.com").await;
     let stray = create_account(&emu, &org, "stray", "ops+stray@example.com").await;
@@ -505,15 +497,17 @@ user "me" {{
             "{id} has the execution role stack"
         );
         assert!(
-            role_names(&iam_in(&emu, id).await)
-                .await
-                .contains(&"role-admin".to_owned()),
+            roles_in(&emu, id).await.contains(&"role-admin".to_owned()),
             "{id} has role-admin"
         );
     }
-    assert!(!instance_accounts(&emu).await.contains(&stray));
+    assert!(
+        !stack_instance_accounts(&emu, "iam-roles")
+            .await
+            .contains(&stray)
+    );
     assert_eq!(
-        role_names(&iam_in(&emu, &stray).await).await,
+        roles_in(&emu, &stray).await,
         ["OrganizationAccountAccessRole"],
         "the stray account is left as it was"
     );
@@ -523,8 +517,7 @@ user "me" {{
         "no account created or closed"
     );
 
-    let state = ws.state_arg();
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }
 
 #[tokio::test]
@@ -533,7 +526,7 @@ async fn organizations_mode_needs_the_management_account() {
     // The organization belongs to another account; the jump account is a member.
     let management = "111111111111";
     let org = OrgClient::new(&emu.sdk_config_for_account(management).await);
-    create_organization(&org).await;
+    by_hand::create_organization(&org).await;
     let member = create_account(&emu, &org, "member", "ops+member@example.com").await;
     let ws = Workspace::with_state(&format!(
         r#"
@@ -575,9 +568,8 @@ user "me" {{
 async fn organizations_mode_without_an_organization_is_refused() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(THREE_NEW_ACCOUNTS);
-    let state = ws.state_arg();
     emu.start_recording();
-    let plan = jumpgate(&emu, &["plan", &state]);
+    let plan = ws.run(&emu, "plan", &[]);
     let apply = ws.apply(&emu, &[]);
     emu.stop_recording();
     for outcome in [&plan, &apply] {
@@ -614,10 +606,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
     let ws = Workspace::with_state(WITHOUT_ORGANIZATIONS);
     let state = ws.state_arg();
 
-    let text = jumpgate(&emu, &["plan", &state])
-        .expect_code(0)
-        .stdout
-        .clone();
+    let text = ws.run(&emu, "plan", &[]).expect_code(0).stdout.clone();
     let plan = ws.plan_json(&emu);
     let hints = list(&plan, "bootstrap_needed");
     assert_eq!(hints.len(), 2, "{plan:#}");
@@ -645,7 +634,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
 
     // With the jump account's credentials: refused, naming both accounts.
     emu.start_recording();
-    let refused = jumpgate(&emu, &["bootstrap", &state, "--account", "payments-prod"]);
+    let refused = ws.run(&emu, "bootstrap", &["--account", "payments-prod"]);
     emu.stop_recording();
     refused.expect_code(1);
     assert!(
@@ -660,11 +649,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
 
     // With payments-prod's own credentials.
     let credentials = credentials_for(&emu, payments).await;
-    let done = jumpgate_as(
-        &emu,
-        &credentials,
-        &["bootstrap", &state, "--account", "payments-prod"],
-    );
+    let done = bootstrap_as(&emu, &credentials, &ws, "payments-prod");
     done.expect_code(0);
     assert!(
         done.stdout
@@ -675,7 +660,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
     );
     assert!(has_execution_stack(&emu, payments).await);
     assert!(
-        role_names(&iam_in(&emu, payments).await)
+        roles_in(&emu, payments)
             .await
             .contains(&EXECUTION_ROLE.to_owned()),
         "the execution role exists in payments-prod"
@@ -691,7 +676,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         .and_then(|r| r.assume_role_policy_document)
         .expect("a trust policy");
     assert!(
-        harness::decode_document(&trust).to_string().contains(JUMP),
+        decode_document(&trust).to_string().contains(JUMP),
         "the execution role trusts the jump account: {trust}"
     );
     assert!(
@@ -702,11 +687,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
     // Twice: nothing to do, nothing sent.
     emu.clear_recording();
     emu.start_recording();
-    let again = jumpgate_as(
-        &emu,
-        &credentials,
-        &["bootstrap", &state, "--account", "payments-prod"],
-    );
+    let again = bootstrap_as(&emu, &credentials, &ws, "payments-prod");
     emu.stop_recording();
     again.expect_code(0);
     assert!(
@@ -738,19 +719,19 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         failed.stdout
     );
     assert!(
-        role_names(&iam_in(&emu, payments).await)
+        roles_in(&emu, payments)
             .await
             .contains(&"role-admin".to_owned()),
         "the roles reached payments-prod"
     );
     assert!(
-        harness::user_exists(&iam(&emu).await, "me").await,
+        user_exists(&iam(&emu).await, "me").await,
         "later stages ran"
     );
     // The next plan repairs it, and names the account that needs bootstrap.
     let plan = ws.plan_json(&emu);
     assert_eq!(
-        harness::changes(&plan),
+        support::changes(&plan),
         [(
             "update".to_owned(),
             format!("stack-instance.iam-roles/{analytics}/ap-northeast-1")
@@ -761,7 +742,7 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
         .filter_map(|h| h["account_id"].as_str())
         .collect();
     assert_eq!(hints, [analytics]);
-    let drift = jumpgate(&emu, &["drift", &state]);
+    let drift = ws.run(&emu, "drift", &[]);
     drift.expect_code(2);
     assert!(
         drift.stdout.contains(&format!(
@@ -774,26 +755,24 @@ async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_pl
     // After analytics' owner bootstraps it, one apply repairs the instance
     // and the plan after that is empty.
     let analytics_credentials = credentials_for(&emu, analytics).await;
-    jumpgate_as(
-        &emu,
-        &analytics_credentials,
-        &["bootstrap", &state, "--account", "analytics"],
-    )
-    .expect_code(0);
+    bootstrap_as(&emu, &analytics_credentials, &ws, "analytics").expect_code(0);
     ws.apply(&emu, &[]).expect_code(0);
     let plan = ws.plan_json(&emu);
     assert!(
         list(&plan, "bootstrap_needed").is_empty(),
         "after apply no account needs bootstrap: {plan:#}"
     );
-    assert_eq!(instance_accounts(&emu).await, [JUMP, payments, analytics]);
+    assert_eq!(
+        stack_instance_accounts(&emu, "iam-roles").await,
+        [JUMP, payments, analytics]
+    );
     assert!(
-        role_names(&iam_in(&emu, analytics).await)
+        roles_in(&emu, analytics)
             .await
             .contains(&"role-admin".to_owned()),
         "the roles reached analytics"
     );
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }
 
 #[test]
@@ -810,16 +789,13 @@ user "me" {
 "#,
     );
     let out = ws.path("templates");
-    let (state, out_arg) = (ws.state_arg(), out.display().to_string());
-    let command = std::process::Command::new(env!("CARGO_BIN_EXE_jumpgate"))
-        .args(["templates", &state, "--out", &out_arg])
-        .output()
-        .expect("jumpgate runs");
-    assert!(
-        command.status.success(),
-        "{}",
-        String::from_utf8_lossy(&command.stderr)
-    );
+    let written = Jumpgate::local()
+        .arg("templates")
+        .arg(ws.state())
+        .arg("--out")
+        .arg(&out)
+        .run();
+    written.expect_code(0);
     let resources = |file: &str| -> Vec<(String, String, Option<String>)> {
         let text = std::fs::read_to_string(out.join(file))
             .unwrap_or_else(|e| panic!("{file} is written: {e}"));
@@ -842,7 +818,7 @@ user "me" {
         found
     };
     let role = |name: &str| Some(name.to_owned());
-    let stdout = String::from_utf8_lossy(&command.stdout);
+    let stdout = &written.stdout;
     for file in [
         "stackset-admin-role.json",
         "stackset-execution-role.json",
@@ -880,20 +856,11 @@ user "me" {
 #[tokio::test]
 async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
     let emu = Emulator::start();
-    let org = organizations(&emu).await;
-    create_organization(&org).await;
+    let org = by_hand::organization(&emu).await;
     let sts = aws_sdk_sts::Client::new(&emu.sdk_config().await);
 
     // IN_PROGRESS first, with no account id and no account listed yet.
-    let started = org
-        .create_account()
-        .account_name("fresh")
-        .email("me+fresh@example.com")
-        .send()
-        .await
-        .expect("CreateAccount")
-        .create_account_status
-        .expect("a status");
+    let started = request_account(&org, "fresh", "me+fresh@example.com", None).await;
     assert_eq!(started.state, Some(CreateAccountState::InProgress));
     assert!(started.account_id.is_none());
     let request_id = started.id.expect("a request id");
@@ -906,12 +873,9 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
     );
 
     // Then SUCCEEDED; the access role is still refused for a while.
-    let id = loop {
-        let status = account_status(&org, &request_id).await;
-        if status.state == Some(CreateAccountState::Succeeded) {
-            break status.account_id.expect("an account id");
-        }
-    };
+    let done = settled(&org, &request_id).await;
+    assert_eq!(done.state, Some(CreateAccountState::Succeeded));
+    let id = done.account_id.expect("an account id");
     let access_role = format!("arn:aws:iam::{id}:role/OrganizationAccountAccessRole");
     let assume = || {
         sts.assume_role()
@@ -919,12 +883,10 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
             .role_session_name("strict-test")
             .send()
     };
-    let denied = assume()
-        .await
-        .expect_err("a new account is not reachable at once");
-    assert_eq!(
-        denied.as_service_error().and_then(|e| e.meta().code()),
-        Some("AccessDenied")
+    assert_access_denied(
+        assume()
+            .await
+            .expect_err("a new account is not reachable at once"),
     );
     let mut attempts = 1;
     while assume().await.is_err() {
@@ -933,22 +895,11 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
     }
 
     // A repeated e-mail ends FAILED with EMAIL_ALREADY_EXISTS.
-    let repeated = org
-        .create_account()
-        .account_name("again")
-        .email("ME+fresh@example.com")
-        .send()
+    let repeated = request_account(&org, "again", "ME+fresh@example.com", None)
         .await
-        .expect("CreateAccount")
-        .create_account_status
-        .and_then(|s| s.id)
+        .id
         .expect("a request id");
-    let failed = loop {
-        let status = account_status(&org, &repeated).await;
-        if status.state != Some(CreateAccountState::InProgress) {
-            break status;
-        }
-    };
+    let failed = settled(&org, &repeated).await;
     assert_eq!(failed.state, Some(CreateAccountState::Failed));
     assert_eq!(
         failed.failure_reason.as_ref().map(|r| r.as_str()),
@@ -964,41 +915,28 @@ async fn create_account_runs_as_aws_runs_it_in_the_strict_test_ground() {
         Some("INVITED"),
     )
     .await;
-    let denied = sts
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{invited}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name("strict-test")
-        .send()
-        .await
-        .expect_err("an invited account has no access role");
-    assert_eq!(
-        denied.as_service_error().and_then(|e| e.meta().code()),
-        Some("AccessDenied")
+    assert_access_denied(
+        sts.assume_role()
+            .role_arn(format!(
+                "arn:aws:iam::{invited}:role/OrganizationAccountAccessRole"
+            ))
+            .role_session_name("strict-test")
+            .send()
+            .await
+            .expect_err("an invited account has no access role"),
     );
 
     // Plain moto: done at once, reachable at once.
     let lax = Emulator::start_with(support::emulator::EmulatorOptions::lax());
-    let org = organizations(&lax).await;
-    create_organization(&org).await;
-    let status = org
-        .create_account()
-        .account_name("fresh")
-        .email("me+fresh@example.com")
-        .send()
-        .await
-        .expect("CreateAccount")
-        .create_account_status
-        .expect("a status");
+    let org = by_hand::organization(&lax).await;
+    let status = request_account(&org, "fresh", "me+fresh@example.com", None).await;
     assert_eq!(status.state, Some(CreateAccountState::Succeeded));
 }
 
 #[tokio::test]
 async fn an_invited_member_is_named_for_bootstrap_and_the_plan_does_not_fail() {
     let emu = Emulator::start();
-    let org = organizations(&emu).await;
-    create_organization(&org).await;
+    let org = by_hand::organization(&emu).await;
     let created = create_account(&emu, &org, "created", "ops+created@example.com").await;
     let invited = create_account_joined(
         &emu,
@@ -1019,7 +957,6 @@ user "me" {{
 }}
 "#
     ));
-    let state = ws.state_arg();
 
     let plan = ws.plan_json(&emu);
     let planned = addresses(&plan);
@@ -1047,20 +984,11 @@ user "me" {{
     // Its instance fails until its owner bootstraps it; then apply finishes.
     let failed = ws.apply(&emu, &[]);
     failed.expect_code(1);
-    assert!(
-        failed.stdout.contains(&format!(
-            "stack-instance.iam-roles/{invited}/ap-northeast-1"
-        )),
-        "{}",
-        failed.stdout
-    );
+    failed.assert_stdout_has(&format!(
+        "stack-instance.iam-roles/{invited}/ap-northeast-1"
+    ));
     let credentials = credentials_for(&emu, &invited).await;
-    jumpgate_as(
-        &emu,
-        &credentials,
-        &["bootstrap", &state, "--account", "invited"],
-    )
-    .expect_code(0);
+    bootstrap_as(&emu, &credentials, &ws, "invited").expect_code(0);
     ws.apply(&emu, &[]).expect_code(0);
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }

@@ -8,17 +8,16 @@
 
 mod support;
 
-#[allow(dead_code)]
-#[path = "plan_apply/harness.rs"]
-mod harness;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use harness::{Workspace, groups_of, iam, jumpgate, jumpgate_with_env, user_exists};
-use support::emulator::{Emulator, EmulatorOptions, RecordedRequest, venv_python};
+use support::by_hand;
+use support::emulator::RecordedRequest;
+use support::python::botocore_profiles;
+use support::{Emulator, EmulatorOptions};
+use support::{Workspace, actions_named, groups_of, iam, jumpgate_with_env, user_exists};
 
 const ESTATE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -34,9 +33,8 @@ user "bot" console=#false {
 "#;
 
 fn calls(recording: &[RecordedRequest], action: &str) -> Vec<String> {
-    recording
-        .iter()
-        .filter(|r| r.action.as_deref() == Some(action))
+    actions_named(recording, action)
+        .into_iter()
         .map(|r| r.param("UserName").unwrap_or_default().to_owned())
         .collect()
 }
@@ -51,11 +49,10 @@ async fn plans_read_login_profiles_from_the_report_and_confirm_only_what_they_ac
     let ws = Workspace::with_state(ESTATE);
     ws.apply(&emu, &[]).expect_code(0);
     tokio::time::sleep(Duration::from_millis(5_200)).await;
-    let state = ws.state_arg();
 
     // No change: the report answers for every user.
     emu.start_recording();
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
     let recording = emu.recording();
     assert_eq!(calls(&recording, "GetLoginProfile"), Vec::<String>::new());
     assert_eq!(calls(&recording, "GetCredentialReport").len(), 1);
@@ -89,23 +86,15 @@ async fn plans_read_login_profiles_from_the_report_and_confirm_only_what_they_ac
         !addresses.iter().any(|a| a.contains("alice")),
         "{addresses:?}"
     );
-    let exact = jumpgate(&emu, &["drift", &state, "--exact", "--format", "json"]);
+    let exact = ws.run(&emu, "drift", &["--exact", "--format", "json"]);
     exact.expect_code(2);
-    assert!(
-        exact.stdout.contains("login-profile.alice"),
-        "{}",
-        exact.stdout
-    );
+    exact.assert_stdout_has("login-profile.alice");
     let recording = emu.recording();
     assert!(calls(&recording, "GetLoginProfile").contains(&"alice".to_owned()));
 
     // A declared user made by hand after the report has no row: confirmed.
     let iam = iam(&emu).await;
-    iam.create_user()
-        .user_name("carol")
-        .send()
-        .await
-        .expect("CreateUser");
+    by_hand::create_user(&iam, "carol").await;
     ws.write_state(&format!(
         "{ESTATE}user \"carol\" {{\n    access \"operator\"\n}}\n"
     ));
@@ -149,29 +138,11 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
     ws.apply(&emu, &[]).expect_code(0);
     let iam = iam(&emu).await;
     for user in ["bot", "carol"] {
-        iam.create_access_key()
-            .user_name(user)
-            .send()
-            .await
-            .expect("CreateAccessKey");
+        by_hand::create_access_key(&iam, user).await;
     }
-    let device = iam
-        .create_virtual_mfa_device()
-        .virtual_mfa_device_name("alice")
-        .send()
-        .await
-        .expect("CreateVirtualMFADevice");
-    iam.enable_mfa_device()
-        .user_name("alice")
-        .serial_number(device.virtual_mfa_device.unwrap().serial_number)
-        .authentication_code1("123456")
-        .authentication_code2("654321")
-        .send()
-        .await
-        .expect("EnableMFADevice");
-    let state = ws.state_arg();
+    by_hand::enable_virtual_mfa_device(&iam, "alice", "alice").await;
 
-    let drift = jumpgate(&emu, &["drift", &state, "--format", "json"]);
+    let drift = ws.run(&emu, "drift", &["--format", "json"]);
     drift.expect_code(0);
     let found = findings(&drift.json());
     let expected: BTreeMap<String, Vec<String>> = [
@@ -195,8 +166,8 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
     assert_eq!(found, expected);
 
     // Its own exit status, on request; text and Markdown say the same.
-    jumpgate(&emu, &["drift", &state, "--fail-on-hygiene"]).expect_code(3);
-    let text = jumpgate(&emu, &["drift", &state]);
+    ws.run(&emu, "drift", &["--fail-on-hygiene"]).expect_code(3);
+    let text = ws.run(&emu, "drift", &[]);
     assert!(
         text.stdout.contains("user carol:")
             && text
@@ -205,12 +176,8 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
         "{}",
         text.stdout
     );
-    let markdown = jumpgate(&emu, &["drift", &state, "--format", "markdown"]);
-    assert!(
-        markdown.stdout.contains("| `bob` | no active MFA device"),
-        "{}",
-        markdown.stdout
-    );
+    let markdown = ws.run(&emu, "drift", &["--format", "markdown"]);
+    markdown.assert_stdout_has("| `bob` | no active MFA device");
 
     // Thresholds from the file, then from the command line on top.
     ws.write_state(
@@ -220,20 +187,14 @@ async fn drift_reports_each_hygiene_case_the_report_shows() {
                 "region=\"ap-northeast-1\" {\n    hygiene never-signed-in-days=101 key-max-age-days=101 key-unused-days=101\n}",
             ),
     );
-    let relaxed = findings(&jumpgate(&emu, &["drift", &state, "--format", "json"]).json());
+    let relaxed = findings(&ws.run(&emu, "drift", &["--format", "json"]).json());
     assert_eq!(relaxed.get("alice"), None, "{relaxed:?}");
     assert_eq!(relaxed["bot"], ["no-mfa"]);
     let strict = findings(
-        &jumpgate(
+        &ws.run(
             &emu,
-            &[
-                "drift",
-                &state,
-                "--format",
-                "json",
-                "--never-signed-in-days",
-                "30",
-            ],
+            "drift",
+            &["--format", "json", "--never-signed-in-days", "30"],
         )
         .json(),
     );
@@ -271,36 +232,18 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
     // Four days before: nothing to do, but the ends are announced.
     let before = jumpgate_with_env(&emu, &on("2027-01-27"), &["plan", &state]);
     before.expect_code(0);
-    assert!(
-        before
-            .stdout
-            .contains("kato's developer access ends in 4 days (until 2027-01-31)"),
-        "{}",
-        before.stdout
-    );
+    before.assert_stdout_has("kato's developer access ends in 4 days (until 2027-01-31)");
     assert!(before.stdout.contains("user temp ends in 4 days"));
     let drift = jumpgate_with_env(&emu, &on("2027-01-27"), &["drift", &state]);
-    assert!(drift.stdout.contains("Ending soon:"), "{}", drift.stdout);
+    drift.assert_stdout_has("Ending soon:");
     let access = jumpgate_with_env(&emu, &on("2027-01-27"), &["access", &state]);
-    assert!(
-        access
-            .stdout
-            .contains("kato -> jump (123456789012) developer until 2027-01-31"),
-        "{}",
-        access.stdout
-    );
+    access.assert_stdout_has("kato -> jump (123456789012) developer until 2027-01-31");
     let profiles = jumpgate_with_env(
         &emu,
         &on("2027-01-27"),
         &["profiles", &state, "--user", "kato"],
     );
-    assert!(
-        profiles
-            .stdout
-            .contains("as role-developer, through group-developer, until 2027-01-31"),
-        "{}",
-        profiles.stdout
-    );
+    profiles.assert_stdout_has("as role-developer, through group-developer, until 2027-01-31");
 
     // The last day still counts; the day after, the plan removes them.
     let last_day = jumpgate_with_env(
@@ -341,12 +284,7 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
         "only expiries: {plan}"
     );
     let text = jumpgate_with_env(&emu, &on("2027-02-01"), &["plan", &state]);
-    assert!(
-        text.stdout
-            .contains("membership.kato/group-developer  (expired)"),
-        "{}",
-        text.stdout
-    );
+    text.assert_stdout_has("membership.kato/group-developer  (expired)");
 
     jumpgate_with_env(
         &emu,
@@ -378,21 +316,10 @@ user "me" {
 }
 "#;
 
-const BOTOCORE_PROFILES: &str = r#"
-import json, sys
-from botocore.configloader import load_config
-print(json.dumps(load_config(sys.argv[1])["profiles"]))
-"#;
-
 #[tokio::test]
 async fn after_an_organizations_apply_profiles_cover_every_account_it_created() {
     let emu = Emulator::start();
-    let org = aws_sdk_organizations::Client::new(&emu.sdk_config().await);
-    org.create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await
-        .expect("CreateOrganization");
+    let org = by_hand::organization(&emu).await;
     let ws = Workspace::with_state(NEW_ACCOUNTS);
     ws.apply(&emu, &[]).expect_code(0);
     let accounts = org
@@ -411,26 +338,15 @@ async fn after_an_organizations_apply_profiles_cover_every_account_it_created() 
     };
 
     let state = ws.state_arg();
-    let out = jumpgate(
+    let out = ws.run(
         &emu,
-        &["profiles", &state, "--user", "me", "--format", "aws-config"],
+        "profiles",
+        &["--user", "me", "--format", "aws-config"],
     );
     out.expect_code(0);
     let config = ws.path("config");
     std::fs::write(&config, &out.stdout).unwrap();
-    let read = std::process::Command::new(venv_python())
-        .arg("-c")
-        .arg(BOTOCORE_PROFILES)
-        .arg(&config)
-        .output()
-        .expect("python");
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
-    );
-    let profiles: BTreeMap<String, BTreeMap<String, String>> =
-        serde_json::from_slice(&read.stdout).expect("botocore's profiles as JSON");
+    let profiles = botocore_profiles(&config);
     for (profile, email) in [
         ("sandbox-admin", "me+aws-sandbox@example.com"),
         ("dev-admin", "me+aws-dev@example.com"),
@@ -456,9 +372,5 @@ async fn after_an_organizations_apply_profiles_cover_every_account_it_created() 
         "{}",
         denied.stdout
     );
-    assert!(
-        denied.stderr.contains("Left out account sandbox: declared by e-mail only, and the organization's accounts could not be listed"),
-        "{}",
-        denied.stderr
-    );
+    denied.assert_stderr_has("Left out account sandbox: declared by e-mail only, and the organization's accounts could not be listed");
 }

@@ -5,23 +5,12 @@
 
 mod support;
 
-#[path = "plan_apply/harness.rs"]
-mod harness;
-
-#[path = "plan_apply/from_empty.rs"]
-mod from_empty;
-
-#[path = "plan_apply/offboarding.rs"]
-mod offboarding;
-
-#[path = "plan_apply/accounts.rs"]
-mod accounts;
-
-#[path = "plan_apply/guards.rs"]
-mod guards;
-
-#[path = "plan_apply/json_plan.rs"]
-mod json_plan;
-
-#[path = "plan_apply/only.rs"]
-mod only;
+// An inline module, so that its files live in `tests/plan_apply/`.
+mod plan_apply {
+    mod accounts;
+    mod from_empty;
+    mod guards;
+    mod json_plan;
+    mod offboarding;
+    mod only;
+}

@@ -7,88 +7,43 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
-use support::emulator::{DEFAULT_ACCOUNT_ID, Emulator, REGION};
+use support::by_hand;
+use support::emulator::{DEFAULT_ACCOUNT_ID, REGION};
+use support::python::{botocore_profiles, python_json};
+use support::{Emulator, Jumpgate, Outcome, Workspace, stack_instance_accounts};
 
 const STATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/state");
 
 /// (user, account id, role ARN, group): one way one user reaches one role.
 type Grant = (String, String, String, String);
 
-fn run(command: &mut Command) -> Output {
-    let output = command.output().expect("the command runs");
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+/// Runs the binary, which must succeed.
+#[track_caller]
+fn run(jumpgate: Jumpgate) -> Outcome {
+    let outcome = jumpgate.run();
+    outcome.expect_code(0);
+    outcome
 }
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("output is UTF-8")
+fn stdout(outcome: &Outcome) -> String {
+    outcome.stdout.clone()
 }
 
-fn jumpgate() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_jumpgate"));
-    command.env_remove("AWS_CONFIG_FILE");
-    command
+/// The binary, with no AWS config file from the environment.
+fn jumpgate() -> Jumpgate<'static> {
+    Jumpgate::local().env_remove("AWS_CONFIG_FILE")
 }
 
-/// The emulator's Python (botocore comes with moto), else the system's.
-fn python() -> Command {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target dir")
-        .join("emulator-venv/bin/python");
-    Command::new(if venv.is_file() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    })
-}
-
-/// Runs a Python snippet with arguments and reads the JSON it prints.
-fn python_json(script: &str, args: &[&str]) -> Value {
-    let output = run(python().arg("-c").arg(script).args(args));
-    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
-}
-
-const BOTOCORE_PROFILES: &str = r#"
-import json, sys
-from botocore.configloader import load_config
-print(json.dumps(load_config(sys.argv[1])["profiles"]))
-"#;
-
-/// The profiles of a config file, as botocore (and so the AWS CLI) reads them.
-fn botocore_profiles(path: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
-    serde_json::from_value(python_json(BOTOCORE_PROFILES, &[path.to_str().unwrap()]))
-        .expect("profiles are string maps")
-}
-
-/// Applies `state/` to the emulator.
-/// Gives the repository state's member accounts the execution role, as
-/// their owners would with `jumpgate bootstrap`.
-async fn bootstrap_state(emu: &Emulator) {
-    for entry in std::fs::read_dir(STATE).expect("state/") {
-        let text = std::fs::read_to_string(entry.expect("a state file").path()).expect("state");
-        emu.bootstrap_declared(&text).await;
-    }
-}
-
-fn apply_state(emu: &Emulator) -> tempfile::TempDir {
-    let secrets = tempfile::tempdir().unwrap();
-    // A directory of its own: jumpgate refuses one open to others (0755).
-    run(emu
-        .jumpgate()
-        .args(["apply", STATE, "--yes", "--secrets-dir"])
-        .arg(secrets.path().join("secrets")));
-    secrets
+/// Applies `state/` to the emulator, its member accounts bootstrapped as
+/// their owners would.
+async fn apply_state(emu: &Emulator) -> Workspace {
+    let ws = Workspace::with_repo_state();
+    ws.bootstrap_members(emu).await;
+    ws.apply(emu, &[]).expect_code(0);
+    ws
 }
 
 /// Our own reading of the emulator: each user's groups, each group's
@@ -97,11 +52,9 @@ fn apply_state(emu: &Emulator) -> tempfile::TempDir {
 async fn grants_in_emulator(emu: &Emulator) -> BTreeSet<Grant> {
     let config = emu.sdk_config().await;
     let iam = aws_sdk_iam::Client::new(&config);
-    let accounts: BTreeSet<String> = emu
-        .stack_instances("iam-roles")
+    let accounts: BTreeSet<String> = stack_instance_accounts(emu, "iam-roles")
         .await
         .into_iter()
-        .map(|(account, _, _)| account)
         .collect();
     assert!(
         accounts.len() >= 2,
@@ -190,8 +143,7 @@ fn role_arns_of(grants: &BTreeSet<Grant>, user: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn aws_config_profiles_are_exactly_each_users_roles_and_the_roles_exist() {
     let emu = Emulator::start();
-    bootstrap_state(&emu).await;
-    let _secrets = apply_state(&emu);
+    let _applied = apply_state(&emu).await;
     let allowed = grants_in_emulator(&emu).await;
     let dir = tempfile::tempdir().unwrap();
     let users = [
@@ -243,15 +195,14 @@ async fn aws_config_profiles_are_exactly_each_users_roles_and_the_roles_exist() 
     }
 
     // Without --user, the aws-config format refuses: mfa_serial is personal.
-    let output = jumpgate().args(["profiles", STATE]).output().unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--user"));
+    let output = jumpgate().args(["profiles", STATE]).run();
+    output.expect_code(1);
+    assert!(output.stderr.contains("--user"));
     let output = jumpgate()
         .args(["profiles", STATE, "--user", "nobody"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no user `nobody`"));
+        .run();
+    output.expect_code(1);
+    assert!(output.stderr.contains("no user `nobody`"));
 }
 
 /// The accounts of state/ by id: (name, colour).
@@ -291,23 +242,7 @@ print(json.dumps(links))
 "#;
 
 fn python_stdin_json(script: &str, input: &str) -> Value {
-    use std::io::Write;
-    let mut child = python()
-        .arg("-c")
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "python failed on:\n{input}");
-    serde_json::from_slice(&output.stdout).unwrap()
+    python_json::<&str>(script, &[], input)
 }
 
 #[test]
@@ -381,15 +316,11 @@ fn switch_roles_is_ini_and_links_are_switch_role_urls() {
 #[tokio::test]
 async fn access_matches_the_emulator_and_live_flags_a_membership_added_by_hand() {
     let emu = Emulator::start();
-    bootstrap_state(&emu).await;
-    let _secrets = apply_state(&emu);
+    let _applied = apply_state(&emu).await;
     let access_json = |live: bool| -> Value {
-        let mut command = emu.jumpgate();
-        command.args(["access", STATE, "--format", "json"]);
-        if live {
-            command.arg("--live");
-        }
-        serde_json::from_str(&stdout(&run(&mut command))).unwrap()
+        let command = Jumpgate::against(&emu).args(["access", STATE, "--format", "json"]);
+        let command = if live { command.arg("--live") } else { command };
+        run(command).json()
     };
 
     let in_emulator = grants_in_emulator(&emu).await;
@@ -403,12 +334,7 @@ async fn access_matches_the_emulator_and_live_flags_a_membership_added_by_hand()
 
     // Someone puts sato.kenji into group-admin by hand.
     let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
-    iam.add_user_to_group()
-        .user_name("sato.kenji")
-        .group_name("group-admin")
-        .send()
-        .await
-        .expect("AddUserToGroup");
+    by_hand::add_user_to_group(&iam, "sato.kenji", "group-admin").await;
     let now = grants_in_emulator(&emu).await;
     let added: BTreeSet<Grant> = now.difference(&in_emulator).cloned().collect();
     assert!(!added.is_empty());
@@ -425,7 +351,9 @@ async fn access_matches_the_emulator_and_live_flags_a_membership_added_by_hand()
     // The file alone does not see it.
     assert_eq!(access_grants(&access_json(false), None), in_emulator);
 
-    let text = stdout(&run(emu.jumpgate().args(["access", STATE, "--live"])));
+    let text = stdout(&run(
+        Jumpgate::against(&emu).args(["access", STATE, "--live"])
+    ));
     let sato = text.lines().find(|l| l.starts_with("sato.kenji")).unwrap();
     assert!(sato.contains("!admin"), "{text}");
     assert!(
@@ -436,9 +364,9 @@ async fn access_matches_the_emulator_and_live_flags_a_membership_added_by_hand()
         )),
         "{text}"
     );
-    let csv = stdout(&run(emu
-        .jumpgate()
-        .args(["access", STATE, "--live", "--format", "csv"])));
+    let csv = stdout(&run(
+        Jumpgate::against(&emu).args(["access", STATE, "--live", "--format", "csv"])
+    ));
     assert_eq!(
         csv.lines().next(),
         Some("user,account,account_id,role,role_arn,group,status")
@@ -447,9 +375,9 @@ async fn access_matches_the_emulator_and_live_flags_a_membership_added_by_hand()
         csv.lines().filter(|l| l.ends_with(",live-only")).count(),
         added.len()
     );
-    let markdown = stdout(&run(emu
-        .jumpgate()
-        .args(["access", STATE, "--live", "--format", "markdown"])));
+    let markdown = stdout(&run(
+        Jumpgate::against(&emu).args(["access", STATE, "--live", "--format", "markdown"])
+    ));
     assert!(markdown.contains("`!admin"), "{markdown}");
 }
 
@@ -504,7 +432,7 @@ fn write_merges_a_marked_block_and_keeps_a_backup() {
     // Nothing to change: nothing written, the backup left as it was.
     std::fs::remove_file(&backup).unwrap();
     let output = run(jumpgate().args(["profiles", STATE, "--user", "tanaka.hanako", &write_to]));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("nothing written"));
+    assert!(output.stderr.contains("nothing written"));
     assert_eq!(std::fs::read_to_string(&config).unwrap(), second);
     assert!(!backup.exists());
 
@@ -513,10 +441,9 @@ fn write_merges_a_marked_block_and_keeps_a_backup() {
     std::fs::write(&config, &clash).unwrap();
     let output = jumpgate()
         .args(["profiles", STATE, "--user", "tanaka.hanako", &write_to])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("[profile payments-stg-developer]"));
+        .run();
+    output.expect_code(1);
+    assert!(output.stderr.contains("[profile payments-stg-developer]"));
     assert_eq!(std::fs::read_to_string(&config).unwrap(), clash);
 
     // A new file is created, readable by its owner only.

@@ -12,12 +12,13 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Output, Stdio};
 
 use serde_json::Value;
-use support::emulator::Emulator;
+use support::{
+    Emulator, JUMP, Jumpgate, Outcome, Workspace, attached_group_policies, decode_document,
+    statements,
+};
 
-const JUMP: &str = "123456789012";
 const TARGETS: [&str; 3] = ["210000000001", "210000000002", "310000000001"];
 /// The secret access key jumpgate signs with here (the emulator takes any):
 /// it must never be logged either.
@@ -51,32 +52,21 @@ user "deploy-bot" console=#false {{
 }
 
 /// Runs jumpgate logging everything it can.
-fn jumpgate(emu: &Emulator, args: &[&str]) -> Output {
+fn jumpgate(emu: &Emulator, args: &[&str]) -> Outcome {
     jumpgate_at(emu, args, &["-vv"], Some("trace"))
 }
 
 /// Runs jumpgate at one log level: `-v` flags and `JUMPGATE_LOG`.
-fn jumpgate_at(emu: &Emulator, args: &[&str], verbose: &[&str], log: Option<&str>) -> Output {
-    let mut command = emu.jumpgate();
-    command
+fn jumpgate_at(emu: &Emulator, args: &[&str], verbose: &[&str], log: Option<&str>) -> Outcome {
+    let run = Jumpgate::against(emu)
         .args(args)
         .args(verbose)
-        .env_remove("JUMPGATE_LOG")
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    if let Some(log) = log {
-        command.env("JUMPGATE_LOG", log);
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    match log {
+        Some(log) => run.env("JUMPGATE_LOG", log),
+        None => run,
     }
-    command.output().expect("jumpgate runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    .run()
 }
 
 fn mode(path: &Path) -> u32 {
@@ -85,18 +75,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-fn decode(document: &str) -> Value {
-    let decoded = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
-    serde_json::from_str(&decoded).expect("a policy document")
-}
-
-fn statements(document: &Value) -> Vec<Value> {
-    match &document["Statement"] {
-        Value::Array(list) => list.clone(),
-        one => vec![one.clone()],
-    }
 }
 
 fn strings(value: &Value) -> Vec<String> {
@@ -158,23 +136,19 @@ fn assert_never_shown(whose: &str, secret: &str, outputs: &[(String, String)]) {
 async fn secrets_stay_secret_and_every_role_requires_mfa() {
     let emu = Emulator::start();
     let identity = age::x25519::Identity::generate();
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let state = dir.path().join("estate.kdl");
-    let declared = estate(&identity.to_public().to_string());
-    std::fs::write(&state, &declared).expect("estate.kdl");
-    emu.bootstrap_declared(&declared).await;
-    let state = state.display().to_string();
-    let secrets = dir.path().join("secrets");
-    let secrets_arg = secrets.display().to_string();
+    let ws = Workspace::bootstrapped(&emu, &estate(&identity.to_public().to_string())).await;
+    let state = ws.state_arg();
+    let secrets = ws.secrets();
+    let secrets_arg = ws.secrets_arg();
 
     emu.start_recording();
     let applied = jumpgate(
         &emu,
         &["apply", &state, "--yes", "--secrets-dir", &secrets_arg],
     );
-    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    applied.expect_code(0);
     emu.stop_recording();
-    let applied_text = text(&applied);
+    let applied_text = applied.text();
     assert!(
         applied_text.contains("TRACE") && applied_text.contains("aws_smithy"),
         "trace logging, the AWS SDK's included, was on"
@@ -223,7 +197,7 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
         kdl.push_str(&format!(
             "user \"{user}\" {{\n    access \"operator\"\n}}\n"
         ));
-        std::fs::write(dir.path().join("estate.kdl"), &kdl).expect("estate.kdl");
+        ws.write_state(&kdl);
         emu.start_recording();
         let output = jumpgate_at(
             &emu,
@@ -232,13 +206,13 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
             log,
         );
         emu.stop_recording();
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        output.expect_code(0);
         let file = secrets.join(format!("{user}.password"));
         let password = std::fs::read_to_string(&file).expect("a password file");
         passwords.push((user, password));
         at_levels.push((
             format!("apply {verbose:?} JUMPGATE_LOG={log:?}"),
-            text(&output),
+            output.text(),
         ));
     }
     // They are the passwords AWS got (so the checks below are not vacuous).
@@ -256,7 +230,7 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
     }
 
     // Every rendering a user or a CI log sees.
-    let plan_file = dir.path().join("plan.json");
+    let plan_file = ws.path("plan.json");
     let plan_arg = plan_file.display().to_string();
     let mut seen: Vec<(String, String)> = vec![("apply -vv, trace".into(), applied_text)];
     seen.extend(at_levels);
@@ -272,18 +246,18 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
     ] {
         let output = jumpgate(&emu, &args);
         assert!(
-            matches!(output.status.code(), Some(0) | Some(2)),
+            matches!(output.code, Some(0) | Some(2)),
             "{args:?}: {}",
-            text(&output)
+            output.text()
         );
-        seen.push((args.join(" "), text(&output)));
+        seen.push((args.join(" "), output.text()));
     }
     seen.push((
         "the saved plan".into(),
         std::fs::read_to_string(&plan_file).expect("the saved plan"),
     ));
     // And a plan that replaces everything: offboarding renders the users' state.
-    let offboard = dir.path().join("offboard.kdl");
+    let offboard = ws.path("offboard.kdl");
     std::fs::write(
         &offboard,
         format!("jump-account id=\"{JUMP}\" region=\"ap-northeast-1\"\n"),
@@ -292,8 +266,8 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
     for format in ["json", "markdown", "text"] {
         let offboard_arg = offboard.display().to_string();
         let output = jumpgate(&emu, &["plan", &offboard_arg, "--format", format]);
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-        seen.push((format!("offboarding plan ({format})"), text(&output)));
+        output.expect_code(0);
+        seen.push((format!("offboarding plan ({format})"), output.text()));
     }
     for (what, output) in &seen {
         assert!(
@@ -323,7 +297,8 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
             "{account}"
         );
         for role in switch {
-            let trust = decode(role.assume_role_policy_document().expect("a trust policy"));
+            let trust =
+                decode_document(role.assume_role_policy_document().expect("a trust policy"));
             for statement in statements(&trust) {
                 if statement["Effect"] == "Allow" {
                     assert_eq!(
@@ -360,17 +335,12 @@ async fn secrets_stay_secret_and_every_role_requires_mfa() {
         .groups;
     assert_eq!(groups.len(), 3 * 2, "3 global and 3 project groups");
     for group in &groups {
-        let attached = iam
-            .list_attached_group_policies()
-            .group_name(&group.group_name)
-            .send()
-            .await
-            .expect("ListAttachedGroupPolicies");
         assert!(
-            attached.attached_policies().iter().any(|p| p.policy_arn()
-                == Some(&format!(
+            attached_group_policies(&iam, &group.group_name)
+                .await
+                .contains(&format!(
                     "arn:aws:iam::{JUMP}:policy/jumpgate/policy-enforce-mfa"
-                ))),
+                )),
             "{} has the MFA policy",
             group.group_name
         );
@@ -617,35 +587,23 @@ async fn a_known_password_with_symbols_appears_in_no_output_in_any_form() {
 /// exclusively, and the config ends up a private regular file.
 #[test]
 fn profiles_write_does_not_follow_a_planted_link() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let state = dir.path().join("estate.kdl");
-    std::fs::write(
-        &state,
-        format!(
-            "jump-account id=\"{JUMP}\" region=\"ap-northeast-1\"\nuser \"yamada.taro\" {{\n    access \"admin\"\n}}\n"
-        ),
-    )
-    .expect("estate.kdl");
-    let config = dir.path().join("config");
-    let victim = dir.path().join("victim");
+    let ws = Workspace::with_state(&format!(
+        "jump-account id=\"{JUMP}\" region=\"ap-northeast-1\"\nuser \"yamada.taro\" {{\n    access \"admin\"\n}}\n"
+    ));
+    let config = ws.path("config");
+    let victim = ws.path("victim");
     std::fs::write(&victim, "keep me").expect("victim");
     // The temporary name the previous version used, and a few guesses.
     for name in [".config.jumpgate-tmp", ".config.tmp", "config.tmp"] {
-        std::os::unix::fs::symlink(&victim, dir.path().join(name)).expect("a planted link");
+        std::os::unix::fs::symlink(&victim, ws.path(name)).expect("a planted link");
     }
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_jumpgate"))
-        .args([
-            "profiles",
-            &state.display().to_string(),
-            "--user",
-            "yamada.taro",
-        ])
+    let output = Jumpgate::local()
+        .arg("profiles")
+        .arg(ws.state())
+        .args(["--user", "yamada.taro"])
         .arg(format!("--write={}", config.display()))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("jumpgate runs");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        .run();
+    output.expect_code(0);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
     let metadata = std::fs::symlink_metadata(&config).expect("the config");
     assert!(metadata.is_file(), "a regular file, not a link");

@@ -2,19 +2,18 @@
 //! subshell and completes subcommands and flags; every shell gets a script;
 //! the man page covers every command.
 
+mod support;
+
 use std::process::Command;
 
-fn jumpgate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_jumpgate"))
-        .args(args)
-        .output()
-        .expect("jumpgate runs")
+use support::{Jumpgate, Outcome};
+
+fn jumpgate(args: &[&str]) -> Outcome {
+    Jumpgate::local().args(args).run()
 }
 
 fn stdout_of(args: &[&str]) -> String {
-    let out = jumpgate(args);
-    assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
-    String::from_utf8(out.stdout).expect("UTF-8")
+    jumpgate(args).expect_code(0).stdout.clone()
 }
 
 /// What bash completion offers for `line` (the words typed so far, the last
@@ -86,11 +85,7 @@ fn every_shell_gets_a_script_naming_the_commands() {
         }
     }
     let refused = jumpgate(&["completions", "tcsh"]);
-    assert_eq!(
-        refused.status.code(),
-        Some(2),
-        "clap refuses an unknown shell"
-    );
+    assert_eq!(refused.code, Some(2), "clap refuses an unknown shell");
 }
 
 #[test]
@@ -107,8 +102,7 @@ fn the_man_page_covers_every_command() {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let out = jumpgate(&["man", "--out", &dir.path().display().to_string()]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    jumpgate(&["man", "--out", &dir.path().display().to_string()]).expect_code(0);
     let mut pages: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

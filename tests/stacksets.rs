@@ -6,11 +6,6 @@
 
 mod support;
 
-#[allow(dead_code)]
-#[path = "plan_apply/harness.rs"]
-mod harness;
-
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::Client as CfnClient;
@@ -18,8 +13,11 @@ use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{StackSetOperationPreferences, StackSetOperationStatus};
 use serde_json::json;
 
-use harness::{JUMP, Workspace, iam_in, jumpgate, jumpgate_with_env, role_names};
-use support::emulator::{Emulator, EmulatorOptions, REGION};
+use support::emulator::REGION;
+use support::{
+    Emulator, EmulatorOptions, JUMP, Workspace, addresses, changes, iam, iam_in, jumpgate,
+    role_names, roles_in, stack_status, user_exists,
+};
 
 const MEMBER_A: &str = "210987654321";
 const MEMBER_B: &str = "310987654321";
@@ -51,6 +49,16 @@ fn template(roles: &[&str]) -> String {
         })
         .collect();
     json!({"Resources": resources}).to_string()
+}
+
+/// The StackSet `probe`, which makes the role `role-probe`.
+async fn create_probe(cfn: &CfnClient) {
+    cfn.create_stack_set()
+        .stack_set_name("probe")
+        .template_body(template(&["role-probe"]))
+        .send()
+        .await
+        .expect("CreateStackSet");
 }
 
 /// The administration role in the jump account, as `stackset-admin-role` makes it.
@@ -174,12 +182,7 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
         .await
         .expect("CreateRole");
 
-    cfn.create_stack_set()
-        .stack_set_name("probe")
-        .template_body(template(&["role-probe"]))
-        .send()
-        .await
-        .expect("CreateStackSet");
+    create_probe(&cfn).await;
     let duplicate = cfn
         .create_stack_set()
         .stack_set_name("probe")
@@ -254,12 +257,12 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
     assert_eq!(status_of(MEMBER_B).as_deref(), Some("OUTDATED"));
     assert_eq!(status_of(MEMBER_C).as_deref(), Some("OUTDATED"));
     assert!(
-        role_names(&iam_in(&emu, MEMBER_A).await)
+        roles_in(&emu, MEMBER_A)
             .await
             .contains(&"role-probe".to_owned())
     );
     assert!(
-        !role_names(&iam_in(&emu, MEMBER_B).await)
+        !roles_in(&emu, MEMBER_B)
             .await
             .contains(&"role-probe".to_owned())
     );
@@ -277,7 +280,7 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
     let (status, failed, _, _) = wait(&cfn, "probe", updated.operation_id().unwrap()).await;
     assert_eq!((status, failed), (StackSetOperationStatus::Succeeded, 2));
     assert!(
-        role_names(&iam_in(&emu, MEMBER_A).await)
+        roles_in(&emu, MEMBER_A)
             .await
             .contains(&"role-second".to_owned())
     );
@@ -297,12 +300,7 @@ async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
     // Plain moto: done at once, nothing fails.
     let lax = Emulator::start_with(EmulatorOptions::lax());
     let cfn = CfnClient::new(&lax.sdk_config().await);
-    cfn.create_stack_set()
-        .stack_set_name("probe")
-        .template_body(template(&["role-probe"]))
-        .send()
-        .await
-        .expect("CreateStackSet");
+    create_probe(&cfn).await;
     let id = cfn
         .create_stack_instances()
         .stack_set_name("probe")
@@ -340,18 +338,9 @@ async fn an_apply_killed_while_an_operation_runs_is_finished_by_the_next_one() {
             .knob("STACKSET_OPERATION_SECONDS", "3")
             .knob("IAM_CONSISTENCY_SECONDS", "0"),
     );
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
-    let (state, secrets) = (ws.state_arg(), ws.secrets_arg());
+    let ws = Workspace::bootstrapped(&emu, ESTATE).await;
     emu.start_recording();
-    let mut apply = emu
-        .jumpgate()
-        .args(["apply", &state, "--yes", "--secrets-dir", &secrets])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("jumpgate apply");
+    let apply = ws.apply_command(&emu).spawn();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !emu
         .recorded_actions()
@@ -362,14 +351,11 @@ async fn an_apply_killed_while_an_operation_runs_is_finished_by_the_next_one() {
             Instant::now() < deadline,
             "the apply never started its instances"
         );
-        assert!(
-            apply.try_wait().expect("waiting").is_none(),
-            "the apply ended too soon"
-        );
+        assert!(!apply.has_ended(), "the apply ended too soon");
         std::thread::sleep(Duration::from_millis(20));
     }
-    apply.kill().expect("killing the apply");
-    apply.wait().expect("the killed apply");
+    apply.kill();
+    apply.wait();
     emu.stop_recording();
 
     // The user breaks the lock of the dead apply, then applies again.
@@ -387,10 +373,10 @@ async fn an_apply_killed_while_an_operation_runs_is_finished_by_the_next_one() {
         "it says it waits for the running operation:\n{}",
         again.stderr
     );
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
     for account in [MEMBER_A, MEMBER_B] {
         assert!(
-            role_names(&iam_in(&emu, account).await)
+            roles_in(&emu, account)
                 .await
                 .contains(&"role-admin".to_owned()),
             "{account} has its roles"
@@ -401,15 +387,8 @@ async fn an_apply_killed_while_an_operation_runs_is_finished_by_the_next_one() {
 #[tokio::test]
 async fn cloudformation_is_called_in_the_files_region_whatever_the_environment_says() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
-    let state = ws.state_arg();
-    let secrets = ws.secrets_arg();
-    let applied = jumpgate_with_env(
-        &emu,
-        &[("AWS_REGION", "us-east-1")],
-        &["apply", &state, "--yes", "--secrets-dir", &secrets],
-    );
+    let ws = Workspace::bootstrapped(&emu, ESTATE).await;
+    let applied = ws.apply_command(&emu).env("AWS_REGION", "us-east-1").run();
     applied.expect_code(0);
     assert!(
         applied.stderr.contains("us-east-1")
@@ -443,12 +422,11 @@ async fn cloudformation_is_called_in_the_files_region_whatever_the_environment_s
         "and not in the environment's"
     );
     // From the other region, the plan finds it: nothing to do.
-    jumpgate_with_env(
-        &emu,
-        &[("AWS_REGION", "us-east-1")],
-        &["plan", &state, "--detailed-exitcode"],
-    )
-    .expect_code(0);
+    ws.command(&emu, "plan")
+        .env("AWS_REGION", "us-east-1")
+        .arg("--detailed-exitcode")
+        .run()
+        .expect_code(0);
 }
 
 #[tokio::test]
@@ -458,15 +436,10 @@ async fn stack_set_roles_made_outside_jumpgate_are_used_not_fought() {
     // jumpgate stack.
     administration_role(&emu).await;
     emu.bootstrap_accounts(JUMP, &[JUMP]).await;
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
-    let state = ws.state_arg();
+    let ws = Workspace::bootstrapped(&emu, ESTATE).await;
 
     let plan = ws.plan_json(&emu);
-    let planned: Vec<String> = harness::changes(&plan)
-        .into_iter()
-        .map(|(_, a)| a)
-        .collect();
+    let planned: Vec<String> = addresses(&plan);
     assert!(
         !planned.iter().any(|a| a.starts_with("stack.")),
         "no stack for a role that exists: {planned:?}"
@@ -489,14 +462,14 @@ async fn stack_set_roles_made_outside_jumpgate_are_used_not_fought() {
     ws.apply(&emu, &[]).expect_code(0);
     for account in [JUMP, MEMBER_A, MEMBER_B] {
         assert!(
-            role_names(&iam_in(&emu, account).await)
+            roles_in(&emu, account)
                 .await
                 .contains(&"role-admin".to_owned()),
             "{account} has its roles"
         );
     }
-    assert!(harness::user_exists(&harness::iam(&emu).await, "me").await);
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    assert!(user_exists(&iam(&emu).await, "me").await);
+    ws.assert_converged(&emu);
 }
 
 #[tokio::test]
@@ -516,21 +489,14 @@ async fn a_role_stack_that_failed_on_a_role_made_outside_jumpgate_is_removed_and
         failed.is_ok(),
         "AWS creates the stack, then fails it: {failed:?}"
     );
-    let status = cfn
-        .describe_stacks()
-        .stack_name("stackset-admin-role")
-        .send()
-        .await
-        .expect("DescribeStacks")
-        .stacks()[0]
-        .stack_status()
-        .map(|s| s.as_str().to_owned());
-    assert_eq!(status.as_deref(), Some("ROLLBACK_COMPLETE"));
+    assert_eq!(
+        stack_status(&emu, "stackset-admin-role").await.as_deref(),
+        Some("ROLLBACK_COMPLETE")
+    );
 
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
+    let ws = Workspace::bootstrapped(&emu, ESTATE).await;
     let plan = ws.plan_json(&emu);
-    let stacks: Vec<(String, String)> = harness::changes(&plan)
+    let stacks: Vec<(String, String)> = changes(&plan)
         .into_iter()
         .filter(|(_, a)| a.starts_with("stack.stackset-admin-role"))
         .collect();
@@ -540,10 +506,10 @@ async fn a_role_stack_that_failed_on_a_role_made_outside_jumpgate_is_removed_and
     );
     ws.apply(&emu, &[]).expect_code(0);
     assert!(
-        role_names(&harness::iam(&emu).await)
+        role_names(&iam(&emu).await)
             .await
             .contains(&"AWSCloudFormationStackSetAdministrationRole".to_owned()),
         "the role made outside jumpgate is kept"
     );
-    jumpgate(&emu, &["plan", &ws.state_arg(), "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }

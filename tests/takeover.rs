@@ -10,17 +10,14 @@
 
 mod support;
 
-#[path = "plan_apply/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use aws_sdk_iam::Client as IamClient;
 use serde_json::{Value, json};
 
-use harness::{JUMP, Outcome, Workspace, iam, jumpgate};
+use support::by_hand;
 use support::emulator::Emulator;
+use support::{JUMP, Outcome, Workspace, iam, jumpgate};
 
 const PROD: &str = "210987654321";
 const STG: &str = "210987654322";
@@ -79,41 +76,18 @@ async fn create_policy(iam: &IamClient, name: &str, document: Value) -> String {
 }
 
 async fn group(iam: &IamClient, name: &str, policies: &[&str]) {
-    iam.create_group()
-        .group_name(name)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateGroup {name}: {e:?}"));
+    by_hand::create_group(iam, name).await;
     for arn in policies {
-        iam.attach_group_policy()
-            .group_name(name)
-            .policy_arn(*arn)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("AttachGroupPolicy {name}: {e:?}"));
+        by_hand::attach_group_policy(iam, name, arn).await;
     }
 }
 
 async fn person(iam: &IamClient, name: &str, groups: &[&str]) {
-    iam.create_user()
-        .user_name(name)
-        .send()
-        .await
-        .expect("CreateUser");
+    by_hand::create_user(iam, name).await;
     for g in groups {
-        iam.add_user_to_group()
-            .user_name(name)
-            .group_name(*g)
-            .send()
-            .await
-            .expect("AddUserToGroup");
+        by_hand::add_user_to_group(iam, name, g).await;
     }
-    iam.create_login_profile()
-        .user_name(name)
-        .password(PASSWORD)
-        .send()
-        .await
-        .expect("CreateLoginProfile");
+    by_hand::create_login_profile(iam, name, PASSWORD).await;
 }
 
 fn assume(resource: Value) -> Value {
@@ -227,16 +201,8 @@ async fn build_by_hand(emu: &Emulator) {
     .await;
 
     // 4. Outside the pattern: a CI user with a key and a policy of its own.
-    iam.create_user()
-        .user_name("ci-deploy")
-        .send()
-        .await
-        .expect("CreateUser");
-    iam.create_access_key()
-        .user_name("ci-deploy")
-        .send()
-        .await
-        .expect("CreateAccessKey");
+    by_hand::create_user(&iam, "ci-deploy").await;
+    by_hand::create_access_key(&iam, "ci-deploy").await;
     iam.put_user_policy()
         .user_name("ci-deploy")
         .policy_name("deploy")
@@ -297,13 +263,7 @@ async fn a_hand_built_jump_account_is_taken_over_without_anyone_losing_access() 
         "{text}"
     );
     assert!(text.contains("// user \"ci-deploy\""), "{text}");
-    assert!(
-        import
-            .stderr
-            .contains("1 user outside the jump-account pattern left unmanaged"),
-        "{}",
-        import.stderr
-    );
+    import.assert_stderr_has("1 user outside the jump-account pattern left unmanaged");
 
     // plan: adoptions and replacements, nobody's access changes.
     let plan = jumpgate(&emu, &["plan", &file_arg, "--format", "json"])
@@ -413,7 +373,7 @@ async fn a_hand_built_jump_account_is_taken_over_without_anyone_losing_access() 
     // The next plan is empty.
     let again = jumpgate(&emu, &["plan", &file_arg, "--detailed-exitcode"]);
     again.expect_code(0);
-    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    again.assert_stdout_has("No changes.");
 }
 
 #[tokio::test]

@@ -3,8 +3,11 @@
 //! with exit code 1 at a precise `file:line:column`; the shipped examples
 //! and `state/` to pass; and inputs built to crash a parser not to.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use support::{Jumpgate, Outcome, Workspace};
 
 const JUMP: &str = "jump-account id=\"111111111111\" region=\"us-east-1\"\n";
 
@@ -68,26 +71,18 @@ impl Case {
     }
 }
 
-fn run_validate(dir: &Path, path: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jumpgate"))
-        .arg("validate")
-        .arg(path)
+fn run_validate(dir: &Path, path: &str) -> Outcome {
+    Jumpgate::local()
         .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the jumpgate binary runs")
+        .args(["validate", path])
+        .run()
 }
 
 /// Writes the case's files and runs `validate` on them.
-fn run_case(case: &Case) -> (Output, String) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let state = dir.path().join("state");
-    std::fs::create_dir(&state).expect("state directory");
-    for (name, text) in &case.files {
-        std::fs::write(state.join(name), text).expect("write a case file");
-    }
-    let output = run_validate(dir.path(), "state");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+fn run_case(case: &Case) -> (Outcome, String) {
+    let ws = Workspace::with_files(&case.files);
+    let output = run_validate(ws.root(), "state");
+    let stderr = output.stderr.clone();
     (output, stderr)
 }
 
@@ -95,8 +90,8 @@ fn run_case(case: &Case) -> (Output, String) {
 fn check_invalid(case: &Case) -> Vec<String> {
     let (output, stderr) = run_case(case);
     let mut wrong = Vec::new();
-    if output.status.code() != Some(1) {
-        wrong.push(format!("exit status {:?}, expected 1", output.status));
+    if output.code != Some(1) {
+        wrong.push(format!("exit status {:?}, expected 1", output.code));
     }
     check_clean(&output, &mut wrong);
     for (at, fragment) in &case.errors {
@@ -133,12 +128,12 @@ fn shorten(text: &str) -> &str {
 }
 
 /// No panic and no colour, whatever the outcome.
-fn check_clean(output: &Output, wrong: &mut Vec<String>) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
+fn check_clean(output: &Outcome, wrong: &mut Vec<String>) {
+    let stderr = &output.stderr;
     if stderr.contains("panicked") || stderr.contains("overflow") {
         wrong.push("the process panicked or overflowed".to_owned());
     }
-    if output.stdout.contains(&0x1b) || output.stderr.contains(&0x1b) {
+    if output.stdout.contains('\u{1b}') || output.stderr.contains('\u{1b}') {
         wrong.push("ANSI escape in the output despite NO_COLOR=1".to_owned());
     }
 }
@@ -368,7 +363,7 @@ fn huge_values_and_long_lines_do_not_flood_the_report() {
     let deep = Case::new("deep", "a {".repeat(10_000));
     for case in [huge_name, deep] {
         let (output, stderr) = run_case(&case);
-        assert_eq!(output.status.code(), Some(1), "{}", shorten(&stderr));
+        assert_eq!(output.code, Some(1), "{}", shorten(&stderr));
         assert!(stderr.len() < 2000, "{}", shorten(&stderr));
     }
 }
@@ -377,8 +372,8 @@ fn huge_values_and_long_lines_do_not_flood_the_report() {
 fn every_problem_of_a_file_is_reported_in_one_run() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = run_validate(manifest, "tests/fixtures/invalid/many-problems.kdl");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let stderr = &output.stderr;
+    assert_eq!(output.code, Some(1), "{stderr}");
     let file = "tests/fixtures/invalid/many-problems.kdl";
     for (at, fragment) in [
         ("4:1", "unknown node `usr`"),
@@ -427,10 +422,10 @@ fn the_shipped_state_and_examples_are_valid() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     for input in valid_inputs() {
         let output = run_validate(manifest, input.to_str().expect("UTF-8 path"));
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = &output.stdout;
+        let stderr = &output.stderr;
         assert_eq!(
-            output.status.code(),
+            output.code,
             Some(0),
             "{}: {stdout}{stderr}",
             input.display()
@@ -454,22 +449,22 @@ fn the_state_summary_counts_what_it_declares() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = run_validate(manifest, "state");
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
+        &output.stdout,
         "state is valid: 5 accounts, 2 projects, 7 users, 9 groups\n"
     );
 }
 
 #[test]
 fn a_missing_path_is_an_error_not_a_panic() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let output = run_validate(dir.path(), "nowhere.kdl");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let ws = Workspace::new();
+    let output = run_validate(ws.root(), "nowhere.kdl");
+    let stderr = &output.stderr;
+    assert_eq!(output.code, Some(1), "{stderr}");
     assert!(stderr.contains("cannot read nowhere.kdl"), "{stderr}");
-    std::fs::create_dir(dir.path().join("empty")).expect("mkdir");
-    let output = run_validate(dir.path(), "empty");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    std::fs::create_dir(ws.path("empty")).expect("mkdir");
+    let output = run_validate(ws.root(), "empty");
+    let stderr = &output.stderr;
+    assert_eq!(output.code, Some(1), "{stderr}");
     assert!(stderr.contains("contains no .kdl file"), "{stderr}");
 }
 
@@ -497,7 +492,7 @@ fn the_readme_examples_are_valid() {
         text.push_str(block);
         let case = Case::raw("readme", text);
         let (output, stderr) = run_case(&case);
-        if output.status.code() != Some(0) {
+        if output.code != Some(0) {
             failures.push(format!("{block}\n{}", shorten(&stderr)));
         }
     }
@@ -597,8 +592,8 @@ fn case_and_derived_name_clashes_are_reported_exactly() {
     for (name, body, errors, hints) in &cases {
         let (output, stderr) = run_case(&Case::new(name, body));
         let mut wrong = Vec::new();
-        if output.status.code() != Some(1) {
-            wrong.push(format!("exit status {:?}, expected 1", output.status));
+        if output.code != Some(1) {
+            wrong.push(format!("exit status {:?}, expected 1", output.code));
         }
         let reported: Vec<&str> = stderr
             .lines()

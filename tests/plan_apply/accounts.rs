@@ -1,8 +1,7 @@
 //! Issue #3, acceptance 4: adding an account to a project adds exactly one
 //! stack instance and changes only that project's group policies.
 
-use crate::harness::{JUMP, Workspace, changes, iam_in, role_names};
-use crate::support::emulator::Emulator;
+use crate::support::{Emulator, JUMP, Workspace, changes, roles_in};
 
 const NEW_ACCOUNT: &str = "210987654322";
 
@@ -31,13 +30,9 @@ user "tanaka.hanako" {{
 #[tokio::test]
 async fn adding_an_account_to_a_project_adds_one_instance_and_updates_that_projects_groups() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(&estate(""));
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, &estate("")).await;
     assert!(
-        role_names(&iam_in(&emu, NEW_ACCOUNT).await)
-            .await
-            .is_empty(),
+        roles_in(&emu, NEW_ACCOUNT).await.is_empty(),
         "the new account starts without roles"
     );
 
@@ -91,7 +86,7 @@ async fn adding_an_account_to_a_project_adds_one_instance_and_updates_that_proje
 
     ws.apply(&emu, &[]).expect_code(0);
     assert_eq!(
-        role_names(&iam_in(&emu, NEW_ACCOUNT).await).await,
+        roles_in(&emu, NEW_ACCOUNT).await,
         [
             "AWSCloudFormationStackSetExecutionRole",
             "role-admin",
@@ -112,6 +107,5 @@ async fn adding_an_account_to_a_project_adds_one_instance_and_updates_that_proje
             "410987654321"
         ]
     );
-    let state = ws.state_arg();
-    crate::harness::jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }

@@ -7,11 +7,11 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
 
-use crate::harness::{
-    JUMP, Workspace, changes, decode_document, describe, groups_of, iam, iam_in, jumpgate,
-    mutating, role_names,
+use crate::support::{
+    Emulator, JUMP, Workspace, attached_group_policies, changes, decode_document, describe,
+    group_policy, groups_of, iam, iam_in, mutating, role_names, stack_status, statements,
+    user_names, user_tags,
 };
-use crate::support::emulator::Emulator;
 
 const ROLES: [&str; 3] = ["admin", "developer", "operator"];
 const PROJECTS: [(&str, &[&str]); 2] = [
@@ -52,14 +52,6 @@ fn trust_condition() -> Value {
     })
 }
 
-/// `Statement` as a list, whether written as one object or a list.
-fn statements(document: &Value) -> Vec<Value> {
-    match &document["Statement"] {
-        Value::Array(list) => list.clone(),
-        single => vec![single.clone()],
-    }
-}
-
 /// A policy's `Resource` as a sorted list of strings.
 fn resources(statement: &Value) -> Vec<String> {
     let mut list: Vec<String> = match &statement["Resource"] {
@@ -79,11 +71,8 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
     let emu = Emulator::start();
     let ws = Workspace::with_repo_state();
     ws.bootstrap_members(&emu).await;
-    let state = ws.state_arg();
 
-    let planned = jumpgate(&emu, &["plan", &state, "--format", "json"])
-        .expect_code(0)
-        .json();
+    let planned = ws.plan_json(&emu);
     assert!(
         changes(&planned)
             .iter()
@@ -97,11 +86,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
     let applied = ws.apply(&emu, &["-vv"]);
     applied.expect_code(0);
     emu.stop_recording();
-    assert!(
-        applied.stdout.contains("Apply complete"),
-        "{}",
-        applied.stdout
-    );
+    applied.assert_stdout_has("Apply complete");
 
     let iam = iam(&emu).await;
 
@@ -148,14 +133,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
             expected.push((format!("group-{role}-{project}"), arns));
         }
         for (group, arns) in expected {
-            let policy = iam
-                .get_group_policy()
-                .group_name(&group)
-                .policy_name("assume-role")
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("GetGroupPolicy {group}/assume-role: {e:?}"));
-            let document = decode_document(policy.policy_document());
+            let document = group_policy(&iam, &group, "assume-role").await;
             let statements = statements(&document);
             assert_eq!(statements.len(), 1, "{group}: {document}");
             assert_eq!(statements[0]["Effect"], "Allow", "{group}");
@@ -163,18 +141,8 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
             assert_eq!(resources(&statements[0]), arns, "{group}");
             assert_eq!(statements[0]["Condition"], mfa_condition(), "{group}");
 
-            let attached: Vec<String> = iam
-                .list_attached_group_policies()
-                .group_name(&group)
-                .send()
-                .await
-                .expect("ListAttachedGroupPolicies")
-                .attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned))
-                .collect();
             assert_eq!(
-                attached,
+                attached_group_policies(&iam, &group).await,
                 [format!(
                     "arn:aws:iam::{JUMP}:policy/jumpgate/policy-enforce-mfa"
                 )],
@@ -184,28 +152,10 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
     }
 
     // Users: tagged, in their groups, with a login profile unless console=#false.
-    let mut users: Vec<String> = iam
-        .list_users()
-        .send()
-        .await
-        .expect("ListUsers")
-        .users
-        .into_iter()
-        .map(|u| u.user_name)
-        .collect();
-    users.sort();
+    let users = user_names(&iam).await;
     assert_eq!(users, USERS.map(|(u, _)| u.to_owned()), "users");
     for (user, expected_groups) in USERS {
-        let tags: BTreeMap<String, String> = iam
-            .list_user_tags()
-            .user_name(user)
-            .send()
-            .await
-            .expect("ListUserTags")
-            .tags
-            .into_iter()
-            .map(|t| (t.key, t.value))
-            .collect();
+        let tags = user_tags(&iam, user).await;
         assert_eq!(
             tags.get("managed-by").map(String::as_str),
             Some("jumpgate"),
@@ -239,17 +189,11 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
     assert_eq!(policy.password_reuse_prevention, Some(24));
 
     // The StackSet's administration role, and the StackSet with one instance per target.
+    assert_eq!(
+        stack_status(&emu, "stackset-admin-role").await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
     let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
-    let stack = cfn
-        .describe_stacks()
-        .stack_name("stackset-admin-role")
-        .send()
-        .await
-        .expect("DescribeStacks stackset-admin-role");
-    let status = stack.stacks()[0]
-        .stack_status()
-        .map(|s| s.as_str().to_owned());
-    assert_eq!(status.as_deref(), Some("CREATE_COMPLETE"));
     let jump_roles = role_names(&iam).await;
     for role in [
         "AWSCloudFormationStackSetAdministrationRole",
@@ -337,16 +281,9 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
         .collect();
     assert_eq!(secret_files, expected_files);
     let saved_plan = ws.path("after.json");
-    let replanned = jumpgate(
+    let replanned = ws.plan(
         &emu,
-        &[
-            "plan",
-            &state,
-            "--format",
-            "json",
-            "--out",
-            &saved_plan.display().to_string(),
-        ],
+        &["--format", "json", "--out", &ws.path_arg("after.json")],
     );
     replanned.expect_code(0);
     let saved_plan = std::fs::read_to_string(&saved_plan).expect("the saved plan");
@@ -390,17 +327,16 @@ async fn a_second_run_of_state_changes_nothing() {
     let emu = Emulator::start();
     let ws = Workspace::with_repo_state();
     ws.bootstrap_members(&emu).await;
-    let state = ws.state_arg();
     ws.apply(&emu, &[]).expect_code(0);
 
     emu.start_recording();
-    let replan = jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]);
+    let replan = ws.plan(&emu, &["--detailed-exitcode"]);
     replan.expect_code(0);
-    assert!(replan.stdout.contains("No changes"), "{}", replan.stdout);
+    replan.assert_stdout_has("No changes");
     let again = ws.apply(&emu, &[]);
     again.expect_code(0);
     emu.stop_recording();
-    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+    again.assert_stdout_has("No changes");
     let mutations = mutating(&emu);
     assert!(
         mutations.is_empty(),

@@ -2,8 +2,10 @@
 //! concurrent apply, a lockout, an apply nobody confirmed and credentials
 //! for the wrong account each stop jumpgate before it changes anything.
 
-use crate::harness::{JUMP, Workspace, describe, groups_of, iam, jumpgate, mutating, user_exists};
-use crate::support::emulator::Emulator;
+use crate::support::{
+    Emulator, JUMP, Workspace, assert_nothing_mutated, assert_refused, by_hand, describe,
+    groups_of, iam, jumpgate, mutating, user_exists,
+};
 
 const ESTATE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -22,76 +24,24 @@ user "newcomer" {
 }
 "#;
 
-/// Asserts that the recording since it started holds no mutating request.
-#[track_caller]
-fn assert_nothing_mutated(emu: &Emulator, what: &str) {
-    let mutations = mutating(emu);
-    assert!(
-        mutations.is_empty(),
-        "{what} sent mutating requests: {:?}",
-        describe(&mutations)
-    );
-}
-
 #[tokio::test]
 async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, ESTATE).await;
     ws.write_state(&format!("{ESTATE}{NEWCOMER}"));
-    let state = ws.state_arg();
-    let secrets = ws.secrets_arg();
-    let saved = ws.path("p.json").display().to_string();
-    jumpgate(&emu, &["plan", &state, "--out", &saved]).expect_code(0);
+    let saved = ws.save_plan(&emu, "p.json");
 
     // Out of band, after the plan was made: a membership nobody declared.
     let iam = iam(&emu).await;
-    iam.add_user_to_group()
-        .user_name("yamada.taro")
-        .group_name("group-operator")
-        .send()
-        .await
-        .expect("AddUserToGroup");
+    by_hand::add_user_to_group(&iam, "yamada.taro", "group-operator").await;
 
-    emu.start_recording();
-    let refused = jumpgate(
-        &emu,
-        &[
-            "apply",
-            &state,
-            "--plan",
-            &saved,
-            "--yes",
-            "--secrets-dir",
-            &secrets,
-        ],
-    );
-    emu.stop_recording();
-    refused.expect_code(1);
-    assert!(
-        refused.stderr.contains("stale"),
-        "the refusal says the plan is stale: {}",
-        refused.stderr
-    );
-    assert_nothing_mutated(&emu, "a refused stale plan");
+    assert_refused(&emu, "a refused stale plan", "stale", || {
+        ws.apply_saved(&emu, &saved)
+    });
     assert!(!user_exists(&iam, "newcomer").await);
 
-    let fresh = ws.path("p2.json").display().to_string();
-    jumpgate(&emu, &["plan", &state, "--out", &fresh]).expect_code(0);
-    jumpgate(
-        &emu,
-        &[
-            "apply",
-            &state,
-            "--plan",
-            &fresh,
-            "--yes",
-            "--secrets-dir",
-            &secrets,
-        ],
-    )
-    .expect_code(0);
+    let fresh = ws.save_plan(&emu, "p2.json");
+    ws.apply_saved(&emu, &fresh).expect_code(0);
     assert_eq!(
         groups_of(&iam, "newcomer").await,
         ["group-operator-payments"]
@@ -101,7 +51,7 @@ async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
         ["group-admin"],
         "the fresh plan saw and removed the undeclared membership"
     );
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }
 
 const HOLDER_ARN: &str = "arn:aws:iam::123456789012:user/ci-runner";
@@ -121,8 +71,7 @@ async fn lock_exists(iam: &aws_sdk_iam::Client) -> bool {
 #[tokio::test]
 async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
+    let ws = Workspace::bootstrapped(&emu, ESTATE).await;
     let iam = iam(&emu).await;
     // The lock as another jumpgate apply would hold it.
     let holder = serde_json::json!({
@@ -154,11 +103,7 @@ async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
             refused.stderr
         );
     }
-    assert!(
-        refused.stderr.contains("jumpgate unlock"),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_stderr_has("jumpgate unlock");
     let mutations = mutating(&emu);
     assert_eq!(
         describe(&mutations),
@@ -172,11 +117,7 @@ async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
     // Without --yes, off a terminal, unlock shows the holder and keeps the lock.
     let unconfirmed = jumpgate(&emu, &["unlock"]);
     unconfirmed.expect_code(1);
-    assert!(
-        unconfirmed.stdout.contains(HOLDER_ARN),
-        "{}",
-        unconfirmed.stdout
-    );
+    unconfirmed.assert_stdout_has(HOLDER_ARN);
     assert!(lock_exists(&iam).await);
 
     let unlocked = jumpgate(&emu, &["unlock", "--yes"]);
@@ -241,11 +182,7 @@ async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
     );
     let idle = jumpgate(&emu, &["unlock", "--yes"]);
     idle.expect_code(0);
-    assert!(
-        idle.stdout.contains("No apply holds the lock"),
-        "{}",
-        idle.stdout
-    );
+    idle.assert_stdout_has("No apply holds the lock");
 }
 
 const LOCKED_OUT: &str = r#"
@@ -265,33 +202,16 @@ user "kobayashi.yui" {
 #[tokio::test]
 async fn a_lockout_is_refused_unless_allowed() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(LOCKED_OUT);
-    ws.bootstrap_members(&emu).await;
-    let state = ws.state_arg();
-    let secrets = ws.secrets_arg();
+    let ws = Workspace::bootstrapped(&emu, LOCKED_OUT).await;
     // A saved plan whose lockout list was emptied by hand: the lockouts
     // are recomputed, never read from the file.
-    let saved = ws.path("locked-out.json");
-    let saved_arg = saved.display().to_string();
-    jumpgate(&emu, &["plan", &state, "--out", &saved_arg]).expect_code(0);
-    let mut plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
-    assert!(!plan["lockouts"].as_array().unwrap().is_empty());
-    plan["lockouts"] = serde_json::json!([]);
-    std::fs::write(&saved, plan.to_string()).unwrap();
+    let saved = ws.save_plan(&emu, "locked-out.json");
+    tamper(&saved, |plan| {
+        assert!(!plan["lockouts"].as_array().unwrap().is_empty());
+        plan["lockouts"] = serde_json::json!([]);
+    });
     emu.start_recording();
-    let tampered = jumpgate(
-        &emu,
-        &[
-            "apply",
-            &state,
-            "--plan",
-            &saved_arg,
-            "--yes",
-            "--secrets-dir",
-            &secrets,
-        ],
-    );
+    let tampered = ws.apply_saved(&emu, &saved);
     let refused = ws.apply(&emu, &[]);
     emu.stop_recording();
     tampered.expect_code(1);
@@ -322,26 +242,19 @@ async fn a_lockout_is_refused_unless_allowed() {
         groups_of(&iam, "yamada.taro").await,
         ["group-admin-payments"]
     );
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }
 
 #[tokio::test]
 async fn apply_off_a_terminal_without_yes_is_refused() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
-    let state = ws.state_arg();
-    let secrets = ws.secrets_arg();
-    emu.start_recording();
-    let refused = jumpgate(&emu, &["apply", &state, "--secrets-dir", &secrets]);
-    emu.stop_recording();
-    refused.expect_code(1);
-    assert!(
-        refused.stderr.contains("--yes"),
-        "the refusal says how to go on: {}",
-        refused.stderr
-    );
-    assert_nothing_mutated(&emu, "an unconfirmed apply");
+    let ws = Workspace::bootstrapped(&emu, ESTATE).await;
+    assert_refused(&emu, "an unconfirmed apply", "--yes", || {
+        ws.command(&emu, "apply")
+            .arg("--secrets-dir")
+            .arg(ws.secrets())
+            .run()
+    });
     let iam = iam(&emu).await;
     assert!(!user_exists(&iam, "yamada.taro").await);
 }
@@ -350,9 +263,8 @@ async fn apply_off_a_terminal_without_yes_is_refused() {
 async fn credentials_for_another_account_than_the_jump_account_fail_clearly() {
     let emu = Emulator::start();
     let ws = Workspace::with_state(&ESTATE.replace(JUMP, "999999999999"));
-    let state = ws.state_arg();
     emu.start_recording();
-    let planned = jumpgate(&emu, &["plan", &state]);
+    let planned = ws.plan(&emu, &[]);
     let applied = ws.apply(&emu, &[]);
     emu.stop_recording();
     for outcome in [&planned, &applied] {
@@ -374,9 +286,7 @@ async fn credentials_for_another_account_than_the_jump_account_fail_clearly() {
 #[tokio::test]
 async fn declaring_no_administrator_role_is_a_lockout() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, ESTATE).await;
     let auditors_only = ESTATE.replace(
         "user \"yamada.taro\" {\n    access \"admin\"",
         "role \"auditor\" policy=\"arn:aws:iam::aws:policy/ReadOnlyAccess\"\nuser \"yamada.taro\" {\n    access \"auditor\"",
@@ -391,18 +301,12 @@ async fn declaring_no_administrator_role_is_a_lockout() {
         .map(|l| l["account_id"].as_str().unwrap())
         .collect();
     assert_eq!(locked, [JUMP, "210987654321", "410987654321"], "{plan}");
-    emu.start_recording();
-    let refused = ws.apply(&emu, &[]);
-    emu.stop_recording();
-    refused.expect_code(1);
-    for part in [
-        "no role grants *:*",
-        "before it: yamada.taro",
-        "--allow-lockout",
-    ] {
-        assert!(refused.stderr.contains(part), "{part}: {}", refused.stderr);
-    }
-    assert_nothing_mutated(&emu, "a refused lockout");
+    let refused = assert_refused(&emu, "a refused lockout", "no role grants *:*", || {
+        ws.apply(&emu, &[])
+    });
+    refused
+        .assert_stderr_has("before it: yamada.taro")
+        .assert_stderr_has("--allow-lockout");
     let iam = iam(&emu).await;
     assert_eq!(groups_of(&iam, "yamada.taro").await, ["group-admin"]);
 }
@@ -430,42 +334,23 @@ fn set_in_operations(plan: &mut serde_json::Value, call: &str, field: &str, valu
 
 /// `apply STATE --plan PLAN`, which must be refused saying `says` without
 /// a mutating request.
-fn assert_refused(emu: &Emulator, ws: &Workspace, plan: &std::path::Path, says: &str, what: &str) {
-    let (state, secrets) = (ws.state_arg(), ws.secrets_arg());
-    let plan = plan.display().to_string();
-    emu.clear_recording();
-    emu.start_recording();
-    let refused = jumpgate(
-        emu,
-        &[
-            "apply",
-            &state,
-            "--plan",
-            &plan,
-            "--yes",
-            "--secrets-dir",
-            &secrets,
-        ],
-    );
-    emu.stop_recording();
-    refused.expect_code(1);
-    assert!(refused.stderr.contains(says), "{what}: {}", refused.stderr);
-    assert_nothing_mutated(emu, what);
+fn assert_saved_plan_refused(
+    emu: &Emulator,
+    ws: &Workspace,
+    plan: &std::path::Path,
+    says: &str,
+    what: &str,
+) {
+    assert_refused(emu, what, says, || ws.apply_saved(emu, plan));
 }
 
 #[tokio::test]
 async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(ESTATE);
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, ESTATE).await;
     let with_newcomer = format!("{ESTATE}{NEWCOMER}");
     ws.write_state(&with_newcomer);
-    let state = ws.state_arg();
-    let secrets = ws.secrets_arg();
-    let good = ws.path("good.json");
-    let good_arg = good.display().to_string();
-    jumpgate(&emu, &["plan", &state, "--out", &good_arg]).expect_code(0);
+    let good = ws.save_plan(&emu, "good.json");
 
     // Outside the workspace, in the shared temporary directory: a name of
     // this run's own, so nothing else there is mistaken for it.
@@ -493,7 +378,7 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
         let path = ws.path("tampered.json");
         std::fs::copy(&good, &path).unwrap();
         tamper(&path, edit);
-        assert_refused(&emu, &ws, &path, says, what);
+        assert_saved_plan_refused(&emu, &ws, &path, says, what);
         assert!(!ws.path("..").join(&escaped).exists(), "{what}");
     }
 
@@ -501,7 +386,7 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
     ws.write_state(&format!(
         "{with_newcomer}\nuser \"later\" {{\n    access \"operator\"\n}}\n"
     ));
-    assert_refused(
+    assert_saved_plan_refused(
         &emu,
         &ws,
         &good,
@@ -511,19 +396,7 @@ async fn a_saved_plan_applies_only_as_its_files_and_the_live_state_give_it() {
 
     // The plan as made, with the files it was made from, applies.
     ws.write_state(&with_newcomer);
-    jumpgate(
-        &emu,
-        &[
-            "apply",
-            &state,
-            "--plan",
-            &good_arg,
-            "--yes",
-            "--secrets-dir",
-            &secrets,
-        ],
-    )
-    .expect_code(0);
+    ws.apply_saved(&emu, &good).expect_code(0);
     let iam = iam(&emu).await;
     assert_eq!(
         groups_of(&iam, "newcomer").await,

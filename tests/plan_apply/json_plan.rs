@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::harness::{JUMP, Workspace, assert_matches_plan_schema, jumpgate};
-use crate::support::emulator::Emulator;
+use crate::support::{Emulator, JUMP, Workspace, assert_matches_plan_schema};
 
 const BEFORE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -71,24 +70,14 @@ fn stage_rank(change: &Value) -> usize {
 #[tokio::test]
 async fn the_json_plan_has_the_documented_shape() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(BEFORE);
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, BEFORE).await;
     ws.write_state(AFTER);
     ws.bootstrap_members(&emu).await;
-    let state = ws.state_arg();
     let saved = ws.path("plan.json");
-    let outcome = jumpgate(
+    let out = ws.path_arg("plan.json");
+    let outcome = ws.plan(
         &emu,
-        &[
-            "plan",
-            &state,
-            "--format",
-            "json",
-            "--detailed-exitcode",
-            "--out",
-            &saved.display().to_string(),
-        ],
+        &["--format", "json", "--detailed-exitcode", "--out", &out],
     );
     outcome.expect_code(2);
     let plan = outcome.json();
@@ -170,5 +159,5 @@ async fn the_json_plan_has_the_documented_shape() {
 
     // The plan applies and the estate converges.
     ws.apply(&emu, &[]).expect_code(0);
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::harness::{
-    JUMP, Workspace, changes, describe, groups_of, iam, jumpgate, mutating, user_exists,
+use crate::support::{
+    Emulator, JUMP, Workspace, by_hand, changes, describe, groups_of, iam, mutating, user_exists,
+    user_tags,
 };
-use crate::support::emulator::Emulator;
 
 const ESTATE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -39,39 +39,25 @@ const READ_ONLY_ACCESS: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 
 const INLINE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
 
+/// What AWS requires gone before DeleteUser, as the calls that remove it.
+const DEPENDENTS: [&str; 9] = [
+    "DeleteLoginProfile",
+    "DeleteAccessKey",
+    "DeactivateMFADevice",
+    "DeleteVirtualMFADevice",
+    "DeleteUserPolicy",
+    "DeleteSSHPublicKey",
+    "DeleteSigningCertificate",
+    "DetachUserPolicy",
+    "RemoveUserFromGroup",
+];
+
 /// What the leaver holds once given, outside jumpgate, everything AWS makes
 /// DeleteUser wait for.
 async fn equip_leaver(iam: &aws_sdk_iam::Client) -> String {
-    iam.create_access_key()
-        .user_name("leaver")
-        .send()
-        .await
-        .expect("CreateAccessKey");
-    let device = iam
-        .create_virtual_mfa_device()
-        .virtual_mfa_device_name("leaver-phone")
-        .send()
-        .await
-        .expect("CreateVirtualMFADevice");
-    let serial = device
-        .virtual_mfa_device()
-        .expect("the device")
-        .serial_number()
-        .to_owned();
-    iam.enable_mfa_device()
-        .user_name("leaver")
-        .serial_number(&serial)
-        .authentication_code1("123456")
-        .authentication_code2("654321")
-        .send()
-        .await
-        .expect("EnableMFADevice");
-    iam.create_login_profile()
-        .user_name("leaver")
-        .password("Initial-Passw0rd!xyz")
-        .send()
-        .await
-        .expect("CreateLoginProfile");
+    by_hand::create_access_key(iam, "leaver").await;
+    let serial = by_hand::enable_virtual_mfa_device(iam, "leaver", "leaver-phone").await;
+    by_hand::create_login_profile(iam, "leaver", "Initial-Passw0rd!xyz").await;
     iam.put_user_policy()
         .user_name("leaver")
         .policy_name("by-hand")
@@ -102,30 +88,15 @@ async fn equip_leaver(iam: &aws_sdk_iam::Client) -> String {
 
 /// A user made by hand, without tags, in a group jumpgate manages, with a key.
 async fn create_bystander(iam: &aws_sdk_iam::Client) {
-    iam.create_user()
-        .user_name(BYSTANDER)
-        .send()
-        .await
-        .expect("CreateUser contractor");
-    iam.add_user_to_group()
-        .user_name(BYSTANDER)
-        .group_name("group-operator")
-        .send()
-        .await
-        .expect("AddUserToGroup contractor");
-    iam.create_access_key()
-        .user_name(BYSTANDER)
-        .send()
-        .await
-        .expect("CreateAccessKey contractor");
+    by_hand::create_user(iam, BYSTANDER).await;
+    by_hand::add_user_to_group(iam, BYSTANDER, "group-operator").await;
+    by_hand::create_access_key(iam, BYSTANDER).await;
 }
 
 #[tokio::test]
 async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(&format!("{ESTATE}{LEAVER}"));
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, &format!("{ESTATE}{LEAVER}")).await;
     let iam = iam(&emu).await;
     assert_eq!(
         groups_of(&iam, "leaver").await,
@@ -135,7 +106,6 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
     create_bystander(&iam).await;
 
     ws.write_state(ESTATE);
-    let state = ws.state_arg();
     let plan = ws.plan_json(&emu);
     assert_eq!(plan["unmanaged_users"], serde_json::json!([BYSTANDER]));
     assert!(
@@ -145,7 +115,7 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
         "only the leaver's things go: {:?}",
         changes(&plan)
     );
-    let text = jumpgate(&emu, &["plan", &state]);
+    let text = ws.plan(&emu, &[]);
     text.expect_code(0);
     let unmanaged_line = text
         .stdout
@@ -180,17 +150,7 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
         .iter()
         .position(|a| *a == "DeleteUser")
         .unwrap_or_else(|| panic!("DeleteUser was sent: {:?}", describe(&mutations)));
-    for dependent in [
-        "DeleteLoginProfile",
-        "DeleteAccessKey",
-        "DeactivateMFADevice",
-        "DeleteVirtualMFADevice",
-        "DeleteUserPolicy",
-        "DeleteSSHPublicKey",
-        "DeleteSigningCertificate",
-        "DetachUserPolicy",
-        "RemoveUserFromGroup",
-    ] {
+    for dependent in DEPENDENTS {
         let at: Vec<usize> = actions
             .iter()
             .enumerate()
@@ -211,21 +171,10 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
     );
 
     // Nothing else: the leaver's removals and the lock, which comes and goes.
-    let expected: BTreeSet<&str> = [
-        "CreatePolicy",
-        "DeletePolicy",
-        "DeleteLoginProfile",
-        "DeleteAccessKey",
-        "DeactivateMFADevice",
-        "DeleteVirtualMFADevice",
-        "DeleteUserPolicy",
-        "DeleteSSHPublicKey",
-        "DeleteSigningCertificate",
-        "DetachUserPolicy",
-        "RemoveUserFromGroup",
-        "DeleteUser",
-    ]
-    .into();
+    let expected: BTreeSet<&str> = DEPENDENTS
+        .into_iter()
+        .chain(["CreatePolicy", "DeletePolicy", "DeleteUser"])
+        .collect();
     let sent: BTreeSet<&str> = actions.iter().copied().collect();
     assert_eq!(sent, expected, "{:?}", describe(&mutations));
     assert_eq!(
@@ -283,14 +232,11 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
         1,
         "the bystander keeps its key"
     );
-    let tags = iam
-        .list_user_tags()
-        .user_name(BYSTANDER)
-        .send()
-        .await
-        .expect("ListUserTags contractor");
-    assert!(tags.tags().is_empty(), "the bystander is not adopted");
+    assert!(
+        user_tags(&iam, BYSTANDER).await.is_empty(),
+        "the bystander is not adopted"
+    );
 
     // And the estate has converged.
-    jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]).expect_code(0);
+    ws.assert_converged(&emu);
 }

@@ -3,8 +3,7 @@
 //! user.sato.kenji` removes the leaver and what AWS needs gone first, and
 //! nothing else; the other two stay pending until the next full apply.
 
-use crate::harness::{Workspace, changes, groups_of, iam, jumpgate, mutating, user_exists};
-use crate::support::emulator::Emulator;
+use crate::support::{Emulator, Workspace, addresses, groups_of, iam, mutating, user_exists};
 
 const BEFORE: &str = r#"
 jump-account id="123456789012" region="ap-northeast-1"
@@ -40,24 +39,14 @@ user "ito.mei" console=#false {
 }
 "#;
 
-fn addresses(plan: &serde_json::Value) -> Vec<String> {
-    changes(plan)
-        .into_iter()
-        .map(|(_, address)| address)
-        .collect()
-}
-
 #[tokio::test]
 async fn offboarding_one_user_leaves_the_other_changes_pending() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(BEFORE);
-    ws.bootstrap_members(&emu).await;
-    ws.apply(&emu, &[]).expect_code(0);
+    let ws = Workspace::applied(&emu, BEFORE).await;
     let iam = iam(&emu).await;
     assert!(user_exists(&iam, "sato.kenji").await);
 
     ws.write_state(AFTER);
-    let state = ws.state_arg();
     let full = ws.plan_json(&emu);
     let all = addresses(&full);
     assert!(all.contains(&"user.ito.mei".to_owned()), "{all:?}");
@@ -71,30 +60,14 @@ async fn offboarding_one_user_leaves_the_other_changes_pending() {
     let refused = ws.apply(&emu, &["--only", "user.sato.kenj"]);
     emu.stop_recording();
     refused.expect_code(1);
-    assert!(
-        refused
-            .stderr
-            .contains("user.sato.kenj is not in the plan; did you mean user.sato.kenji"),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_stderr_has("user.sato.kenj is not in the plan; did you mean user.sato.kenji");
     assert!(
         mutating(&emu).is_empty(),
         "a refused --only changes nothing"
     );
 
     // `plan --only` shows the subset, and says what stays pending.
-    let preview = jumpgate(
-        &emu,
-        &[
-            "plan",
-            &state,
-            "--only",
-            "user.sato.kenji",
-            "--format",
-            "json",
-        ],
-    );
+    let preview = ws.plan(&emu, &["--only", "user.sato.kenji", "--format", "json"]);
     preview.expect_code(0);
     let subset = addresses(&preview.json());
     assert_eq!(
@@ -105,31 +78,13 @@ async fn offboarding_one_user_leaves_the_other_changes_pending() {
             "user.sato.kenji"
         ]
     );
-    assert!(
-        preview.stderr.contains("Left pending"),
-        "{}",
-        preview.stderr
-    );
-    assert!(
-        preview.stderr.contains("+ user.ito.mei"),
-        "{}",
-        preview.stderr
-    );
+    preview.assert_stderr_has("Left pending");
+    preview.assert_stderr_has("+ user.ito.mei");
 
     let applied = ws.apply(&emu, &["--only", "user.sato.kenji"]);
     applied.expect_code(0);
-    assert!(
-        applied
-            .stdout
-            .contains("Apply complete: 0 added, 0 changed, 3 destroyed."),
-        "{}",
-        applied.stdout
-    );
-    assert!(
-        applied.stdout.contains("Left pending"),
-        "{}",
-        applied.stdout
-    );
+    applied.assert_stdout_has("Apply complete: 0 added, 0 changed, 3 destroyed.");
+    applied.assert_stdout_has("Left pending");
     assert!(!user_exists(&iam, "sato.kenji").await, "cut off now");
     assert!(
         !user_exists(&iam, "ito.mei").await,
@@ -147,6 +102,5 @@ async fn offboarding_one_user_leaves_the_other_changes_pending() {
         groups_of(&iam, "suzuki.ichiro").await,
         ["group-admin", "group-operator"]
     );
-    let after = jumpgate(&emu, &["plan", &state, "--detailed-exitcode"]);
-    after.expect_code(0);
+    ws.assert_converged(&emu);
 }

@@ -1,17 +1,13 @@
-//! Large generated estates for the reliability suites, and running the
-//! binary against any endpoint (the emulator, or a fault proxy before it).
+//! Large generated estates for the reliability suites, and what IAM must
+//! hold once one is applied.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-use super::emulator::Emulator;
+use super::emulator::{Emulator, RecordedRequest};
+use super::fault_proxy::Logged;
+use super::live::JUMP;
 
-/// The emulator's default account, declared as the jump account.
-pub const JUMP: &str = "123456789012";
 pub const ROLES: [&str; 3] = ["admin", "developer", "operator"];
 
 /// An estate of `projects` projects of two accounts each, two accounts in
@@ -32,6 +28,15 @@ pub struct DeclaredUser {
 }
 
 impl Estate {
+    /// Variant 0 of an estate of `projects` projects and `users` users.
+    pub fn new(projects: usize, users: usize) -> Estate {
+        Estate {
+            projects,
+            users,
+            variant: 0,
+        }
+    }
+
     pub fn account_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = (0..self.projects * 2)
             .map(|i| format!("{:012}", 200_000_000_000u64 + i as u64))
@@ -114,127 +119,6 @@ impl Estate {
         }
         kdl
     }
-}
-
-/// What one run printed and how it ended.
-#[derive(Debug)]
-pub struct Run {
-    pub args: Vec<String>,
-    /// `None` when killed by a signal.
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-impl Run {
-    #[track_caller]
-    pub fn expect_code(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "`jumpgate {}` ended with {:?} (wanted {code})\n--- failures\n{}\n--- stdout\n{}\n--- stderr\n{}",
-            self.args.join(" "),
-            self.code,
-            self.failures(),
-            tail(&self.stdout),
-            tail(&self.stderr)
-        );
-        self
-    }
-}
-
-impl Run {
-    /// The lines of the output that report a failure.
-    pub fn failures(&self) -> String {
-        self.stdout
-            .lines()
-            .chain(self.stderr.lines())
-            .filter(|l| l.contains("FAILED") || l.contains("failed") || l.starts_with("error"))
-            .take(40)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-/// The end of a long output, for failure messages.
-pub fn tail(text: &str) -> &str {
-    let start = text.len().saturating_sub(6000);
-    let start = (start..=text.len())
-        .find(|i| text.is_char_boundary(*i))
-        .unwrap_or(0);
-    &text[start..]
-}
-
-/// The binary, configured for `emu` but talking to `endpoint`.
-pub fn command(emu: &Emulator, endpoint: &str, args: &[&str]) -> Command {
-    let mut command = emu.jumpgate();
-    command
-        .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("NO_COLOR", "1")
-        .env_remove("JUMPGATE_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// Runs the binary to its end (at most `timeout`), or until something else
-/// kills it: the child is shared so that a proxy hook can.
-pub fn run_shared(child: Arc<Mutex<Child>>, args: &[&str], timeout: Duration) -> Run {
-    let started = Instant::now();
-    let (stdout, stderr) = {
-        let mut locked = child.lock().unwrap();
-        (
-            locked.stdout.take().expect("piped stdout"),
-            locked.stderr.take().expect("piped stderr"),
-        )
-    };
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = reader(Box::new(stdout));
-    let stderr = reader(Box::new(stderr));
-    let status: ExitStatus = loop {
-        if let Some(status) = child
-            .lock()
-            .unwrap()
-            .try_wait()
-            .expect("waiting for jumpgate")
-        {
-            break status;
-        }
-        if started.elapsed() > timeout {
-            let mut locked = child.lock().unwrap();
-            let _ = locked.kill();
-            let _ = locked.wait();
-            panic!(
-                "`jumpgate {}` did not finish within {timeout:?}",
-                args.join(" ")
-            );
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    Run {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        code: status.code(),
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-        elapsed: started.elapsed(),
-    }
-}
-
-/// Runs `jumpgate ARGS` against `endpoint` to its end.
-pub fn run(emu: &Emulator, endpoint: &str, args: &[&str], timeout: Duration) -> Run {
-    let child = command(emu, endpoint, args)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start jumpgate: {e}"));
-    run_shared(Arc::new(Mutex::new(child)), args, timeout)
 }
 
 /// The users, groups, memberships and login profiles live in the jump account.
@@ -363,4 +247,67 @@ pub fn differences(expected: &IamContents, live: &IamContents) -> (Vec<String>, 
         extra.push(format!("policies {:?}", live.policies));
     }
     (lost, extra)
+}
+
+/// A request as one of the two recorders saw it: the emulator's recording
+/// or the fault proxy's log.
+pub trait SentRequest {
+    fn action(&self) -> Option<&str>;
+    fn param(&self, name: &str) -> Option<&str>;
+}
+
+impl SentRequest for RecordedRequest {
+    fn action(&self) -> Option<&str> {
+        self.action.as_deref()
+    }
+
+    fn param(&self, name: &str) -> Option<&str> {
+        RecordedRequest::param(self, name)
+    }
+}
+
+impl SentRequest for Logged {
+    fn action(&self) -> Option<&str> {
+        Some(&self.action)
+    }
+
+    fn param(&self, name: &str) -> Option<&str> {
+        Logged::param(self, name)
+    }
+}
+
+/// The last password each user's login profile was created with, as sent.
+pub fn passwords_sent<R: SentRequest>(requests: &[R]) -> BTreeMap<String, String> {
+    requests
+        .iter()
+        .filter(|r| r.action() == Some("CreateLoginProfile"))
+        .filter_map(|r| {
+            Some((
+                r.param("UserName")?.to_owned(),
+                r.param("Password")?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Asserts that each console user's password file in `secrets` holds the
+/// password `sent` says AWS last got; `context` prefixes the message.
+#[track_caller]
+pub fn assert_passwords_delivered(
+    estate: &Estate,
+    secrets: &Path,
+    sent: &BTreeMap<String, String>,
+    context: &str,
+) {
+    for user in estate.declared_users().iter().filter(|u| u.console) {
+        let file = secrets.join(format!("{}.password", user.name));
+        let delivered = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("{context}{}: {e}", file.display()));
+        assert_eq!(
+            sent.get(&user.name),
+            Some(&delivered),
+            "{context}{}'s password file holds the password AWS got",
+            user.name
+        );
+    }
 }

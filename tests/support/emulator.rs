@@ -154,6 +154,11 @@ impl Emulator {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The port of `endpoint_url`, for a proxy to put before it.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Environment that points a process (such as the jumpgate binary) at
     /// this emulator; remove `CLEARED_ENV_VARS` too, or use `configure`.
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
@@ -174,13 +179,6 @@ impl Emulator {
             command.env_remove(name);
         }
         command.envs(self.env_vars())
-    }
-
-    /// The jumpgate binary built for this test run, configured for this emulator.
-    pub fn jumpgate(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_jumpgate"));
-        self.configure(&mut command);
-        command
     }
 
     /// SDK configuration for the default account (123456789012).
@@ -412,20 +410,7 @@ impl RecordedRequest {
     /// Whether the call may change AWS state: anything but STS calls and
     /// reads (`Get*`, `List*`, `Describe*`, `Simulate*`, `Validate*`, `Estimate*`).
     pub fn is_mutating(&self) -> bool {
-        const READS: &[&str] = &[
-            "Get", "List", "Describe", "Simulate", "Validate", "Estimate",
-        ];
-        // Builds IAM's credential report from what IAM holds; it changes
-        // no IAM object.
-        const ALSO_READS: &[&str] = &["GenerateCredentialReport"];
-        match &self.action {
-            Some(action) => {
-                self.service.as_deref() != Some("sts")
-                    && !READS.iter().any(|prefix| action.starts_with(prefix))
-                    && !ALSO_READS.contains(&action.as_str())
-            }
-            None => false,
-        }
+        is_mutating(self.service.as_deref(), self.action.as_deref())
     }
 
     fn parse(line: &str) -> RecordedRequest {
@@ -478,7 +463,28 @@ impl RecordedRequest {
     }
 }
 
-fn parse_form(body: &str) -> Vec<(String, String)> {
+/// Whether a call of `action` on `service` may change AWS state: anything
+/// but STS calls and reads (`Get*`, `List*`, `Describe*`, `Simulate*`,
+/// `Validate*`, `Estimate*`).
+pub fn is_mutating(service: Option<&str>, action: Option<&str>) -> bool {
+    const READS: &[&str] = &[
+        "Get", "List", "Describe", "Simulate", "Validate", "Estimate",
+    ];
+    // Builds IAM's credential report from what IAM holds; it changes
+    // no IAM object.
+    const ALSO_READS: &[&str] = &["GenerateCredentialReport"];
+    match action {
+        Some(action) => {
+            service != Some("sts")
+                && !READS.iter().any(|prefix| action.starts_with(prefix))
+                && !ALSO_READS.contains(&action)
+        }
+        None => false,
+    }
+}
+
+/// The fields of a form body (query protocol), decoded, in order.
+pub fn parse_form(body: &str) -> Vec<(String, String)> {
     let decode = |s: &str| {
         percent_encoding::percent_decode_str(&s.replace('+', " "))
             .decode_utf8_lossy()

@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use super::emulator::{is_mutating, parse_form};
+
 /// How often each kind of fault is injected, as a probability per request.
 /// The rates of the first four kinds add up to at most 1; `delay` applies to
 /// what is left (requests that are forwarded normally).
@@ -320,6 +322,14 @@ impl Drop for FaultProxy {
 }
 
 /// splitmix64: a small, well-mixed PRNG step.
+/// The seed of a run: `JUMPGATE_FAULT_SEED` if set, else the suite's default.
+pub fn seed_or(default: u64) -> u64 {
+    std::env::var("JUMPGATE_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 pub fn splitmix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -373,22 +383,10 @@ struct Request {
 
 impl Request {
     fn form(&self) -> Vec<(String, String)> {
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(&s.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
         if self.json_target.is_some() {
             return Vec::new();
         }
-        String::from_utf8_lossy(&self.body)
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (decode(key), decode(value))
-            })
-            .collect()
+        parse_form(&String::from_utf8_lossy(&self.body))
     }
 
     fn form_value(&self, name: &str) -> Option<String> {
@@ -397,22 +395,8 @@ impl Request {
             .find_map(|(key, value)| (key == name).then_some(value))
     }
 
-    /// As `RecordedRequest::is_mutating`: anything but STS and reads.
     fn is_mutating(&self) -> bool {
-        const READS: &[&str] = &[
-            "Get", "List", "Describe", "Simulate", "Validate", "Estimate",
-        ];
-        // Builds IAM's credential report from what IAM holds; it changes
-        // no IAM object.
-        const ALSO_READS: &[&str] = &["GenerateCredentialReport"];
-        match &self.action {
-            Some(action) => {
-                self.service.as_deref() != Some("sts")
-                    && !READS.iter().any(|prefix| action.starts_with(prefix))
-                    && !ALSO_READS.contains(&action.as_str())
-            }
-            None => false,
-        }
+        is_mutating(self.service.as_deref(), self.action.as_deref())
     }
 
     /// The content that decides the request's fate: the body less any
@@ -505,6 +489,17 @@ fn forward(shared: &Shared, request: &Request) -> io::Result<Vec<u8>> {
 }
 
 /// An AWS error answer in the request's protocol.
+/// A 503 as AWS sends one when a service is down.
+fn unavailable(shared: &Shared, request: &Request) -> Vec<u8> {
+    error_answer(
+        shared,
+        request,
+        503,
+        "ServiceUnavailable",
+        "Service is unavailable",
+    )
+}
+
 fn error_answer(
     shared: &Shared,
     request: &Request,
@@ -567,13 +562,7 @@ fn handle(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
         let done = shared.counters.lock().unwrap().mutating_forwarded;
         if outage.is_some_and(|after| done >= after) {
             count(shared, Fault::OutageRefused);
-            let answer = error_answer(
-                shared,
-                &request,
-                503,
-                "ServiceUnavailable",
-                "Service is unavailable",
-            );
+            let answer = unavailable(shared, &request);
             return client.write_all(&answer);
         }
     }
@@ -627,13 +616,7 @@ fn handle(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
             return client.write_all(&answer);
         }
         Some(Fault::ErrorBefore) => {
-            let answer = error_answer(
-                shared,
-                &request,
-                503,
-                "ServiceUnavailable",
-                "Service is unavailable",
-            );
+            let answer = unavailable(shared, &request);
             return client.write_all(&answer);
         }
         Some(Fault::DroppedBefore) => return client.shutdown(Shutdown::Both),

@@ -1,0 +1,265 @@
+//! Reading back what a run did: the emulator's IAM and request recording,
+//! and the JSON plan.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::Client as IamClient;
+use serde_json::Value;
+
+use super::emulator::{Emulator, RecordedRequest};
+use super::runner::Outcome;
+
+/// The jump account every fixture declares: the emulator's default account.
+pub const JUMP: &str = "123456789012";
+
+/// The mutating requests of the recording.
+pub fn mutating(emu: &Emulator) -> Vec<RecordedRequest> {
+    emu.recording()
+        .into_iter()
+        .filter(RecordedRequest::is_mutating)
+        .collect()
+}
+
+/// A short description of requests, for failure messages.
+pub fn describe(requests: &[RecordedRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| {
+            let subject = ["UserName", "GroupName", "PolicyName", "PolicyArn"]
+                .iter()
+                .find_map(|p| r.param(p))
+                .unwrap_or("");
+            format!("{} {subject}", r.action.as_deref().unwrap_or("?"))
+        })
+        .collect()
+}
+
+/// Asserts that the recording since it started holds no mutating request.
+#[track_caller]
+pub fn assert_nothing_mutated(emu: &Emulator, what: &str) {
+    let mutations = mutating(emu);
+    assert!(
+        mutations.is_empty(),
+        "{what} sent mutating requests: {:?}",
+        describe(&mutations)
+    );
+}
+
+/// The recorded requests whose action is `action`.
+pub fn actions_named<'r>(
+    recording: &'r [RecordedRequest],
+    action: &str,
+) -> Vec<&'r RecordedRequest> {
+    recording
+        .iter()
+        .filter(|r| r.action.as_deref() == Some(action))
+        .collect()
+}
+
+/// Runs `f` with the emulator's recording on, from empty.
+pub fn recorded<T>(emu: &Emulator, f: impl FnOnce() -> T) -> T {
+    emu.clear_recording();
+    emu.start_recording();
+    let result = f();
+    emu.stop_recording();
+    result
+}
+
+/// Runs `run` with the recording on (from empty): it must exit 1 saying
+/// `says` on stderr, and send no mutating request.
+#[track_caller]
+pub fn assert_refused(
+    emu: &Emulator,
+    what: &str,
+    says: &str,
+    run: impl FnOnce() -> Outcome,
+) -> Outcome {
+    let refused = recorded(emu, run);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains(says),
+        "{what}: the refusal does not say {says:?}:\n{}",
+        refused.stderr
+    );
+    assert_nothing_mutated(emu, what);
+    refused
+}
+
+/// `(action, address)` of each change of a JSON plan, in order.
+pub fn changes(plan: &Value) -> Vec<(String, String)> {
+    plan["changes"]
+        .as_array()
+        .expect("changes is a list")
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().expect("action").to_owned(),
+                c["address"].as_str().expect("address").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The addresses of a JSON plan's changes, in order.
+pub fn addresses(plan: &Value) -> Vec<String> {
+    changes(plan)
+        .into_iter()
+        .map(|(_, address)| address)
+        .collect()
+}
+
+/// The accounts of `stack_set`'s instances, in the order of
+/// `Emulator::stack_instances`.
+pub async fn stack_instance_accounts(emu: &Emulator, stack_set: &str) -> Vec<String> {
+    emu.stack_instances(stack_set)
+        .await
+        .into_iter()
+        .map(|(account, _, _)| account)
+        .collect()
+}
+
+pub async fn iam(emu: &Emulator) -> IamClient {
+    IamClient::new(&emu.sdk_config().await)
+}
+
+pub async fn iam_in(emu: &Emulator, account: &str) -> IamClient {
+    IamClient::new(&emu.sdk_config_for_account(account).await)
+}
+
+/// Names of the roles in an account's IAM.
+pub async fn role_names(iam: &IamClient) -> Vec<String> {
+    let roles = iam.list_roles().send().await.expect("ListRoles").roles;
+    sorted(roles.into_iter().map(|r| r.role_name))
+}
+
+/// Names of the roles in `account`, read with credentials for it.
+pub async fn roles_in(emu: &Emulator, account: &str) -> Vec<String> {
+    role_names(&iam_in(emu, account).await).await
+}
+
+/// A user's tags, key to value.
+pub async fn user_tags(iam: &IamClient, user: &str) -> BTreeMap<String, String> {
+    iam.list_user_tags()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListUserTags {user}: {e:?}"))
+        .tags
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect()
+}
+
+/// Whether a user carries jumpgate's ownership tag.
+pub async fn is_adopted(iam: &IamClient, user: &str) -> bool {
+    user_tags(iam, user)
+        .await
+        .get("managed-by")
+        .map(String::as_str)
+        == Some("jumpgate")
+}
+
+/// The ARNs of the managed policies attached to a group.
+pub async fn attached_group_policies(iam: &IamClient, group: &str) -> Vec<String> {
+    iam.list_attached_group_policies()
+        .group_name(group)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListAttachedGroupPolicies {group}: {e:?}"))
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect()
+}
+
+/// A group's inline policy, decoded.
+pub async fn group_policy(iam: &IamClient, group: &str, name: &str) -> Value {
+    let policy = iam
+        .get_group_policy()
+        .group_name(group)
+        .policy_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetGroupPolicy {group}/{name}: {e:?}"));
+    decode_document(policy.policy_document())
+}
+
+/// The status of a CloudFormation stack in the default account.
+pub async fn stack_status(emu: &Emulator, stack: &str) -> Option<String> {
+    aws_sdk_cloudformation::Client::new(&emu.sdk_config().await)
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeStacks {stack}: {e:?}"))
+        .stacks()[0]
+        .stack_status()
+        .map(|s| s.as_str().to_owned())
+}
+
+/// Names of the users in an account's IAM.
+pub async fn user_names(iam: &IamClient) -> Vec<String> {
+    let users = iam.list_users().send().await.expect("ListUsers").users;
+    sorted(users.into_iter().map(|u| u.user_name))
+}
+
+/// Whether a user exists, by GetUser.
+pub async fn user_exists(iam: &IamClient, user: &str) -> bool {
+    match iam.get_user().user_name(user).send().await {
+        Ok(_) => true,
+        Err(err) => {
+            let service = err.into_service_error();
+            assert!(
+                service.is_no_such_entity_exception(),
+                "GetUser {user}: {service:?}"
+            );
+            false
+        }
+    }
+}
+
+/// The group names a user is in.
+pub async fn groups_of(iam: &IamClient, user: &str) -> Vec<String> {
+    let groups = iam
+        .list_groups_for_user()
+        .user_name(user)
+        .send()
+        .await
+        .expect("ListGroupsForUser")
+        .groups;
+    sorted(groups.into_iter().map(|g| g.group_name))
+}
+
+fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = names.collect();
+    names.sort();
+    names
+}
+
+/// A policy document as IAM returns it: URL-encoded JSON.
+pub fn decode_document(text: &str) -> Value {
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or_else(|e| panic!("not a policy document ({e}): {text}"))
+}
+
+/// `Statement` as a list, whether written as one object or a list.
+pub fn statements(document: &Value) -> Vec<Value> {
+    match &document["Statement"] {
+        Value::Array(list) => list.clone(),
+        single => vec![single.clone()],
+    }
+}
+
+/// Fails unless `plan` validates against `schema/plan.schema.json`, the
+/// schema shipped for scripts.
+#[track_caller]
+pub fn assert_matches_plan_schema(plan: &Value) {
+    let schema: Value = serde_json::from_str(include_str!("../../schema/plan.schema.json"))
+        .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(plan)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "the plan breaks its schema: {errors:#?}");
+}
