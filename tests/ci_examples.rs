@@ -20,6 +20,7 @@ use aws_sdk_iam::Client as IamClient;
 use serde_json::{Value, json};
 
 use support::by_hand;
+use support::fixtures;
 use support::python::try_yaml;
 use support::{Emulator, Jumpgate, Outcome, Workspace};
 
@@ -30,14 +31,7 @@ fn repo() -> &'static Path {
 }
 
 fn estate(users: &str) -> String {
-    format!(
-        r#"
-jump-account id="123456789012" region="ap-northeast-1"
-project "payments" {{
-    account "payments-prod" id="210987654321"
-}}
-{users}"#
-    )
+    format!("{}{users}", fixtures::payments_head!())
 }
 
 const FIRST_USERS: &str = r#"
