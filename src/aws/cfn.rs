@@ -393,10 +393,7 @@ impl Aws {
                     regions
                 )
             }
-            other => Err(AwsError::Unsupported(format!(
-                "{} is not a CloudFormation call",
-                other.name()
-            ))),
+            other => Err(AwsError::not_a_call_of("a CloudFormation", other)),
         }
     }
 

@@ -90,10 +90,7 @@ impl Aws {
                 };
                 member.call_cloudformation(&create).await
             }
-            other => Err(AwsError::Unsupported(format!(
-                "{} is not an Organizations call",
-                other.name()
-            ))),
+            other => Err(AwsError::not_a_call_of("an Organizations", other)),
         }
     }
 

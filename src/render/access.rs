@@ -59,14 +59,18 @@ fn merge_status(a: Status, b: Status) -> Status {
     if a == b { a } else { Status::Both }
 }
 
+/// How many grants the comparison marked `status`, for the text summary and
+/// the JSON one.
+fn count(report: &AccessReport, status: Status) -> usize {
+    report
+        .entries
+        .iter()
+        .filter(|e| e.status == Some(status))
+        .count()
+}
+
 fn summary(report: &AccessReport) -> String {
-    let count = |s: Status| {
-        report
-            .entries
-            .iter()
-            .filter(|e| e.status == Some(s))
-            .count()
-    };
+    let count = |s| count(report, s);
     let (live_only, file_only) = (count(Status::LiveOnly), count(Status::FileOnly));
     if live_only + file_only == 0 {
         "The live jump account grants exactly what the file grants.".into()
@@ -241,13 +245,7 @@ pub fn render_json(report: &AccessReport) -> String {
         "grants": report.entries,
     });
     if report.compared_with_live {
-        let count = |s: Status| {
-            report
-                .entries
-                .iter()
-                .filter(|e| e.status == Some(s))
-                .count()
-        };
+        let count = |s| count(report, s);
         doc["summary"] = json!({
             "both": count(Status::Both),
             "file_only": count(Status::FileOnly),
