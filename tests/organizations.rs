@@ -244,9 +244,11 @@ fn list<'p>(plan: &'p Value, key: &str) -> &'p [Value] {
     plan[key].as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
-const THREE_NEW_ACCOUNTS: &str = concat!(
-    fixtures::organization_head!(),
-    r#"project "apps" {
+const THREE_NEW_ACCOUNTS: &str = r#"
+jump-account id="123456789012" region="ap-northeast-1" name="management"
+organization
+account "sandbox" email="me+aws-sandbox@example.com"
+project "apps" {
     account "dev"  email="me+aws-dev@example.com"
     account "prod" email="me+aws-prod@example.com"
 }
@@ -256,8 +258,7 @@ user "me" {
 user "dev.person" {
     access "developer" project="apps"
 }
-"#
-);
+"#;
 
 #[tokio::test]
 async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_roles_in_one_apply()

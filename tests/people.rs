@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use support::by_hand;
 use support::emulator::RecordedRequest;
-use support::fixtures;
 use support::python::botocore_profiles;
 use support::{Emulator, EmulatorOptions};
 use support::{Workspace, actions_named, groups_of, iam, jumpgate_with_env, user_exists};
@@ -305,16 +304,17 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
     .expect_code(0);
 }
 
-const NEW_ACCOUNTS: &str = concat!(
-    fixtures::organization_head!(),
-    r#"project "apps" {
+const NEW_ACCOUNTS: &str = r#"
+jump-account id="123456789012" region="ap-northeast-1" name="management"
+organization
+account "sandbox" email="me+aws-sandbox@example.com"
+project "apps" {
     account "dev" email="me+aws-dev@example.com"
 }
 user "me" {
     access "admin"
 }
-"#
-);
+"#;
 
 #[tokio::test]
 async fn after_an_organizations_apply_profiles_cover_every_account_it_created() {

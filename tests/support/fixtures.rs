@@ -1,4 +1,4 @@
-//! The small estates several suites start from, written once. Each piece is
+//! The small estate several suites start from, written once. Each piece is
 //! a macro expanding to a string literal, so that a suite's own estate stays
 //! a `const` built with `concat!` (which takes literals, not constants) and
 //! what differs for its tests stands next to them.
@@ -30,17 +30,3 @@ macro_rules! small_estate {
     };
 }
 pub(crate) use small_estate;
-
-/// The jump account as the management account of an organization, with a
-/// sandbox account for jumpgate to create: the head of the estates that
-/// create accounts.
-macro_rules! organization_head {
-    () => {
-        r#"
-jump-account id="123456789012" region="ap-northeast-1" name="management"
-organization
-account "sandbox" email="me+aws-sandbox@example.com"
-"#
-    };
-}
-pub(crate) use organization_head;
