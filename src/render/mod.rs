@@ -63,6 +63,13 @@ fn summary_line(plan: &Plan) -> String {
     }
 }
 
+/// Names as Markdown code spans, comma-separated: how the Markdown reports
+/// list users.
+fn code_list(names: &[String]) -> String {
+    let spans: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    spans.join(", ")
+}
+
 /// The plan's counts, worded once for the summary line and the Markdown title.
 fn counts(plan: &Plan) -> String {
     let s = plan.summary;
