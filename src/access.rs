@@ -264,6 +264,19 @@ impl Catalogue {
         }
     }
 
+    /// The report of one side's grants alone, so none is marked with where
+    /// it was found.
+    fn uncompared(self, users: BTreeSet<String>, grants: Vec<Grant>) -> AccessReport {
+        let entries = grants
+            .into_iter()
+            .map(|grant| Entry {
+                grant,
+                status: None,
+            })
+            .collect();
+        self.report(users, entries, false)
+    }
+
     fn report(
         mut self,
         users: BTreeSet<String>,
@@ -293,15 +306,9 @@ fn parse_role_arn(arn: &str) -> Option<RoleArn> {
 /// project groups: the project's accounts that have an id).
 pub fn from_desired(state: &DesiredState) -> AccessReport {
     let catalogue = Catalogue::of(state);
-    let entries = desired_grants(state, &catalogue)
-        .into_iter()
-        .map(|grant| Entry {
-            grant,
-            status: None,
-        })
-        .collect();
+    let grants = desired_grants(state, &catalogue);
     let users = state.users.keys().map(|u| u.to_string()).collect();
-    catalogue.report(users, entries, false)
+    catalogue.uncompared(users, grants)
 }
 
 fn desired_grants(state: &DesiredState, catalogue: &Catalogue) -> Vec<Grant> {
@@ -335,15 +342,9 @@ fn desired_grants(state: &DesiredState, catalogue: &Catalogue) -> Vec<Grant> {
 /// What the live jump account grants, from memberships and group policies.
 pub fn from_live_only(state: &DesiredState, live: &LiveState) -> AccessReport {
     let catalogue = Catalogue::of(state);
-    let entries = live_grants(live, &catalogue)
-        .into_iter()
-        .map(|grant| Entry {
-            grant,
-            status: None,
-        })
-        .collect();
+    let grants = live_grants(live, &catalogue);
     let users = live.users.keys().cloned().collect();
-    catalogue.report(users, entries, false)
+    catalogue.uncompared(users, grants)
 }
 
 /// The file's grants and the live account's, each marked with where it was found.

@@ -7,7 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{AwsError, ReadEstate};
 use crate::credential_report::CredentialReport;
-use crate::live::{LiveState, Membership, StackStatus};
+use crate::live::{LiveState, LiveUser, Membership, StackStatus};
 use crate::model::derive::targets;
 use crate::model::desired::DesiredState;
 use crate::model::names::AccountId;
@@ -130,17 +130,35 @@ async fn read_dependents<A: ReadEstate>(
     live: &mut LiveState,
     users: Vec<String>,
 ) -> Result<(), AwsError> {
-    let dependents: Vec<_> = futures::stream::iter(users)
-        .map(|name| async move {
-            let found = aws.user_dependents(&name).await?;
-            Ok::<_, AwsError>((name, found))
-        })
+    let read = |name: String| async move {
+        let found = aws.user_dependents(&name).await?;
+        Ok::<_, AwsError>((name, found))
+    };
+    read_each_user(live, users, read, |user, found| {
+        user.dependents = Some(found)
+    })
+    .await
+}
+
+/// Reads something of each of `users`, a few at once, and sets it on the
+/// live user: `read` answers the user's name with what it read.
+async fn read_each_user<T, Fut>(
+    live: &mut LiveState,
+    users: Vec<String>,
+    read: impl Fn(String) -> Fut,
+    set: impl Fn(&mut LiveUser, T),
+) -> Result<(), AwsError>
+where
+    Fut: Future<Output = Result<(String, T), AwsError>>,
+{
+    let found: Vec<(String, T)> = futures::stream::iter(users)
+        .map(read)
         .buffer_unordered(USER_READS_AT_ONCE)
         .try_collect()
         .await?;
-    for (name, found) in dependents {
+    for (name, value) in found {
         if let Some(user) = live.users.get_mut(&name) {
-            user.dependents = Some(found);
+            set(user, value);
         }
     }
     Ok(())
@@ -287,20 +305,14 @@ async fn read_login_profiles<A: ReadEstate>(
     live: &mut LiveState,
     users: Vec<String>,
 ) -> Result<(), AwsError> {
-    let profiles: Vec<(String, bool)> = futures::stream::iter(users)
-        .map(|name| async move {
-            let has = aws.has_login_profile(&name).await?;
-            Ok::<_, AwsError>((name, has))
-        })
-        .buffer_unordered(USER_READS_AT_ONCE)
-        .try_collect()
-        .await?;
-    for (name, has) in profiles {
-        if let Some(user) = live.users.get_mut(&name) {
-            user.login_profile = Some(has);
-        }
-    }
-    Ok(())
+    let read = |name: String| async move {
+        let has = aws.has_login_profile(&name).await?;
+        Ok::<_, AwsError>((name, has))
+    };
+    read_each_user(live, users, read, |user, has| {
+        user.login_profile = Some(has)
+    })
+    .await
 }
 
 /// Notes the StackSet roles that exist without jumpgate's stack, so the

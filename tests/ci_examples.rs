@@ -20,6 +20,7 @@ use aws_sdk_iam::Client as IamClient;
 use serde_json::{Value, json};
 
 use support::by_hand;
+use support::fixtures;
 use support::python::try_yaml;
 use support::{Emulator, Jumpgate, Outcome, Workspace};
 
@@ -30,25 +31,24 @@ fn repo() -> &'static Path {
 }
 
 fn estate(users: &str) -> String {
-    format!(
-        r#"
-jump-account id="123456789012" region="ap-northeast-1"
-project "payments" {{
-    account "payments-prod" id="210987654321"
-}}
-{users}"#
-    )
+    format!("{}{users}", fixtures::payments_head!())
 }
 
-const FIRST_USERS: &str = r#"
-user "yamada.taro" age-recipient="AGE" {
+// The users the pull requests of the scenario declare, each written once.
+const YAMADA: &str = r#"user "yamada.taro" age-recipient="AGE" {
     access "admin"
 }
-user "sato.kenji" age-recipient="AGE" {
+"#;
+const SATO: &str = r#"user "sato.kenji" age-recipient="AGE" {
     access "operator" project="payments"
 }
-user "deploy-bot" console=#false {
+"#;
+const DEPLOY_BOT: &str = r#"user "deploy-bot" console=#false {
     access "operator"
+}
+"#;
+const ITO: &str = r#"user "ito.mei" age-recipient="AGE" {
+    access "developer" project="payments"
 }
 "#;
 
@@ -280,7 +280,8 @@ fn is_read(call: &str) -> bool {
 }
 
 /// Every AWS call in the source of the AWS layer, as `service:Action`: the
-/// name each call passes on to its error (`from_sdk("X"`, `send!("X"`).
+/// name each call passes on to its error (`from_sdk("X"`, `send!("X"`, and
+/// the other macros of the layer that take it first).
 fn calls_in_source() -> BTreeSet<String> {
     let mut calls = BTreeSet::new();
     for entry in fs::read_dir(repo().join("src/aws")).expect("src/aws") {
@@ -297,7 +298,9 @@ fn calls_in_source() -> BTreeSet<String> {
             "send!(",
             "once!(",
             "all_items!(",
+            "all_pages!(",
             "instance_operation!(",
+            "stack_set_operation!(",
             "answered(\"",
             "exists(\"",
         ] {
@@ -451,7 +454,8 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
     // The state repository, checked out.
     let checkout = Workspace::new();
     let dir = checkout.root();
-    let write_state = |users: &str| checkout.write_state(&estate(&users.replace("AGE", AGE)));
+    let write_state =
+        |users: &[&str]| checkout.write_state(&estate(&users.concat().replace("AGE", AGE)));
     emu.bootstrap_declared(&estate("")).await;
     emu.start_recording();
     let mut read_calls = BTreeSet::new();
@@ -467,7 +471,7 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
 
     // Pull request 1: the estate from nothing. The plan job validates, plans
     // (Markdown for the comment, plan.json for the artifact).
-    write_state(FIRST_USERS);
+    write_state(&[YAMADA, SATO, DEPLOY_BOT]);
     step(&validate, 0);
     let planned = step(&plan, 0);
     assert!(
@@ -499,19 +503,7 @@ async fn the_pipelines_commands_run_as_written_and_the_policies_allow_their_call
 
     // Pull request 2: the robot leaves, someone joins. Its saved plan also
     // takes the hand-made membership away.
-    write_state(
-        r#"
-user "yamada.taro" age-recipient="AGE" {
-    access "admin"
-}
-user "sato.kenji" age-recipient="AGE" {
-    access "operator" project="payments"
-}
-user "ito.mei" age-recipient="AGE" {
-    access "developer" project="payments"
-}
-"#,
-    );
+    write_state(&[YAMADA, SATO, ITO]);
     step(&validate, 0);
     let offboarding = step(&plan, 0);
     offboarding.assert_stdout_has("user.deploy-bot");
@@ -521,16 +513,7 @@ user "ito.mei" age-recipient="AGE" {
     // Pull request 3, planned; then a change by hand before the merge: the
     // saved plan is stale and refused, nothing changes; a maintainer plans
     // again and applies.
-    write_state(
-        r#"
-user "yamada.taro" age-recipient="AGE" {
-    access "admin"
-}
-user "ito.mei" age-recipient="AGE" {
-    access "developer" project="payments"
-}
-"#,
-    );
+    write_state(&[YAMADA, ITO]);
     step(&plan, 0);
     by_hand::delete_login_profile(&iam, "yamada.taro").await;
     let stale = step(&apply_saved, 1);

@@ -11,14 +11,12 @@ use serde_json::{Value, json};
 
 use support::by_hand;
 use support::emulator::REGION;
+use support::fixtures;
 use support::{Emulator, EmulatorOptions, JUMP, Outcome, Workspace, iam, user_exists};
 
-const ESTATE: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1"
-project "payments" {
-    account "payments-prod" id="210987654321"
-}
-account "shared" id="410987654321"
+const ESTATE: &str = concat!(
+    fixtures::payments_head!(),
+    r#"account "shared" id="410987654321"
 user "alice" {
     access "admin"
 }
@@ -31,7 +29,8 @@ user "carol" {
 user "dave" {
     access "operator"
 }
-"#;
+"#
+);
 
 /// `(address, repair)` of every drift item the changes below must produce;
 /// `None`: reported only.

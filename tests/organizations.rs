@@ -18,6 +18,7 @@ use aws_sdk_organizations::types::{CreateAccountState, CreateAccountStatus};
 use serde_json::Value;
 
 use support::emulator::RecordedRequest;
+use support::fixtures;
 use support::{
     Emulator, JUMP, Jumpgate, Outcome, Workspace, actions_named, addresses, assert_nothing_mutated,
     by_hand, decode_document, group_policy, iam, iam_in, jumpgate_with_env, roles_in,
@@ -398,6 +399,19 @@ async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_
     assert_nothing_mutated(&emu, "the second apply");
 }
 
+/// An estate in the organization: these `account` lines, and `me` as admin.
+fn in_organization(accounts: &str) -> String {
+    format!(
+        r#"
+jump-account id="123456789012" region="ap-northeast-1"
+organization
+{accounts}user "me" {{
+    access "admin"
+}}
+"#
+    )
+}
+
 #[tokio::test]
 async fn accounts_already_in_the_organization_are_matched_and_others_left_alone() {
     let emu = Emulator::start();
@@ -409,18 +423,12 @@ async fn accounts_already_in_the_organization_are_matched_and_others_left_alone(
     // its owner put the execution role there.
     let outsider = "210987654321";
     emu.bootstrap_accounts(JUMP, &[outsider]).await;
-    let ws = Workspace::with_state(&format!(
-        r#"
-jump-account id="123456789012" region="ap-northeast-1"
-organization
-account "legacy" id="{legacy}"
+    let ws = Workspace::with_state(&in_organization(&format!(
+        r#"account "legacy" id="{legacy}"
 account "existing" email="ops+existing@example.com"
 account "outsider" id="{outsider}"
-user "me" {{
-    access "admin"
-}}
 "#
-    ));
+    )));
 
     emu.start_recording();
     let plan = ws.plan_json(&emu);
@@ -586,16 +594,14 @@ async fn organizations_mode_without_an_organization_is_refused() {
     assert_nothing_mutated(&emu, "a refused apply without an organization");
 }
 
-const WITHOUT_ORGANIZATIONS: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1"
-project "payments" {
-    account "payments-prod" id="210987654321"
-}
-account "analytics" id="310987654321"
+const WITHOUT_ORGANIZATIONS: &str = concat!(
+    fixtures::payments_head!(),
+    r#"account "analytics" id="310987654321"
 user "me" {
     access "admin"
 }
-"#;
+"#
+);
 
 #[tokio::test]
 async fn without_organizations_bootstrap_uses_the_members_own_credentials_and_plan_names_who_needs_it()
@@ -946,17 +952,11 @@ async fn an_invited_member_is_named_for_bootstrap_and_the_plan_does_not_fail() {
         Some("INVITED"),
     )
     .await;
-    let ws = Workspace::with_state(&format!(
-        r#"
-jump-account id="123456789012" region="ap-northeast-1"
-organization
-account "created" id="{created}"
+    let ws = Workspace::with_state(&in_organization(&format!(
+        r#"account "created" id="{created}"
 account "invited" id="{invited}"
-user "me" {{
-    access "admin"
-}}
 "#
-    ));
+    )));
 
     let plan = ws.plan_json(&emu);
     let planned = addresses(&plan);

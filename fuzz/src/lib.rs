@@ -3,7 +3,7 @@
 //! the main crate's tests (`tests/fuzz_validate.rs`, which includes this
 //! file by path). It depends on nothing the main crate's tests lack.
 
-use jumpgate::lang::{Location, Problem, Sources, validate};
+use jumpgate::lang::{Sources, validate};
 use jumpgate::live::LiveState;
 use jumpgate::render::{Format, Style};
 
@@ -19,22 +19,7 @@ pub fn validate_bytes(data: &[u8]) {
     let mut problems = Vec::new();
     for (index, chunk) in data.split(|b| *b == FILE_SEPARATOR).take(4).enumerate() {
         let name = format!("state/fuzz-{index}.kdl");
-        match String::from_utf8(chunk.to_vec()) {
-            Ok(text) => {
-                sources.push(name, text);
-            }
-            Err(err) => {
-                let valid_up_to = err.utf8_error().valid_up_to();
-                let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
-                let file = sources.push(name, text);
-                problems.push(Problem::new(
-                    "invalid-utf8",
-                    Location::new(file, miette::SourceSpan::from((valid_up_to, 1))),
-                    "the file is not valid UTF-8",
-                    "invalid byte here",
-                ));
-            }
-        }
+        problems.extend(sources.push_bytes(name, chunk.to_vec()));
     }
     match validate(sources, problems) {
         Ok(state) => {

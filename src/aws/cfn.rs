@@ -19,15 +19,13 @@ use crate::model::names::RoleArn;
 use crate::plan::Operation;
 use crate::templates::{ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME};
 
-/// Runs one of the three stack-instance operations, which take the same
-/// parameters: `$call` is the API name errors carry.
-macro_rules! instance_operation {
-    ($call:literal, $aws:ident, $request:expr, $stack_set:ident, $accounts:ident, $regions:ident) => {
+/// Runs a StackSet operation: `$request` is the call with its own
+/// parameters; every operation takes the same preferences and answers an
+/// operation id. `$call` is the API name errors carry.
+macro_rules! stack_set_operation {
+    ($call:literal, $aws:ident, $stack_set:ident, $request:expr) => {
         $aws.run_stack_set_operation($stack_set, || async {
             $request
-                .stack_set_name($stack_set)
-                .set_accounts(Some($accounts.clone()))
-                .set_regions(Some($regions.clone()))
                 .operation_preferences(operation_preferences())
                 .send()
                 .await
@@ -35,6 +33,22 @@ macro_rules! instance_operation {
                 .map_err(|e| AwsError::from_sdk($call, e))
         })
         .await
+    };
+}
+
+/// Runs one of the three stack-instance operations, which take the same
+/// parameters.
+macro_rules! instance_operation {
+    ($call:literal, $aws:ident, $request:expr, $stack_set:ident, $accounts:ident, $regions:ident) => {
+        stack_set_operation!(
+            $call,
+            $aws,
+            $stack_set,
+            $request
+                .stack_set_name($stack_set)
+                .set_accounts(Some($accounts.clone()))
+                .set_regions(Some($regions.clone()))
+        )
     };
 }
 
@@ -46,6 +60,19 @@ fn parameters_of(parameters: &BTreeMap<String, String>) -> Vec<Parameter> {
                 .parameter_key(k)
                 .parameter_value(v)
                 .build()
+        })
+        .collect()
+}
+
+/// The parameters a stack or StackSet was given, as `parameters_of` took them.
+fn parameters_read(parameters: &[Parameter]) -> BTreeMap<String, String> {
+    parameters
+        .iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_owned(),
+                p.parameter_value().unwrap_or_default().to_owned(),
+            )
         })
         .collect()
 }
@@ -102,16 +129,7 @@ impl Aws {
             name: name.to_owned(),
             status,
             template: parse_template(template.template_body()),
-            parameters: stack
-                .parameters()
-                .iter()
-                .map(|p| {
-                    (
-                        p.parameter_key().unwrap_or_default().to_owned(),
-                        p.parameter_value().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect(),
+            parameters: parameters_read(stack.parameters()),
         }))
     }
 
@@ -145,33 +163,14 @@ impl Aws {
             name: name.to_owned(),
             status,
             template: parse_template(set.template_body()),
-            parameters: set
-                .parameters()
-                .iter()
-                .map(|p| {
-                    (
-                        p.parameter_key().unwrap_or_default().to_owned(),
-                        p.parameter_value().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect(),
+            parameters: parameters_read(set.parameters()),
         };
-        let summaries = self
-            .all_pages(|token| async move {
-                let page = self
-                    .cfn
-                    .list_stack_instances()
-                    .stack_set_name(name)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
-                Ok((
-                    page.summaries().to_vec(),
-                    page.next_token().map(str::to_owned),
-                ))
-            })
-            .await?;
+        let summaries = all_pages!(
+            "ListStackInstances",
+            self,
+            self.cfn.list_stack_instances().stack_set_name(name),
+            summaries
+        )?;
         // StackId is left out: the emulator invents a new one per call.
         let mut instances = summaries
             .iter()
@@ -189,39 +188,26 @@ impl Aws {
     }
 
     pub(super) async fn detect_stack_set_drift(&self, name: &str) -> Result<Vec<String>, AwsError> {
-        self.run_stack_set_operation(name, || async {
+        stack_set_operation!(
+            "DetectStackSetDrift",
+            self,
+            name,
+            self.cfn.detect_stack_set_drift().stack_set_name(name)
+        )?;
+        let summaries = all_pages!(
+            "ListStackInstances",
+            self,
             self.cfn
-                .detect_stack_set_drift()
+                .list_stack_instances()
                 .stack_set_name(name)
-                .operation_preferences(operation_preferences())
-                .send()
-                .await
-                .map(|out| out.operation_id().map(str::to_owned))
-                .map_err(|e| AwsError::from_sdk("DetectStackSetDrift", e))
-        })
-        .await?;
-        let summaries = self
-            .all_pages(|token| async move {
-                let page = self
-                    .cfn
-                    .list_stack_instances()
-                    .stack_set_name(name)
-                    .filters(
-                        StackInstanceFilter::builder()
-                            .name(StackInstanceFilterName::DriftStatus)
-                            .values("DRIFTED")
-                            .build(),
-                    )
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ListStackInstances", e))?;
-                Ok((
-                    page.summaries().to_vec(),
-                    page.next_token().map(str::to_owned),
-                ))
-            })
-            .await?;
+                .filters(
+                    StackInstanceFilter::builder()
+                        .name(StackInstanceFilterName::DriftStatus)
+                        .values("DRIFTED")
+                        .build(),
+                ),
+            summaries
+        )?;
         let mut drifted: Vec<String> = summaries
             .iter()
             .filter(|s| s.drift_status().is_some_and(|d| d.as_str() == "DRIFTED"))
@@ -352,7 +338,10 @@ impl Aws {
                 template,
                 parameters,
             } => {
-                self.run_stack_set_operation(stack_set, || async {
+                stack_set_operation!(
+                    "UpdateStackSet",
+                    self,
+                    stack_set,
                     cfn.update_stack_set()
                         .stack_set_name(stack_set)
                         .template_body(template.to_string())
@@ -360,13 +349,7 @@ impl Aws {
                         .capabilities(Capability::CapabilityNamedIam)
                         .administration_role_arn(&administration_role)
                         .execution_role_name(EXECUTION_ROLE_NAME)
-                        .operation_preferences(operation_preferences())
-                        .send()
-                        .await
-                        .map(|out| out.operation_id().map(str::to_owned))
-                        .map_err(|e| AwsError::from_sdk("UpdateStackSet", e))
-                })
-                .await
+                )
             }
             Operation::CreateStackInstances {
                 stack_set,
@@ -410,10 +393,7 @@ impl Aws {
                     regions
                 )
             }
-            other => Err(AwsError::Unsupported(format!(
-                "{} is not a CloudFormation call",
-                other.name()
-            ))),
+            other => Err(AwsError::not_a_call_of("a CloudFormation", other)),
         }
     }
 
@@ -458,22 +438,14 @@ impl Aws {
     /// Waits for every operation of the StackSet still running; their
     /// outcome is for the next plan to see in the instances' status.
     async fn wait_for_running_operations(&self, stack_set: &str) -> Result<(), AwsError> {
-        let operations = self
-            .all_pages(|token| async move {
-                let page = self
-                    .cfn
-                    .list_stack_set_operations()
-                    .stack_set_name(stack_set)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ListStackSetOperations", e))?;
-                Ok((
-                    page.summaries().to_vec(),
-                    page.next_token().map(str::to_owned),
-                ))
-            })
-            .await?;
+        let operations = all_pages!(
+            "ListStackSetOperations",
+            self,
+            self.cfn
+                .list_stack_set_operations()
+                .stack_set_name(stack_set),
+            summaries
+        )?;
         let running = operations
             .iter()
             .filter(|o| o.status().is_some_and(is_pending))
@@ -641,23 +613,15 @@ impl Aws {
         stack_set: &str,
         operation_id: &str,
     ) -> Result<Vec<InstanceFailure>, AwsError> {
-        let results = self
-            .all_pages(|token| async move {
-                let page = self
-                    .cfn
-                    .list_stack_set_operation_results()
-                    .stack_set_name(stack_set)
-                    .operation_id(operation_id)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ListStackSetOperationResults", e))?;
-                Ok((
-                    page.summaries().to_vec(),
-                    page.next_token().map(str::to_owned),
-                ))
-            })
-            .await?;
+        let results = all_pages!(
+            "ListStackSetOperationResults",
+            self,
+            self.cfn
+                .list_stack_set_operation_results()
+                .stack_set_name(stack_set)
+                .operation_id(operation_id),
+            summaries
+        )?;
         let failures = results
             .iter()
             .filter(|s| s.status().is_some_and(|st| st.as_str() != "SUCCEEDED"))

@@ -4,6 +4,8 @@ use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::error::SdkError;
 
+use crate::plan::Operation;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     #[error("{call} failed: {code}: {message}")]
@@ -82,6 +84,12 @@ where
 }
 
 impl AwsError {
+    /// An operation handed to another service's caller: `service` names
+    /// that caller, with its article ("an IAM").
+    pub(super) fn not_a_call_of(service: &str, operation: &Operation) -> AwsError {
+        AwsError::Unsupported(format!("{} is not {service} call", operation.name()))
+    }
+
     pub fn code(&self) -> Option<&str> {
         match self {
             AwsError::Service { code, .. } => Some(code),

@@ -919,10 +919,7 @@ impl Aws {
             Op::DeleteUser { user } => {
                 done_if(send!("DeleteUser", iam.delete_user().user_name(user)), GONE)
             }
-            other => Err(AwsError::Unsupported(format!(
-                "{} is not an IAM call",
-                other.name()
-            ))),
+            other => Err(AwsError::not_a_call_of("an IAM", other)),
         }
     }
 

@@ -3,6 +3,23 @@
 //! throttling and transient errors), pagination, the bound on concurrent
 //! requests and the waits for CloudFormation operations all live here.
 
+/// Every page of a list call that takes a `NextToken` (`Aws::all_pages`):
+/// `$request` is the call with all but the token, `$items` the answer's list
+/// and `$call` the API name errors carry. Before the modules, which use it.
+macro_rules! all_pages {
+    ($call:literal, $aws:ident, $request:expr, $items:ident) => {
+        $aws.all_pages(|token| async move {
+            let page = $request
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| $crate::aws::AwsError::from_sdk($call, e))?;
+            Ok((page.$items().to_vec(), page.next_token().map(str::to_owned)))
+        })
+        .await
+    };
+}
+
 mod cfn;
 mod error;
 mod iam;

@@ -43,21 +43,7 @@ impl Aws {
         let Some(organization) = organization else {
             return Ok(None);
         };
-        let listed = self
-            .all_pages(|token| async move {
-                let page = self
-                    .org
-                    .list_accounts()
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ListAccounts", e))?;
-                Ok((
-                    page.accounts().to_vec(),
-                    page.next_token().map(str::to_owned),
-                ))
-            })
-            .await?;
+        let listed = all_pages!("ListAccounts", self, self.org.list_accounts(), accounts)?;
         let mut accounts = listed
             .iter()
             .map(|account| {
@@ -104,10 +90,7 @@ impl Aws {
                 };
                 member.call_cloudformation(&create).await
             }
-            other => Err(AwsError::Unsupported(format!(
-                "{} is not an Organizations call",
-                other.name()
-            ))),
+            other => Err(AwsError::not_a_call_of("an Organizations", other)),
         }
     }
 

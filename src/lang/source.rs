@@ -61,24 +61,32 @@ impl Sources {
                 source,
             })?;
             let name = file_path.display().to_string();
-            match String::from_utf8(bytes) {
-                Ok(text) => {
-                    sources.push(name, text);
-                }
-                Err(err) => {
-                    let valid_up_to = err.utf8_error().valid_up_to();
-                    let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
-                    let file = sources.push(name, text);
-                    problems.push(Problem::new(
-                        "invalid-utf8",
-                        Location::new(file, SourceSpan::from((valid_up_to, 1))),
-                        "the file is not valid UTF-8",
-                        "invalid byte here",
-                    ));
-                }
-            }
+            problems.extend(sources.push_bytes(name, bytes));
         }
         Ok((sources, problems))
+    }
+
+    /// Adds a file read as bytes, as `load` does (the fuzz target feeds its
+    /// input through here too). Bytes that are not UTF-8 are kept, lossily,
+    /// so the file is still there for the returned problem to point into.
+    pub fn push_bytes(&mut self, name: impl Into<String>, bytes: Vec<u8>) -> Option<Problem> {
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                self.push(name, text);
+                None
+            }
+            Err(err) => {
+                let valid_up_to = err.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
+                let file = self.push(name, text);
+                Some(Problem::new(
+                    "invalid-utf8",
+                    Location::new(file, SourceSpan::from((valid_up_to, 1))),
+                    "the file is not valid UTF-8",
+                    "invalid byte here",
+                ))
+            }
+        }
     }
 
     /// Adds a file, returning its index.

@@ -107,41 +107,41 @@ impl AccountId {
     }
 }
 
-string_newtype!(
+/// A name IAM checks alike for users, groups and roles, but for its
+/// length: `$what` is what messages call it, `$max` the longest IAM allows.
+macro_rules! iam_name_newtype {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal) => {
+        string_newtype!($(#[$doc])* $name);
+
+        impl $name {
+            pub const MAX_LEN: usize = $max;
+            pub fn new(value: &str) -> Result<Self, NameError> {
+                check_iam_name($what, value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
+            }
+        }
+    };
+}
+
+iam_name_newtype!(
     /// An IAM user name (1–64 characters).
-    UserName
+    UserName,
+    "user name",
+    64
 );
 
-impl UserName {
-    pub const MAX_LEN: usize = 64;
-    pub fn new(value: &str) -> Result<Self, NameError> {
-        check_iam_name("user name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
-    }
-}
-
-string_newtype!(
+iam_name_newtype!(
     /// An IAM group name (1–128 characters).
-    GroupName
+    GroupName,
+    "group name",
+    128
 );
 
-impl GroupName {
-    pub const MAX_LEN: usize = 128;
-    pub fn new(value: &str) -> Result<Self, NameError> {
-        check_iam_name("group name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
-    }
-}
-
-string_newtype!(
+iam_name_newtype!(
     /// An IAM role name (1–64 characters).
-    RoleName
+    RoleName,
+    "role name",
+    64
 );
-
-impl RoleName {
-    pub const MAX_LEN: usize = 64;
-    pub fn new(value: &str) -> Result<Self, NameError> {
-        check_iam_name("role name", value, Self::MAX_LEN).map(|()| Self(value.to_owned()))
-    }
-}
 
 /// Characters allowed in the short names jumpgate composes into IAM names
 /// (role keys, project names): a subset of IAM's so that `group-<role>-<project>`

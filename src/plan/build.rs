@@ -595,30 +595,28 @@ impl Planner<'_> {
             let live_policy = live_policies.and_then(|p| p.get(GROUP_POLICY_NAME));
             let policy_address = Address::of_part(Kind::GroupPolicy, name, GROUP_POLICY_NAME);
             match (group_policy(spec), live_policy) {
-                (Some(document), None) => self.push(
-                    Action::Create,
-                    policy_address,
-                    Stage::GroupPolicies,
-                    None,
-                    Some(document.clone()),
-                    vec![Operation::PutGroupPolicy {
-                        group: name.into(),
-                        policy_name: GROUP_POLICY_NAME.into(),
-                        document,
-                    }],
-                ),
-                (Some(document), Some(current)) if !equivalent(&document, current) => self.push(
-                    Action::Update,
-                    policy_address,
-                    Stage::GroupPolicies,
-                    Some(current.clone()),
-                    Some(document.clone()),
-                    vec![Operation::PutGroupPolicy {
-                        group: name.into(),
-                        policy_name: GROUP_POLICY_NAME.into(),
-                        document,
-                    }],
-                ),
+                // PutGroupPolicy both creates the policy and replaces it.
+                (Some(document), current)
+                    if current.is_none_or(|current| !equivalent(&document, current)) =>
+                {
+                    let action = if current.is_some() {
+                        Action::Update
+                    } else {
+                        Action::Create
+                    };
+                    self.push(
+                        action,
+                        policy_address,
+                        Stage::GroupPolicies,
+                        current.cloned(),
+                        Some(document.clone()),
+                        vec![Operation::PutGroupPolicy {
+                            group: name.into(),
+                            policy_name: GROUP_POLICY_NAME.into(),
+                            document,
+                        }],
+                    );
+                }
                 (None, Some(current)) => self.delete_group_policy(name, GROUP_POLICY_NAME, current),
                 _ => {}
             }

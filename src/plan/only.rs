@@ -171,7 +171,7 @@ mod tests {
     use super::*;
     use crate::live::LiveState;
     use crate::plan::build;
-    use crate::plan::tests::{apply_in_memory, converge, outline, state};
+    use crate::plan::tests::{addresses, apply_in_memory, converge, outline, state};
 
     const THREE_USERS: &str = r#"
         jump-account id="111111111111" region="ap-northeast-1"
@@ -262,14 +262,8 @@ mod tests {
         let live = LiveState::default();
         let plan = build(&state(THREE_USERS), &live);
         let subset = only(&plan, &["membership.carol/group-operator".to_owned()]).unwrap();
-        let addresses: Vec<String> = subset
-            .plan
-            .changes
-            .iter()
-            .map(|c| c.address.to_string())
-            .collect();
         assert_eq!(
-            addresses,
+            addresses(&subset.plan),
             [
                 "group.group-operator",
                 "user.carol",
@@ -282,14 +276,8 @@ mod tests {
             .find(|c| c.address == "group-policy-attachment.group-operator/policy-enforce-mfa")
             .unwrap();
         let subset = only(&plan, &[attach.address.to_string()]).unwrap();
-        let addresses: Vec<String> = subset
-            .plan
-            .changes
-            .iter()
-            .map(|c| c.address.to_string())
-            .collect();
         assert_eq!(
-            addresses,
+            addresses(&subset.plan),
             [
                 "managed-policy.policy-enforce-mfa",
                 "group.group-operator",

@@ -78,7 +78,16 @@ pub(crate) fn outline(plan: &Plan) -> String {
         .collect()
 }
 
-fn addresses(plan: &Plan) -> Vec<String> {
+/// `estate` (whose jump-account is in ap-northeast-1) with a password policy
+/// of these properties, for the tests that need one.
+pub(crate) fn with_password_policy(estate: &str, properties: &str) -> String {
+    estate.replace(
+        r#"region="ap-northeast-1""#,
+        &format!(r#"region="ap-northeast-1" {{ password-policy {properties}; }}"#),
+    )
+}
+
+pub(crate) fn addresses(plan: &Plan) -> Vec<String> {
     plan.changes.iter().map(|c| c.address.to_string()).collect()
 }
 
@@ -194,11 +203,7 @@ fn an_apply_cut_off_anywhere_is_finished_by_the_next() {
 
 #[test]
 fn a_password_policy_comes_first_and_converges() {
-    let text = ESTATE.replace(
-        r#"region="ap-northeast-1""#,
-        r#"region="ap-northeast-1" { password-policy min-length=14 }"#,
-    );
-    let desired = state(&text);
+    let desired = state(&with_password_policy(ESTATE, "min-length=14"));
     let plan = build(&desired, &LiveState::default());
     assert_eq!(plan.changes[0].address, "password-policy");
     assert_eq!(plan.changes[0].stage, Stage::PasswordPolicy);

@@ -59,14 +59,18 @@ fn merge_status(a: Status, b: Status) -> Status {
     if a == b { a } else { Status::Both }
 }
 
+/// How many grants the comparison marked `status`, for the text summary and
+/// the JSON one.
+fn count(report: &AccessReport, status: Status) -> usize {
+    report
+        .entries
+        .iter()
+        .filter(|e| e.status == Some(status))
+        .count()
+}
+
 fn summary(report: &AccessReport) -> String {
-    let count = |s: Status| {
-        report
-            .entries
-            .iter()
-            .filter(|e| e.status == Some(s))
-            .count()
-    };
+    let count = |s| count(report, s);
     let (live_only, file_only) = (count(Status::LiveOnly), count(Status::FileOnly));
     if live_only + file_only == 0 {
         "The live jump account grants exactly what the file grants.".into()
@@ -133,23 +137,38 @@ pub fn render_text(report: &AccessReport) -> String {
     if report.users.is_empty() {
         out.push_str("(no users)\n");
     }
+    write_sections(&mut out, report, "Ending:", str::to_owned, |line| {
+        format!("  {line}")
+    });
+    out
+}
+
+/// What follows the table in both the text and the Markdown report, each
+/// worded by the format: the grants that end, then, when compared with live,
+/// each difference and the summary.
+fn write_sections(
+    out: &mut String,
+    report: &AccessReport,
+    ending_heading: &str,
+    heading: fn(&str) -> String,
+    item: fn(&str) -> String,
+) {
     let ending = ending_lines(report);
     if !ending.is_empty() {
-        out.push_str("\nEnding:\n");
+        let _ = writeln!(out, "\n{ending_heading}");
         for line in ending {
-            let _ = writeln!(out, "  {line}");
+            let _ = writeln!(out, "{}", item(&line));
         }
     }
     if report.compared_with_live {
-        for (heading, lines) in difference_sections(report) {
-            let _ = writeln!(out, "\n{heading}");
+        for (section, lines) in difference_sections(report) {
+            let _ = writeln!(out, "\n{}", heading(&section));
             for line in lines {
-                let _ = writeln!(out, "  {line}");
+                let _ = writeln!(out, "{}", item(&line));
             }
         }
         let _ = writeln!(out, "\n{}", summary(report));
     }
-    out
 }
 
 /// `user -> account (id) role until DAY`, for each grant with an end.
@@ -226,13 +245,7 @@ pub fn render_json(report: &AccessReport) -> String {
         "grants": report.entries,
     });
     if report.compared_with_live {
-        let count = |s: Status| {
-            report
-                .entries
-                .iter()
-                .filter(|e| e.status == Some(s))
-                .count()
-        };
+        let count = |s| count(report, s);
         doc["summary"] = json!({
             "both": count(Status::Both),
             "file_only": count(Status::FileOnly),
@@ -272,22 +285,15 @@ pub fn render_markdown(report: &AccessReport) -> String {
         }
         out.push('\n');
     }
-    let ending = ending_lines(report);
-    if !ending.is_empty() {
-        out.push_str("\n**Ending:**\n\n");
-        for line in ending {
-            let _ = writeln!(out, "- `{line}`");
-        }
-    }
-    if report.compared_with_live {
-        for (heading, lines) in difference_sections(report) {
-            let (mark, text) = heading.split_once("  ").unwrap_or(("", &heading));
-            let _ = writeln!(out, "\n`{mark}` **{text}**\n");
-            for line in lines {
-                let _ = writeln!(out, "- `{}`", line);
-            }
-        }
-        let _ = writeln!(out, "\n{}", summary(report));
-    }
+    write_sections(
+        &mut out,
+        report,
+        "**Ending:**\n",
+        |heading| {
+            let (mark, text) = heading.split_once("  ").unwrap_or(("", heading));
+            format!("`{mark}` **{text}**\n")
+        },
+        |line| format!("- `{line}`"),
+    );
     out
 }

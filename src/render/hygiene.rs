@@ -77,15 +77,10 @@ pub(super) fn markdown(out: &mut String, report: &DriftReport) {
         }
     }
     if !hygiene.not_in_report.is_empty() {
-        let users: Vec<String> = hygiene
-            .not_in_report
-            .iter()
-            .map(|u| format!("`{u}`"))
-            .collect();
         let _ = writeln!(
             out,
             "\nNot in the report yet (created after it): {}",
-            users.join(", ")
+            super::code_list(&hygiene.not_in_report)
         );
     }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::text::{Row, rows};
 use super::{
     BLOCKERS, BOOTSTRAP_NEEDED, LOCKOUT_REFUSAL, NO_ACCESS_CHANGES, UNMANAGED_USERS, access_lines,
-    account_heading, bootstrap_command, by_account, mermaid, summary_line,
+    account_heading, bootstrap_command, by_account, code_list, counts, mermaid, summary_line,
 };
 use crate::plan::{Plan, Reason};
 
@@ -16,11 +16,7 @@ pub(super) fn render(plan: &Plan) -> String {
     let title = if plan.is_empty() {
         "no changes".to_owned()
     } else {
-        let s = plan.summary;
-        format!(
-            "{} to add, {} to change, {} to destroy",
-            s.add, s.change, s.destroy
-        )
+        counts(plan)
     };
     let _ = writeln!(out, "### jumpgate plan: {title}\n");
     // First, where reviewers read: who gains and who loses what.
@@ -78,12 +74,8 @@ pub(super) fn render(plan: &Plan) -> String {
         out += "\n";
     }
     if !plan.unmanaged_users.is_empty() {
-        let users: Vec<String> = plan
-            .unmanaged_users
-            .iter()
-            .map(|u| format!("`{u}`"))
-            .collect();
-        let _ = writeln!(out, "> [!NOTE]\n> {UNMANAGED_USERS} {}\n", users.join(", "));
+        let users = code_list(&plan.unmanaged_users);
+        let _ = writeln!(out, "> [!NOTE]\n> {UNMANAGED_USERS} {users}\n");
     }
     if plan.is_empty() {
         let _ = writeln!(out, "{}", summary_line(plan));

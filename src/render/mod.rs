@@ -59,12 +59,24 @@ fn summary_line(plan: &Plan) -> String {
     if plan.is_empty() {
         "No changes. Live state matches the desired state.".to_owned()
     } else {
-        let s = plan.summary;
-        format!(
-            "Plan: {} to add, {} to change, {} to destroy.",
-            s.add, s.change, s.destroy
-        )
+        format!("Plan: {}.", counts(plan))
     }
+}
+
+/// Names as Markdown code spans, comma-separated: how the Markdown reports
+/// list users.
+fn code_list(names: &[String]) -> String {
+    let spans: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    spans.join(", ")
+}
+
+/// The plan's counts, worded once for the summary line and the Markdown title.
+fn counts(plan: &Plan) -> String {
+    let s = plan.summary;
+    format!(
+        "{} to add, {} to change, {} to destroy",
+        s.add, s.change, s.destroy
+    )
 }
 
 /// The accounts the changes are in, in order of first appearance, each with

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Format, Style, render};
 use crate::live::{LiveState, LiveUser, UserDependents};
-use crate::plan::tests::{AGE_RECIPIENT, converge, state};
+use crate::plan::tests::{AGE_RECIPIENT, converge, state, with_password_policy};
 use crate::plan::{Plan, build};
 
 /// Yesterday: a project with two accounts, and carol as the global admin.
@@ -242,11 +242,7 @@ fn plans_carry_no_passwords() {
 
 #[test]
 fn other_updates_show_changed_fields_only() {
-    let text = BEFORE.replace(
-        r#"region="ap-northeast-1""#,
-        r#"region="ap-northeast-1" { password-policy min-length=14; }"#,
-    );
-    let desired = state(&text);
+    let desired = state(&with_password_policy(BEFORE, "min-length=14"));
     let mut live = converge(&desired, LiveState::default());
     live.password_policy.as_mut().unwrap().min_length = 8;
     let alice = live.users.get_mut("alice").unwrap();
@@ -299,9 +295,9 @@ fn plans_of_every_shape() -> Vec<(&'static str, Plan)> {
         group.path = "/".into();
     }
     let adoptions = build(&state(BEFORE), &adopted_live);
-    let with_policy = state(&BEFORE.replace(
-        r#"region="ap-northeast-1""#,
-        r#"region="ap-northeast-1" { password-policy min-length=14 max-age-days=90; }"#,
+    let with_policy = state(&with_password_policy(
+        BEFORE,
+        "min-length=14 max-age-days=90",
     ));
     let mut policy_live = converge(&with_policy, LiveState::default());
     policy_live.password_policy.as_mut().unwrap().max_age_days = None;

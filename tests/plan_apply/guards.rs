@@ -2,21 +2,20 @@
 //! concurrent apply, a lockout, an apply nobody confirmed and credentials
 //! for the wrong account each stop jumpgate before it changes anything.
 
+use crate::support::fixtures;
 use crate::support::{
     Emulator, JUMP, Workspace, assert_nothing_mutated, assert_refused, by_hand, describe,
     groups_of, iam, jumpgate, mutating, user_exists,
 };
 
-const ESTATE: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1"
-project "payments" {
-    account "payments-prod" id="210987654321"
-}
-account "shared-services" id="410987654321"
+const ESTATE: &str = concat!(
+    fixtures::payments_head!(),
+    r#"account "shared-services" id="410987654321"
 user "yamada.taro" {
     access "admin"
 }
-"#;
+"#
+);
 
 const NEWCOMER: &str = r#"
 user "newcomer" {
@@ -185,19 +184,17 @@ async fn a_second_concurrent_apply_is_refused_naming_the_holder() {
     idle.assert_stdout_has("No apply holds the lock");
 }
 
-const LOCKED_OUT: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1"
-project "payments" {
-    account "payments-prod" id="210987654321"
-}
-account "shared-services" id="410987654321"
+const LOCKED_OUT: &str = concat!(
+    fixtures::payments_head!(),
+    r#"account "shared-services" id="410987654321"
 user "yamada.taro" {
     access "admin" project="payments"
 }
 user "kobayashi.yui" {
     access "operator"
 }
-"#;
+"#
+);
 
 #[tokio::test]
 async fn a_lockout_is_refused_unless_allowed() {

@@ -6,20 +6,16 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::support::fixtures;
 use crate::support::{Emulator, JUMP, Workspace, assert_matches_plan_schema};
 
-const BEFORE: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1"
-project "payments" {
-    account "payments-prod" id="210987654321"
-}
-user "yamada.taro" {
-    access "admin"
-}
-user "sato.kenji" {
+const BEFORE: &str = concat!(
+    fixtures::small_estate!(),
+    r#"user "sato.kenji" {
     access "operator" project="payments"
 }
-"#;
+"#
+);
 
 /// One of each: a user created, a project's group policies updated (a new
 /// account), a user deleted.

@@ -5,20 +5,13 @@
 
 use std::collections::BTreeSet;
 
+use crate::support::fixtures;
 use crate::support::{
     Emulator, JUMP, Workspace, by_hand, changes, describe, groups_of, iam, mutating, user_exists,
     user_tags,
 };
 
-const ESTATE: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1"
-project "payments" {
-    account "payments-prod" id="210987654321"
-}
-user "yamada.taro" {
-    access "admin"
-}
-"#;
+const ESTATE: &str = fixtures::small_estate!();
 
 const LEAVER: &str = r#"
 user "leaver" console=#false {

@@ -3,41 +3,32 @@
 //! user.sato.kenji` removes the leaver and what AWS needs gone first, and
 //! nothing else; the other two stay pending until the next full apply.
 
+use crate::support::fixtures;
 use crate::support::{Emulator, Workspace, addresses, groups_of, iam, mutating, user_exists};
 
-const BEFORE: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1"
-project "payments" {
-    account "payments-prod" id="210987654321"
-}
-user "yamada.taro" {
-    access "admin"
-}
-user "suzuki.ichiro" {
+const BEFORE: &str = concat!(
+    fixtures::small_estate!(),
+    r#"user "suzuki.ichiro" {
     access "admin"
 }
 user "sato.kenji" {
     access "operator" project="payments"
 }
-"#;
+"#
+);
 
 /// sato.kenji leaves, ito.mei joins, suzuki.ichiro gains read-only everywhere.
-const AFTER: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1"
-project "payments" {
-    account "payments-prod" id="210987654321"
-}
-user "yamada.taro" {
-    access "admin"
-}
-user "suzuki.ichiro" {
+const AFTER: &str = concat!(
+    fixtures::small_estate!(),
+    r#"user "suzuki.ichiro" {
     access "admin"
     access "operator"
 }
 user "ito.mei" console=#false {
     access "developer" project="payments"
 }
-"#;
+"#
+);
 
 #[tokio::test]
 async fn offboarding_one_user_leaves_the_other_changes_pending() {

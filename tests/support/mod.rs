@@ -3,13 +3,14 @@
 //!
 //! Every test binary compiles this module but uses only part of it, so
 //! unused-item warnings here would be noise.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod big_estate;
 pub mod by_hand;
 pub mod emulator;
 pub mod fault_proxy;
 pub mod figures;
+pub mod fixtures;
 pub mod live;
 pub mod python;
 pub mod runner;
