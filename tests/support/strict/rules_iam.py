@@ -43,7 +43,7 @@ simple and deterministic; IAM_EVERY_CLIENT=1 applies them to every client.
 
 Knobs (JUMPGATE_STRICT_<NAME>):
   IAM_PAGE_SIZE                    items per page of every list call (2)
-  IAM_CONSISTENCY_SECONDS          how long a new object stays unseen (0.25)
+  IAM_CONSISTENCY_SECONDS          how long a new object stays unseen (0.1)
   IAM_CONCURRENT_MODIFICATION      share of jumpgate writes refused with
                                    ConcurrentModification (0: a refused
                                    write is resent, and suites that count
@@ -145,7 +145,7 @@ def size(document):
 
 def install(settings):
     page_size = max(1, settings.integer("IAM_PAGE_SIZE", 2))
-    window = settings.number("IAM_CONSISTENCY_SECONDS", 0.25)
+    window = settings.number("IAM_CONSISTENCY_SECONDS", 0.1)
     refuse_share = settings.number("IAM_CONCURRENT_MODIFICATION", 0)
     everyone = settings.flag("IAM_EVERY_CLIENT", False)
     rng = random.Random(settings.integer("IAM_SEED", 1))
@@ -208,7 +208,11 @@ def install(settings):
     original_create_policy = iam.IAMBackend.create_policy
 
     def create_policy(self, description, path, policy_document, policy_name, tags):
-        local = [p for p in self.managed_policies.values() if p not in self.aws_managed_policies]
+        # By class, not `p not in self.aws_managed_policies`: that list holds
+        # ~1,200 policies, and the scan made every CreatePolicy take 0.3 s.
+        local = [
+            p for p in self.managed_policies.values() if not isinstance(p, iam.AWSManagedPolicy)
+        ]
         same = [p for p in local if p.name.lower() == policy_name.lower()]
         if same:
             raise EntityAlreadyExists(
