@@ -986,11 +986,17 @@ impl LockStore for Aws {
             }
             Err(err) => {
                 let err = AwsError::from_sdk("CreatePolicy", err);
-                if is_code(&err, EXISTS) {
-                    Ok(false)
-                } else {
-                    Err(err)
+                if !is_code(&err, EXISTS) {
+                    return Err(err);
                 }
+                // It exists, perhaps made a moment ago (by another apply, or
+                // by our own attempt whose answer was lost): IAM's reads may
+                // not show it yet, and `acquire` reads it next to tell whose
+                // it is. Not seen within IAM's propagation time, it was
+                // released meanwhile.
+                let arn = self.lock_arn().await?;
+                self.until_visible(Object::Policy(arn.as_str())).await?;
+                Ok(false)
             }
         }
     }
