@@ -975,30 +975,25 @@ impl LockStore for Aws {
                 .send()
                 .await
         };
-        match result {
-            Ok(_) => {
-                // Apply re-reads the lock between stages; a read that does
-                // not yet see the new policy (IAM's eventual consistency)
-                // must not pass for a broken lock.
-                let arn = self.lock_arn().await?;
-                self.until_visible(Object::Policy(arn.as_str())).await?;
-                Ok(true)
-            }
+        let created = match result {
+            Ok(_) => true,
             Err(err) => {
                 let err = AwsError::from_sdk("CreatePolicy", err);
                 if !is_code(&err, EXISTS) {
                     return Err(err);
                 }
-                // It exists, perhaps made a moment ago (by another apply, or
-                // by our own attempt whose answer was lost): IAM's reads may
-                // not show it yet, and `acquire` reads it next to tell whose
-                // it is. Not seen within IAM's propagation time, it was
-                // released meanwhile.
-                let arn = self.lock_arn().await?;
-                self.until_visible(Object::Policy(arn.as_str())).await?;
-                Ok(false)
+                false
             }
-        }
+        };
+        // Made now, or found made a moment ago (by another apply, or by our
+        // own attempt whose answer was lost): IAM's reads may not show it
+        // yet, and whatever reads it next (`acquire` telling whose it is,
+        // apply's re-check between stages) must not take it for a missing
+        // or broken lock. A found lock not seen within IAM's propagation
+        // time was released meanwhile.
+        let arn = self.lock_arn().await?;
+        self.until_visible(Object::Policy(arn.as_str())).await?;
+        Ok(created)
     }
 
     async fn read_lock(&self) -> Result<Option<String>, AwsError> {
