@@ -18,6 +18,10 @@ use crate::model::names::{AccountId, PolicyArn};
 use crate::plan::Operation;
 use crate::policy::parse_document;
 
+/// The most items an IAM list call may ask for in one page (`MaxItems`,
+/// valid range 1-1000 in every IAM list API).
+const IAM_MAX_ITEMS: i32 = 1000;
+
 /// The lock object: a managed policy that grants nothing.
 pub const LOCK_POLICY_NAME: &str = "jumpgate-apply-lock";
 const LOCK_DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"JumpgateApplyLockGrantsNothing","Effect":"Deny","Action":"iam:CreateUser","Resource":"arn:aws:iam::*:user/jumpgate-apply-lock"}]}"#;
@@ -342,23 +346,31 @@ impl Aws {
 
 impl ReadEstate for Aws {
     async fn caller(&self) -> Result<Caller, AwsError> {
-        let _permit = self.permit().await;
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
+        self.caller
+            .get_or_try_init(|| async {
+                let _permit = self.permit().await;
+                let out = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
+                Ok(Caller {
+                    account: out.account().unwrap_or_default().to_owned(),
+                    arn: out.arn().unwrap_or_default().to_owned(),
+                })
+            })
             .await
-            .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
-        Ok(Caller {
-            account: out.account().unwrap_or_default().to_owned(),
-            arn: out.arn().unwrap_or_default().to_owned(),
-        })
+            .cloned()
     }
 
     async fn iam_snapshot(&self) -> Result<IamSnapshot, AwsError> {
         let mut snapshot = IamSnapshot::default();
         let mut marker: Option<String> = None;
-        // The emulator never paginates; AWS does, so follow markers anyway.
+        // The largest page IAM allows: without MaxItems a page holds at
+        // most 100 items (API_GetAccountAuthorizationDetails), so an estate
+        // of 5,000 users would take 50 round trips. IAM may answer fewer
+        // and say so with a marker, which is followed.
         loop {
             let _permit = self.permit().await;
             let page = self
@@ -367,6 +379,7 @@ impl ReadEstate for Aws {
                 .filter(EntityType::User)
                 .filter(EntityType::Group)
                 .filter(EntityType::LocalManagedPolicy)
+                .max_items(IAM_MAX_ITEMS)
                 .set_marker(marker.take())
                 .send()
                 .await

@@ -215,6 +215,9 @@ pub struct Aws {
     /// the environment names, so that a run from anywhere finds the one
     /// StackSet and the one set of role stacks.
     cfn_region: Option<SdkRegion>,
+    /// Who the credentials belong to, asked once: the lock's checks between
+    /// stages would otherwise ask STS again before each stage.
+    caller: tokio::sync::OnceCell<Caller>,
 }
 
 impl Aws {
@@ -339,6 +342,7 @@ impl Aws {
             in_flight: Semaphore::new(concurrency),
             concurrency,
             poll_interval,
+            caller: tokio::sync::OnceCell::new(),
             // terraform-provider-aws waits up to 2 minutes for IAM
             // (internal/service/iam, propagationTimeout); an emulator, polled
             // fast, shows changes within a second.

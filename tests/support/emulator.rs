@@ -329,7 +329,14 @@ impl Emulator {
     /// The AWS requests recorded so far, oldest first. Requests to moto's own
     /// API (`/moto-api/...`, such as `reset`) are left out.
     pub fn recording(&self) -> Vec<RecordedRequest> {
-        self.control("GET", "/moto-api/recorder/download-recording")
+        let recorded = self.control("GET", "/moto-api/recorder/download-recording");
+        // Read while requests still arrive, the file can end in the middle
+        // of the line being written: only whole lines count.
+        let whole = match recorded.rfind('\n') {
+            Some(end) => &recorded[..=end],
+            None => "",
+        };
+        whole
             .lines()
             .filter(|line| !line.trim().is_empty())
             .map(RecordedRequest::parse)

@@ -22,9 +22,12 @@ eventually. These rules make moto:
 - enforce the account password policy on CreateLoginProfile and
   UpdateLoginProfile (PasswordPolicyViolation; API_CreateLoginProfile), and
   keep the PasswordResetRequired asked for (moto drops it);
-- page every IAM list call and GetAccountAuthorizationDetails with a tiny
-  page size, with IsTruncated and an opaque Marker (API_ListUsers et al.:
-  "IsTruncated ... Marker");
+- page every IAM list call and GetAccountAuthorizationDetails as IAM does:
+  at most MaxItems items (100 when not given; a value outside 1-1,000 is a
+  ValidationError), and often fewer, with IsTruncated and an opaque Marker
+  (API_ListUsers, API_GetAccountAuthorizationDetails: "If you do not
+  include this parameter, the number of items defaults to 100", "IAM might
+  return fewer results, even when there are more results available");
 - for a short window after a create made by jumpgate, hide the new user,
   group, role, policy or login profile from reads (Get*, List*,
   GetAccountAuthorizationDetails), refuse attaching the new policy
@@ -42,7 +45,10 @@ set-up and assertion calls (one page, made just before or after a run) stay
 simple and deterministic; IAM_EVERY_CLIENT=1 applies them to every client.
 
 Knobs (JUMPGATE_STRICT_<NAME>):
-  IAM_PAGE_SIZE                    items per page of every list call (2)
+  IAM_PAGE_SIZE                    at most this many items per page of every
+                                   list call, fewer than MaxItems asks as IAM
+                                   may answer (unset: MaxItems; iam_rules
+                                   pages by 2)
   IAM_CONSISTENCY_SECONDS          how long a new object stays unseen (0.1)
   IAM_CONCURRENT_MODIFICATION      share of jumpgate writes refused with
                                    ConcurrentModification (0: a refused
@@ -86,7 +92,7 @@ class MalformedPolicyDocument(ServiceException):
     code = "MalformedPolicyDocument"
 
 
-class InvalidMarker(ServiceException):
+class ValidationError(ServiceException):
     code = "ValidationError"
 
 
@@ -102,6 +108,11 @@ TRUST_POLICY_SIZE = 2048
 
 # The symbols IAM's password policy counts (API_UpdateAccountPasswordPolicy).
 SYMBOLS = set("!@#$%^&*()_+-=[]{}|'")
+
+# MaxItems when a list call names none, and the most it may name
+# (API_ListUsers: "the number of items defaults to 100", valid range 1-1000).
+DEFAULT_MAX_ITEMS = 100
+MAX_ITEMS = 1000
 
 # Each list call: the result keys that hold its items, paged as one sequence.
 PAGED = {
@@ -144,7 +155,7 @@ def size(document):
 
 
 def install(settings):
-    page_size = max(1, settings.integer("IAM_PAGE_SIZE", 2))
+    page_size = max(1, settings.integer("IAM_PAGE_SIZE", MAX_ITEMS))
     window = settings.number("IAM_CONSISTENCY_SECONDS", 0.1)
     refuse_share = settings.number("IAM_CONCURRENT_MODIFICATION", 0)
     everyone = settings.flag("IAM_EVERY_CLIENT", False)
@@ -475,12 +486,18 @@ def install(settings):
                 raise ValueError(prefix)
             return int(offset)
         except (ValueError, UnicodeDecodeError):
-            raise InvalidMarker("Invalid Marker")
+            raise ValidationError("Invalid Marker")
 
     def paged(self, action, method):
         keys = PAGED[action]
         marker = self._get_param("Marker")
         max_items = self._get_param("MaxItems")
+        asked = int(max_items) if max_items else DEFAULT_MAX_ITEMS
+        if not 1 <= asked <= MAX_ITEMS:
+            raise ValidationError(
+                f"1 validation error detected: Value '{asked}' at 'maxItems' failed to satisfy "
+                f"constraint: Member must have value between 1 and {MAX_ITEMS}"
+            )
         # The original answers everything at once (some of moto's own
         # paging would fight ours).
         for param in ("Marker", "MaxItems"):
@@ -489,7 +506,7 @@ def install(settings):
         data = getattr(result, "result", None)
         if not isinstance(data, dict):
             return result
-        limit = min(int(max_items), page_size) if max_items else page_size
+        limit = min(asked, page_size)
         start = decode_marker(marker) if marker else 0
         sequence = []
         for key in keys:
