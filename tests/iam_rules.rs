@@ -238,3 +238,50 @@ async fn concurrent_modification_refusals_are_resent_and_converge() {
         );
     }
 }
+
+/// IAM pages every list: 100 items unless MaxItems asks for another number,
+/// never more than 1,000 (API_ListUsers, API_GetAccountAuthorizationDetails).
+/// jumpgate asks for the largest page, so a large estate is read in few
+/// round trips.
+#[tokio::test]
+async fn lists_are_paged_as_iam_pages_them_and_jumpgate_asks_for_the_largest_page() {
+    let emu = Emulator::start_with(
+        EmulatorOptions::default()
+            .knob("IAM_EVERY_CLIENT", "1")
+            .knob("IAM_CONSISTENCY_SECONDS", "0"),
+    );
+    let iam = iam(&emu).await;
+    for n in 0..120 {
+        by_hand::create_user(&iam, &format!("by-hand-{n:03}")).await;
+    }
+    let first = iam.list_users().send().await.expect("ListUsers");
+    assert_eq!(
+        (first.users().len(), first.is_truncated()),
+        (100, true),
+        "a page holds 100 users when MaxItems is not given"
+    );
+    let too_many = iam
+        .list_users()
+        .max_items(1001)
+        .send()
+        .await
+        .expect_err("MaxItems over 1,000");
+    assert_eq!(
+        too_many.as_service_error().and_then(|e| e.meta().code()),
+        Some("ValidationError")
+    );
+
+    let ws = Workspace::bootstrapped(&emu, &Estate::new(1, 3).kdl()).await;
+    emu.start_recording();
+    ws.plan(&emu, &[]).expect_code(0);
+    let reads: Vec<Option<String>> = emu
+        .recording()
+        .iter()
+        .filter(|r| r.action.as_deref() == Some("GetAccountAuthorizationDetails"))
+        .map(|r| r.param("MaxItems").map(str::to_owned))
+        .collect();
+    assert!(
+        !reads.is_empty() && reads.iter().all(|m| m.as_deref() == Some("1000")),
+        "every GetAccountAuthorizationDetails asks for 1,000 items: {reads:?}"
+    );
+}
