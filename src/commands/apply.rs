@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use jumpgate::apply::{self, ApplyEvent, ApplyObserver, ApplyOptions, ApplyReport};
 use jumpgate::aws::{Aws, Connection, LockStore, ReadEstate};
+use jumpgate::live::LiveState;
 use jumpgate::lock::{self, Holder, LockError};
 use jumpgate::model::desired::DesiredState;
 use jumpgate::observe::observe;
@@ -142,6 +143,55 @@ fn check_saved(saved: &wire::Plan, fresh: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Who stands behind the plan an apply carries out, which decides what
+/// happens when live state moved between planning and taking the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Approval {
+    /// `--plan FILE`: the saved plan, or nothing.
+    Saved,
+    /// Confirmed on a terminal: the plan the person saw, or nothing.
+    Confirmed,
+    /// `--yes`: whatever the files and live state give once the lock is held
+    /// (Terraform's `apply -auto-approve` also plans under its lock).
+    Given,
+}
+
+/// Makes and checks the plan an apply carries out, from the files, the
+/// `--only` selection and the options.
+struct Planner<'a> {
+    desired: &'a DesiredState,
+    digest: &'a str,
+    only: &'a [String],
+    allow_lockout: bool,
+    options: &'a ApplyOptions,
+}
+
+impl Planner<'_> {
+    /// The plan for `live`, and what `--only` leaves pending.
+    fn plan(&self, live: &LiveState) -> Result<(Plan, Vec<plan::Change>), Failure> {
+        let mut fresh = plan::build(self.desired, live);
+        fresh.inputs_digest = self.digest.to_owned();
+        // A plan saved with --only holds the same subset.
+        super::select_only(fresh, self.only)
+    }
+
+    /// Refuses a plan that cannot or must not be applied.
+    fn vet(&self, plan: &Plan) -> Result<(), Failure> {
+        if !plan.blockers.is_empty() {
+            return Err(Failure(format!(
+                "refusing to apply: {}",
+                plan.blockers.join("; ")
+            )));
+        }
+        // Always this plan's own lockouts: a saved plan's list is never trusted.
+        if !self.allow_lockout {
+            refuse_lockouts(plan)?;
+        }
+        apply::check_secrets(plan, self.options)?;
+        Ok(())
+    }
+}
+
 async fn run_apply(
     aws: &Aws,
     inputs: Inputs<'_>,
@@ -151,30 +201,29 @@ async fn run_apply(
     only: &[String],
 ) -> Result<ExitCode, Failure> {
     let desired = inputs.desired;
+    let planner = Planner {
+        desired,
+        digest: &inputs.digest,
+        only,
+        allow_lockout,
+        options,
+    };
     // Plan without the lock first: an apply with nothing to do changes nothing, not even the lock.
     let live = observe(aws, desired).await?;
-    let mut fresh = plan::build(desired, &live);
-    fresh.inputs_digest = inputs.digest;
-    // A plan saved with --only holds the same subset.
-    let (plan, pending) = super::select_only(fresh, only)?;
+    let (plan, pending) = planner.plan(&live)?;
     if let Some(saved) = &inputs.saved {
         check_saved(saved, &plan)?;
     }
     if plan.is_empty() {
-        println!("No changes. Live state matches the desired state.");
+        println!("{NO_CHANGES}");
         return Ok(ExitCode::SUCCESS);
     }
-    if !plan.blockers.is_empty() {
-        return Err(Failure(format!(
-            "refusing to apply: {}",
-            plan.blockers.join("; ")
-        )));
-    }
-    // Always this plan's own lockouts: a saved plan's list is never trusted.
-    if !allow_lockout {
-        refuse_lockouts(&plan)?;
-    }
-    apply::check_secrets(&plan, options)?;
+    planner.vet(&plan)?;
+    let approval = match (&inputs.saved, yes) {
+        (Some(_), _) => Approval::Saved,
+        (None, true) => Approval::Given,
+        (None, false) => Approval::Confirmed,
+    };
     if !yes {
         eprint!(
             "{}",
@@ -193,29 +242,28 @@ async fn run_apply(
     }
     let caller = aws.caller().await?;
     let held = lock::acquire(aws, &Holder::this_process(&caller.arn)).await?;
-    let follow_up = only.is_empty();
-    let outcome = apply_locked(
-        aws,
-        desired,
-        &plan,
-        options,
-        &held,
-        allow_lockout,
-        follow_up,
-    )
-    .await;
-    let released = lock::release(aws, &held).await;
-    let (report, follow_up) = outcome?;
-    // What was done, and any password delivered, is printed whatever
-    // failed afterwards: the next apply would not deliver it again.
-    print_report(&report, desired);
-    follow_up?;
-    released.map_err(|e| match e {
+    let outcome = apply_locked(aws, &planner, (plan, pending), approval, &held).await;
+    let released = lock::release(aws, &held).await.map_err(|e| match e {
         LockError::Lost { .. } => Failure(format!("the apply finished, but {e}")),
         other => Failure(format!(
             "the apply finished but releasing the lock failed ({other}); run `jumpgate unlock`"
         )),
-    })?;
+    });
+    let Some(Applied {
+        report,
+        follow_up,
+        pending,
+    }) = outcome?
+    else {
+        released?;
+        println!("{NO_CHANGES}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    // What was done, and any password delivered, is printed whatever
+    // failed afterwards: the next apply would not deliver it again.
+    print_report(&report, desired);
+    follow_up?;
+    released?;
     super::print_pending(&pending, &mut std::io::stdout())?;
     Ok(if report.succeeded() {
         ExitCode::SUCCESS
@@ -223,6 +271,8 @@ async fn run_apply(
         ExitCode::from(1)
     })
 }
+
+const NO_CHANGES: &str = "No changes. Live state matches the desired state.";
 
 /// Refuses a plan after which some account has nobody able to reach an
 /// administrator-equivalent role.
@@ -256,24 +306,54 @@ fn stale_plan() -> Failure {
     )
 }
 
-/// Under the lock, checks that nothing moved since planning, then applies,
-/// re-checking before every stage that the lock is still this run's; with
-/// `follow_up`, also what depends on accounts it created. Returns the
-/// report with the outcome of that follow-up, so the report is printed even
-/// when the follow-up fails.
+/// What an apply did under the lock.
+struct Applied {
+    report: ApplyReport,
+    /// The outcome of planning and applying what depends on new accounts,
+    /// apart so that the report is printed even when it failed.
+    follow_up: Result<(), Failure>,
+    /// What `--only` left for later.
+    pending: Vec<plan::Change>,
+}
+
+/// Under the lock, reads live state again: if it moved since planning
+/// (another apply, a change by hand, a StackSet operation an interrupted
+/// apply left running), an approved plan is refused and a `--yes` apply
+/// plans again. Then applies, re-checking before every stage that the lock
+/// is still this run's, and with no `--only` also what depends on accounts
+/// it created. `None` when the plan made again has nothing to do.
 async fn apply_locked(
     aws: &Aws,
-    desired: &DesiredState,
-    plan: &Plan,
-    options: &ApplyOptions,
+    planner: &Planner<'_>,
+    (planned, pending): (Plan, Vec<plan::Change>),
+    approval: Approval,
     held: &str,
-    allow_lockout: bool,
-    follow_up: bool,
-) -> Result<(ApplyReport, Result<(), Failure>), Failure> {
-    let live = observe(aws, desired).await?;
-    if live.fingerprint() != plan.fingerprint {
-        return Err(stale_plan());
-    }
+) -> Result<Option<Applied>, Failure> {
+    let live = observe(aws, planner.desired).await?;
+    let (plan, pending) = if live.fingerprint() == planned.fingerprint {
+        (planned, pending)
+    } else {
+        match approval {
+            Approval::Saved => return Err(stale_plan()),
+            Approval::Confirmed => {
+                return Err(Failure(
+                    "live state changed while the plan awaited confirmation. Nothing was changed; run `jumpgate apply` again to see the new plan."
+                        .into(),
+                ));
+            }
+            Approval::Given => {
+                eprintln!(
+                    "Live state changed since the plan was made; planned again under the lock."
+                );
+                let (plan, pending) = planner.plan(&live)?;
+                if plan.is_empty() {
+                    return Ok(None);
+                }
+                planner.vet(&plan)?;
+                (plan, pending)
+            }
+        }
+    };
     let lost: Mutex<Option<String>> = Mutex::new(None);
     let still_held = async || match lock::check(aws, held).await {
         Ok(()) => true,
@@ -283,13 +363,14 @@ async fn apply_locked(
         }
     };
     let mut progress = Progress::on_stderr();
-    let mut report = apply::apply_checked(aws, plan, options, &still_held, &mut progress).await;
-    let follow_up = if follow_up {
+    let mut report =
+        apply::apply_checked(aws, &plan, planner.options, &still_held, &mut progress).await;
+    let follow_up = if planner.only.is_empty() {
         follow_up_new_accounts(
             aws,
-            desired,
-            options,
-            allow_lockout,
+            planner.desired,
+            planner.options,
+            planner.allow_lockout,
             &still_held,
             &mut progress,
             &mut report,
@@ -301,7 +382,11 @@ async fn apply_locked(
     if let Some(reason) = lost.into_inner().expect("not poisoned") {
         eprintln!("Stopped before the next stage: {reason}.");
     }
-    Ok((report, follow_up))
+    Ok(Some(Applied {
+        report,
+        follow_up,
+        pending,
+    }))
 }
 
 /// What depends on new accounts' ids could not be planned before they

@@ -2,6 +2,7 @@
 //! concurrent apply, a lockout, an apply nobody confirmed and credentials
 //! for the wrong account each stop jumpgate before it changes anything.
 
+use crate::support::fault_proxy::{FaultProxy, FaultRates};
 use crate::support::fixtures;
 use crate::support::{
     Emulator, JUMP, Workspace, assert_nothing_mutated, assert_refused, by_hand, describe,
@@ -49,6 +50,50 @@ async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
         groups_of(&iam, "yamada.taro").await,
         ["group-admin"],
         "the fresh plan saw and removed the undeclared membership"
+    );
+    ws.assert_converged(&emu);
+}
+
+/// With `--yes` nobody approved a particular plan: when live state moves
+/// between planning and taking the lock (here a membership added by hand
+/// the moment the lock is made), apply plans again under the lock and
+/// applies that plan, as Terraform's `apply -auto-approve` does, rather
+/// than refusing as stale (only a saved or confirmed plan is bound).
+#[tokio::test]
+async fn a_yes_apply_whose_live_state_moves_before_the_lock_plans_again_under_it() {
+    let emu = Emulator::start();
+    let ws = Workspace::applied(&emu, ESTATE).await;
+    ws.write_state(&format!("{ESTATE}{NEWCOMER}"));
+    let proxy = FaultProxy::start(emu.port(), 1, FaultRates::NONE);
+    let by_hand_iam = iam(&emu).await;
+    // The first mutating request of the apply is the lock's creation.
+    proxy.meanwhile_after(
+        1,
+        Box::new(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the change by hand")
+                .block_on(by_hand::add_user_to_group(
+                    &by_hand_iam,
+                    "yamada.taro",
+                    "group-operator",
+                ));
+        }),
+    );
+    let applied = ws.apply_command(&emu).endpoint(&proxy.url()).run();
+    applied.expect_code(0);
+    applied.assert_stderr_has("planned again under the lock");
+
+    let iam = iam(&emu).await;
+    assert_eq!(
+        groups_of(&iam, "newcomer").await,
+        ["group-operator-payments"]
+    );
+    assert_eq!(
+        groups_of(&iam, "yamada.taro").await,
+        ["group-admin"],
+        "the plan made under the lock saw and removed the membership added meanwhile"
     );
     ws.assert_converged(&emu);
 }

@@ -108,6 +108,16 @@ impl Fault {
 /// taken effect in the emulator and before its answer is passed on.
 pub type Hook = Box<dyn FnOnce() + Send>;
 
+/// What follows a hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterHook {
+    /// The sender never hears: its connection and every later request are
+    /// refused (it was killed).
+    Interrupt,
+    /// The answer is passed on as usual (someone else acted meanwhile).
+    Answer,
+}
+
 #[derive(Default)]
 struct Counters {
     /// Requests the proxy received.
@@ -165,7 +175,7 @@ struct Shared {
     /// (but the apply lock's) is refused: a write outage.
     fail_writes_after: Mutex<Option<u64>>,
     /// Fires after the given mutating request took effect.
-    hook: Mutex<Option<(u64, Hook)>>,
+    hook: Mutex<Option<(u64, Hook, AfterHook)>>,
     interrupted: AtomicBool,
     stopped: AtomicBool,
     request_ids: AtomicU64,
@@ -281,8 +291,19 @@ impl FaultProxy {
     /// in the emulator, before its answer is passed on; from then on every
     /// request is refused (connection closed) until `clear_interruption`.
     pub fn interrupt_after(&self, n: u64, hook: Hook) {
+        self.hook_after(n, hook, AfterHook::Interrupt);
+    }
+
+    /// Calls `hook` once the `n`-th mutating request from now took effect
+    /// in the emulator, then passes its answer on: what someone else does
+    /// at that very moment.
+    pub fn meanwhile_after(&self, n: u64, hook: Hook) {
+        self.hook_after(n, hook, AfterHook::Answer);
+    }
+
+    fn hook_after(&self, n: u64, hook: Hook, then: AfterHook) {
         let base = self.shared.counters.lock().unwrap().mutating_forwarded;
-        *self.shared.hook.lock().unwrap() = Some((base + n, hook));
+        *self.shared.hook.lock().unwrap() = Some((base + n, hook, then));
     }
 
     /// Forgets a pending or fired interruption.
@@ -640,9 +661,14 @@ fn handle(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
             let done = counters.mutating_forwarded;
             drop(counters);
             let mut hook = shared.hook.lock().unwrap();
-            if hook.as_ref().is_some_and(|(at, _)| done >= *at) {
-                shared.interrupted.store(true, Ordering::SeqCst);
-                hook.take().map(|(_, hook)| hook)
+            if hook.as_ref().is_some_and(|(at, _, _)| done >= *at) {
+                hook.take().map(|(_, hook, then)| {
+                    // Before any other request is let through.
+                    if then == AfterHook::Interrupt {
+                        shared.interrupted.store(true, Ordering::SeqCst);
+                    }
+                    (hook, then)
+                })
             } else {
                 None
             }
@@ -650,10 +676,14 @@ fn handle(shared: &Shared, mut client: TcpStream) -> io::Result<()> {
             None
         }
     };
-    if let Some(hook) = hook {
-        // The request took effect; its sender dies before hearing so.
-        hook();
-        return client.shutdown(Shutdown::Both);
+    match hook {
+        Some((hook, AfterHook::Interrupt)) => {
+            // The request took effect; its sender dies before hearing so.
+            hook();
+            return client.shutdown(Shutdown::Both);
+        }
+        Some((hook, AfterHook::Answer)) => hook(),
+        None => {}
     }
     match fault {
         Some(Fault::ErrorAfter) => {
