@@ -42,6 +42,13 @@ async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
 
     let fresh = ws.save_plan(&emu, "p2.json");
     ws.apply_saved(&emu, &fresh).expect_code(0);
+    assert_newcomer_in_and_membership_by_hand_gone(&emu, &ws).await;
+}
+
+/// The newcomer has its group, and the plan applied, made after the
+/// membership added by hand, removed it.
+async fn assert_newcomer_in_and_membership_by_hand_gone(emu: &Emulator, ws: &Workspace) {
+    let iam = iam(emu).await;
     assert_eq!(
         groups_of(&iam, "newcomer").await,
         ["group-operator-payments"]
@@ -49,9 +56,9 @@ async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
     assert_eq!(
         groups_of(&iam, "yamada.taro").await,
         ["group-admin"],
-        "the fresh plan saw and removed the undeclared membership"
+        "the plan applied saw and removed the membership added by hand"
     );
-    ws.assert_converged(&emu);
+    ws.assert_converged(emu);
 }
 
 /// With `--yes` nobody approved a particular plan: when live state moves
@@ -84,18 +91,7 @@ async fn a_yes_apply_whose_live_state_moves_before_the_lock_plans_again_under_it
     let applied = ws.apply_command(&emu).endpoint(&proxy.url()).run();
     applied.expect_code(0);
     applied.assert_stderr_has("planned again under the lock");
-
-    let iam = iam(&emu).await;
-    assert_eq!(
-        groups_of(&iam, "newcomer").await,
-        ["group-operator-payments"]
-    );
-    assert_eq!(
-        groups_of(&iam, "yamada.taro").await,
-        ["group-admin"],
-        "the plan made under the lock saw and removed the membership added meanwhile"
-    );
-    ws.assert_converged(&emu);
+    assert_newcomer_in_and_membership_by_hand_gone(&emu, &ws).await;
 }
 
 const HOLDER_ARN: &str = "arn:aws:iam::123456789012:user/ci-runner";
