@@ -16,7 +16,7 @@ use crate::live::{
 use crate::model::desired::PasswordPolicy;
 use crate::model::names::{AccountId, PolicyArn};
 use crate::plan::Operation;
-use crate::policy::parse_document;
+use crate::policy::PolicyDocument;
 
 /// The most items an IAM list call may ask for in one page (`MaxItems`,
 /// valid range 1-1000 in every IAM list API).
@@ -77,10 +77,10 @@ struct Seen {
     owned: bool,
 }
 
-fn decode(document: Option<&str>) -> serde_json::Value {
+fn decode(document: Option<&str>) -> PolicyDocument {
     document
-        .and_then(|d| parse_document(d).ok())
-        .unwrap_or(serde_json::Value::Null)
+        .and_then(|d| PolicyDocument::parse(d).ok())
+        .unwrap_or_default()
 }
 
 fn tag(key: &str, value: &str) -> Tag {

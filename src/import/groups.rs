@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::live::{LiveGroup, LiveState};
 use crate::model::desired::RoleDef;
 use crate::model::names::{AccountId, ProjectName, RoleKey};
-use crate::policy::{one_or_many, statements};
+use crate::policy::{PolicyDocument, one_or_many};
 
 /// What one of jumpgate's groups grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub(super) fn classify_groups(
 
 pub(super) fn classify(
     group: &LiveGroup,
-    documents: &[&Value],
+    documents: &[&PolicyDocument],
     roles: &BTreeMap<RoleKey, RoleDef>,
 ) -> Option<GroupRole> {
     let rest = group.name.strip_prefix("group-")?;
@@ -113,7 +113,7 @@ pub(super) fn classify(
 /// Every policy document of a group: inline ones (jumpgate's and hand-made),
 /// and the customer-managed ones attached to it (hand-built estates grant
 /// through those: `policy-assume-admin-role-<project>`).
-fn group_documents<'a>(group: &'a LiveGroup, live: &'a LiveState) -> Vec<&'a Value> {
+fn group_documents<'a>(group: &'a LiveGroup, live: &'a LiveState) -> Vec<&'a PolicyDocument> {
     let attached = group.attached_policies.iter().filter_map(|arn| {
         live.policies
             .values()
@@ -125,9 +125,9 @@ fn group_documents<'a>(group: &'a LiveGroup, live: &'a LiveState) -> Vec<&'a Val
 
 /// `(account, role key)` of each `arn:aws:iam::<account>:role/role-<key>`
 /// an assume-role policy allows.
-fn assumable_roles(document: &Value) -> Vec<(String, String)> {
+fn assumable_roles(document: &PolicyDocument) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    for statement in statements(document) {
+    for statement in document.statements() {
         if statement["Effect"] != "Allow" {
             continue;
         }

@@ -551,7 +551,7 @@ mod tests {
             Operation::CreatePolicy {
                 name: "p".into(),
                 path: "/jumpgate/".into(),
-                document: serde_json::json!({}),
+                document: serde_json::json!({}).into(),
             },
         )
         .unwrap();
@@ -560,7 +560,7 @@ mod tests {
         for _ in 0..4 {
             let next = Operation::CreatePolicyVersion {
                 policy_arn: arn.clone(),
-                document: serde_json::json!({}),
+                document: serde_json::json!({}).into(),
                 delete_version: None,
             };
             run(&mut live, next).unwrap();
@@ -568,7 +568,7 @@ mod tests {
         assert_eq!(live.policies["p"].default_version, "v5");
         let sixth = Operation::CreatePolicyVersion {
             policy_arn: arn.clone(),
-            document: serde_json::json!({}),
+            document: serde_json::json!({}).into(),
             delete_version: None,
         };
         assert_eq!(run(&mut live, sixth), Err("LimitExceeded"));

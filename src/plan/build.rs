@@ -17,7 +17,7 @@ use crate::live::{
 use crate::model::derive::{managed_groups, targets, user_groups};
 use crate::model::desired::{DesiredState, User};
 use crate::model::names::{AccountId, Partition, PolicyArn};
-use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, equivalent, group_policy, mfa_policy};
+use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, PolicyDocument, group_policy, mfa_policy};
 use crate::templates::{
     ADMIN_ROLE_STACK, ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK,
     ROLES_STACK_SET, admin_role, execution_role, execution_role_parameters, iam_roles,
@@ -506,14 +506,14 @@ impl Planner<'_> {
                 address,
                 Stage::MfaPolicy,
                 None,
-                Some(document.clone()),
+                Some(document.as_json().clone()),
                 vec![Operation::CreatePolicy {
                     name: MFA_POLICY_NAME.into(),
                     path: OWNED_PATH.into(),
                     document,
                 }],
             ),
-            Some(live) if !equivalent(&live.document, &document) => {
+            Some(live) if !live.document.equivalent(&document) => {
                 // Free a slot first when IAM's five versions are used up.
                 let delete_version = (live.versions.len() >= MAX_POLICY_VERSIONS)
                     .then(|| {
@@ -528,8 +528,8 @@ impl Planner<'_> {
                     Action::Update,
                     address,
                     Stage::MfaPolicy,
-                    Some(live.document.clone()),
-                    Some(document.clone()),
+                    Some(live.document.as_json().clone()),
+                    Some(document.as_json().clone()),
                     vec![Operation::CreatePolicyVersion {
                         policy_arn: live.arn.clone(),
                         document,
@@ -597,7 +597,7 @@ impl Planner<'_> {
             match (group_policy(spec), live_policy) {
                 // PutGroupPolicy both creates the policy and replaces it.
                 (Some(document), current)
-                    if current.is_none_or(|current| !equivalent(&document, current)) =>
+                    if current.is_none_or(|current| !document.equivalent(current)) =>
                 {
                     let action = if current.is_some() {
                         Action::Update
@@ -608,8 +608,8 @@ impl Planner<'_> {
                         action,
                         policy_address,
                         Stage::GroupPolicies,
-                        current.cloned(),
-                        Some(document.clone()),
+                        current.map(|c| c.as_json().clone()),
+                        Some(document.as_json().clone()),
                         vec![Operation::PutGroupPolicy {
                             group: name.into(),
                             policy_name: GROUP_POLICY_NAME.into(),
@@ -706,12 +706,12 @@ impl Planner<'_> {
         }
     }
 
-    fn delete_group_policy(&mut self, group: &str, policy_name: &str, document: &Value) {
+    fn delete_group_policy(&mut self, group: &str, policy_name: &str, document: &PolicyDocument) {
         self.push(
             Action::Delete,
             Address::of_part(Kind::GroupPolicy, group, policy_name),
             Stage::RemoveGroupPolicies,
-            Some(document.clone()),
+            Some(document.as_json().clone()),
             None,
             vec![Operation::DeleteGroupPolicy {
                 group: group.into(),

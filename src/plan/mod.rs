@@ -22,6 +22,7 @@ use crate::access::AccessChanges;
 use crate::model::desired::{DesiredState, PasswordPolicy};
 use crate::model::expiry::End;
 use crate::model::names::{AccountId, NameError, Region};
+use crate::policy::PolicyDocument;
 
 pub use accounts::{BootstrapHint, resolve_account_ids};
 pub use address::Address;
@@ -359,11 +360,11 @@ pub enum Operation {
     CreatePolicy {
         name: String,
         path: String,
-        document: Value,
+        document: PolicyDocument,
     },
     CreatePolicyVersion {
         policy_arn: String,
-        document: Value,
+        document: PolicyDocument,
         /// IAM keeps five versions; the oldest non-default one goes first.
         delete_version: Option<String>,
     },
@@ -383,7 +384,7 @@ pub enum Operation {
     PutGroupPolicy {
         group: String,
         policy_name: String,
-        document: Value,
+        document: PolicyDocument,
     },
     DeleteGroupPolicy {
         group: String,

@@ -12,7 +12,7 @@ use crate::live::{
 };
 use crate::model::desired::DesiredState;
 use crate::model::names::{AccountId, Partition};
-use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, parse_document};
+use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, PolicyDocument};
 
 /// A valid age X25519 recipient (the one in age's README).
 pub(crate) const AGE_RECIPIENT: &str =
@@ -352,7 +352,7 @@ fn adding_an_account_to_a_project_touches_only_that_project() {
     // Global groups name no account, so they did not change.
     let global = &live.groups["group-admin"].inline_policies[GROUP_POLICY_NAME];
     assert_eq!(
-        global["Statement"][0]["Resource"],
+        global.as_json()["Statement"][0]["Resource"],
         json!("arn:aws:iam::*:role/role-admin")
     );
 }
@@ -389,18 +389,18 @@ fn documents_equal_to_iam_plan_no_change() {
     let mut live = converge(&desired, LiveState::default());
     // Single-item lists where jumpgate writes scalars, and URL-encoded on the way back.
     let group = group_mut(&mut live, "group-admin");
-    let document = group.inline_policies[GROUP_POLICY_NAME].clone();
-    let mut listy = document.clone();
+    let mut listy = group.inline_policies[GROUP_POLICY_NAME].as_json().clone();
     let statement = &mut listy["Statement"][0];
     statement["Action"] = json!([statement["Action"]]);
     statement["Resource"] = json!([statement["Resource"]]);
-    let decoded = parse_document(&url_encoded(&listy)).unwrap();
+    let decoded = PolicyDocument::parse(&url_encoded(&listy)).unwrap();
     group
         .inline_policies
         .insert(GROUP_POLICY_NAME.into(), decoded);
     // Statements in another order, and lists of strings in another order.
     let policy = live.policies.get_mut(MFA_POLICY_NAME).unwrap();
-    let statements = policy.document["Statement"].as_array_mut().unwrap();
+    let mut document = policy.document.as_json().clone();
+    let statements = document["Statement"].as_array_mut().unwrap();
     assert!(
         statements.len() > 1,
         "the MFA policy has several statements"
@@ -411,6 +411,7 @@ fn documents_equal_to_iam_plan_no_change() {
             actions.reverse();
         }
     }
+    policy.document = document.into();
     let plan = build(&desired, &live);
     assert!(plan.is_empty(), "{}", outline(&plan));
 }
@@ -423,7 +424,8 @@ fn a_changed_document_is_an_update_with_both_sides() {
     group.inline_policies.insert(
         GROUP_POLICY_NAME.into(),
         json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Action": "sts:AssumeRole", "Resource": "*"}]}),
+            "Action": "sts:AssumeRole", "Resource": "*"}]})
+        .into(),
     );
     let plan = build(&desired, &live);
     assert_eq!(
@@ -445,7 +447,7 @@ fn a_full_managed_policy_frees_its_oldest_version_first() {
     let policy = live.policies.get_mut(MFA_POLICY_NAME).unwrap();
     policy.versions = ["v3", "v4", "v5", "v6", "v7"].map(String::from).into();
     policy.default_version = "v7".into();
-    policy.document = json!({"Version": "2012-10-17", "Statement": []});
+    policy.document = json!({"Version": "2012-10-17", "Statement": []}).into();
     let plan = build(&desired, &live);
     assert_eq!(addresses(&plan), ["managed-policy.policy-enforce-mfa"]);
     match &plan.changes[0].operations[..] {
@@ -463,7 +465,7 @@ fn stray_policies_on_owned_groups_are_removed() {
     let group = group_mut(&mut live, "group-operator");
     group
         .inline_policies
-        .insert("hand-made".into(), json!({"Statement": []}));
+        .insert("hand-made".into(), json!({"Statement": []}).into());
     group
         .attached_policies
         .insert("arn:aws:iam::aws:policy/AdministratorAccess".into());
