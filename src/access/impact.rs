@@ -599,7 +599,7 @@ user "bob" {
         );
         let mut attach = detach_mfa("group-admin", Stage::GroupPolicies, arn);
         attach.operations = vec![Operation::AttachGroupPolicy {
-            group: "group-admin".into(),
+            group: "group-admin".parse().unwrap(),
             policy_arn: arn.clone(),
         }];
         let mut without = live.clone();
@@ -656,8 +656,8 @@ user "bob" {
             group: "group-admin".into(),
         };
         let add = Operation::AddUserToGroup {
-            user: "alice".into(),
-            group: "group-admin".into(),
+            user: "alice".parse().unwrap(),
+            group: "group-admin".parse().unwrap(),
         };
         // Removal first, then the same membership back: same ends, a gap between.
         let gap = impact(
@@ -670,7 +670,7 @@ user "bob" {
                 change(
                     Stage::DeleteGroups,
                     Operation::AttachGroupPolicy {
-                        group: "group-admin".into(),
+                        group: "group-admin".parse().unwrap(),
                         policy_arn: arn.clone(),
                     },
                 ),

@@ -91,7 +91,7 @@ mod tests {
         assert!(blockers_in_jump(&live, &[]).is_empty());
         let attach = |arn: &str| {
             change(Operation::AttachGroupPolicy {
-                group: "g".into(),
+                group: "g".parse().unwrap(),
                 policy_arn: arn.into(),
             })
         };

@@ -933,7 +933,7 @@ fn a_user_differing_only_in_case_is_renamed_not_replaced() {
         rename.operations,
         [Operation::UpdateUser {
             user: "alice".into(),
-            new_user_name: "Alice".into(),
+            new_user_name: "Alice".parse().unwrap(),
         }]
     );
     assert_eq!(
@@ -1011,4 +1011,28 @@ fn passwords_meet_the_stricter_of_the_file_and_the_account_policy() {
     assert_eq!(length(None, Some(40)), 40);
     assert_eq!(length(Some(32), Some(40)), 40);
     assert_eq!(length(Some(64), Some(40)), 64);
+}
+
+#[test]
+fn saved_operations_carry_only_names_aws_could_hold() {
+    let traversal = "../../x";
+    // A name from the file is refused as the saved plan is read...
+    let typed = json!({"call": "AddUserToGroup", "user": traversal, "group": "group-admin"});
+    let refused = serde_json::from_value::<Operation>(typed).expect_err("a path for a user");
+    assert!(refused.to_string().contains("user name"), "{refused}");
+    // ...a name as IAM spells it by `check_names`, and the JSON is the same.
+    for (call, field) in [("DeleteUser", "user"), ("DeleteGroup", "group")] {
+        let saved = json!({"call": call, field: traversal});
+        let operation: Operation = serde_json::from_value(saved.clone()).expect(call);
+        assert_eq!(serde_json::to_value(&operation).unwrap(), saved);
+        let refused = operation.check_names().expect_err(call);
+        assert!(
+            refused.0.contains(&format!("{field} name")),
+            "{call}: {refused}"
+        );
+    }
+    let typed = json!({"call": "AddUserToGroup", "user": "alice", "group": "group-admin"});
+    let operation: Operation = serde_json::from_value(typed.clone()).expect("valid names");
+    assert_eq!(serde_json::to_value(&operation).unwrap(), typed);
+    assert_eq!(operation.check_names(), Ok(()));
 }
