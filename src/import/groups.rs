@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::live::{LiveGroup, LiveState};
 use crate::model::desired::RoleDef;
-use crate::model::names::{AccountId, ProjectName, RoleKey};
+use crate::model::names::{AccountId, ProjectName, RoleArn, RoleKey};
 use crate::policy::{PolicyDocument, one_or_many};
 
 /// What one of jumpgate's groups grants.
@@ -81,7 +81,7 @@ pub(super) fn classify(
     if let Some(role) = roles.keys().find(|k| k.as_str() == rest) {
         return Some(GroupRole::Global(role.clone()));
     }
-    let targets: Vec<(String, String)> =
+    let targets: Vec<(Option<AccountId>, String)> =
         documents.iter().flat_map(|d| assumable_roles(d)).collect();
     // With roles `admin` and `admin-x`, `group-admin-x-y` is told apart by
     // the role its policy assumes; without a policy, the longest role wins.
@@ -101,7 +101,7 @@ pub(super) fn classify(
     let accounts = targets
         .into_iter()
         .filter(|(_, r)| r == role.as_str())
-        .filter_map(|(account, _)| AccountId::new(&account).ok())
+        .filter_map(|(account, _)| account)
         .collect();
     Some(GroupRole::Project {
         role: role.clone(),
@@ -123,9 +123,10 @@ fn group_documents<'a>(group: &'a LiveGroup, live: &'a LiveState) -> Vec<&'a Pol
     group.inline_policies.values().chain(attached).collect()
 }
 
-/// `(account, role key)` of each `arn:aws:iam::<account>:role/role-<key>`
-/// an assume-role policy allows.
-fn assumable_roles(document: &PolicyDocument) -> Vec<(String, String)> {
+/// `(account, role key)` of each `arn:<partition>:iam::<account>:role/role-<key>`
+/// an assume-role policy allows; the account is `None` where the policy
+/// names the role in every account (`*`), as a global group's does.
+fn assumable_roles(document: &PolicyDocument) -> Vec<(Option<AccountId>, String)> {
     let mut found = Vec::new();
     for statement in document.statements() {
         if statement["Effect"] != "Allow" {
@@ -133,19 +134,11 @@ fn assumable_roles(document: &PolicyDocument) -> Vec<(String, String)> {
         }
         let resources = one_or_many(statement.get("Resource"));
         for resource in resources.into_iter().filter_map(Value::as_str) {
-            let Some(rest) = resource
-                .strip_prefix("arn:")
-                .and_then(|r| r.split_once(":iam::"))
-                .map(|(_, r)| r)
-            else {
+            let Some((account, role)) = RoleArn::parse_pattern(resource) else {
                 continue;
             };
-            let Some((account, role)) = rest.split_once(":role/") else {
-                continue;
-            };
-            let role = role.rsplit('/').next().unwrap_or(role);
             if let Some(key) = role.strip_prefix("role-") {
-                found.push((account.to_owned(), key.to_owned()));
+                found.push((account, key.to_owned()));
             }
         }
     }
