@@ -22,7 +22,7 @@ use crate::model::derive::{group_name, role_name, targets};
 use crate::model::desired::DesiredState;
 use crate::model::expiry::show;
 use crate::model::names::{AccountId, RoleArn};
-use crate::policy::{one_or_many, role_arn, statements};
+use crate::policy::{PolicyDocument, one_or_many, role_arn};
 
 mod impact;
 
@@ -417,9 +417,13 @@ struct SourceReach {
     denies: Vec<Value>,
 }
 
-fn source_reach(documents: &[&Value], candidates: &[String]) -> SourceReach {
+fn source_reach(documents: &[&PolicyDocument], candidates: &[String]) -> SourceReach {
     let mut reach = SourceReach::default();
-    for statement in documents.iter().copied().flat_map(statements) {
+    for statement in documents
+        .iter()
+        .copied()
+        .flat_map(PolicyDocument::statements)
+    {
         if !grants_assume_role(statement) {
             continue;
         }
@@ -466,7 +470,7 @@ impl<'c> Memo<'c> {
         }
     }
 
-    fn reach(&mut self, documents: &[&Value]) -> Rc<SourceReach> {
+    fn reach(&mut self, documents: &[&PolicyDocument]) -> Rc<SourceReach> {
         let key = serde_json::to_string(documents).expect("documents serialise");
         let candidates = self.candidates;
         self.known
@@ -554,7 +558,7 @@ fn denied(sources: &[(String, Rc<SourceReach>)], arn: &str) -> bool {
 }
 
 /// The documents of the customer-managed policies that were read, by ARN.
-fn policies_by_arn(live: &LiveState) -> BTreeMap<&str, &Value> {
+fn policies_by_arn(live: &LiveState) -> BTreeMap<&str, &PolicyDocument> {
     live.policies
         .values()
         .map(|p| (p.arn.as_str(), &p.document))
@@ -564,7 +568,10 @@ fn policies_by_arn(live: &LiveState) -> BTreeMap<&str, &Value> {
 /// A group's documents: its inline ones, and the attached ones whose
 /// documents were read (AWS-managed ones never grant `sts:AssumeRole` on a
 /// jump account's roles).
-fn group_documents<'a>(group: &'a LiveGroup, by_arn: &BTreeMap<&str, &'a Value>) -> Vec<&'a Value> {
+fn group_documents<'a>(
+    group: &'a LiveGroup,
+    by_arn: &BTreeMap<&str, &'a PolicyDocument>,
+) -> Vec<&'a PolicyDocument> {
     group
         .inline_policies
         .values()
@@ -838,7 +845,8 @@ user "dave"
                     {"Effect": "Deny", "Action": "sts:*", "Resource": "arn:aws:iam::333333333333:role/role-admin"},
                     // Not about AssumeRole.
                     {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
-                ]}),
+                ]})
+                .into(),
             )]
             .into(),
             ..LiveGroup::default()

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use crate::aws::{AwsError, ChangeEstate, InstanceFailure};
+use crate::model::names::AccountId;
 use crate::plan::{Change, Operation, Plan, SecretDelivery, Stage};
 use crate::secrets::{self, Delivered, SecretError};
 
@@ -230,7 +231,7 @@ async fn run_stack_instance_changes<'c, A: ChangeEstate>(
         };
         let err = Arc::new(err);
         for (change, outcome) in &mut outcomes {
-            let accounts: Vec<&String> = change
+            let accounts: Vec<&AccountId> = change
                 .operations
                 .iter()
                 .filter(|op| std::mem::discriminant(*op) == kind)
@@ -243,7 +244,7 @@ async fn run_stack_instance_changes<'c, A: ChangeEstate>(
                 AwsError::StackInstancesFailed { failures, .. } => {
                     let mine: Vec<InstanceFailure> = failures
                         .iter()
-                        .filter(|f| accounts.contains(&&f.account))
+                        .filter(|f| accounts.iter().any(|a| a.as_str() == f.account))
                         .cloned()
                         .collect();
                     if mine.is_empty() {
@@ -259,7 +260,7 @@ async fn run_stack_instance_changes<'c, A: ChangeEstate>(
     outcomes
 }
 
-fn instance_accounts(op: &Operation) -> &[String] {
+fn instance_accounts(op: &Operation) -> &[AccountId] {
     match op {
         Operation::CreateStackInstances { accounts, .. }
         | Operation::UpdateStackInstances { accounts, .. }
@@ -338,8 +339,9 @@ async fn run_change<A: ChangeEstate>(
                 password_length,
             } => {
                 let secret =
-                    create_login_profile(aws, user, delivery, *password_length, options).await?;
-                delivered = Some((user.clone(), secret));
+                    create_login_profile(aws, user.as_str(), delivery, *password_length, options)
+                        .await?;
+                delivered = Some((user.to_string(), secret));
             }
             other => aws.call(other).await?,
         }

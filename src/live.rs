@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::credential_report::CredentialReport;
 use crate::model::desired::PasswordPolicy;
 use crate::model::names::AccountId;
+use crate::policy::PolicyDocument;
 
 pub mod simulate;
 pub mod status;
@@ -141,7 +142,7 @@ pub struct LiveGroup {
     pub name: String,
     pub path: String,
     /// Inline policies by name, decoded.
-    pub inline_policies: BTreeMap<String, Value>,
+    pub inline_policies: BTreeMap<String, PolicyDocument>,
     pub attached_policies: BTreeSet<String>,
 }
 
@@ -159,7 +160,7 @@ pub struct LivePolicy {
     pub default_version: String,
     /// Every version id, the default included.
     pub versions: Vec<String>,
-    pub document: Value,
+    pub document: PolicyDocument,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,6 +19,7 @@ use jumpgate::live::LiveState;
 use jumpgate::live::simulate::{self, Jump};
 use jumpgate::model::desired::DesiredState;
 use jumpgate::model::names::Partition;
+use jumpgate::policy::PolicyDocument;
 use serde_json::Value;
 use support::emulator::Emulator;
 
@@ -86,7 +87,6 @@ impl Planned {
     }
 
     fn of(live: &LiveState) -> Planned {
-        use jumpgate::policy::normalise;
         Planned {
             password_policy: live
                 .password_policy
@@ -111,10 +111,10 @@ impl Planned {
                 .groups
                 .iter()
                 .map(|(name, g)| {
-                    let inline: BTreeMap<&String, Value> = g
+                    let inline: BTreeMap<&String, PolicyDocument> = g
                         .inline_policies
                         .iter()
-                        .map(|(n, d)| (n, normalise(d)))
+                        .map(|(n, d)| (n, d.normalised()))
                         .collect();
                     let value = serde_json::json!({
                         "path": g.path,
@@ -131,7 +131,7 @@ impl Planned {
                     let value = serde_json::json!({
                         "arn": p.arn,
                         "path": p.path,
-                        "document": normalise(&p.document),
+                        "document": p.document.normalised(),
                     });
                     (name.clone(), value)
                 })

@@ -22,14 +22,13 @@ use std::rc::Rc;
 
 use super::{
     Catalogue, Memo, SourceReach, SourceView, allows, combine, group_documents, parse_role_arn,
-    statements,
 };
 use crate::live::LiveState;
 use crate::live::simulate::{self, Jump};
 use crate::model::desired::DesiredState;
 use crate::model::names::Partition;
 use crate::plan::{Change, Operation, Stage};
-use crate::policy::one_or_many;
+use crate::policy::{PolicyDocument, one_or_many};
 
 /// Whether something is gained or lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -96,7 +95,7 @@ struct View {
 
 impl View {
     fn of(live: &LiveState, memo: &mut Memo) -> View {
-        let by_arn: BTreeMap<&str, &Value> = live
+        let by_arn: BTreeMap<&str, &PolicyDocument> = live
             .policies
             .values()
             .map(|p| (p.arn.as_str(), &p.document))
@@ -110,7 +109,7 @@ impl View {
                 .filter(|g| {
                     group_documents(g, &by_arn)
                         .into_iter()
-                        .flat_map(statements)
+                        .flat_map(PolicyDocument::statements)
                         .any(enforces_mfa)
                 })
                 .map(|g| g.name.clone())
@@ -526,7 +525,8 @@ user "bob" {
                 default_version: "v1".into(),
                 versions: vec!["v1".into()],
                 document: json!({"Statement": {"Effect": "Allow", "Action": "sts:AssumeRole",
-                    "Resource": "arn:aws:iam::*:role/role-admin"}}),
+                    "Resource": "arn:aws:iam::*:role/role-admin"}})
+                .into(),
             },
         );
         live.groups.insert(
@@ -599,7 +599,7 @@ user "bob" {
         );
         let mut attach = detach_mfa("group-admin", Stage::GroupPolicies, arn);
         attach.operations = vec![Operation::AttachGroupPolicy {
-            group: "group-admin".into(),
+            group: "group-admin".parse().unwrap(),
             policy_arn: arn.clone(),
         }];
         let mut without = live.clone();
@@ -656,8 +656,8 @@ user "bob" {
             group: "group-admin".into(),
         };
         let add = Operation::AddUserToGroup {
-            user: "alice".into(),
-            group: "group-admin".into(),
+            user: "alice".parse().unwrap(),
+            group: "group-admin".parse().unwrap(),
         };
         // Removal first, then the same membership back: same ends, a gap between.
         let gap = impact(
@@ -670,7 +670,7 @@ user "bob" {
                 change(
                     Stage::DeleteGroups,
                     Operation::AttachGroupPolicy {
-                        group: "group-admin".into(),
+                        group: "group-admin".parse().unwrap(),
                         policy_arn: arn.clone(),
                     },
                 ),

@@ -46,7 +46,7 @@ macro_rules! instance_operation {
             $stack_set,
             $request
                 .stack_set_name($stack_set)
-                .set_accounts(Some($accounts.clone()))
+                .set_accounts(Some($accounts.iter().map(ToString::to_string).collect()))
                 .set_regions(Some($regions.clone()))
         )
     };

@@ -16,7 +16,7 @@ use crate::live::{
 use crate::model::desired::PasswordPolicy;
 use crate::model::names::{AccountId, PolicyArn};
 use crate::plan::Operation;
-use crate::policy::parse_document;
+use crate::policy::PolicyDocument;
 
 /// The most items an IAM list call may ask for in one page (`MaxItems`,
 /// valid range 1-1000 in every IAM list API).
@@ -77,10 +77,10 @@ struct Seen {
     owned: bool,
 }
 
-fn decode(document: Option<&str>) -> serde_json::Value {
+fn decode(document: Option<&str>) -> PolicyDocument {
     document
-        .and_then(|d| parse_document(d).ok())
-        .unwrap_or(serde_json::Value::Null)
+        .and_then(|d| PolicyDocument::parse(d).ok())
+        .unwrap_or_default()
 }
 
 fn tag(key: &str, value: &str) -> Tag {
@@ -712,6 +712,7 @@ impl Aws {
                 )
             }
             Op::CreateGroup { group, path } => {
+                let group = group.as_str();
                 self.create_settled("CreateGroup", Object::Group(group), group, || async {
                     once!(
                         "CreateGroup",
@@ -724,7 +725,7 @@ impl Aws {
                 self.propagating(|| async {
                     send!(
                         "UpdateGroup",
-                        iam.update_group().group_name(group).new_path(path)
+                        iam.update_group().group_name(group.as_str()).new_path(path)
                     )
                 })
                 .await
@@ -736,7 +737,7 @@ impl Aws {
                 "UpdateGroup",
                 iam.update_group()
                     .group_name(group)
-                    .new_group_name(new_group_name)
+                    .new_group_name(new_group_name.as_str())
             ),
             Op::PutGroupPolicy {
                 group,
@@ -747,7 +748,7 @@ impl Aws {
                     send!(
                         "PutGroupPolicy",
                         iam.put_group_policy()
-                            .group_name(group)
+                            .group_name(group.as_str())
                             .policy_name(policy_name)
                             .policy_document(document.to_string())
                     )
@@ -768,7 +769,7 @@ impl Aws {
                     send!(
                         "AttachGroupPolicy",
                         iam.attach_group_policy()
-                            .group_name(group)
+                            .group_name(group.as_str())
                             .policy_arn(policy_arn)
                     )
                 })
@@ -788,6 +789,7 @@ impl Aws {
                 GONE,
             ),
             Op::CreateUser { user, tags } => {
+                let user = user.as_str();
                 self.create_settled("CreateUser", Object::User(user), user, || async {
                     once!(
                         "CreateUser",
@@ -802,7 +804,9 @@ impl Aws {
                 self.propagating(|| async {
                     send!(
                         "TagUser",
-                        iam.tag_user().user_name(user).set_tags(Some(tags_of(tags)))
+                        iam.tag_user()
+                            .user_name(user.as_str())
+                            .set_tags(Some(tags_of(tags)))
                     )
                 })
                 .await
@@ -814,13 +818,15 @@ impl Aws {
                 "UpdateUser",
                 iam.update_user()
                     .user_name(user)
-                    .new_user_name(new_user_name)
+                    .new_user_name(new_user_name.as_str())
             ),
             Op::AddUserToGroup { user, group } => {
                 self.propagating(|| async {
                     send!(
                         "AddUserToGroup",
-                        iam.add_user_to_group().user_name(user).group_name(group)
+                        iam.add_user_to_group()
+                            .user_name(user.as_str())
+                            .group_name(group.as_str())
                     )
                 })
                 .await

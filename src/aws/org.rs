@@ -81,8 +81,7 @@ impl Aws {
                 template,
                 parameters,
             } => {
-                let account = super::account_id("BootstrapAccount", Some(account))?;
-                let member = self.in_account(&account, access_role).await;
+                let member = self.in_account(account, access_role).await;
                 let create = Operation::CreateStack {
                     stack: EXECUTION_ROLE_STACK.to_owned(),
                     template: template.clone(),

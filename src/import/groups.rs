@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::live::{LiveGroup, LiveState};
 use crate::model::desired::RoleDef;
-use crate::model::names::{AccountId, ProjectName, RoleKey};
-use crate::policy::{one_or_many, statements};
+use crate::model::names::{AccountId, ProjectName, RoleArn, RoleKey};
+use crate::policy::{PolicyDocument, one_or_many};
 
 /// What one of jumpgate's groups grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,14 +74,14 @@ pub(super) fn classify_groups(
 
 pub(super) fn classify(
     group: &LiveGroup,
-    documents: &[&Value],
+    documents: &[&PolicyDocument],
     roles: &BTreeMap<RoleKey, RoleDef>,
 ) -> Option<GroupRole> {
     let rest = group.name.strip_prefix("group-")?;
     if let Some(role) = roles.keys().find(|k| k.as_str() == rest) {
         return Some(GroupRole::Global(role.clone()));
     }
-    let targets: Vec<(String, String)> =
+    let targets: Vec<(Option<AccountId>, String)> =
         documents.iter().flat_map(|d| assumable_roles(d)).collect();
     // With roles `admin` and `admin-x`, `group-admin-x-y` is told apart by
     // the role its policy assumes; without a policy, the longest role wins.
@@ -101,7 +101,7 @@ pub(super) fn classify(
     let accounts = targets
         .into_iter()
         .filter(|(_, r)| r == role.as_str())
-        .filter_map(|(account, _)| AccountId::new(&account).ok())
+        .filter_map(|(account, _)| account)
         .collect();
     Some(GroupRole::Project {
         role: role.clone(),
@@ -113,7 +113,7 @@ pub(super) fn classify(
 /// Every policy document of a group: inline ones (jumpgate's and hand-made),
 /// and the customer-managed ones attached to it (hand-built estates grant
 /// through those: `policy-assume-admin-role-<project>`).
-fn group_documents<'a>(group: &'a LiveGroup, live: &'a LiveState) -> Vec<&'a Value> {
+fn group_documents<'a>(group: &'a LiveGroup, live: &'a LiveState) -> Vec<&'a PolicyDocument> {
     let attached = group.attached_policies.iter().filter_map(|arn| {
         live.policies
             .values()
@@ -123,29 +123,22 @@ fn group_documents<'a>(group: &'a LiveGroup, live: &'a LiveState) -> Vec<&'a Val
     group.inline_policies.values().chain(attached).collect()
 }
 
-/// `(account, role key)` of each `arn:aws:iam::<account>:role/role-<key>`
-/// an assume-role policy allows.
-fn assumable_roles(document: &Value) -> Vec<(String, String)> {
+/// `(account, role key)` of each `arn:<partition>:iam::<account>:role/role-<key>`
+/// an assume-role policy allows; the account is `None` where the policy
+/// names the role in every account (`*`), as a global group's does.
+fn assumable_roles(document: &PolicyDocument) -> Vec<(Option<AccountId>, String)> {
     let mut found = Vec::new();
-    for statement in statements(document) {
+    for statement in document.statements() {
         if statement["Effect"] != "Allow" {
             continue;
         }
         let resources = one_or_many(statement.get("Resource"));
         for resource in resources.into_iter().filter_map(Value::as_str) {
-            let Some(rest) = resource
-                .strip_prefix("arn:")
-                .and_then(|r| r.split_once(":iam::"))
-                .map(|(_, r)| r)
-            else {
+            let Some((account, role)) = RoleArn::parse_pattern(resource) else {
                 continue;
             };
-            let Some((account, role)) = rest.split_once(":role/") else {
-                continue;
-            };
-            let role = role.rsplit('/').next().unwrap_or(role);
             if let Some(key) = role.strip_prefix("role-") {
-                found.push((account.to_owned(), key.to_owned()));
+                found.push((account, key.to_owned()));
             }
         }
     }

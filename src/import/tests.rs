@@ -8,7 +8,7 @@ use crate::lang::{self, Sources};
 use crate::live::{LiveGroup, LiveOrganization, OWNED_PATH, OrgAccount};
 use crate::plan::tests::{converge, state};
 use crate::plan::{self, Action, Kind, Reason};
-use crate::policy::GROUP_POLICY_NAME;
+use crate::policy::{GROUP_POLICY_NAME, PolicyDocument};
 
 const TIME: &str = "2025-01-02T03:04:05Z";
 
@@ -271,14 +271,14 @@ fn without_a_stack_set_the_default_roles_apply() {
 fn group_names_resolve_roles_and_projects() {
     let roles = state(ESTATE).roles;
     let classify = |group: &LiveGroup, roles: &BTreeMap<RoleKey, RoleDef>| {
-        let documents: Vec<&Value> = group.inline_policies.values().collect();
+        let documents: Vec<&PolicyDocument> = group.inline_policies.values().collect();
         classify(group, &documents, roles)
     };
     let group = |name: &str, policy: Option<Value>| LiveGroup {
         name: name.into(),
         path: OWNED_PATH.into(),
         inline_policies: policy
-            .map(|p| (GROUP_POLICY_NAME.to_owned(), p))
+            .map(|p| (GROUP_POLICY_NAME.to_owned(), p.into()))
             .into_iter()
             .collect(),
         attached_policies: BTreeSet::new(),

@@ -65,7 +65,6 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
             });
         }
         O::BootstrapAccount { account, .. } => {
-            let account = account_id(&account).map_err(|m| refuse("ValidationError", m))?;
             live.execution_role_stacks.insert(account, true);
         }
         O::CreateStack {
@@ -147,12 +146,11 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
                 ));
             }
             for account in &accounts {
-                let account = account_id(account).map_err(|m| refuse("ValidationError", m))?;
                 for region in &regions {
                     let existing = live
                         .stack_instances
                         .iter_mut()
-                        .find(|i| i.account == account && i.region == *region);
+                        .find(|i| i.account == *account && i.region == *region);
                     match existing {
                         Some(instance) => {
                             instance.status = StackInstanceStatus::Current;
@@ -178,9 +176,9 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
         }
         O::DeleteStackInstances {
             accounts, regions, ..
-        } => live.stack_instances.retain(|i| {
-            !(accounts.iter().any(|a| a == i.account.as_str()) && regions.contains(&i.region))
-        }),
+        } => live
+            .stack_instances
+            .retain(|i| !(accounts.contains(&i.account) && regions.contains(&i.region))),
         O::CreatePolicy {
             name,
             path,
@@ -228,6 +226,7 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
             policy.document = document;
         }
         O::CreateGroup { group, path } => {
+            let group = String::from(group);
             if live.groups.keys().any(|g| g.eq_ignore_ascii_case(&group)) {
                 return Err(refuse(
                     "EntityAlreadyExists",
@@ -243,14 +242,15 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
         }
         O::UpdateGroupPath { group, path } => {
             live.groups
-                .get_mut(&group)
-                .ok_or_else(|| no_group(&group))?
+                .get_mut(group.as_str())
+                .ok_or_else(|| no_group(group.as_str()))?
                 .path = path;
         }
         O::UpdateGroupName {
             group,
             new_group_name,
         } => {
+            let new_group_name = String::from(new_group_name);
             let mut renamed = live.groups.remove(&group).ok_or_else(|| no_group(&group))?;
             renamed.name = new_group_name.clone();
             for user in live.users.values_mut() {
@@ -266,8 +266,8 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
             document,
         } => {
             live.groups
-                .get_mut(&group)
-                .ok_or_else(|| no_group(&group))?
+                .get_mut(group.as_str())
+                .ok_or_else(|| no_group(group.as_str()))?
                 .inline_policies
                 .insert(policy_name, document);
         }
@@ -290,8 +290,8 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
                 return Err(refuse("NoSuchEntity", format!("no policy {policy_arn}")));
             }
             live.groups
-                .get_mut(&group)
-                .ok_or_else(|| no_group(&group))?
+                .get_mut(group.as_str())
+                .ok_or_else(|| no_group(group.as_str()))?
                 .attached_policies
                 .insert(policy_arn);
         }
@@ -312,6 +312,7 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
             live.groups.remove(&group);
         }
         O::CreateUser { user, tags } => {
+            let user = String::from(user);
             if live.users.keys().any(|u| u.eq_ignore_ascii_case(&user)) {
                 return Err(refuse("EntityAlreadyExists", format!("user {user} exists")));
             }
@@ -326,7 +327,10 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
             live.users.insert(user, new);
         }
         O::TagUser { user, tags } => {
-            let existing = live.users.get_mut(&user).ok_or_else(|| no_user(&user))?;
+            let existing = live
+                .users
+                .get_mut(user.as_str())
+                .ok_or_else(|| no_user(user.as_str()))?;
             existing.tags.extend(tags);
             existing.login_profile.get_or_insert(false);
         }
@@ -334,19 +338,20 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
             user,
             new_user_name,
         } => {
+            let new_user_name = String::from(new_user_name);
             let mut renamed = live.users.remove(&user).ok_or_else(|| no_user(&user))?;
             renamed.name = new_user_name.clone();
             live.users.insert(new_user_name, renamed);
         }
         O::AddUserToGroup { user, group } => {
-            if !live.groups.contains_key(&group) {
-                return Err(no_group(&group));
+            if !live.groups.contains_key(group.as_str()) {
+                return Err(no_group(group.as_str()));
             }
             live.users
-                .get_mut(&user)
-                .ok_or_else(|| no_user(&user))?
+                .get_mut(user.as_str())
+                .ok_or_else(|| no_user(user.as_str()))?
                 .groups
-                .insert(group);
+                .insert(group.into());
         }
         O::RemoveUserFromGroup { user, group } => {
             if let Some(u) = live.users.get_mut(&user) {
@@ -354,7 +359,10 @@ pub fn apply(live: &mut LiveState, operation: &Operation, jump: Jump) -> Result<
             }
         }
         O::CreateLoginProfile { user, .. } => {
-            let existing = live.users.get_mut(&user).ok_or_else(|| no_user(&user))?;
+            let existing = live
+                .users
+                .get_mut(user.as_str())
+                .ok_or_else(|| no_user(user.as_str()))?;
             if existing.login_profile == Some(true) {
                 return Err(refuse(
                     "EntityAlreadyExists",
@@ -456,10 +464,6 @@ fn dependents_mut<'a>(live: &'a mut LiveState, user: &str) -> Option<&'a mut Use
         .map(|u| u.dependents.get_or_insert_default())
 }
 
-fn account_id(text: &str) -> Result<AccountId, String> {
-    AccountId::new(text).map_err(|e| e.to_string())
-}
-
 /// IAM numbers a policy's versions `v1`, `v2`, …
 fn next_version(versions: &[String]) -> String {
     let highest = versions
@@ -504,7 +508,7 @@ mod tests {
     fn what_aws_refuses_changes_nothing() {
         let mut live = LiveState::default();
         let user = |name: &str| Operation::CreateUser {
-            user: name.into(),
+            user: name.parse().unwrap(),
             tags: Default::default(),
         };
         run(&mut live, user("alice")).unwrap();
@@ -512,14 +516,14 @@ mod tests {
         run(
             &mut live,
             Operation::CreateGroup {
-                group: "g".into(),
+                group: "g".parse().unwrap(),
                 path: "/jumpgate/".into(),
             },
         )
         .unwrap();
         let join = Operation::AddUserToGroup {
-            user: "alice".into(),
-            group: "g".into(),
+            user: "alice".parse().unwrap(),
+            group: "g".parse().unwrap(),
         };
         run(&mut live, join).unwrap();
         let before = live.clone();
@@ -551,7 +555,7 @@ mod tests {
             Operation::CreatePolicy {
                 name: "p".into(),
                 path: "/jumpgate/".into(),
-                document: serde_json::json!({}),
+                document: serde_json::json!({}).into(),
             },
         )
         .unwrap();
@@ -560,7 +564,7 @@ mod tests {
         for _ in 0..4 {
             let next = Operation::CreatePolicyVersion {
                 policy_arn: arn.clone(),
-                document: serde_json::json!({}),
+                document: serde_json::json!({}).into(),
                 delete_version: None,
             };
             run(&mut live, next).unwrap();
@@ -568,7 +572,7 @@ mod tests {
         assert_eq!(live.policies["p"].default_version, "v5");
         let sixth = Operation::CreatePolicyVersion {
             policy_arn: arn.clone(),
-            document: serde_json::json!({}),
+            document: serde_json::json!({}).into(),
             delete_version: None,
         };
         assert_eq!(run(&mut live, sixth), Err("LimitExceeded"));

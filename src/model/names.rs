@@ -437,25 +437,44 @@ impl RoleArn {
     /// A role ARN with a 12-digit account and a name, or `None`; the name
     /// may hold wildcards (policies name roles by pattern).
     pub fn parse(text: &str) -> Option<RoleArn> {
-        let rest = text.strip_prefix("arn:")?;
-        let (partition, rest) = rest.split_once(":iam::")?;
-        let (account, resource) = rest.split_once(':')?;
-        let path_and_name = resource.strip_prefix("role/")?;
-        let arn = RoleArn {
-            partition: Partition::parse(partition)?,
+        let (partition, account, path_and_name) = split_role_arn(text)?;
+        Some(RoleArn {
+            partition,
             account: AccountId::new(account).ok()?,
             path_and_name: path_and_name.to_owned(),
-        };
-        (!arn.name().is_empty()).then_some(arn)
+        })
+    }
+
+    /// The account and the role name (without its path) of a role ARN as a
+    /// policy's `Resource` names it, where the account may be a pattern:
+    /// `arn:aws:iam::*:role/role-x` is the role in every account, and its
+    /// account is `None`.
+    pub fn parse_pattern(text: &str) -> Option<(Option<AccountId>, &str)> {
+        let (_, account, path_and_name) = split_role_arn(text)?;
+        Some((AccountId::new(account).ok(), name_in(path_and_name)))
     }
 
     /// The role's name, without its path.
     pub fn name(&self) -> &str {
-        self.path_and_name
-            .rsplit('/')
-            .next()
-            .unwrap_or(&self.path_and_name)
+        name_in(&self.path_and_name)
     }
+}
+
+/// The partition, the account as written and the path and name of
+/// `arn:<partition>:iam::<account>:role/<path>name`, or `None` when the text
+/// is not a role ARN in a known partition or names no role.
+fn split_role_arn(text: &str) -> Option<(Partition, &str, &str)> {
+    let rest = text.strip_prefix("arn:")?;
+    let (partition, rest) = rest.split_once(":iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let path_and_name = resource.strip_prefix("role/")?;
+    let partition = Partition::parse(partition)?;
+    (!name_in(path_and_name).is_empty()).then_some((partition, account, path_and_name))
+}
+
+/// The name at the end of a role's path.
+fn name_in(path_and_name: &str) -> &str {
+    path_and_name.rsplit('/').next().unwrap_or(path_and_name)
 }
 
 impl fmt::Display for RoleArn {
@@ -523,6 +542,28 @@ mod tests {
             "arn:aws-xx:iam::123456789012:role/r",
         ] {
             assert_eq!(RoleArn::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn role_arns_in_policies_may_name_every_account() {
+        let account = AccountId::new("123456789012").unwrap();
+        for partition in ["aws", "aws-cn", "aws-us-gov"] {
+            let every = format!("arn:{partition}:iam::*:role/role-admin");
+            assert_eq!(RoleArn::parse_pattern(&every), Some((None, "role-admin")));
+            let one = format!("arn:{partition}:iam::123456789012:role/team/role-x");
+            assert_eq!(
+                RoleArn::parse_pattern(&one),
+                Some((Some(account.clone()), "role-x"))
+            );
+        }
+        for bad in [
+            "arn:aws:iam::*:user/alice",
+            "arn:aws:iam::*:role/",
+            "arn:aws-xx:iam::*:role/role-x",
+            "*",
+        ] {
+            assert_eq!(RoleArn::parse_pattern(bad), None, "{bad}");
         }
     }
 

@@ -160,7 +160,7 @@ pub fn plan_accounts(resolved: &DesiredState, live: &LiveState) -> AccountPlan {
                         "parameters": parameters,
                     })),
                     operations: vec![Operation::BootstrapAccount {
-                        account: target.id.to_string(),
+                        account: target.id.clone(),
                         access_role: organization.access_role.to_string(),
                         template: execution_role(),
                         parameters: parameters.clone(),

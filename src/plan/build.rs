@@ -17,7 +17,7 @@ use crate::live::{
 use crate::model::derive::{managed_groups, targets, user_groups};
 use crate::model::desired::{DesiredState, User};
 use crate::model::names::{AccountId, Partition, PolicyArn};
-use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, equivalent, group_policy, mfa_policy};
+use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, PolicyDocument, group_policy, mfa_policy};
 use crate::templates::{
     ADMIN_ROLE_STACK, ADMINISTRATION_ROLE_NAME, EXECUTION_ROLE_NAME, EXECUTION_ROLE_STACK,
     ROLES_STACK_SET, admin_role, execution_role, execution_role_parameters, iam_roles,
@@ -404,7 +404,7 @@ impl Planner<'_> {
                 Some(json!({"account": target.id, "name": target.name, "region": region})),
                 vec![Operation::CreateStackInstances {
                     stack_set: ROLES_STACK_SET.into(),
-                    accounts: vec![target.id.to_string()],
+                    accounts: vec![target.id.clone()],
                     regions: vec![region.clone()],
                 }],
             );
@@ -428,7 +428,7 @@ impl Planner<'_> {
                     None,
                     vec![Operation::DeleteStackInstances {
                         stack_set: ROLES_STACK_SET.into(),
-                        accounts: vec![instance.account.to_string()],
+                        accounts: vec![instance.account.clone()],
                         regions: vec![instance.region.clone()],
                     }],
                 );
@@ -471,7 +471,7 @@ impl Planner<'_> {
                     Some(json!({"account": instance.account, "region": instance.region, "status": StackInstanceStatus::Current})),
                     vec![Operation::UpdateStackInstances {
                         stack_set: ROLES_STACK_SET.into(),
-                        accounts: vec![instance.account.to_string()],
+                        accounts: vec![instance.account.clone()],
                         regions: vec![instance.region.clone()],
                     }],
                 );
@@ -506,14 +506,14 @@ impl Planner<'_> {
                 address,
                 Stage::MfaPolicy,
                 None,
-                Some(document.clone()),
+                Some(document.as_json().clone()),
                 vec![Operation::CreatePolicy {
                     name: MFA_POLICY_NAME.into(),
                     path: OWNED_PATH.into(),
                     document,
                 }],
             ),
-            Some(live) if !equivalent(&live.document, &document) => {
+            Some(live) if !live.document.equivalent(&document) => {
                 // Free a slot first when IAM's five versions are used up.
                 let delete_version = (live.versions.len() >= MAX_POLICY_VERSIONS)
                     .then(|| {
@@ -528,8 +528,8 @@ impl Planner<'_> {
                     Action::Update,
                     address,
                     Stage::MfaPolicy,
-                    Some(live.document.clone()),
-                    Some(document.clone()),
+                    Some(live.document.as_json().clone()),
+                    Some(document.as_json().clone()),
                     vec![Operation::CreatePolicyVersion {
                         policy_arn: live.arn.clone(),
                         document,
@@ -545,8 +545,8 @@ impl Planner<'_> {
         let wanted = managed_groups(self.desired);
         let mfa_arn = self.mfa_policy_arn();
         let live_groups = by_lower_case(&self.live.groups);
-        for (name, spec) in &wanted {
-            let name = name.as_str();
+        for (group_name, spec) in &wanted {
+            let name = group_name.as_str();
             let live = live_groups.get(&name.to_lowercase()).copied();
             // The same group to IAM, spelt otherwise: renamed, never created twice.
             if let Some(group) = live.filter(|g| g.name != name) {
@@ -558,7 +558,7 @@ impl Planner<'_> {
                     Some(json!({"name": name, "path": group.path, "renamed_from": group.name})),
                     vec![Operation::UpdateGroupName {
                         group: group.name.clone(),
-                        new_group_name: name.into(),
+                        new_group_name: group_name.clone(),
                     }],
                 );
                 self.because(Reason::Rename);
@@ -571,7 +571,7 @@ impl Planner<'_> {
                     None,
                     Some(json!({"name": name, "path": OWNED_PATH})),
                     vec![Operation::CreateGroup {
-                        group: name.into(),
+                        group: group_name.clone(),
                         path: OWNED_PATH.into(),
                     }],
                 ),
@@ -583,7 +583,7 @@ impl Planner<'_> {
                         Some(json!({"name": name, "path": group.path})),
                         Some(json!({"name": name, "path": OWNED_PATH})),
                         vec![Operation::UpdateGroupPath {
-                            group: name.into(),
+                            group: group_name.clone(),
                             path: OWNED_PATH.into(),
                         }],
                     );
@@ -597,7 +597,7 @@ impl Planner<'_> {
             match (group_policy(spec), live_policy) {
                 // PutGroupPolicy both creates the policy and replaces it.
                 (Some(document), current)
-                    if current.is_none_or(|current| !equivalent(&document, current)) =>
+                    if current.is_none_or(|current| !document.equivalent(current)) =>
                 {
                     let action = if current.is_some() {
                         Action::Update
@@ -608,10 +608,10 @@ impl Planner<'_> {
                         action,
                         policy_address,
                         Stage::GroupPolicies,
-                        current.cloned(),
-                        Some(document.clone()),
+                        current.map(|c| c.as_json().clone()),
+                        Some(document.as_json().clone()),
                         vec![Operation::PutGroupPolicy {
-                            group: name.into(),
+                            group: group_name.clone(),
                             policy_name: GROUP_POLICY_NAME.into(),
                             document,
                         }],
@@ -641,7 +641,7 @@ impl Planner<'_> {
                     None,
                     Some(json!({"group": name, "policy_arn": mfa_arn})),
                     vec![Operation::AttachGroupPolicy {
-                        group: name.into(),
+                        group: group_name.clone(),
                         policy_arn: mfa_arn.clone(),
                     }],
                 );
@@ -706,12 +706,12 @@ impl Planner<'_> {
         }
     }
 
-    fn delete_group_policy(&mut self, group: &str, policy_name: &str, document: &Value) {
+    fn delete_group_policy(&mut self, group: &str, policy_name: &str, document: &PolicyDocument) {
         self.push(
             Action::Delete,
             Address::of_part(Kind::GroupPolicy, group, policy_name),
             Stage::RemoveGroupPolicies,
-            Some(document.clone()),
+            Some(document.as_json().clone()),
             None,
             vec![Operation::DeleteGroupPolicy {
                 group: group.into(),
@@ -770,12 +770,12 @@ impl Planner<'_> {
                 let mut tags = existing.tags.clone();
                 let mut operations = vec![Operation::UpdateUser {
                     user: existing.name.clone(),
-                    new_user_name: name.into(),
+                    new_user_name: user.name.clone(),
                 }];
                 if !existing.is_owned() {
                     tags.extend(owner_tags());
                     operations.push(Operation::TagUser {
-                        user: name.into(),
+                        user: user.name.clone(),
                         tags: owner_tags(),
                     });
                 }
@@ -805,7 +805,7 @@ impl Planner<'_> {
                 None,
                 Some(json!({"name": name, "tags": owner_tags(), "console": user.console})),
                 vec![Operation::CreateUser {
-                    user: name.into(),
+                    user: user.name.clone(),
                     tags: owner_tags(),
                 }],
             ),
@@ -821,7 +821,7 @@ impl Planner<'_> {
                         "tags": existing.tags.clone().into_iter().chain(owner_tags()).collect::<BTreeMap<_, _>>(),
                     })),
                     vec![Operation::TagUser {
-                        user: name.into(),
+                        user: user.name.clone(),
                         tags: owner_tags(),
                     }],
                 );
@@ -829,22 +829,28 @@ impl Planner<'_> {
             }
             Some(_) => {}
         }
-        let wanted: BTreeSet<String> = user_groups(user)
-            .iter()
-            .map(|g| g.as_str().to_owned())
-            .collect();
-        let wanted_lower: HashSet<String> = wanted.iter().map(|g| g.to_lowercase()).collect();
+        let wanted = user_groups(user);
+        let wanted_lower: HashSet<String> =
+            wanted.iter().map(|g| g.as_str().to_lowercase()).collect();
         let current = live.map(|l| l.groups.clone()).unwrap_or_default();
         let current_lower: HashSet<String> = current.iter().map(|g| g.to_lowercase()).collect();
         for group in &wanted {
-            if !current_lower.contains(&group.to_lowercase()) {
-                self.membership(Action::Create, name, group);
+            if !current_lower.contains(&group.as_str().to_lowercase()) {
+                let add = Operation::AddUserToGroup {
+                    user: user.name.clone(),
+                    group: group.clone(),
+                };
+                self.membership(Action::Create, name, group.as_str(), add);
             }
         }
         for group in &current {
             let lower = group.to_lowercase();
             if owned_groups.contains(&lower) && !wanted_lower.contains(&lower) {
-                self.membership(Action::Delete, name, group);
+                let remove = Operation::RemoveUserFromGroup {
+                    user: name.into(),
+                    group: group.clone(),
+                };
+                self.membership(Action::Delete, name, group, remove);
             }
         }
         if let Some(existing) = live {
@@ -870,7 +876,7 @@ impl Planner<'_> {
                 None,
                 Some(json!({"user": name, "password_reset_required": true, "password": delivery})),
                 vec![Operation::CreateLoginProfile {
-                    user: name.into(),
+                    user: user.name.clone(),
                     delivery,
                     password_length: password_length(
                         self.desired.jump.password_policy.as_ref(),
@@ -883,27 +889,12 @@ impl Planner<'_> {
         }
     }
 
-    fn membership(&mut self, action: Action, user: &str, group: &str) {
+    /// `operation` adds `user` to `group` or removes them from it.
+    fn membership(&mut self, action: Action, user: &str, group: &str, operation: Operation) {
         let value = Some(json!({"user": user, "group": group}));
-        let (stage, before, after, operation) = match action {
-            Action::Delete => (
-                Stage::RemoveMemberships,
-                value,
-                None,
-                Operation::RemoveUserFromGroup {
-                    user: user.into(),
-                    group: group.into(),
-                },
-            ),
-            _ => (
-                Stage::Memberships,
-                None,
-                value,
-                Operation::AddUserToGroup {
-                    user: user.into(),
-                    group: group.into(),
-                },
-            ),
+        let (stage, before, after) = match action {
+            Action::Delete => (Stage::RemoveMemberships, value, None),
+            _ => (Stage::Memberships, None, value),
         };
         self.push(
             action,

@@ -91,7 +91,7 @@ mod tests {
         assert!(blockers_in_jump(&live, &[]).is_empty());
         let attach = |arn: &str| {
             change(Operation::AttachGroupPolicy {
-                group: "g".into(),
+                group: "g".parse().unwrap(),
                 policy_arn: arn.into(),
             })
         };
@@ -105,7 +105,7 @@ mod tests {
         let create = change(Operation::CreatePolicy {
             name: "nope".into(),
             path: "/jumpgate/".into(),
-            document: serde_json::json!({}),
+            document: serde_json::json!({}).into(),
         });
         assert!(blockers_in_jump(&live, &[create.clone(), attach(missing)]).is_empty());
         assert!(
@@ -119,7 +119,7 @@ mod tests {
                 path: "/".into(),
                 default_version: "v1".into(),
                 versions: vec!["v1".into()],
-                document: serde_json::json!({}),
+                document: serde_json::json!({}).into(),
             },
         );
         assert_eq!(blockers_in_jump(&live, &[create]).len(), 1);

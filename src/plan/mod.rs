@@ -21,7 +21,8 @@ use serde_json::Value;
 use crate::access::AccessChanges;
 use crate::model::desired::{DesiredState, PasswordPolicy};
 use crate::model::expiry::End;
-use crate::model::names::{AccountId, NameError, Region};
+use crate::model::names::{AccountId, GroupName, NameError, Region, UserName};
+use crate::policy::PolicyDocument;
 
 pub use accounts::{BootstrapHint, resolve_account_ids};
 pub use address::Address;
@@ -298,6 +299,13 @@ pub enum SecretDelivery {
 
 /// One AWS API call, with everything it needs: a saved plan can be applied
 /// without the desired-state files.
+///
+/// Account ids, and the user and group names a call takes from the file,
+/// are the newtypes, so a saved plan with a bad one is refused as it is
+/// read. A name that can come from IAM (an object renamed, emptied or
+/// deleted) stays a `String`: observed names are never held to the file's
+/// rules (`import` skips users whose names break them), and jumpgate must
+/// still be able to act on them; `check_names` checks those.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "call")]
 pub enum Operation {
@@ -308,7 +316,7 @@ pub enum Operation {
     /// Deploys the StackSet execution-role stack in a member account through
     /// the organization's access role there.
     BootstrapAccount {
-        account: String,
+        account: AccountId,
         access_role: String,
         template: Value,
         parameters: BTreeMap<String, String>,
@@ -341,56 +349,56 @@ pub enum Operation {
     },
     CreateStackInstances {
         stack_set: String,
-        accounts: Vec<String>,
+        accounts: Vec<AccountId>,
         regions: Vec<String>,
     },
     /// Deploys the StackSet's template again to instances that are not
     /// CURRENT (a failed or cancelled earlier operation).
     UpdateStackInstances {
         stack_set: String,
-        accounts: Vec<String>,
+        accounts: Vec<AccountId>,
         regions: Vec<String>,
     },
     DeleteStackInstances {
         stack_set: String,
-        accounts: Vec<String>,
+        accounts: Vec<AccountId>,
         regions: Vec<String>,
     },
     CreatePolicy {
         name: String,
         path: String,
-        document: Value,
+        document: PolicyDocument,
     },
     CreatePolicyVersion {
         policy_arn: String,
-        document: Value,
+        document: PolicyDocument,
         /// IAM keeps five versions; the oldest non-default one goes first.
         delete_version: Option<String>,
     },
     CreateGroup {
-        group: String,
+        group: GroupName,
         path: String,
     },
     UpdateGroupPath {
-        group: String,
+        group: GroupName,
         path: String,
     },
     /// Gives a group the spelling the file uses (IAM names ignore case).
     UpdateGroupName {
         group: String,
-        new_group_name: String,
+        new_group_name: GroupName,
     },
     PutGroupPolicy {
-        group: String,
+        group: GroupName,
         policy_name: String,
-        document: Value,
+        document: PolicyDocument,
     },
     DeleteGroupPolicy {
         group: String,
         policy_name: String,
     },
     AttachGroupPolicy {
-        group: String,
+        group: GroupName,
         policy_arn: String,
     },
     DetachGroupPolicy {
@@ -401,28 +409,28 @@ pub enum Operation {
         group: String,
     },
     CreateUser {
-        user: String,
+        user: UserName,
         tags: BTreeMap<String, String>,
     },
     TagUser {
-        user: String,
+        user: UserName,
         tags: BTreeMap<String, String>,
     },
     /// Gives a user the spelling the file uses (IAM names ignore case).
     UpdateUser {
         user: String,
-        new_user_name: String,
+        new_user_name: UserName,
     },
     AddUserToGroup {
-        user: String,
-        group: String,
+        user: UserName,
+        group: GroupName,
     },
     RemoveUserFromGroup {
         user: String,
         group: String,
     },
     CreateLoginProfile {
-        user: String,
+        user: UserName,
         delivery: SecretDelivery,
         /// The generated password's length: the password policy's minimum
         /// or more. The password itself is made at apply time.
@@ -523,8 +531,8 @@ impl Operation {
             Op::CreateUser { user, .. }
             | Op::TagUser { user, .. }
             | Op::AddUserToGroup { user, .. }
-            | Op::RemoveUserFromGroup { user, .. }
-            | Op::CreateLoginProfile { user, .. }
+            | Op::CreateLoginProfile { user, .. } => Some(user.as_str()),
+            Op::RemoveUserFromGroup { user, .. }
             | Op::DeleteLoginProfile { user }
             | Op::DeleteAccessKey { user, .. }
             | Op::DeleteSigningCertificate { user, .. }
@@ -546,42 +554,43 @@ impl Operation {
             Op::CreateGroup { group, .. }
             | Op::UpdateGroupPath { group, .. }
             | Op::PutGroupPolicy { group, .. }
-            | Op::DeleteGroupPolicy { group, .. }
             | Op::AttachGroupPolicy { group, .. }
+            | Op::AddUserToGroup { group, .. } => Some(group.as_str()),
+            Op::DeleteGroupPolicy { group, .. }
             | Op::DetachGroupPolicy { group, .. }
             | Op::DeleteGroup { group }
-            | Op::AddUserToGroup { group, .. }
             | Op::RemoveUserFromGroup { group, .. } => Some(group),
             _ => None,
         }
     }
 
-    /// Checks every user, group and account name the call carries as the
-    /// file's names are checked, so a tampered saved plan cannot smuggle in
-    /// a path (`../../x`) or a name AWS would never hold.
+    /// Checks the user and group names the call carries as `String`s as
+    /// the file's names are checked (the typed ones were when the plan was
+    /// read), so a tampered saved plan cannot smuggle in a path (`../../x`)
+    /// or a name AWS would never hold.
     pub fn check_names(&self) -> Result<(), NameError> {
-        use crate::model::names::{GroupName, UserName};
         use Operation as Op;
         let user = |name: &str| UserName::new(name).map(drop);
         let group = |name: &str| GroupName::new(name).map(drop);
-        let account = |id: &str| AccountId::new(id).map(drop);
-        self.user().map(user).transpose()?;
-        self.group().map(group).transpose()?;
         match self {
-            Op::UpdateUser {
-                user: old,
-                new_user_name,
-            } => user(old).and(user(new_user_name)),
-            Op::UpdateGroupName {
-                group: old,
-                new_group_name,
-            } => group(old).and(group(new_group_name)),
-            Op::BootstrapAccount { account: id, .. } => account(id),
-            Op::CreateStackInstances { accounts, .. }
-            | Op::UpdateStackInstances { accounts, .. }
-            | Op::DeleteStackInstances { accounts, .. } => {
-                accounts.iter().try_for_each(|id| account(id))
-            }
+            Op::UpdateUser { user: name, .. }
+            | Op::DeleteLoginProfile { user: name }
+            | Op::DeleteAccessKey { user: name, .. }
+            | Op::DeleteSigningCertificate { user: name, .. }
+            | Op::DeleteSshPublicKey { user: name, .. }
+            | Op::DeleteServiceSpecificCredential { user: name, .. }
+            | Op::DeactivateMfaDevice { user: name, .. }
+            | Op::DeleteUserPolicy { user: name, .. }
+            | Op::DetachUserPolicy { user: name, .. }
+            | Op::DeleteUser { user: name } => user(name),
+            Op::UpdateGroupName { group: name, .. }
+            | Op::DeleteGroupPolicy { group: name, .. }
+            | Op::DetachGroupPolicy { group: name, .. }
+            | Op::DeleteGroup { group: name } => group(name),
+            Op::RemoveUserFromGroup {
+                user: user_name,
+                group: group_name,
+            } => user(user_name).and(group(group_name)),
             _ => Ok(()),
         }
     }

@@ -12,7 +12,7 @@ use crate::live::{
 };
 use crate::model::desired::DesiredState;
 use crate::model::names::{AccountId, Partition};
-use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, parse_document};
+use crate::policy::{GROUP_POLICY_NAME, MFA_POLICY_NAME, PolicyDocument};
 
 /// A valid age X25519 recipient (the one in age's README).
 pub(crate) const AGE_RECIPIENT: &str =
@@ -352,7 +352,7 @@ fn adding_an_account_to_a_project_touches_only_that_project() {
     // Global groups name no account, so they did not change.
     let global = &live.groups["group-admin"].inline_policies[GROUP_POLICY_NAME];
     assert_eq!(
-        global["Statement"][0]["Resource"],
+        global.as_json()["Statement"][0]["Resource"],
         json!("arn:aws:iam::*:role/role-admin")
     );
 }
@@ -389,18 +389,18 @@ fn documents_equal_to_iam_plan_no_change() {
     let mut live = converge(&desired, LiveState::default());
     // Single-item lists where jumpgate writes scalars, and URL-encoded on the way back.
     let group = group_mut(&mut live, "group-admin");
-    let document = group.inline_policies[GROUP_POLICY_NAME].clone();
-    let mut listy = document.clone();
+    let mut listy = group.inline_policies[GROUP_POLICY_NAME].as_json().clone();
     let statement = &mut listy["Statement"][0];
     statement["Action"] = json!([statement["Action"]]);
     statement["Resource"] = json!([statement["Resource"]]);
-    let decoded = parse_document(&url_encoded(&listy)).unwrap();
+    let decoded = PolicyDocument::parse(&url_encoded(&listy)).unwrap();
     group
         .inline_policies
         .insert(GROUP_POLICY_NAME.into(), decoded);
     // Statements in another order, and lists of strings in another order.
     let policy = live.policies.get_mut(MFA_POLICY_NAME).unwrap();
-    let statements = policy.document["Statement"].as_array_mut().unwrap();
+    let mut document = policy.document.as_json().clone();
+    let statements = document["Statement"].as_array_mut().unwrap();
     assert!(
         statements.len() > 1,
         "the MFA policy has several statements"
@@ -411,6 +411,7 @@ fn documents_equal_to_iam_plan_no_change() {
             actions.reverse();
         }
     }
+    policy.document = document.into();
     let plan = build(&desired, &live);
     assert!(plan.is_empty(), "{}", outline(&plan));
 }
@@ -423,7 +424,8 @@ fn a_changed_document_is_an_update_with_both_sides() {
     group.inline_policies.insert(
         GROUP_POLICY_NAME.into(),
         json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Action": "sts:AssumeRole", "Resource": "*"}]}),
+            "Action": "sts:AssumeRole", "Resource": "*"}]})
+        .into(),
     );
     let plan = build(&desired, &live);
     assert_eq!(
@@ -445,7 +447,7 @@ fn a_full_managed_policy_frees_its_oldest_version_first() {
     let policy = live.policies.get_mut(MFA_POLICY_NAME).unwrap();
     policy.versions = ["v3", "v4", "v5", "v6", "v7"].map(String::from).into();
     policy.default_version = "v7".into();
-    policy.document = json!({"Version": "2012-10-17", "Statement": []});
+    policy.document = json!({"Version": "2012-10-17", "Statement": []}).into();
     let plan = build(&desired, &live);
     assert_eq!(addresses(&plan), ["managed-policy.policy-enforce-mfa"]);
     match &plan.changes[0].operations[..] {
@@ -463,7 +465,7 @@ fn stray_policies_on_owned_groups_are_removed() {
     let group = group_mut(&mut live, "group-operator");
     group
         .inline_policies
-        .insert("hand-made".into(), json!({"Statement": []}));
+        .insert("hand-made".into(), json!({"Statement": []}).into());
     group
         .attached_policies
         .insert("arn:aws:iam::aws:policy/AdministratorAccess".into());
@@ -931,7 +933,7 @@ fn a_user_differing_only_in_case_is_renamed_not_replaced() {
         rename.operations,
         [Operation::UpdateUser {
             user: "alice".into(),
-            new_user_name: "Alice".into(),
+            new_user_name: "Alice".parse().unwrap(),
         }]
     );
     assert_eq!(
@@ -1009,4 +1011,28 @@ fn passwords_meet_the_stricter_of_the_file_and_the_account_policy() {
     assert_eq!(length(None, Some(40)), 40);
     assert_eq!(length(Some(32), Some(40)), 40);
     assert_eq!(length(Some(64), Some(40)), 64);
+}
+
+#[test]
+fn saved_operations_carry_only_names_aws_could_hold() {
+    let traversal = "../../x";
+    // A name from the file is refused as the saved plan is read...
+    let typed = json!({"call": "AddUserToGroup", "user": traversal, "group": "group-admin"});
+    let refused = serde_json::from_value::<Operation>(typed).expect_err("a path for a user");
+    assert!(refused.to_string().contains("user name"), "{refused}");
+    // ...a name as IAM spells it by `check_names`, and the JSON is the same.
+    for (call, field) in [("DeleteUser", "user"), ("DeleteGroup", "group")] {
+        let saved = json!({"call": call, field: traversal});
+        let operation: Operation = serde_json::from_value(saved.clone()).expect(call);
+        assert_eq!(serde_json::to_value(&operation).unwrap(), saved);
+        let refused = operation.check_names().expect_err(call);
+        assert!(
+            refused.0.contains(&format!("{field} name")),
+            "{call}: {refused}"
+        );
+    }
+    let typed = json!({"call": "AddUserToGroup", "user": "alice", "group": "group-admin"});
+    let operation: Operation = serde_json::from_value(typed.clone()).expect("valid names");
+    assert_eq!(serde_json::to_value(&operation).unwrap(), typed);
+    assert_eq!(operation.check_names(), Ok(()));
 }

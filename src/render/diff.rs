@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use similar::{ChangeTag, TextDiff};
 
 use crate::plan::{Action, Change, Kind};
-use crate::policy::{normalise, sort_keys};
+use crate::policy::{PolicyDocument, sort_keys};
 
 /// Lines of unchanged template shown around each changed one.
 const TEMPLATE_CONTEXT: usize = 2;
@@ -114,10 +114,11 @@ fn fields(before: Option<&Value>, after: Option<&Value>, skip: &[&str]) -> Vec<D
 fn statement_diff(before: Option<&Value>, after: Option<&Value>) -> Vec<Line> {
     let render = |doc: Option<&Value>| -> String {
         let Some(doc) = doc else { return String::new() };
-        let normal = normalise(doc);
-        let statements = normal["Statement"].as_array().cloned().unwrap_or_default();
-        statements
-            .iter()
+        // `before` and `after` are display data: the document is read back from them.
+        PolicyDocument::from(doc.clone())
+            .normalised()
+            .statements()
+            .into_iter()
             .map(|s| serde_json::to_string_pretty(s).unwrap_or_default() + "\n")
             .collect()
     };

@@ -15,7 +15,7 @@ use crate::model::derive::{
 };
 use crate::model::desired::{Access, DesiredState, JumpAccount, Project, RoleDef};
 use crate::model::names::{GroupName, ProjectName, RoleKey, shown};
-use crate::policy::{GROUP_INLINE_POLICY_MAX, group_policy, policy_size, role_arn};
+use crate::policy::{GROUP_INLINE_POLICY_MAX, group_policy, role_arn};
 
 const IAM_NOTE: &str = "; IAM names are case-insensitive";
 
@@ -385,7 +385,7 @@ fn project_policies_within_limit(
         let (Some(project), Some(document)) = (&group.project, group_policy(group)) else {
             continue;
         };
-        let size = policy_size(&document);
+        let size = document.size();
         if size > GROUP_INLINE_POLICY_MAX && largest.get(project).is_none_or(|(s, _)| size > *s) {
             largest.insert(project, (size, group));
         }
