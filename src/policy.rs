@@ -108,7 +108,7 @@ pub fn group_policy(group: &GroupSpec) -> Option<PolicyDocument> {
     let resource = match &group.project {
         // Global groups reach the role wherever it exists; only accounts that
         // trust the jump account have it, so adding an account changes nothing here.
-        None => json!(format!("arn:aws:iam::*:role/{role}")),
+        None => json!(RoleArn::in_every_account(Partition::Aws, role.as_str())),
         Some(_) if group.accounts.is_empty() => return None,
         Some(_) => Value::Array(
             group

@@ -9,8 +9,8 @@ pub use super::expiry::{Expiry, Until};
 use crate::hygiene::Thresholds;
 
 use super::names::{
-    AccountId, AccountName, Color, Email, PolicyArn, ProjectName, Region, RoleKey, RoleName,
-    UserName,
+    AccountId, AccountName, Color, Email, Partition, PolicyArn, ProjectName, Region, RoleKey,
+    RoleName, UserName,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +97,8 @@ impl RoleDef {
         .into_iter()
         .map(|(key, policy)| {
             let key = RoleKey::new(key).expect("default role keys are valid");
-            let policy = PolicyArn::new(&format!("arn:aws:iam::aws:policy/{policy}"))
-                .expect("default policy ARNs are valid");
+            // Desired states are in the `aws` partition (`Region` refuses the others).
+            let policy = PolicyArn::aws_managed(Partition::Aws, policy);
             let role = RoleDef {
                 key: key.clone(),
                 policy,

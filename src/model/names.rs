@@ -454,6 +454,12 @@ impl RoleArn {
         Some((AccountId::new(account).ok(), name_in(path_and_name)))
     }
 
+    /// The role `name` in every account, as a policy's `Resource` names it
+    /// (`arn:<partition>:iam::*:role/<name>`): the text `parse_pattern` reads.
+    pub fn in_every_account(partition: Partition, name: &str) -> String {
+        format!("arn:{partition}:iam::*:role/{name}")
+    }
+
     /// The role's name, without its path.
     pub fn name(&self) -> &str {
         name_in(&self.path_and_name)
@@ -496,6 +502,11 @@ impl PolicyArn {
         name: &str,
     ) -> PolicyArn {
         PolicyArn(format!("arn:{partition}:iam::{account}:policy{path}{name}"))
+    }
+
+    /// The AWS-managed policy `name` (`arn:<partition>:iam::aws:policy/<name>`).
+    pub fn aws_managed(partition: Partition, name: &str) -> PolicyArn {
+        PolicyArn(format!("arn:{partition}:iam::aws:policy/{name}"))
     }
 
     /// Whether an ARN names an AWS-managed policy
