@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use support::by_hand;
 use support::emulator::REGION;
 use support::fixtures;
-use support::{Emulator, EmulatorOptions, JUMP, Outcome, Workspace, iam, user_exists};
+use support::{Emulator, JUMP, Outcome, Workspace, iam, user_exists};
 
 const ESTATE: &str = concat!(
     fixtures::payments_head!(),
@@ -136,8 +136,7 @@ async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_ap
     // The hand-made changes below follow each other at once: StackSet
     // operations end as soon as they start, or the second one would meet
     // the first still running (OperationInProgressException), as on AWS.
-    let emu =
-        Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "0"));
+    let emu = Emulator::start_with_knobs(&[("STACKSET_OPERATION_SECONDS", "0")]);
     let ws = Workspace::applied(&emu, ESTATE).await;
 
     // Clean: exit 0 in every format.

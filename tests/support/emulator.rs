@@ -89,6 +89,17 @@ impl Emulator {
         Emulator::start_with(EmulatorOptions::default())
     }
 
+    /// Starts the strict test ground with some of its knobs set, each
+    /// `(NAME, value)` as `EmulatorOptions::knob` takes it.
+    pub fn start_with_knobs(knobs: &[(&str, &str)]) -> Emulator {
+        let options = knobs
+            .iter()
+            .fold(EmulatorOptions::default(), |options, (name, value)| {
+                options.knob(name, value)
+            });
+        Emulator::start_with(options)
+    }
+
     /// Starts a fresh moto server as `options` say.
     pub fn start_with(options: EmulatorOptions) -> Emulator {
         let bin = moto_server_bin();
