@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::{
     Emulator, JUMP, Workspace, attached_group_policies, changes, decode_document, describe,
-    group_policy, groups_of, iam, iam_in, mutating, role_names, stack_status, statements,
-    user_names, user_tags,
+    group_policy, groups_of, iam, iam_in, mutating, role_names, stack_set, stack_status,
+    statements, user_names, user_tags,
 };
 
 const ROLES: [&str; 3] = ["admin", "developer", "operator"];
@@ -193,7 +193,6 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
         stack_status(&emu, "stackset-admin-role").await.as_deref(),
         Some("CREATE_COMPLETE")
     );
-    let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
     let jump_roles = role_names(&iam).await;
     for role in [
         "AWSCloudFormationStackSetAdministrationRole",
@@ -205,13 +204,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
             "{role} in the jump account"
         );
     }
-    let set = cfn
-        .describe_stack_set()
-        .stack_set_name("iam-roles")
-        .send()
-        .await
-        .expect("DescribeStackSet iam-roles");
-    let set = set.stack_set().expect("the StackSet");
+    let set = stack_set(&emu, "iam-roles").await;
     assert_eq!(
         set.permission_model().map(|p| p.as_str()),
         Some("SELF_MANAGED")

@@ -71,6 +71,16 @@ impl EmulatorOptions {
     }
 }
 
+/// Awaits one SDK request (`client.operation()…send()`), panicking with
+/// `call` (the operation and what it names) and AWS's error if refused:
+/// how the harness's own calls fail.
+pub async fn sent<T, E: std::fmt::Debug>(
+    request: impl std::future::Future<Output = Result<T, E>>,
+    call: impl std::fmt::Display,
+) -> T {
+    request.await.unwrap_or_else(|e| panic!("{call}: {e:?}"))
+}
+
 /// A running moto server, killed on drop.
 pub struct Emulator {
     server: Child,
