@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::big_estate::{Estate, differences, expected_contents, iam_contents};
 use support::by_hand;
 use support::emulator::RecordedRequest;
-use support::{Emulator, Workspace, iam, is_adopted, user_names};
+use support::{Emulator, Workspace, iam, is_adopted, login_profile, user_names};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -71,16 +71,10 @@ async fn an_account_policy_of_40_characters_is_met_without_one_in_the_file() {
     let password = std::fs::read_to_string(ws.secrets().join("alice.password"))
         .expect("alice's password file");
     assert!(password.trim().len() >= 40, "{} characters", password.len());
-    let profile = iam
-        .get_login_profile()
-        .user_name("alice")
-        .send()
-        .await
-        .expect("GetLoginProfile");
+    let profile = login_profile(&iam, "alice").await;
     assert!(
         profile
-            .login_profile()
-            .expect("a profile")
+            .expect("alice has a login profile")
             .password_reset_required(),
         "the new password must be changed at first sign-in"
     );

@@ -2,10 +2,13 @@
 //! and the JSON plan.
 
 use std::collections::BTreeMap;
+use std::fmt::{Debug, Display};
 
 use aws_sdk_cloudformation::Client as CfnClient;
 use aws_sdk_cloudformation::types::StackSet;
 use aws_sdk_iam::Client as IamClient;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::{AccessKeyMetadata, LoginProfile};
 use serde_json::Value;
 
 use super::emulator::{Emulator, RecordedRequest, sent};
@@ -202,19 +205,39 @@ pub async fn user_names(iam: &IamClient) -> Vec<String> {
     sorted(users.into_iter().map(|u| u.user_name))
 }
 
+/// What a read of one IAM entity answered, `None` if IAM says there is no
+/// such entity (`NoSuchEntity`); any other error panics naming `call`.
+async fn unless_missing<T, E: ProvideErrorMetadata + Debug, R: Debug>(
+    request: impl Future<Output = Result<T, SdkError<E, R>>>,
+    call: impl Display,
+) -> Option<T> {
+    match request.await {
+        Ok(answer) => Some(answer),
+        Err(err) if err.code() == Some("NoSuchEntity") => None,
+        Err(err) => panic!("{call}: {err:?}"),
+    }
+}
+
 /// Whether a user exists, by GetUser.
 pub async fn user_exists(iam: &IamClient, user: &str) -> bool {
-    match iam.get_user().user_name(user).send().await {
-        Ok(_) => true,
-        Err(err) => {
-            let service = err.into_service_error();
-            assert!(
-                service.is_no_such_entity_exception(),
-                "GetUser {user}: {service:?}"
-            );
-            false
-        }
-    }
+    let request = iam.get_user().user_name(user);
+    let answer = unless_missing(request.send(), format!("GetUser {user}")).await;
+    answer.is_some()
+}
+
+/// A user's login profile (console password), by GetLoginProfile; `None`
+/// if the user has none.
+pub async fn login_profile(iam: &IamClient, user: &str) -> Option<LoginProfile> {
+    let request = iam.get_login_profile().user_name(user);
+    let answer = unless_missing(request.send(), format!("GetLoginProfile {user}")).await;
+    answer.and_then(|answer| answer.login_profile)
+}
+
+/// A user's access keys.
+pub async fn access_keys(iam: &IamClient, user: &str) -> Vec<AccessKeyMetadata> {
+    let request = iam.list_access_keys().user_name(user);
+    let listed = sent(request.send(), format!("ListAccessKeys {user}")).await;
+    listed.access_key_metadata
 }
 
 /// The group names a user is in.
