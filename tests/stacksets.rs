@@ -387,13 +387,11 @@ async fn cloudformation_is_called_in_the_files_region_whatever_the_environment_s
     let emu = Emulator::start();
     let ws = Workspace::bootstrapped(&emu, ESTATE).await;
     let applied = ws.apply_command(&emu).env("AWS_REGION", "us-east-1").run();
-    applied.expect_code(0);
-    assert!(
-        applied.stderr.contains("us-east-1")
-            && applied.stderr.contains("file's region ap-northeast-1"),
-        "the difference is noted:\n{}",
-        applied.stderr
-    );
+    // The difference is noted.
+    applied
+        .expect_code(0)
+        .assert_stderr_has("us-east-1")
+        .assert_stderr_has("file's region ap-northeast-1");
     let in_region = |region: &'static str| {
         let emu = &emu;
         async move {
