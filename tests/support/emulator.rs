@@ -421,10 +421,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// The first form field called `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        form_field(&self.params, name)
     }
 
     /// The header called `name`, case-insensitively.
@@ -509,6 +506,14 @@ pub fn is_mutating(service: Option<&str>, action: Option<&str>) -> bool {
         }
         None => false,
     }
+}
+
+/// The first of `fields` (as `parse_form` reads them) called `name`.
+pub fn form_field<'f>(fields: &'f [(String, String)], name: &str) -> Option<&'f str> {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
 }
 
 /// The fields of a form body (query protocol), decoded, in order.
