@@ -16,6 +16,7 @@ use serde_json::Value;
 use support::Emulator;
 use support::by_hand;
 use support::emulator::RecordedRequest;
+use support::fixtures;
 use support::python::botocore_profiles;
 use support::{Workspace, actions_named, groups_of, iam, jumpgate_with_env, user_exists};
 
@@ -301,23 +302,11 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
     .expect_code(0);
 }
 
-const NEW_ACCOUNTS: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1" name="management"
-organization
-account "sandbox" email="me+aws-sandbox@example.com"
-project "apps" {
-    account "dev" email="me+aws-dev@example.com"
-}
-user "me" {
-    access "admin"
-}
-"#;
-
 #[tokio::test]
 async fn after_an_organizations_apply_profiles_cover_every_account_it_created() {
     let emu = Emulator::start();
     let org = by_hand::organization(&emu).await;
-    let ws = Workspace::with_state(NEW_ACCOUNTS);
+    let ws = Workspace::with_state(fixtures::new_accounts!());
     ws.apply(&emu, &[]).expect_code(0);
     let accounts = org
         .list_accounts()
@@ -347,6 +336,7 @@ async fn after_an_organizations_apply_profiles_cover_every_account_it_created() 
     for (profile, email) in [
         ("sandbox-admin", "me+aws-sandbox@example.com"),
         ("dev-admin", "me+aws-dev@example.com"),
+        ("prod-admin", "me+aws-prod@example.com"),
     ] {
         let id = id_of(email);
         assert_eq!(
