@@ -7,7 +7,8 @@
 //! both results must then plan nothing.
 //!
 //! Uses only `support::emulator::Emulator` (`start`, `sdk_config`,
-//! `bootstrap_declared`) from the shared harness.
+//! `bootstrap_declared`) and `support::by_hand` (the changes made by hand
+//! between steps) from the shared harness.
 
 mod support;
 
@@ -21,6 +22,7 @@ use jumpgate::model::desired::DesiredState;
 use jumpgate::model::names::Partition;
 use jumpgate::policy::PolicyDocument;
 use serde_json::Value;
+use support::by_hand;
 use support::emulator::Emulator;
 
 const ESTATE: &str = r#"
@@ -92,62 +94,42 @@ impl Planned {
                 .password_policy
                 .as_ref()
                 .map(|p| serde_json::to_value(p).expect("serialises")),
-            users: live
-                .users
-                .iter()
-                .map(|(name, u)| {
-                    let value = serde_json::json!({
-                        "path": u.path,
-                        "tags": u.tags,
-                        "groups": u.groups,
-                        "inline_policies": u.inline_policies,
-                        "attached_policies": u.attached_policies,
-                        "login_profile": u.login_profile,
-                    });
-                    (name.clone(), value)
+            users: by_name(&live.users, |u| {
+                serde_json::json!({
+                    "path": u.path,
+                    "tags": u.tags,
+                    "groups": u.groups,
+                    "inline_policies": u.inline_policies,
+                    "attached_policies": u.attached_policies,
+                    "login_profile": u.login_profile,
                 })
-                .collect(),
-            groups: live
-                .groups
-                .iter()
-                .map(|(name, g)| {
-                    let inline: BTreeMap<&String, PolicyDocument> = g
-                        .inline_policies
-                        .iter()
-                        .map(|(n, d)| (n, d.normalised()))
-                        .collect();
-                    let value = serde_json::json!({
-                        "path": g.path,
-                        "inline_policies": inline,
-                        "attached_policies": g.attached_policies,
-                    });
-                    (name.clone(), value)
+            }),
+            groups: by_name(&live.groups, |g| {
+                let inline: BTreeMap<&String, PolicyDocument> = g
+                    .inline_policies
+                    .iter()
+                    .map(|(n, d)| (n, d.normalised()))
+                    .collect();
+                serde_json::json!({
+                    "path": g.path,
+                    "inline_policies": inline,
+                    "attached_policies": g.attached_policies,
                 })
-                .collect(),
-            policies: live
-                .policies
-                .iter()
-                .map(|(name, p)| {
-                    let value = serde_json::json!({
-                        "arn": p.arn,
-                        "path": p.path,
-                        "document": p.document.normalised(),
-                    });
-                    (name.clone(), value)
+            }),
+            policies: by_name(&live.policies, |p| {
+                serde_json::json!({
+                    "arn": p.arn,
+                    "path": p.path,
+                    "document": p.document.normalised(),
                 })
-                .collect(),
-            stacks: live
-                .stacks
-                .iter()
-                .map(|(name, s)| {
-                    let value = serde_json::json!({
-                        "status": s.status,
-                        "template": s.template,
-                        "parameters": s.parameters,
-                    });
-                    (name.clone(), value)
+            }),
+            stacks: by_name(&live.stacks, |s| {
+                serde_json::json!({
+                    "status": s.status,
+                    "template": s.template,
+                    "parameters": s.parameters,
                 })
-                .collect(),
+            }),
             stack_set: live
                 .live_stack_set()
                 .map(|s| serde_json::json!({"template": s.template, "parameters": s.parameters})),
@@ -164,6 +146,17 @@ impl Planned {
                 .collect(),
         }
     }
+}
+
+/// Each named object of a live state as `value` shows it.
+fn by_name<T>(
+    objects: &BTreeMap<String, T>,
+    value: impl Fn(&T) -> Value,
+) -> BTreeMap<String, Value> {
+    objects
+        .iter()
+        .map(|(name, object)| (name.clone(), value(object)))
+        .collect()
 }
 
 fn desired(kdl: &str) -> DesiredState {
@@ -188,6 +181,13 @@ impl Ground {
             aws,
             secrets: tempfile::tempdir().expect("a temporary directory"),
         }
+    }
+
+    /// A ground where `kdl` is already applied: most scenarios' first step.
+    async fn applied(kdl: &str) -> Ground {
+        let ground = Ground::start().await;
+        ground.step(kdl).await;
+        ground
     }
 
     async fn iam(&self) -> aws_sdk_iam::Client {
@@ -252,14 +252,8 @@ async fn from_nothing_to_an_estate_with_a_project_accounts_users_and_a_password_
 
 #[tokio::test]
 async fn adopting_an_unowned_user() {
-    let ground = Ground::start().await;
-    ground.step(ESTATE).await;
-    let iam = ground.iam().await;
-    iam.create_user()
-        .user_name("tanaka.jiro")
-        .send()
-        .await
-        .expect("CreateUser");
+    let ground = Ground::applied(ESTATE).await;
+    by_hand::create_user(&ground.iam().await, "tanaka.jiro").await;
     let adopted = format!(
         "{ESTATE}\nuser \"tanaka.jiro\" {{\n    access \"developer\" project=\"payments\"\n}}\n"
     );
@@ -268,14 +262,9 @@ async fn adopting_an_unowned_user() {
 
 #[tokio::test]
 async fn offboarding_a_user_with_dependents() {
-    let ground = Ground::start().await;
-    ground.step(ESTATE).await;
+    let ground = Ground::applied(ESTATE).await;
     let iam = ground.iam().await;
-    iam.create_access_key()
-        .user_name("suzuki.hanako")
-        .send()
-        .await
-        .expect("CreateAccessKey");
+    by_hand::create_access_key(&iam, "suzuki.hanako").await;
     iam.put_user_policy()
         .user_name("suzuki.hanako")
         .policy_name("by-hand")
@@ -298,16 +287,14 @@ async fn offboarding_a_user_with_dependents() {
 
 #[tokio::test]
 async fn removing_an_account_from_a_project() {
-    let ground = Ground::start().await;
-    ground.step(ESTATE).await;
+    let ground = Ground::applied(ESTATE).await;
     let smaller = ESTATE.replace("    account \"payments-stg\" id=\"210987654322\"\n", "");
     assert!(ground.step(&smaller).await > 0);
 }
 
 #[tokio::test]
 async fn changing_the_password_policy() {
-    let ground = Ground::start().await;
-    ground.step(ESTATE).await;
+    let ground = Ground::applied(ESTATE).await;
     let stricter = ESTATE.replace(
         "password-policy min-length=16",
         "password-policy min-length=24 max-age-days=90",

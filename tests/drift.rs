@@ -5,14 +5,12 @@
 
 mod support;
 
-use aws_sdk_cloudformation::Client as CfnClient;
-use aws_sdk_cloudformation::types::{Capability, Parameter};
 use serde_json::{Value, json};
 
 use support::by_hand;
 use support::emulator::REGION;
 use support::fixtures;
-use support::{Emulator, EmulatorOptions, JUMP, Outcome, Workspace, iam, user_exists};
+use support::{Emulator, JUMP, Outcome, Workspace, cfn, iam, stack_set, user_exists};
 
 const ESTATE: &str = concat!(
     fixtures::payments_head!(),
@@ -57,6 +55,17 @@ const EXPECTED: &[(&str, Option<&str>)] = &[
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
+/// How an item with this repair is shown: its sign in the text report, its
+/// action in the Markdown table.
+fn shown(repair: Option<&str>) -> (char, &'static str) {
+    match repair {
+        Some("create") => ('+', "apply creates"),
+        Some("update") => ('~', "apply updates"),
+        Some("delete") => ('-', "apply removes"),
+        _ => ('!', "reported only"),
+    }
+}
+
 fn drift(emu: &Emulator, ws: &Workspace, format: &str) -> Outcome {
     ws.command(emu, "drift").args(["--format", format]).run()
 }
@@ -65,8 +74,7 @@ fn drift(emu: &Emulator, ws: &Workspace, format: &str) -> Outcome {
 /// access would.
 async fn change_out_of_band(emu: &Emulator) {
     let iam = iam(emu).await;
-    let config = emu.sdk_config().await;
-    let cfn = CfnClient::new(&config);
+    let cfn = cfn(emu).await;
 
     // Membership added and removed.
     by_hand::add_user_to_group(&iam, "alice", "group-operator").await;
@@ -83,11 +91,7 @@ async fn change_out_of_band(emu: &Emulator) {
     // A user deleted the way AWS requires: dependents first.
     by_hand::delete_login_profile(&iam, "carol").await;
     by_hand::remove_user_from_group(&iam, "carol", "group-developer").await;
-    iam.delete_user()
-        .user_name("carol")
-        .send()
-        .await
-        .expect("DeleteUser");
+    by_hand::delete_user(&iam, "carol").await;
     // A console password deleted.
     by_hand::delete_login_profile(&iam, "dave").await;
     // A back door: a user and a group nobody declared.
@@ -96,39 +100,14 @@ async fn change_out_of_band(emu: &Emulator) {
     by_hand::attach_group_policy(&iam, "shadow-admins", ADMIN).await;
     by_hand::add_user_to_group(&iam, "backdoor", "shadow-admins").await;
     // The StackSet's template changed: sessions of 12 hours for the admin role.
-    let set = cfn
-        .describe_stack_set()
-        .stack_set_name("iam-roles")
-        .send()
-        .await
-        .expect("DescribeStackSet")
-        .stack_set
-        .expect("the StackSet");
+    let set = stack_set(emu, "iam-roles").await;
     let mut template: Value =
         serde_json::from_str(set.template_body().expect("a template")).expect("JSON template");
     template["Resources"]["RoleAdmin"]["Properties"]["MaxSessionDuration"] = json!(43200);
-    cfn.update_stack_set()
-        .stack_set_name("iam-roles")
-        .template_body(template.to_string())
-        .parameters(
-            Parameter::builder()
-                .parameter_key("AdminAccountId")
-                .parameter_value(JUMP)
-                .build(),
-        )
-        .capabilities(Capability::CapabilityNamedIam)
-        .send()
-        .await
-        .expect("UpdateStackSet");
+    let parameters = [("AdminAccountId", JUMP)];
+    by_hand::update_stack_set(&cfn, "iam-roles", &template.to_string(), &parameters).await;
     // A stack instance gone.
-    cfn.delete_stack_instances()
-        .stack_set_name("iam-roles")
-        .accounts("410987654321")
-        .regions(REGION)
-        .retain_stacks(false)
-        .send()
-        .await
-        .expect("DeleteStackInstances");
+    by_hand::delete_stack_instance(&cfn, "iam-roles", "410987654321", REGION).await;
 }
 
 #[tokio::test]
@@ -136,8 +115,7 @@ async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_ap
     // The hand-made changes below follow each other at once: StackSet
     // operations end as soon as they start, or the second one would meet
     // the first still running (OperationInProgressException), as on AWS.
-    let emu =
-        Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "0"));
+    let emu = Emulator::start_with_knobs(&[("STACKSET_OPERATION_SECONDS", "0")]);
     let ws = Workspace::applied(&emu, ESTATE).await;
 
     // Clean: exit 0 in every format.
@@ -208,12 +186,7 @@ async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_ap
     let text = drift(&emu, &ws, "text");
     text.expect_code(2);
     for (address, repair) in EXPECTED {
-        let sign = match repair {
-            Some("create") => '+',
-            Some("update") => '~',
-            Some("delete") => '-',
-            _ => '!',
-        };
+        let (sign, _) = shown(*repair);
         let line = format!("  {sign} {address}\n");
         assert!(
             text.stdout.contains(&line),
@@ -258,12 +231,7 @@ async fn every_out_of_band_change_is_reported_in_every_format_and_repaired_by_ap
         markdown.stdout
     );
     for (address, repair) in EXPECTED {
-        let action = match repair {
-            Some("create") => "apply creates",
-            Some("update") => "apply updates",
-            Some("delete") => "apply removes",
-            _ => "reported only",
-        };
+        let (_, action) = shown(*repair);
         let row = markdown
             .stdout
             .lines()

@@ -4,12 +4,20 @@
 mod support;
 
 use aws_sdk_iam::Client as IamClient;
-use aws_sdk_organizations::types::OrganizationFeatureSet;
-use support::emulator::{DEFAULT_ACCOUNT_ID, Emulator};
-use support::user_names;
+use support::by_hand;
+use support::emulator::{DEFAULT_ACCOUNT_ID, Emulator, sent};
+use support::{attached_group_policies, user_names};
 
 const READ_ONLY_ACCESS: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const OTHER_ACCOUNT_ID: &str = "222222222222";
+
+/// Creates `user` with `iam`, which must land it in `account`.
+async fn create_user_in(iam: &IamClient, user: &str, account: &str) {
+    let request = iam.create_user().user_name(user);
+    let created = sent(request.send(), format!("CreateUser {user} in {account}")).await;
+    let arn = created.user.expect("CreateUser returns the user").arn;
+    assert_eq!(arn, format!("arn:aws:iam::{account}:user/{user}"));
+}
 
 #[tokio::test]
 async fn iam_calls_reach_the_emulator_and_are_recorded() {
@@ -18,47 +26,23 @@ async fn iam_calls_reach_the_emulator_and_are_recorded() {
     let iam = IamClient::new(&config);
     emulator.start_recording();
 
-    let created = iam
-        .create_user()
-        .user_name("alice")
-        .send()
-        .await
-        .expect("CreateUser");
-    let arn = created.user.expect("CreateUser returns the user").arn;
-    assert_eq!(arn, format!("arn:aws:iam::{DEFAULT_ACCOUNT_ID}:user/alice"));
+    create_user_in(&iam, "alice", DEFAULT_ACCOUNT_ID).await;
     assert_eq!(user_names(&iam).await, ["alice"]);
 
-    iam.create_group()
+    by_hand::create_group(&iam, "readers").await;
+    let attach = iam
+        .attach_group_policy()
         .group_name("readers")
-        .send()
-        .await
-        .expect("CreateGroup");
-    iam.attach_group_policy()
-        .group_name("readers")
-        .policy_arn(READ_ONLY_ACCESS)
-        .send()
-        .await
-        .expect("AWS-managed policies are loaded (MOTO_IAM_LOAD_MANAGED_POLICIES)");
-    let attached = iam
-        .list_attached_group_policies()
-        .group_name("readers")
-        .send()
-        .await
-        .expect("ListAttachedGroupPolicies");
-    let attached: Vec<_> = attached
-        .attached_policies()
-        .iter()
-        .filter_map(|policy| policy.policy_arn())
-        .collect();
-    assert_eq!(attached, [READ_ONLY_ACCESS]);
+        .policy_arn(READ_ONLY_ACCESS);
+    let loaded = "AWS-managed policies are loaded (MOTO_IAM_LOAD_MANAGED_POLICIES)";
+    sent(attach.send(), loaded).await;
+    assert_eq!(
+        attached_group_policies(&iam, "readers").await,
+        [READ_ONLY_ACCESS]
+    );
 
     // A JSON-protocol service names its action in X-Amz-Target, not the body.
-    aws_sdk_organizations::Client::new(&config)
-        .create_organization()
-        .feature_set(OrganizationFeatureSet::All)
-        .send()
-        .await
-        .expect("CreateOrganization");
+    by_hand::create_organization(&aws_sdk_organizations::Client::new(&config)).await;
     emulator.stop_recording();
 
     let recording = emulator.recording();
@@ -114,15 +98,7 @@ async fn assumed_role_credentials_land_in_their_own_account() {
     assert_eq!(identity.account(), Some(OTHER_ACCOUNT_ID));
 
     let other_iam = IamClient::new(&other_config);
-    let created = other_iam
-        .create_user()
-        .user_name("bob")
-        .send()
-        .await
-        .expect("CreateUser in the other account");
-    let arn = created.user.expect("CreateUser returns the user").arn;
-    assert_eq!(arn, format!("arn:aws:iam::{OTHER_ACCOUNT_ID}:user/bob"));
-
+    create_user_in(&other_iam, "bob", OTHER_ACCOUNT_ID).await;
     assert_eq!(user_names(&other_iam).await, ["bob"]);
     assert!(
         user_names(&default_iam).await.is_empty(),

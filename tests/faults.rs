@@ -18,6 +18,7 @@ use support::big_estate::{
     passwords_sent,
 };
 use support::fault_proxy::{Fault, FaultProxy, FaultRates, seed_or};
+use support::runner::line_starting;
 use support::{Emulator, JUMP, Outcome, Workspace, figure};
 
 const TIMEOUT: Duration = Duration::from_secs(240);
@@ -218,11 +219,7 @@ async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishe
     );
     let down = apply(&ws, &emu, &proxy.url());
     down.expect_code(1);
-    let first_line = down
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or("");
+    let first_line = line_starting(&down.stderr, "error: ");
     assert!(
         first_line.contains("failed: ServiceUnavailable"),
         "a clear error naming the call and AWS's code:\n{}",
@@ -248,12 +245,7 @@ async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishe
     emu.start_recording();
     let outage = apply(&ws, &emu, &proxy.url());
     outage.expect_code(1);
-    let summary = outage
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("Apply failed:"))
-        .unwrap_or_else(|| panic!("an apply-failed summary:\n{}", outage.stdout))
-        .to_owned();
+    let summary = line_starting(&outage.stdout, "Apply failed:");
     assert!(
         outage.stdout.contains("ServiceUnavailable"),
         "each failed change says why:\n{}",
@@ -286,12 +278,7 @@ async fn an_outage_stops_the_apply_with_a_clear_error_and_the_next_apply_finishe
     again.expect_code(0);
     emu.stop_recording();
     assert_finished(&emu, &estate, &ws).await;
-    let finished = again
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("Apply complete"))
-        .unwrap_or("")
-        .to_owned();
+    let finished = line_starting(&again.stdout, "Apply complete");
     figure(
         file,
         &format!(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::big_estate::{Estate, differences, expected_contents, iam_contents};
 use support::by_hand;
 use support::emulator::RecordedRequest;
-use support::{Emulator, EmulatorOptions, Workspace, iam, is_adopted, user_names};
+use support::{Emulator, Workspace, iam, is_adopted, login_profile, user_names};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -71,16 +71,10 @@ async fn an_account_policy_of_40_characters_is_met_without_one_in_the_file() {
     let password = std::fs::read_to_string(ws.secrets().join("alice.password"))
         .expect("alice's password file");
     assert!(password.trim().len() >= 40, "{} characters", password.len());
-    let profile = iam
-        .get_login_profile()
-        .user_name("alice")
-        .send()
-        .await
-        .expect("GetLoginProfile");
+    let profile = login_profile(&iam, "alice").await;
     assert!(
         profile
-            .login_profile()
-            .expect("a profile")
+            .expect("alice has a login profile")
             .password_reset_required(),
         "the new password must be changed at first sign-in"
     );
@@ -147,14 +141,13 @@ fn login_profile_passwords(recording: &[RecordedRequest]) -> BTreeMap<String, Ve
 /// apply converges, and no user ever gets a second CreateLoginProfile.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_estate_of_120_users_converges_in_pages_of_two_within_the_consistency_window() {
-    let emu = Emulator::start_with(
-        EmulatorOptions::default()
-            .knob("IAM_PAGE_SIZE", "2")
-            .knob("IAM_CONSISTENCY_SECONDS", "0.25")
-            // Refusals are resent, so CreateLoginProfile could then appear
-            // twice in the log (with the same password): tested apart.
-            .knob("IAM_CONCURRENT_MODIFICATION", "0"),
-    );
+    let emu = Emulator::start_with_knobs(&[
+        ("IAM_PAGE_SIZE", "2"),
+        ("IAM_CONSISTENCY_SECONDS", "0.25"),
+        // Refusals are resent, so CreateLoginProfile could then appear
+        // twice in the log (with the same password): tested apart.
+        ("IAM_CONCURRENT_MODIFICATION", "0"),
+    ]);
     let estate = Estate::new(5, 120);
     let ws = onboard(&emu, &estate).await;
 
@@ -208,11 +201,8 @@ async fn an_estate_of_120_users_converges_in_pages_of_two_within_the_consistency
 /// password (so the delivered one is the user's).
 #[tokio::test]
 async fn concurrent_modification_refusals_are_resent_and_converge() {
-    let emu = Emulator::start_with(
-        EmulatorOptions::default()
-            .knob("IAM_CONCURRENT_MODIFICATION", "0.3")
-            .knob("IAM_SEED", "12"),
-    );
+    let emu =
+        Emulator::start_with_knobs(&[("IAM_CONCURRENT_MODIFICATION", "0.3"), ("IAM_SEED", "12")]);
     let estate = Estate::new(2, 12);
     let ws = onboard(&emu, &estate).await;
     let recording = emu.recording();
@@ -245,11 +235,8 @@ async fn concurrent_modification_refusals_are_resent_and_converge() {
 /// round trips.
 #[tokio::test]
 async fn lists_are_paged_as_iam_pages_them_and_jumpgate_asks_for_the_largest_page() {
-    let emu = Emulator::start_with(
-        EmulatorOptions::default()
-            .knob("IAM_EVERY_CLIENT", "1")
-            .knob("IAM_CONSISTENCY_SECONDS", "0"),
-    );
+    let emu =
+        Emulator::start_with_knobs(&[("IAM_EVERY_CLIENT", "1"), ("IAM_CONSISTENCY_SECONDS", "0")]);
     let iam = iam(&emu).await;
     for n in 0..120 {
         by_hand::create_user(&iam, &format!("by-hand-{n:03}")).await;

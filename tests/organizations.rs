@@ -244,28 +244,12 @@ fn list<'p>(plan: &'p Value, key: &str) -> &'p [Value] {
     plan[key].as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
-const THREE_NEW_ACCOUNTS: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1" name="management"
-organization
-account "sandbox" email="me+aws-sandbox@example.com"
-project "apps" {
-    account "dev"  email="me+aws-dev@example.com"
-    account "prod" email="me+aws-prod@example.com"
-}
-user "me" {
-    access "admin"
-}
-user "dev.person" {
-    access "developer" project="apps"
-}
-"#;
-
 #[tokio::test]
 async fn three_accounts_given_by_email_are_created_bootstrapped_and_given_their_roles_in_one_apply()
 {
     let emu = Emulator::start();
     let org = by_hand::organization(&emu).await;
-    let ws = Workspace::with_state(THREE_NEW_ACCOUNTS);
+    let ws = Workspace::with_state(fixtures::new_accounts!());
 
     emu.start_recording();
     let applied = ws.apply(&emu, &[]).expect_code(0).stdout.clone();
@@ -575,7 +559,7 @@ user "me" {{
 #[tokio::test]
 async fn organizations_mode_without_an_organization_is_refused() {
     let emu = Emulator::start();
-    let ws = Workspace::with_state(THREE_NEW_ACCOUNTS);
+    let ws = Workspace::with_state(fixtures::new_accounts!());
     emu.start_recording();
     let plan = ws.run(&emu, "plan", &[]);
     let apply = ws.apply(&emu, &[]);

@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use support::Emulator;
 use support::by_hand;
 use support::emulator::RecordedRequest;
+use support::fixtures;
 use support::python::botocore_profiles;
-use support::{Emulator, EmulatorOptions};
 use support::{Workspace, actions_named, groups_of, iam, jumpgate_with_env, user_exists};
 
 const ESTATE: &str = r#"
@@ -43,9 +44,7 @@ fn calls(recording: &[RecordedRequest], action: &str) -> Vec<String> {
 async fn plans_read_login_profiles_from_the_report_and_confirm_only_what_they_act_on() {
     // Reports are kept 5 s here (AWS: four hours), so that one made after
     // the apply is the one the plans below read.
-    let emu = Emulator::start_with(
-        EmulatorOptions::default().knob("CREDENTIAL_REPORT_MAX_AGE_SECONDS", "5"),
-    );
+    let emu = Emulator::start_with_knobs(&[("CREDENTIAL_REPORT_MAX_AGE_SECONDS", "5")]);
     let ws = Workspace::with_state(ESTATE);
     ws.apply(&emu, &[]).expect_code(0);
     tokio::time::sleep(Duration::from_millis(5_200)).await;
@@ -127,11 +126,10 @@ fn findings(drift: &Value) -> BTreeMap<String, Vec<String>> {
 async fn drift_reports_each_hygiene_case_the_report_shows() {
     // The report is dated 100 days after it is built: every key is 100
     // days old and unused, every password 100 days unused since issued.
-    let emu = Emulator::start_with(
-        EmulatorOptions::default()
-            .knob("CREDENTIAL_REPORT_MAX_AGE_SECONDS", "0")
-            .knob("CREDENTIAL_REPORT_AGED_DAYS", "100"),
-    );
+    let emu = Emulator::start_with_knobs(&[
+        ("CREDENTIAL_REPORT_MAX_AGE_SECONDS", "0"),
+        ("CREDENTIAL_REPORT_AGED_DAYS", "100"),
+    ]);
     let ws = Workspace::with_state(&format!(
         "{ESTATE}user \"carol\" access-keys=#false {{\n    access \"operator\"\n}}\n"
     ));
@@ -304,23 +302,11 @@ async fn past_their_day_grants_and_users_are_removed_as_expired() {
     .expect_code(0);
 }
 
-const NEW_ACCOUNTS: &str = r#"
-jump-account id="123456789012" region="ap-northeast-1" name="management"
-organization
-account "sandbox" email="me+aws-sandbox@example.com"
-project "apps" {
-    account "dev" email="me+aws-dev@example.com"
-}
-user "me" {
-    access "admin"
-}
-"#;
-
 #[tokio::test]
 async fn after_an_organizations_apply_profiles_cover_every_account_it_created() {
     let emu = Emulator::start();
     let org = by_hand::organization(&emu).await;
-    let ws = Workspace::with_state(NEW_ACCOUNTS);
+    let ws = Workspace::with_state(fixtures::new_accounts!());
     ws.apply(&emu, &[]).expect_code(0);
     let accounts = org
         .list_accounts()
@@ -350,6 +336,7 @@ async fn after_an_organizations_apply_profiles_cover_every_account_it_created() 
     for (profile, email) in [
         ("sandbox-admin", "me+aws-sandbox@example.com"),
         ("dev-admin", "me+aws-dev@example.com"),
+        ("prod-admin", "me+aws-prod@example.com"),
     ] {
         let id = id_of(email);
         assert_eq!(

@@ -13,7 +13,9 @@ use serde_json::Value;
 use support::by_hand;
 use support::emulator::{DEFAULT_ACCOUNT_ID, REGION};
 use support::python::{botocore_profiles, python_json};
-use support::{Emulator, Jumpgate, Outcome, Workspace, stack_instance_accounts};
+use support::{
+    Emulator, Jumpgate, Outcome, Workspace, groups_of, stack_instance_accounts, user_names,
+};
 
 const STATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/state");
 
@@ -61,20 +63,11 @@ async fn grants_in_emulator(emu: &Emulator) -> BTreeSet<Grant> {
         "the StackSet reaches the targets: {accounts:?}"
     );
     let mut grants = BTreeSet::new();
-    let users = iam.list_users().send().await.expect("ListUsers");
-    for user in users.users() {
-        let name = user.user_name();
-        let groups = iam
-            .list_groups_for_user()
-            .user_name(name)
-            .send()
-            .await
-            .expect("ListGroupsForUser");
-        for group in groups.groups() {
-            let group = group.group_name();
+    for name in user_names(&iam).await {
+        for group in groups_of(&iam, &name).await {
             let Ok(policy) = iam
                 .get_group_policy()
-                .group_name(group)
+                .group_name(&group)
                 .policy_name("assume-role")
                 .send()
                 .await
@@ -104,7 +97,7 @@ async fn grants_in_emulator(emu: &Emulator) -> BTreeSet<Grant> {
                     };
                     for arn in arns {
                         let account = arn.split(':').nth(4).unwrap().to_owned();
-                        grants.insert((name.to_owned(), account, arn, group.to_owned()));
+                        grants.insert((name.clone(), account, arn, group.clone()));
                     }
                 }
             }

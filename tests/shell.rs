@@ -16,6 +16,17 @@ fn stdout_of(args: &[&str]) -> String {
     jumpgate(args).expect_code(0).stdout.clone()
 }
 
+/// Asserts that each of `expected` is one of `found`, naming those missing.
+#[track_caller]
+fn assert_includes(found: &[String], expected: &[&str], what: &str) {
+    let missing: Vec<&str> = expected
+        .iter()
+        .copied()
+        .filter(|e| !found.iter().any(|f| f == e))
+        .collect();
+    assert!(missing.is_empty(), "{what} lack {missing:?}: {found:?}");
+}
+
 /// What bash completion offers for `line` (the words typed so far, the last
 /// one being completed), with the generated script loaded.
 fn bash_complete(script: &std::path::Path, words: &[&str]) -> Vec<String> {
@@ -55,7 +66,7 @@ fn bash_completions_load_and_complete_subcommands_and_flags() {
     std::fs::write(&script, stdout_of(&["completions", "bash"])).unwrap();
 
     let commands = bash_complete(&script, &["jumpgate", ""]);
-    for expected in [
+    let expected = [
         "validate",
         "plan",
         "apply",
@@ -63,12 +74,8 @@ fn bash_completions_load_and_complete_subcommands_and_flags() {
         "fmt",
         "completions",
         "man",
-    ] {
-        assert!(
-            commands.iter().any(|c| c == expected),
-            "{expected} in {commands:?}"
-        );
-    }
+    ];
+    assert_includes(&commands, &expected, "the subcommands completed");
     assert_eq!(bash_complete(&script, &["jumpgate", "dr"]), ["drift"]);
     let flags = bash_complete(&script, &["jumpgate", "apply", "--o"]);
     assert_eq!(flags, ["--only"]);
@@ -108,17 +115,13 @@ fn the_man_page_covers_every_command() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     pages.sort();
-    for expected in [
+    let expected = [
         "jumpgate.1",
         "jumpgate-apply.1",
         "jumpgate-fmt.1",
         "jumpgate-plan.1",
-    ] {
-        assert!(
-            pages.iter().any(|p| p == expected),
-            "{expected} in {pages:?}"
-        );
-    }
+    ];
+    assert_includes(&pages, &expected, "the pages written");
     let apply = std::fs::read_to_string(dir.path().join("jumpgate-apply.1")).unwrap();
     assert!(apply.contains("only"), "{apply}");
 }

@@ -166,8 +166,7 @@ async fn results(
 #[tokio::test]
 async fn the_strict_test_ground_runs_stack_set_operations_as_aws_does() {
     // Long enough to see RUNNING on a loaded machine.
-    let emu =
-        Emulator::start_with(EmulatorOptions::default().knob("STACKSET_OPERATION_SECONDS", "1"));
+    let emu = Emulator::start_with_knobs(&[("STACKSET_OPERATION_SECONDS", "1")]);
     let cfn = CfnClient::new(&emu.sdk_config().await);
     administration_role(&emu).await;
     // A: usable execution role. B: none. C: the role, but also a role of
@@ -333,11 +332,10 @@ async fn an_apply_killed_while_an_operation_runs_is_finished_by_the_next_one() {
     // consistency window is closed: `unlock` right after the kill could
     // otherwise miss the lock the dead apply made a moment before, which is
     // not what this test is about.
-    let emu = Emulator::start_with(
-        EmulatorOptions::default()
-            .knob("STACKSET_OPERATION_SECONDS", "3")
-            .knob("IAM_CONSISTENCY_SECONDS", "0"),
-    );
+    let emu = Emulator::start_with_knobs(&[
+        ("STACKSET_OPERATION_SECONDS", "3"),
+        ("IAM_CONSISTENCY_SECONDS", "0"),
+    ]);
     let ws = Workspace::bootstrapped(&emu, ESTATE).await;
     emu.start_recording();
     let apply = ws.apply_command(&emu).spawn();
@@ -389,13 +387,11 @@ async fn cloudformation_is_called_in_the_files_region_whatever_the_environment_s
     let emu = Emulator::start();
     let ws = Workspace::bootstrapped(&emu, ESTATE).await;
     let applied = ws.apply_command(&emu).env("AWS_REGION", "us-east-1").run();
-    applied.expect_code(0);
-    assert!(
-        applied.stderr.contains("us-east-1")
-            && applied.stderr.contains("file's region ap-northeast-1"),
-        "the difference is noted:\n{}",
-        applied.stderr
-    );
+    // The difference is noted.
+    applied
+        .expect_code(0)
+        .assert_stderr_has("us-east-1")
+        .assert_stderr_has("file's region ap-northeast-1");
     let in_region = |region: &'static str| {
         let emu = &emu;
         async move {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use support::by_hand;
 use support::emulator::Emulator;
-use support::{JUMP, Outcome, Workspace, iam, jumpgate};
+use support::{JUMP, Outcome, Workspace, access_keys, iam, jumpgate, login_profile};
 
 const PROD: &str = "210987654321";
 const STG: &str = "210987654322";
@@ -356,19 +356,12 @@ async fn a_hand_built_jump_account_is_taken_over_without_anyone_losing_access() 
     );
     let iam = iam(&emu).await;
     for user in ["yamada.taro", "tanaka.hanako", "sato.jiro"] {
-        iam.get_login_profile()
-            .user_name(user)
-            .send()
-            .await
-            .expect("the password is still there");
+        assert!(
+            login_profile(&iam, user).await.is_some(),
+            "{user}'s password is still there"
+        );
     }
-    let keys = iam
-        .list_access_keys()
-        .user_name("ci-deploy")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(keys.access_key_metadata.len(), 1);
+    assert_eq!(access_keys(&iam, "ci-deploy").await.len(), 1);
 
     // The next plan is empty.
     let again = jumpgate(&emu, &["plan", &file_arg, "--detailed-exitcode"]);

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::{
     Emulator, JUMP, Workspace, attached_group_policies, changes, decode_document, describe,
-    group_policy, groups_of, iam, iam_in, mutating, role_names, stack_status, statements,
-    user_names, user_tags,
+    group_policy, groups_of, iam, iam_in, login_profile, mutating, role_names, stack_set,
+    stack_status, statements, user_names, user_tags,
 };
 
 const ROLES: [&str; 3] = ["admin", "developer", "operator"];
@@ -162,16 +162,11 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
             "{user}: {tags:?}"
         );
         assert_eq!(groups_of(&iam, user).await, expected_groups, "{user}");
-        let profile = iam.get_login_profile().user_name(user).send().await;
-        if user == NO_CONSOLE {
-            let err = profile.expect_err("console=#false: no login profile");
-            assert!(
-                err.into_service_error().is_no_such_entity_exception(),
-                "{user}"
-            );
-        } else {
-            profile.unwrap_or_else(|e| panic!("{user} has a login profile: {e:?}"));
-        }
+        assert_eq!(
+            login_profile(&iam, user).await.is_some(),
+            user != NO_CONSOLE,
+            "{user} has a login profile unless console=#false"
+        );
     }
 
     // The password policy as declared.
@@ -193,7 +188,6 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
         stack_status(&emu, "stackset-admin-role").await.as_deref(),
         Some("CREATE_COMPLETE")
     );
-    let cfn = aws_sdk_cloudformation::Client::new(&emu.sdk_config().await);
     let jump_roles = role_names(&iam).await;
     for role in [
         "AWSCloudFormationStackSetAdministrationRole",
@@ -205,13 +199,7 @@ async fn state_applies_from_empty_and_builds_the_whole_estate() {
             "{role} in the jump account"
         );
     }
-    let set = cfn
-        .describe_stack_set()
-        .stack_set_name("iam-roles")
-        .send()
-        .await
-        .expect("DescribeStackSet iam-roles");
-    let set = set.stack_set().expect("the StackSet");
+    let set = stack_set(&emu, "iam-roles").await;
     assert_eq!(
         set.permission_model().map(|p| p.as_str()),
         Some("SELF_MANAGED")

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use crate::support::fixtures;
 use crate::support::{
-    Emulator, JUMP, Workspace, by_hand, changes, describe, groups_of, iam, mutating, user_exists,
-    user_tags,
+    Emulator, JUMP, Workspace, access_keys, by_hand, changes, describe, groups_of, iam, mutating,
+    user_exists, user_tags,
 };
 
 const ESTATE: &str = fixtures::small_estate!();
@@ -214,14 +214,8 @@ async fn removing_a_user_offboards_them_in_the_order_aws_requires() {
     );
     assert!(user_exists(&iam, BYSTANDER).await);
     assert_eq!(groups_of(&iam, BYSTANDER).await, ["group-operator"]);
-    let keys = iam
-        .list_access_keys()
-        .user_name(BYSTANDER)
-        .send()
-        .await
-        .expect("ListAccessKeys contractor");
     assert_eq!(
-        keys.access_key_metadata().len(),
+        access_keys(&iam, BYSTANDER).await.len(),
         1,
         "the bystander keeps its key"
     );

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::emulator::{Emulator, RecordedRequest};
 use super::fault_proxy::Logged;
-use super::live::JUMP;
+use super::live::{JUMP, login_profile};
 
 pub const ROLES: [&str; 3] = ["admin", "developer", "operator"];
 
@@ -143,12 +143,7 @@ pub async fn iam_contents(emu: &Emulator) -> IamContents {
     let mut contents = IamContents::default();
     for user in details.user_detail_list() {
         let name = user.user_name().unwrap_or_default().to_owned();
-        let profile = iam
-            .get_login_profile()
-            .user_name(&name)
-            .send()
-            .await
-            .is_ok();
+        let profile = login_profile(&iam, &name).await.is_some();
         let groups = user.group_list().iter().cloned().collect();
         let previous = contents.users.insert(name.clone(), (groups, profile));
         assert!(previous.is_none(), "user {name} is listed twice");

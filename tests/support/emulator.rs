@@ -71,6 +71,16 @@ impl EmulatorOptions {
     }
 }
 
+/// Awaits one SDK request (`client.operation()…send()`), panicking with
+/// `call` (the operation and what it names) and AWS's error if refused:
+/// how the harness's own calls fail.
+pub async fn sent<T, E: std::fmt::Debug>(
+    request: impl std::future::Future<Output = Result<T, E>>,
+    call: impl std::fmt::Display,
+) -> T {
+    request.await.unwrap_or_else(|e| panic!("{call}: {e:?}"))
+}
+
 /// A running moto server, killed on drop.
 pub struct Emulator {
     server: Child,
@@ -87,6 +97,17 @@ impl Emulator {
     /// start): a test that needs the emulator must fail without it, never skip.
     pub fn start() -> Emulator {
         Emulator::start_with(EmulatorOptions::default())
+    }
+
+    /// Starts the strict test ground with some of its knobs set, each
+    /// `(NAME, value)` as `EmulatorOptions::knob` takes it.
+    pub fn start_with_knobs(knobs: &[(&str, &str)]) -> Emulator {
+        let options = knobs
+            .iter()
+            .fold(EmulatorOptions::default(), |options, (name, value)| {
+                options.knob(name, value)
+            });
+        Emulator::start_with(options)
     }
 
     /// Starts a fresh moto server as `options` say.
@@ -400,10 +421,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// The first form field called `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        form_field(&self.params, name)
     }
 
     /// The header called `name`, case-insensitively.
@@ -488,6 +506,14 @@ pub fn is_mutating(service: Option<&str>, action: Option<&str>) -> bool {
         }
         None => false,
     }
+}
+
+/// The first of `fields` (as `parse_form` reads them) called `name`.
+pub fn form_field<'f>(fields: &'f [(String, String)], name: &str) -> Option<&'f str> {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
 }
 
 /// The fields of a form body (query protocol), decoded, in order.

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use super::emulator::{is_mutating, parse_form};
+use super::emulator::{form_field, is_mutating, parse_form};
 
 /// How often each kind of fault is injected, as a probability per request.
 /// The rates of the first four kinds add up to at most 1; `delay` applies to
@@ -140,11 +140,9 @@ pub struct Logged {
 }
 
 impl Logged {
+    /// The first form field called `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        form_field(&self.params, name)
     }
 
     /// `Action subject`, the subject being the first naming parameter.

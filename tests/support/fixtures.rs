@@ -1,4 +1,4 @@
-//! The small estate several suites start from, written once. Each piece is
+//! The estates several suites start from, written once. Each piece is
 //! a macro expanding to a string literal, so that a suite's own estate stays
 //! a `const` built with `concat!` (which takes literals, not constants) and
 //! what differs for its tests stands next to them.
@@ -30,3 +30,28 @@ macro_rules! small_estate {
     };
 }
 pub(crate) use small_estate;
+
+/// The jump account as the management account of an organization, and
+/// three accounts declared by e-mail for jumpgate to create: `sandbox`, and
+/// `dev` and `prod` in project `apps`. `me` is the admin, `dev.person` a
+/// developer in `apps`.
+macro_rules! new_accounts {
+    () => {
+        r#"
+jump-account id="123456789012" region="ap-northeast-1" name="management"
+organization
+account "sandbox" email="me+aws-sandbox@example.com"
+project "apps" {
+    account "dev"  email="me+aws-dev@example.com"
+    account "prod" email="me+aws-prod@example.com"
+}
+user "me" {
+    access "admin"
+}
+user "dev.person" {
+    access "developer" project="apps"
+}
+"#
+    };
+}
+pub(crate) use new_accounts;

@@ -2,11 +2,16 @@
 //! and the JSON plan.
 
 use std::collections::BTreeMap;
+use std::fmt::{Debug, Display};
 
+use aws_sdk_cloudformation::Client as CfnClient;
+use aws_sdk_cloudformation::types::StackSet;
 use aws_sdk_iam::Client as IamClient;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::{AccessKeyMetadata, LoginProfile};
 use serde_json::Value;
 
-use super::emulator::{Emulator, RecordedRequest};
+use super::emulator::{Emulator, RecordedRequest, sent};
 use super::runner::Outcome;
 
 /// The jump account every fixture declares: the emulator's default account.
@@ -126,6 +131,11 @@ pub async fn iam_in(emu: &Emulator, account: &str) -> IamClient {
     IamClient::new(&emu.sdk_config_for_account(account).await)
 }
 
+/// A CloudFormation client for the default account.
+pub async fn cfn(emu: &Emulator) -> CfnClient {
+    CfnClient::new(&emu.sdk_config().await)
+}
+
 /// Names of the roles in an account's IAM.
 pub async fn role_names(iam: &IamClient) -> Vec<String> {
     let roles = iam.list_roles().send().await.expect("ListRoles").roles;
@@ -139,15 +149,11 @@ pub async fn roles_in(emu: &Emulator, account: &str) -> Vec<String> {
 
 /// A user's tags, key to value.
 pub async fn user_tags(iam: &IamClient, user: &str) -> BTreeMap<String, String> {
-    iam.list_user_tags()
-        .user_name(user)
-        .send()
+    let request = iam.list_user_tags().user_name(user);
+    let tags = sent(request.send(), format!("ListUserTags {user}"))
         .await
-        .unwrap_or_else(|e| panic!("ListUserTags {user}: {e:?}"))
-        .tags
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect()
+        .tags;
+    tags.into_iter().map(|t| (t.key, t.value)).collect()
 }
 
 /// Whether a user carries jumpgate's ownership tag.
@@ -161,40 +167,36 @@ pub async fn is_adopted(iam: &IamClient, user: &str) -> bool {
 
 /// The ARNs of the managed policies attached to a group.
 pub async fn attached_group_policies(iam: &IamClient, group: &str) -> Vec<String> {
-    iam.list_attached_group_policies()
-        .group_name(group)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("ListAttachedGroupPolicies {group}: {e:?}"))
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn().map(str::to_owned))
-        .collect()
+    let request = iam.list_attached_group_policies().group_name(group);
+    let attached = sent(request.send(), format!("ListAttachedGroupPolicies {group}")).await;
+    let policies = attached.attached_policies.unwrap_or_default();
+    policies.into_iter().filter_map(|p| p.policy_arn).collect()
 }
 
 /// A group's inline policy, decoded.
 pub async fn group_policy(iam: &IamClient, group: &str, name: &str) -> Value {
-    let policy = iam
-        .get_group_policy()
-        .group_name(group)
-        .policy_name(name)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GetGroupPolicy {group}/{name}: {e:?}"));
+    let request = iam.get_group_policy().group_name(group).policy_name(name);
+    let policy = sent(request.send(), format!("GetGroupPolicy {group}/{name}")).await;
     decode_document(policy.policy_document())
 }
 
 /// The status of a CloudFormation stack in the default account.
 pub async fn stack_status(emu: &Emulator, stack: &str) -> Option<String> {
-    aws_sdk_cloudformation::Client::new(&emu.sdk_config().await)
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
+    let request = cfn(emu).await.describe_stacks().stack_name(stack);
+    let described = sent(request.send(), format!("DescribeStacks {stack}")).await;
+    let status = described.stacks()[0].stack_status();
+    status.map(|s| s.as_str().to_owned())
+}
+
+/// A StackSet of the default account, as DescribeStackSet describes it.
+pub async fn stack_set(emu: &Emulator, stack_set: &str) -> StackSet {
+    let request = cfn(emu)
         .await
-        .unwrap_or_else(|e| panic!("DescribeStacks {stack}: {e:?}"))
-        .stacks()[0]
-        .stack_status()
-        .map(|s| s.as_str().to_owned())
+        .describe_stack_set()
+        .stack_set_name(stack_set);
+    let described = sent(request.send(), format!("DescribeStackSet {stack_set}")).await;
+    let set = described.stack_set;
+    set.unwrap_or_else(|| panic!("DescribeStackSet {stack_set}: no StackSet in the answer"))
 }
 
 /// Names of the users in an account's IAM.
@@ -203,19 +205,39 @@ pub async fn user_names(iam: &IamClient) -> Vec<String> {
     sorted(users.into_iter().map(|u| u.user_name))
 }
 
+/// What a read of one IAM entity answered, `None` if IAM says there is no
+/// such entity (`NoSuchEntity`); any other error panics naming `call`.
+async fn unless_missing<T, E: ProvideErrorMetadata + Debug, R: Debug>(
+    request: impl Future<Output = Result<T, SdkError<E, R>>>,
+    call: impl Display,
+) -> Option<T> {
+    match request.await {
+        Ok(answer) => Some(answer),
+        Err(err) if err.code() == Some("NoSuchEntity") => None,
+        Err(err) => panic!("{call}: {err:?}"),
+    }
+}
+
 /// Whether a user exists, by GetUser.
 pub async fn user_exists(iam: &IamClient, user: &str) -> bool {
-    match iam.get_user().user_name(user).send().await {
-        Ok(_) => true,
-        Err(err) => {
-            let service = err.into_service_error();
-            assert!(
-                service.is_no_such_entity_exception(),
-                "GetUser {user}: {service:?}"
-            );
-            false
-        }
-    }
+    let request = iam.get_user().user_name(user);
+    let answer = unless_missing(request.send(), format!("GetUser {user}")).await;
+    answer.is_some()
+}
+
+/// A user's login profile (console password), by GetLoginProfile; `None`
+/// if the user has none.
+pub async fn login_profile(iam: &IamClient, user: &str) -> Option<LoginProfile> {
+    let request = iam.get_login_profile().user_name(user);
+    let answer = unless_missing(request.send(), format!("GetLoginProfile {user}")).await;
+    answer.and_then(|answer| answer.login_profile)
+}
+
+/// A user's access keys.
+pub async fn access_keys(iam: &IamClient, user: &str) -> Vec<AccessKeyMetadata> {
+    let request = iam.list_access_keys().user_name(user);
+    let listed = sent(request.send(), format!("ListAccessKeys {user}")).await;
+    listed.access_key_metadata
 }
 
 /// The group names a user is in.

@@ -288,6 +288,16 @@ impl Outcome {
     }
 }
 
+/// The first line of `output` (an `Outcome`'s stdout or stderr) that starts
+/// with `prefix`; panics showing `output` if there is none.
+#[track_caller]
+pub fn line_starting<'o>(output: &'o str, prefix: &str) -> &'o str {
+    output
+        .lines()
+        .find(|line| line.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starts with {prefix:?} in:\n{output}"))
+}
+
 /// The end of a long output, for failure messages.
 pub fn tail(text: &str) -> &str {
     let start = text.len().saturating_sub(6000);

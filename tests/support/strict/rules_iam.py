@@ -260,23 +260,26 @@ def install(settings):
 
     # --- DeleteConflict ----------------------------------------------------
 
+    def refuse_while(dependents):
+        """DeleteConflict for the first of `dependents`, (still there, what
+        must go first), that is still there."""
+        for present, first in dependents:
+            if present:
+                raise DeleteConflictException(f"Cannot delete entity, must {first} first.")
+
     original_delete_user = iam.IAMBackend.delete_user
 
     def delete_user(self, user_name):
         user = self.get_user(user_name)
         # In the order of "Deleting an IAM user (AWS CLI)", id_users_remove.html.
-        if user.password:
-            raise DeleteConflictException("Cannot delete entity, must delete login profile first.")
-        if user.access_keys:
-            raise DeleteConflictException("Cannot delete entity, must delete access keys first.")
-        if user.signing_certificates:
-            raise DeleteConflictException("Cannot delete entity, must delete signing certificates first.")
-        if user.ssh_public_keys:
-            raise DeleteConflictException("Cannot delete entity, must delete SSH public keys first.")
-        if user.mfa_devices:
-            raise DeleteConflictException("Cannot delete entity, must delete MFA device first.")
-        if any(user in g.users for g in self.groups.values()):
-            raise DeleteConflictException("Cannot delete entity, must remove users from group first.")
+        refuse_while([
+            (user.password, "delete login profile"),
+            (user.access_keys, "delete access keys"),
+            (user.signing_certificates, "delete signing certificates"),
+            (user.ssh_public_keys, "delete SSH public keys"),
+            (user.mfa_devices, "delete MFA device"),
+            (any(user in g.users for g in self.groups.values()), "remove users from group"),
+        ])
         return original_delete_user(self, user_name)
 
     original_delete_group = iam.IAMBackend.delete_group
@@ -284,12 +287,11 @@ def install(settings):
     def delete_group(self, group_name):
         group = self.groups.get(group_name)
         if group is not None:
-            if group.users:
-                raise DeleteConflictException("Cannot delete entity, must remove users from group first.")
-            if group.policies:
-                raise DeleteConflictException("Cannot delete entity, must delete policies first.")
-            if group.managed_policies:
-                raise DeleteConflictException("Cannot delete entity, must detach all policies first.")
+            refuse_while([
+                (group.users, "remove users from group"),
+                (group.policies, "delete policies"),
+                (group.managed_policies, "detach all policies"),
+            ])
         return original_delete_group(self, group_name)
 
     original_delete_policy = iam.IAMBackend.delete_policy
