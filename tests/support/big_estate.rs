@@ -135,8 +135,13 @@ pub struct IamContents {
 /// Reads the jump account's users, groups and policies from the emulator.
 pub async fn iam_contents(emu: &Emulator) -> IamContents {
     let iam = aws_sdk_iam::Client::new(&emu.sdk_config().await);
+    // Users and groups only: unfiltered, the answer carries every
+    // AWS-managed policy the emulator loads (1,200 documents), 0.65 s a
+    // call against 0.015 s.
     let details = iam
         .get_account_authorization_details()
+        .filter(aws_sdk_iam::types::EntityType::User)
+        .filter(aws_sdk_iam::types::EntityType::Group)
         .send()
         .await
         .expect("GetAccountAuthorizationDetails");
