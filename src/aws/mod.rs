@@ -36,6 +36,7 @@ use aws_sdk_iam::config::SharedCredentialsProvider;
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::config::interceptors::InterceptorContext;
 use aws_sdk_iam::config::retry::{ClassifyRetry, RetryAction, RetryPartition, TokenBucket};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::Semaphore;
 
 pub use error::{AwsError, InstanceFailure};
@@ -390,6 +391,20 @@ impl Aws {
             .acquire()
             .await
             .expect("the semaphore is never closed")
+    }
+
+    /// Sends one request (`sent`, a request's `send()`) within the bound on
+    /// requests in flight; its error names `call`.
+    async fn request<T, E>(
+        &self,
+        call: &'static str,
+        sent: impl std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let _permit = self.permit().await;
+        sent.await.map_err(|e| AwsError::from_sdk(call, e))
     }
 
     /// Every item of a paginated list call, following `NextToken` by hand
