@@ -104,22 +104,14 @@ pub async fn observe_with<A: ReadEstate>(
         .map(|u| u.as_str().to_lowercase())
         .collect();
     let declared = |name: &str| declared_names.contains(&name.to_lowercase());
-    let profile_reads: Vec<String> = live
-        .users
-        .values()
-        .filter(|u| u.is_owned() || declared(&u.name))
-        .map(|u| u.name.clone())
-        .collect();
+    let profile_reads = users_where(&live, |u| u.is_owned() || declared(&u.name));
     read_logins(aws, desired, &mut live, report, profile_reads, logins).await?;
     // Also the devices of console-less administrators: whether they can
     // meet the roles' MFA condition decides whether a plan locks out.
     let mfa_matters = crate::plan::users_whose_mfa_devices_matter(desired);
-    let leaving: Vec<String> = live
-        .users
-        .values()
-        .filter(|u| (u.is_owned() && !declared(&u.name)) || mfa_matters.contains(&u.name))
-        .map(|u| u.name.clone())
-        .collect();
+    let leaving = users_where(&live, |u| {
+        (u.is_owned() && !declared(&u.name)) || mfa_matters.contains(&u.name)
+    });
     read_dependents(aws, &mut live, leaving).await?;
     Ok(live)
 }
@@ -130,29 +122,33 @@ async fn read_dependents<A: ReadEstate>(
     live: &mut LiveState,
     users: Vec<String>,
 ) -> Result<(), AwsError> {
-    let read = |name: String| async move {
-        let found = aws.user_dependents(&name).await?;
-        Ok::<_, AwsError>((name, found))
-    };
+    let read = async |name: &str| aws.user_dependents(name).await;
     read_each_user(live, users, read, |user, found| {
         user.dependents = Some(found)
     })
     .await
 }
 
+/// The names of the live users `which` picks.
+fn users_where(live: &LiveState, which: impl Fn(&LiveUser) -> bool) -> Vec<String> {
+    let picked = live.users.values().filter(|u| which(u));
+    picked.map(|u| u.name.clone()).collect()
+}
+
 /// Reads something of each of `users`, a few at once, and sets it on the
-/// live user: `read` answers the user's name with what it read.
-async fn read_each_user<T, Fut>(
+/// live user.
+async fn read_each_user<T>(
     live: &mut LiveState,
     users: Vec<String>,
-    read: impl Fn(String) -> Fut,
+    read: impl AsyncFn(&str) -> Result<T, AwsError>,
     set: impl Fn(&mut LiveUser, T),
-) -> Result<(), AwsError>
-where
-    Fut: Future<Output = Result<(String, T), AwsError>>,
-{
+) -> Result<(), AwsError> {
+    let read = &read;
     let found: Vec<(String, T)> = futures::stream::iter(users)
-        .map(read)
+        .map(|name| async move {
+            let value = read(&name).await?;
+            Ok::<_, AwsError>((name, value))
+        })
         .buffer_unordered(USER_READS_AT_ONCE)
         .try_collect()
         .await?;
@@ -188,12 +184,7 @@ pub async fn observe_all<A: ReadEstate>(aws: &A) -> Result<LiveState, ObserveErr
     let everyone: Vec<String> = live.users.keys().cloned().collect();
     read_login_profiles(aws, &mut live, everyone).await?;
     // Access keys mark a user as outside the pattern (not adopted by default).
-    let unowned: Vec<String> = live
-        .users
-        .values()
-        .filter(|u| !u.is_owned())
-        .map(|u| u.name.clone())
-        .collect();
+    let unowned = users_where(&live, |u| !u.is_owned());
     read_dependents(aws, &mut live, unowned).await?;
     Ok(live)
 }
@@ -305,10 +296,7 @@ async fn read_login_profiles<A: ReadEstate>(
     live: &mut LiveState,
     users: Vec<String>,
 ) -> Result<(), AwsError> {
-    let read = |name: String| async move {
-        let has = aws.has_login_profile(&name).await?;
-        Ok::<_, AwsError>((name, has))
-    };
+    let read = async |name: &str| aws.has_login_profile(name).await;
     read_each_user(live, users, read, |user, has| {
         user.login_profile = Some(has)
     })
