@@ -105,25 +105,32 @@ pub async fn observe_with<A: ReadEstate>(
         .collect();
     let declared = |name: &str| declared_names.contains(&name.to_lowercase());
     let profile_reads = users_where(&live, |u| u.is_owned() || declared(&u.name));
-    read_logins(aws, desired, &mut live, report, profile_reads, logins).await?;
+    let confirm = logins_from_report(desired, &mut live, report, profile_reads, logins);
     // Also the devices of console-less administrators: whether they can
     // meet the roles' MFA condition decides whether a plan locks out.
     let mfa_matters = crate::plan::users_whose_mfa_devices_matter(desired);
     let leaving = users_where(&live, |u| {
         (u.is_owned() && !declared(&u.name)) || mfa_matters.contains(&u.name)
     });
-    read_dependents(aws, &mut live, leaving).await?;
+    read_users(aws, &mut live, confirm, leaving).await?;
     Ok(live)
 }
 
-/// The credentials and devices of each of `users`.
-async fn read_dependents<A: ReadEstate>(
+/// Reads whether each of `profiles` has a console password, then the
+/// credentials and devices of each of `dependents`.
+async fn read_users<A: ReadEstate>(
     aws: &A,
     live: &mut LiveState,
-    users: Vec<String>,
+    profiles: Vec<String>,
+    dependents: Vec<String>,
 ) -> Result<(), AwsError> {
-    let read = async |name: &str| aws.user_dependents(name).await;
-    read_each_user(live, users, read, |user, found| {
+    let has_profile = async |name: &str| aws.has_login_profile(name).await;
+    read_each_user(live, profiles, has_profile, |user, has| {
+        user.login_profile = Some(has)
+    })
+    .await?;
+    let dependents_of = async |name: &str| aws.user_dependents(name).await;
+    read_each_user(live, dependents, dependents_of, |user, found| {
         user.dependents = Some(found)
     })
     .await
@@ -182,10 +189,9 @@ pub async fn observe_all<A: ReadEstate>(aws: &A) -> Result<LiveState, ObserveErr
         }
     };
     let everyone: Vec<String> = live.users.keys().cloned().collect();
-    read_login_profiles(aws, &mut live, everyone).await?;
     // Access keys mark a user as outside the pattern (not adopted by default).
     let unowned = users_where(&live, |u| !u.is_owned());
-    read_dependents(aws, &mut live, unowned).await?;
+    read_users(aws, &mut live, everyone, unowned).await?;
     Ok(live)
 }
 
@@ -235,19 +241,18 @@ async fn read_jump_account<A: ReadEstate>(
     Ok(live)
 }
 
-/// Whether each of `users` has a console password: from the credential
-/// report where a row is trusted, then GetLoginProfile for the rest and for
-/// every user the plan would act on, so that no change rests on a report up
-/// to four hours old. Without a report (no permission for it), every user
-/// is read.
-async fn read_logins<A: ReadEstate>(
-    aws: &A,
+/// Whether each of `users` has a console password, from the credential
+/// report where a row is trusted; returns the users GetLoginProfile must
+/// read: the rest and every user the plan would act on, so that no change
+/// rests on a report up to four hours old. Without a report (no permission
+/// for it), every user.
+fn logins_from_report(
     desired: &DesiredState,
     live: &mut LiveState,
     report: Result<CredentialReport, AwsError>,
     users: Vec<String>,
     logins: LoginReads,
-) -> Result<(), AwsError> {
+) -> Vec<String> {
     let report = match report {
         Ok(report) => Some(report),
         Err(err) => {
@@ -287,20 +292,7 @@ async fn read_logins<A: ReadEstate>(
         _ => users,
     };
     live.credential_report = report;
-    read_login_profiles(aws, live, confirm).await
-}
-
-/// Whether each of `users` has a console password.
-async fn read_login_profiles<A: ReadEstate>(
-    aws: &A,
-    live: &mut LiveState,
-    users: Vec<String>,
-) -> Result<(), AwsError> {
-    let read = async |name: &str| aws.has_login_profile(name).await;
-    read_each_user(live, users, read, |user, has| {
-        user.login_profile = Some(has)
-    })
-    .await
+    confirm
 }
 
 /// Notes the StackSet roles that exist without jumpgate's stack, so the
