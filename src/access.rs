@@ -706,19 +706,28 @@ user "dave"
             live.groups.insert(name.to_string(), group);
         }
         for user in state.users.values() {
-            live.users.insert(
-                user.name.to_string(),
-                LiveUser {
-                    name: user.name.to_string(),
-                    groups: crate::model::derive::user_groups(user)
-                        .iter()
-                        .map(|g| g.to_string())
-                        .collect(),
-                    ..LiveUser::default()
-                },
+            let groups = crate::model::derive::user_groups(user);
+            add_user(
+                &mut live,
+                user.name.as_str(),
+                groups.iter().map(|g| g.to_string()),
             );
         }
         live
+    }
+
+    /// Puts user `name` in the live state, a member of `groups`.
+    fn add_user<G: Into<String>>(
+        live: &mut LiveState,
+        name: &str,
+        groups: impl IntoIterator<Item = G>,
+    ) {
+        let user = LiveUser {
+            name: name.into(),
+            groups: groups.into_iter().map(Into::into).collect(),
+            ..LiveUser::default()
+        };
+        live.users.insert(name.into(), user);
     }
 
     fn rows(report: &AccessReport) -> Vec<String> {
@@ -785,12 +794,7 @@ user "dave"
     fn a_membership_added_by_hand_is_live_only_and_a_missing_one_file_only() {
         let state = state();
         let mut live = applied(&state);
-        let dave = LiveUser {
-            name: "dave".into(),
-            groups: ["group-admin-pay".to_owned()].into(),
-            ..LiveUser::default()
-        };
-        live.users.insert("dave".into(), dave);
+        add_user(&mut live, "dave", ["group-admin-pay"]);
         live.users
             .get_mut("bob")
             .unwrap()
@@ -852,14 +856,7 @@ user "dave"
             ..LiveGroup::default()
         };
         live.groups.insert("contractors".into(), hand_made);
-        live.users.insert(
-            "eve".into(),
-            LiveUser {
-                name: "eve".into(),
-                groups: ["contractors".to_owned(), "no-such-group".to_owned()].into(),
-                ..LiveUser::default()
-            },
-        );
+        add_user(&mut live, "eve", ["contractors", "no-such-group"]);
         let report = from_live_only(&state, &live);
         let eve: Vec<String> = rows(&report)
             .into_iter()

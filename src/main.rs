@@ -73,24 +73,7 @@ enum Command {
         only: Only,
     },
     /// Make the changes.
-    Apply {
-        #[arg(default_value = "state")]
-        path: PathBuf,
-        /// Apply this saved plan, if live state has not changed since it was made.
-        #[arg(long)]
-        plan: Option<PathBuf>,
-        /// Do not ask for confirmation (required when not on a terminal).
-        #[arg(long)]
-        yes: bool,
-        /// Where initial passwords of users without age-recipient are written.
-        #[arg(long)]
-        secrets_dir: Option<PathBuf>,
-        /// Apply even if some account would be left without anyone able to reach its admin role.
-        #[arg(long)]
-        allow_lockout: bool,
-        #[command(flatten)]
-        only: Only,
-    },
+    Apply(commands::apply::ApplyArgs),
     /// Report out-of-band changes, including users and groups nobody declared.
     /// Exit 0 when clean, 2 when drift is found.
     Drift {
@@ -248,26 +231,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             )
             .await
         }
-        Command::Apply {
-            path,
-            plan,
-            yes,
-            secrets_dir,
-            allow_lockout,
-            only,
-        } => {
-            let only = &only.only;
-            commands::apply::apply(
-                &connection,
-                path,
-                plan,
-                yes,
-                secrets_dir,
-                allow_lockout,
-                only,
-            )
-            .await
-        }
+        Command::Apply(args) => commands::apply::apply(&connection, args).await,
         Command::Drift {
             path,
             format,

@@ -104,55 +104,58 @@ pub async fn observe_with<A: ReadEstate>(
         .map(|u| u.as_str().to_lowercase())
         .collect();
     let declared = |name: &str| declared_names.contains(&name.to_lowercase());
-    let profile_reads: Vec<String> = live
-        .users
-        .values()
-        .filter(|u| u.is_owned() || declared(&u.name))
-        .map(|u| u.name.clone())
-        .collect();
-    read_logins(aws, desired, &mut live, report, profile_reads, logins).await?;
+    let profile_reads = users_where(&live, |u| u.is_owned() || declared(&u.name));
+    let confirm = logins_from_report(desired, &mut live, report, profile_reads, logins);
     // Also the devices of console-less administrators: whether they can
     // meet the roles' MFA condition decides whether a plan locks out.
     let mfa_matters = crate::plan::users_whose_mfa_devices_matter(desired);
-    let leaving: Vec<String> = live
-        .users
-        .values()
-        .filter(|u| (u.is_owned() && !declared(&u.name)) || mfa_matters.contains(&u.name))
-        .map(|u| u.name.clone())
-        .collect();
-    read_dependents(aws, &mut live, leaving).await?;
+    let leaving = users_where(&live, |u| {
+        (u.is_owned() && !declared(&u.name)) || mfa_matters.contains(&u.name)
+    });
+    read_users(aws, &mut live, confirm, leaving).await?;
     Ok(live)
 }
 
-/// The credentials and devices of each of `users`.
-async fn read_dependents<A: ReadEstate>(
+/// Reads whether each of `profiles` has a console password, then the
+/// credentials and devices of each of `dependents`.
+async fn read_users<A: ReadEstate>(
     aws: &A,
     live: &mut LiveState,
-    users: Vec<String>,
+    profiles: Vec<String>,
+    dependents: Vec<String>,
 ) -> Result<(), AwsError> {
-    let read = |name: String| async move {
-        let found = aws.user_dependents(&name).await?;
-        Ok::<_, AwsError>((name, found))
-    };
-    read_each_user(live, users, read, |user, found| {
+    let has_profile = async |name: &str| aws.has_login_profile(name).await;
+    read_each_user(live, profiles, has_profile, |user, has| {
+        user.login_profile = Some(has)
+    })
+    .await?;
+    let dependents_of = async |name: &str| aws.user_dependents(name).await;
+    read_each_user(live, dependents, dependents_of, |user, found| {
         user.dependents = Some(found)
     })
     .await
 }
 
+/// The names of the live users `which` picks.
+fn users_where(live: &LiveState, which: impl Fn(&LiveUser) -> bool) -> Vec<String> {
+    let picked = live.users.values().filter(|u| which(u));
+    picked.map(|u| u.name.clone()).collect()
+}
+
 /// Reads something of each of `users`, a few at once, and sets it on the
-/// live user: `read` answers the user's name with what it read.
-async fn read_each_user<T, Fut>(
+/// live user.
+async fn read_each_user<T>(
     live: &mut LiveState,
     users: Vec<String>,
-    read: impl Fn(String) -> Fut,
+    read: impl AsyncFn(&str) -> Result<T, AwsError>,
     set: impl Fn(&mut LiveUser, T),
-) -> Result<(), AwsError>
-where
-    Fut: Future<Output = Result<(String, T), AwsError>>,
-{
+) -> Result<(), AwsError> {
+    let read = &read;
     let found: Vec<(String, T)> = futures::stream::iter(users)
-        .map(read)
+        .map(|name| async move {
+            let value = read(&name).await?;
+            Ok::<_, AwsError>((name, value))
+        })
         .buffer_unordered(USER_READS_AT_ONCE)
         .try_collect()
         .await?;
@@ -186,15 +189,9 @@ pub async fn observe_all<A: ReadEstate>(aws: &A) -> Result<LiveState, ObserveErr
         }
     };
     let everyone: Vec<String> = live.users.keys().cloned().collect();
-    read_login_profiles(aws, &mut live, everyone).await?;
     // Access keys mark a user as outside the pattern (not adopted by default).
-    let unowned: Vec<String> = live
-        .users
-        .values()
-        .filter(|u| !u.is_owned())
-        .map(|u| u.name.clone())
-        .collect();
-    read_dependents(aws, &mut live, unowned).await?;
+    let unowned = users_where(&live, |u| !u.is_owned());
+    read_users(aws, &mut live, everyone, unowned).await?;
     Ok(live)
 }
 
@@ -244,19 +241,18 @@ async fn read_jump_account<A: ReadEstate>(
     Ok(live)
 }
 
-/// Whether each of `users` has a console password: from the credential
-/// report where a row is trusted, then GetLoginProfile for the rest and for
-/// every user the plan would act on, so that no change rests on a report up
-/// to four hours old. Without a report (no permission for it), every user
-/// is read.
-async fn read_logins<A: ReadEstate>(
-    aws: &A,
+/// Whether each of `users` has a console password, from the credential
+/// report where a row is trusted; returns the users GetLoginProfile must
+/// read: the rest and every user the plan would act on, so that no change
+/// rests on a report up to four hours old. Without a report (no permission
+/// for it), every user.
+fn logins_from_report(
     desired: &DesiredState,
     live: &mut LiveState,
     report: Result<CredentialReport, AwsError>,
     users: Vec<String>,
     logins: LoginReads,
-) -> Result<(), AwsError> {
+) -> Vec<String> {
     let report = match report {
         Ok(report) => Some(report),
         Err(err) => {
@@ -296,23 +292,7 @@ async fn read_logins<A: ReadEstate>(
         _ => users,
     };
     live.credential_report = report;
-    read_login_profiles(aws, live, confirm).await
-}
-
-/// Whether each of `users` has a console password.
-async fn read_login_profiles<A: ReadEstate>(
-    aws: &A,
-    live: &mut LiveState,
-    users: Vec<String>,
-) -> Result<(), AwsError> {
-    let read = |name: String| async move {
-        let has = aws.has_login_profile(&name).await?;
-        Ok::<_, AwsError>((name, has))
-    };
-    read_each_user(live, users, read, |user, has| {
-        user.login_profile = Some(has)
-    })
-    .await
+    confirm
 }
 
 /// Notes the StackSet roles that exist without jumpgate's stack, so the

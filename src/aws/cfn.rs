@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::config::retry::RetryConfig;
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::types::{
     Capability, Parameter, PermissionModels, StackInstanceFilter, StackInstanceFilterName,
     StackSetOperationPreferences, StackSetOperationStatus, Tag,
@@ -49,6 +51,18 @@ macro_rules! instance_operation {
                 .set_accounts(Some($accounts.iter().map(ToString::to_string).collect()))
                 .set_regions(Some($regions.clone()))
         )
+    };
+}
+
+/// Sets the template, its parameters and the capability every role template
+/// needs on a stack or StackSet request: four request types with the same
+/// three setters and no trait in common, hence a macro.
+macro_rules! with_template {
+    ($request:expr, $template:expr, $parameters:expr) => {
+        $request
+            .template_body($template.to_string())
+            .set_parameters(Some(parameters_of($parameters)))
+            .capabilities(Capability::CapabilityNamedIam)
     };
 }
 
@@ -98,16 +112,10 @@ fn is_missing(err: &AwsError) -> bool {
 
 impl Aws {
     pub(super) async fn read_stack(&self, name: &str) -> Result<Option<LiveStack>, AwsError> {
-        let described = {
-            let _permit = self.permit().await;
-            self.cfn.describe_stacks().stack_name(name).send().await
-        };
-        let out = match described {
+        let described = self.cfn.describe_stacks().stack_name(name).send();
+        let out = match self.request("DescribeStacks", described).await {
             Ok(out) => out,
-            Err(err) => {
-                let err = AwsError::from_sdk("DescribeStacks", err);
-                return if is_missing(&err) { Ok(None) } else { Err(err) };
-            }
+            Err(err) => return if is_missing(&err) { Ok(None) } else { Err(err) },
         };
         let Some(stack) = out.stacks().first() else {
             return Ok(None);
@@ -116,15 +124,8 @@ impl Aws {
         if status == StackStatus::DeleteComplete {
             return Ok(None);
         }
-        let template = {
-            let _permit = self.permit().await;
-            self.cfn
-                .get_template()
-                .stack_name(name)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("GetTemplate", e))?
-        };
+        let template = self.cfn.get_template().stack_name(name).send();
+        let template = self.request("GetTemplate", template).await?;
         Ok(Some(LiveStack {
             name: name.to_owned(),
             status,
@@ -137,20 +138,10 @@ impl Aws {
         &self,
         name: &str,
     ) -> Result<Option<(LiveStackSet, Vec<LiveStackInstance>)>, AwsError> {
-        let described = {
-            let _permit = self.permit().await;
-            self.cfn
-                .describe_stack_set()
-                .stack_set_name(name)
-                .send()
-                .await
-        };
-        let out = match described {
+        let described = self.cfn.describe_stack_set().stack_set_name(name).send();
+        let out = match self.request("DescribeStackSet", described).await {
             Ok(out) => out,
-            Err(err) => {
-                let err = AwsError::from_sdk("DescribeStackSet", err);
-                return if is_missing(&err) { Ok(None) } else { Err(err) };
-            }
+            Err(err) => return if is_missing(&err) { Ok(None) } else { Err(err) },
         };
         let Some(set) = out.stack_set() else {
             return Ok(None);
@@ -229,34 +220,16 @@ impl Aws {
                 template,
                 parameters,
             } => {
-                let created = {
-                    let _permit = self.permit().await;
-                    cfn.create_stack()
-                        .stack_name(stack)
-                        .template_body(template.to_string())
-                        .set_parameters(Some(parameters_of(parameters)))
-                        .capabilities(Capability::CapabilityNamedIam)
-                        .tags(owner_tag())
-                        .send()
-                        .await
-                };
-                if let Err(err) = created {
-                    let err = AwsError::from_sdk("CreateStack", err);
-                    if err.code() != Some("AlreadyExistsException") {
-                        return Err(err);
-                    }
-                }
-                self.wait_for_stack(stack).await
+                let create =
+                    with_template!(cfn.create_stack().stack_name(stack), template, parameters)
+                        .tags(owner_tag());
+                let exists = |err: &AwsError| err.code() == Some("AlreadyExistsException");
+                self.write_stack(stack, "CreateStack", create.send(), exists)
+                    .await
             }
             Operation::DeleteStack { stack } => {
-                {
-                    let _permit = self.permit().await;
-                    cfn.delete_stack()
-                        .stack_name(stack)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DeleteStack", e))?;
-                }
+                let delete = cfn.delete_stack().stack_name(stack).send();
+                self.request("DeleteStack", delete).await?;
                 self.wait_for_stack_deletion(stack).await
             }
             Operation::UpdateStack {
@@ -264,25 +237,12 @@ impl Aws {
                 template,
                 parameters,
             } => {
-                let updated = {
-                    let _permit = self.permit().await;
-                    cfn.update_stack()
-                        .stack_name(stack)
-                        .template_body(template.to_string())
-                        .set_parameters(Some(parameters_of(parameters)))
-                        .capabilities(Capability::CapabilityNamedIam)
-                        .send()
-                        .await
-                };
-                if let Err(err) = updated {
-                    let err = AwsError::from_sdk("UpdateStack", err);
-                    // A retried update that already took effect.
-                    let no_op = matches!(&err, AwsError::Service { message, .. } if message.contains("No updates are to be performed"));
-                    if !no_op {
-                        return Err(err);
-                    }
-                }
-                self.wait_for_stack(stack).await
+                let update =
+                    with_template!(cfn.update_stack().stack_name(stack), template, parameters);
+                // A retried update that already took effect.
+                let no_op = |err: &AwsError| matches!(err, AwsError::Service { message, .. } if message.contains("No updates are to be performed"));
+                self.write_stack(stack, "UpdateStack", update.send(), no_op)
+                    .await
             }
             Operation::CreateStackSet {
                 stack_set,
@@ -296,28 +256,22 @@ impl Aws {
                 // look whether an earlier attempt took effect.
                 const ATTEMPTS: u32 = 8;
                 for attempt in 1..=ATTEMPTS {
-                    let created = {
-                        let _permit = self.permit().await;
-                        cfn.create_stack_set()
-                            .stack_set_name(stack_set)
-                            .template_body(template.to_string())
-                            .set_parameters(Some(parameters_of(parameters)))
-                            .capabilities(Capability::CapabilityNamedIam)
-                            .permission_model(PermissionModels::SelfManaged)
-                            .administration_role_arn(&administration_role)
-                            .execution_role_name(EXECUTION_ROLE_NAME)
-                            .tags(owner_tag())
-                            .customize()
-                            .config_override(
-                                aws_sdk_cloudformation::config::Builder::default()
-                                    .retry_config(RetryConfig::disabled()),
-                            )
-                            .send()
-                            .await
-                    };
-                    let err = match created {
-                        Ok(_) => return Ok(()),
-                        Err(err) => AwsError::from_sdk("CreateStackSet", err),
+                    let create = with_template!(
+                        cfn.create_stack_set().stack_set_name(stack_set),
+                        template,
+                        parameters
+                    )
+                    .permission_model(PermissionModels::SelfManaged)
+                    .administration_role_arn(&administration_role)
+                    .execution_role_name(EXECUTION_ROLE_NAME)
+                    .tags(owner_tag())
+                    .customize()
+                    .config_override(
+                        aws_sdk_cloudformation::config::Builder::default()
+                            .retry_config(RetryConfig::disabled()),
+                    );
+                    let Err(err) = self.request("CreateStackSet", create.send()).await else {
+                        return Ok(());
                     };
                     if err.code() == Some("NameAlreadyExistsException") {
                         return Ok(());
@@ -342,13 +296,13 @@ impl Aws {
                     "UpdateStackSet",
                     self,
                     stack_set,
-                    cfn.update_stack_set()
-                        .stack_set_name(stack_set)
-                        .template_body(template.to_string())
-                        .set_parameters(Some(parameters_of(parameters)))
-                        .capabilities(Capability::CapabilityNamedIam)
-                        .administration_role_arn(&administration_role)
-                        .execution_role_name(EXECUTION_ROLE_NAME)
+                    with_template!(
+                        cfn.update_stack_set().stack_set_name(stack_set),
+                        template,
+                        parameters
+                    )
+                    .administration_role_arn(&administration_role)
+                    .execution_role_name(EXECUTION_ROLE_NAME)
                 )
             }
             Operation::CreateStackInstances {
@@ -460,6 +414,25 @@ impl Aws {
         Ok(())
     }
 
+    /// Sends a stack's creation or update, then waits for the stack to
+    /// settle. An error `done` accepts says the stack already is as asked
+    /// (a resent call that met its own first attempt).
+    async fn write_stack<T, E>(
+        &self,
+        stack: &str,
+        call: &'static str,
+        sent: impl std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        done: impl Fn(&AwsError) -> bool,
+    ) -> Result<(), AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match self.request(call, sent).await {
+            Err(err) if !done(&err) => Err(err),
+            _ => self.wait_for_stack(stack).await,
+        }
+    }
+
     /// Polls until the stack is gone (DeleteStack is asynchronous).
     async fn wait_for_stack_deletion(&self, name: &str) -> Result<(), AwsError> {
         loop {
@@ -481,23 +454,14 @@ impl Aws {
     /// naming the first failed resource.
     async fn wait_for_stack(&self, name: &str) -> Result<(), AwsError> {
         loop {
-            let status = {
-                let _permit = self.permit().await;
-                let out = self
-                    .cfn
-                    .describe_stacks()
-                    .stack_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("DescribeStacks", e))?;
-                let stack = out.stacks().first().cloned();
-                stack.map(|s| {
-                    (
-                        StackStatus::from(s.stack_status().map_or("", |s| s.as_str())),
-                        s.stack_status_reason().map(str::to_owned),
-                    )
-                })
-            };
+            let described = self.cfn.describe_stacks().stack_name(name).send();
+            let out = self.request("DescribeStacks", described).await?;
+            let status = out.stacks().first().map(|s| {
+                (
+                    StackStatus::from(s.stack_status().map_or("", |s| s.as_str())),
+                    s.stack_status_reason().map(str::to_owned),
+                )
+            });
             let Some((status, reason)) = status else {
                 return Err(AwsError::Operation {
                     what: format!("stack {name}"),
@@ -571,17 +535,13 @@ impl Aws {
         operation_id: &str,
     ) -> Result<(StackSetOperationStatus, i32), AwsError> {
         for _ in 0..STACK_SET_OPERATION_POLLS {
-            let described = {
-                let _permit = self.permit().await;
-                self.cfn
-                    .describe_stack_set_operation()
-                    .stack_set_name(stack_set)
-                    .operation_id(operation_id)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("DescribeStackSetOperation", e))
-            };
-            let operation = match described {
+            let described = self
+                .cfn
+                .describe_stack_set_operation()
+                .stack_set_name(stack_set)
+                .operation_id(operation_id)
+                .send();
+            let operation = match self.request("DescribeStackSetOperation", described).await {
                 Ok(out) => out.stack_set_operation().cloned(),
                 Err(err) if err.code() == Some("OperationNotFoundException") => None,
                 Err(err) => return Err(err),

@@ -1,11 +1,13 @@
 //! IAM and STS: reading users, groups and policies; making the planned calls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
-use aws_sdk_iam::types::{EntityType, Tag};
+use aws_sdk_iam::config::http::HttpResponse;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::{AttachedPolicy, EntityType, Tag};
 
 use super::{Aws, AwsError, Caller, IamSnapshot, LockStore, ReadEstate};
 use crate::credential_report::CredentialReport;
@@ -30,16 +32,57 @@ fn is_code(err: &AwsError, codes: &[&str]) -> bool {
     err.code().is_some_and(|c| codes.contains(&c))
 }
 
-/// Treats `codes` as the wanted outcome: the object already is (or is no
-/// longer) there, typically because a retried call took effect the first time.
-fn done_if(result: Result<(), AwsError>, codes: &[&str]) -> Result<(), AwsError> {
+/// Takes NoSuchEntity as the wanted outcome of a deletion: the object is no
+/// longer there, typically because a retried call took effect the first time.
+fn gone_is_done(result: Result<(), AwsError>) -> Result<(), AwsError> {
     match result {
-        Err(err) if is_code(&err, codes) => {
+        Err(err) if is_code(&err, GONE) => {
             tracing::debug!("{err}: already in the wanted state");
             Ok(())
         }
         other => other,
     }
+}
+
+/// An answer, `None` when IAM says there is no such entity.
+fn gone_is_none<T>(answer: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match answer {
+        Ok(out) => Ok(Some(out)),
+        Err(err) if is_code(&err, GONE) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// The outcome of a request sent outside the bound on requests in flight
+/// (its caller holds a permit, or must not wait for one), its error named
+/// after `call`.
+fn sent<T, E>(
+    call: &'static str,
+    answer: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<(), AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    answer.map(drop).map_err(|e| AwsError::from_sdk(call, e))
+}
+
+/// `gone_is_none` of a request sent outside the bound on requests in flight.
+fn unless_gone<T, E>(
+    call: &'static str,
+    answer: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<Option<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    gone_is_none(answer.map_err(|e| AwsError::from_sdk(call, e)))
+}
+
+/// The ARNs of a user's or group's attached managed policies.
+fn arns(attached: &[AttachedPolicy]) -> BTreeSet<String> {
+    attached
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect()
 }
 
 const EXISTS: &[&str] = &["EntityAlreadyExists"];
@@ -144,15 +187,16 @@ impl Aws {
     /// answers NoSuchEntity because the object has not reached every
     /// endpoint yet (IAM User Guide, troubleshoot_general.html, eventual
     /// consistency), for as long as IAM takes to propagate a change.
-    async fn propagating<F, Fut>(&self, send: F) -> Result<(), AwsError>
+    async fn propagating<F, Fut, T, E>(&self, call: &'static str, send: F) -> Result<(), AwsError>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<(), AwsError>>,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let deadline = Instant::now() + self.propagation;
         let mut wait = self.first_wait();
         loop {
-            match send().await {
+            match sent(call, send().await) {
                 Err(err) if is_code(&err, GONE) && Instant::now() < deadline => {
                     tracing::debug!("{err}: waiting for IAM to propagate");
                     tokio::time::sleep(wait).await;
@@ -164,66 +208,45 @@ impl Aws {
     }
 
     /// Reads `object` once: `None` when IAM says there is no such entity.
+    /// Outside the bound on requests in flight: creations wait for what they
+    /// made while holding their permit.
     async fn look(&self, object: Object<'_>) -> Result<Option<Seen>, AwsError> {
         let iam = &self.iam;
-        let found = match object {
-            Object::User(name) => iam
-                .get_user()
-                .user_name(name)
-                .send()
-                .await
-                .map(|out| {
-                    out.user().map(|u| Seen {
-                        name: u.user_name().to_owned(),
-                        owned: u.tags().iter().any(|t| {
-                            t.key() == crate::live::OWNER_TAG_KEY
-                                && t.value() == crate::live::OWNER_TAG_VALUE
-                        }),
-                    })
+        Ok(match object {
+            Object::User(name) => {
+                let got = unless_gone("GetUser", iam.get_user().user_name(name).send().await)?;
+                let owner = |t: &Tag| {
+                    t.key() == crate::live::OWNER_TAG_KEY
+                        && t.value() == crate::live::OWNER_TAG_VALUE
+                };
+                got.and_then(|out| out.user).map(|u| Seen {
+                    owned: u.tags().iter().any(owner),
+                    name: u.user_name,
                 })
-                .map_err(|e| AwsError::from_sdk("GetUser", e)),
-            Object::Group(name) => iam
-                .get_group()
-                .group_name(name)
-                .max_items(1)
-                .send()
-                .await
-                .map(|out| {
-                    out.group().map(|g| Seen {
-                        name: g.group_name().to_owned(),
-                        owned: g.path() == OWNED_PATH,
-                    })
+            }
+            Object::Group(name) => {
+                let get = iam.get_group().group_name(name).max_items(1).send();
+                let got = unless_gone("GetGroup", get.await)?;
+                got.and_then(|out| out.group).map(|g| Seen {
+                    owned: g.path == OWNED_PATH,
+                    name: g.group_name,
                 })
-                .map_err(|e| AwsError::from_sdk("GetGroup", e)),
-            Object::Policy(arn) => iam
-                .get_policy()
-                .policy_arn(arn)
-                .send()
-                .await
-                .map(|out| {
-                    out.policy().map(|p| Seen {
-                        name: p.policy_name().unwrap_or_default().to_owned(),
-                        owned: p.path() == Some(OWNED_PATH),
-                    })
+            }
+            Object::Policy(arn) => {
+                let got = unless_gone("GetPolicy", iam.get_policy().policy_arn(arn).send().await)?;
+                got.and_then(|out| out.policy).map(|p| Seen {
+                    owned: p.path() == Some(OWNED_PATH),
+                    name: p.policy_name.unwrap_or_default(),
                 })
-                .map_err(|e| AwsError::from_sdk("GetPolicy", e)),
-            Object::LoginProfile(user) => iam
-                .get_login_profile()
-                .user_name(user)
-                .send()
-                .await
-                .map(|_| {
-                    Some(Seen {
-                        name: user.to_owned(),
-                        owned: true,
-                    })
+            }
+            Object::LoginProfile(user) => {
+                let get = iam.get_login_profile().user_name(user).send();
+                unless_gone("GetLoginProfile", get.await)?.map(|_| Seen {
+                    name: user.to_owned(),
+                    owned: true,
                 })
-                .map_err(|e| AwsError::from_sdk("GetLoginProfile", e)),
-        };
-        match found {
-            Err(err) if is_code(&err, GONE) => Ok(None),
-            other => other,
-        }
+            }
+        })
     }
 
     /// Waits until reads see `object`, as terraform-provider-aws does after
@@ -348,13 +371,8 @@ impl ReadEstate for Aws {
     async fn caller(&self) -> Result<Caller, AwsError> {
         self.caller
             .get_or_try_init(|| async {
-                let _permit = self.permit().await;
-                let out = self
-                    .sts
-                    .get_caller_identity()
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
+                let asked = self.sts.get_caller_identity().send();
+                let out = self.request("GetCallerIdentity", asked).await?;
                 Ok(Caller {
                     account: out.account().unwrap_or_default().to_owned(),
                     arn: out.arn().unwrap_or_default().to_owned(),
@@ -399,11 +417,7 @@ impl ReadEstate for Aws {
                         .iter()
                         .filter_map(|p| p.policy_name().map(str::to_owned))
                         .collect(),
-                    attached_policies: user
-                        .attached_managed_policies()
-                        .iter()
-                        .filter_map(|p| p.policy_arn().map(str::to_owned))
-                        .collect(),
+                    attached_policies: arns(user.attached_managed_policies()),
                     created: user.create_date().map(|d| d.secs()),
                     login_profile: None,
                     dependents: None,
@@ -423,11 +437,7 @@ impl ReadEstate for Aws {
                             )
                         })
                         .collect(),
-                    attached_policies: group
-                        .attached_managed_policies()
-                        .iter()
-                        .filter_map(|p| p.policy_arn().map(str::to_owned))
-                        .collect(),
+                    attached_policies: arns(group.attached_managed_policies()),
                 });
             }
             for policy in page.policies() {
@@ -471,20 +481,9 @@ impl ReadEstate for Aws {
     }
 
     async fn password_policy(&self) -> Result<Option<PasswordPolicy>, AwsError> {
-        let _permit = self.permit().await;
-        let result = self.iam.get_account_password_policy().send().await;
-        let out = match result {
-            Ok(out) => out,
-            Err(err) => {
-                let err = AwsError::from_sdk("GetAccountPasswordPolicy", err);
-                return if is_code(&err, GONE) {
-                    Ok(None)
-                } else {
-                    Err(err)
-                };
-            }
-        };
-        let Some(p) = out.password_policy() else {
+        let get = self.iam.get_account_password_policy().send();
+        let got = self.request("GetAccountPasswordPolicy", get).await;
+        let Some(p) = gone_is_none(got)?.and_then(|out| out.password_policy) else {
             return Ok(None);
         };
         Ok(Some(PasswordPolicy {
@@ -518,49 +517,34 @@ impl ReadEstate for Aws {
     }
 
     async fn user_dependents(&self, user: &str) -> Result<UserDependents, AwsError> {
-        // Every item of a paginated list call, within the bound on requests
-        // in flight.
-        macro_rules! all_items {
-            ($call:literal, $request:expr) => {{
+        // The ids of every item of one of the user's paginated lists, within
+        // the bound on requests in flight. `Option::from` takes the ids the
+        // SDK models as optional (access keys') and the others alike.
+        macro_rules! ids {
+            ($call:literal, $list:ident, $id:ident) => {{
                 let _permit = self.permit().await;
-                let items = $request
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Vec<_>>()
-                    .await;
-                items
-                    .into_iter()
-                    .map(|item| item.map_err(|e| AwsError::from_sdk($call, e)))
-                    .collect::<Result<Vec<_>, AwsError>>()?
+                let pages = self.iam.$list().user_name(user).into_paginator();
+                let items: Vec<_> = pages.items().send().collect().await;
+                let mut ids = Vec::new();
+                for item in items {
+                    let item = item.map_err(|e| AwsError::from_sdk($call, e))?;
+                    ids.extend(Option::<&str>::from(item.$id()).map(str::to_owned));
+                }
+                ids
             }};
         }
-        let iam = &self.iam;
         let mut dependents = UserDependents {
-            access_keys: all_items!("ListAccessKeys", iam.list_access_keys().user_name(user))
-                .iter()
-                .filter_map(|k| k.access_key_id().map(str::to_owned))
-                .collect(),
-            signing_certificates: all_items!(
+            access_keys: ids!("ListAccessKeys", list_access_keys, access_key_id),
+            signing_certificates: ids!(
                 "ListSigningCertificates",
-                iam.list_signing_certificates().user_name(user)
-            )
-            .iter()
-            .map(|c| c.certificate_id().to_owned())
-            .collect(),
-            ssh_public_keys: all_items!(
-                "ListSSHPublicKeys",
-                iam.list_ssh_public_keys().user_name(user)
-            )
-            .iter()
-            .map(|k| k.ssh_public_key_id().to_owned())
-            .collect(),
-            mfa_devices: all_items!("ListMFADevices", iam.list_mfa_devices().user_name(user))
-                .iter()
-                .map(|d| d.serial_number().to_owned())
-                .collect(),
+                list_signing_certificates,
+                certificate_id
+            ),
+            ssh_public_keys: ids!("ListSSHPublicKeys", list_ssh_public_keys, ssh_public_key_id),
+            mfa_devices: ids!("ListMFADevices", list_mfa_devices, serial_number),
             ..UserDependents::default()
         };
+        let iam = &self.iam;
         let _permit = self.permit().await;
         // The SDK has no paginator for this call: follow the markers here.
         let mut marker = None;
@@ -642,11 +626,7 @@ impl Aws {
         let iam = &self.iam;
         macro_rules! send {
             ($call:literal, $request:expr) => {
-                $request
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| AwsError::from_sdk($call, e))
+                sent($call, $request.send().await)
             };
         }
         match operation {
@@ -693,15 +673,12 @@ impl Aws {
                 delete_version,
             } => {
                 if let Some(version) = delete_version {
-                    done_if(
-                        send!(
-                            "DeletePolicyVersion",
-                            iam.delete_policy_version()
-                                .policy_arn(policy_arn)
-                                .version_id(version)
-                        ),
-                        GONE,
-                    )?;
+                    gone_is_done(send!(
+                        "DeletePolicyVersion",
+                        iam.delete_policy_version()
+                            .policy_arn(policy_arn)
+                            .version_id(version)
+                    ))?;
                 }
                 send!(
                     "CreatePolicyVersion",
@@ -722,13 +699,9 @@ impl Aws {
                 .await
             }
             Op::UpdateGroupPath { group, path } => {
-                self.propagating(|| async {
-                    send!(
-                        "UpdateGroup",
-                        iam.update_group().group_name(group.as_str()).new_path(path)
-                    )
-                })
-                .await
+                let update = iam.update_group().group_name(group.as_str()).new_path(path);
+                self.propagating("UpdateGroup", || update.clone().send())
+                    .await
             }
             Op::UpdateGroupName {
                 group,
@@ -744,50 +717,37 @@ impl Aws {
                 policy_name,
                 document,
             } => {
-                self.propagating(|| async {
-                    send!(
-                        "PutGroupPolicy",
-                        iam.put_group_policy()
-                            .group_name(group.as_str())
-                            .policy_name(policy_name)
-                            .policy_document(document.to_string())
-                    )
-                })
-                .await
+                let put = iam
+                    .put_group_policy()
+                    .group_name(group.as_str())
+                    .policy_name(policy_name)
+                    .policy_document(document.to_string());
+                self.propagating("PutGroupPolicy", || put.clone().send())
+                    .await
             }
-            Op::DeleteGroupPolicy { group, policy_name } => done_if(
-                send!(
-                    "DeleteGroupPolicy",
-                    iam.delete_group_policy()
-                        .group_name(group)
-                        .policy_name(policy_name)
-                ),
-                GONE,
-            ),
+            Op::DeleteGroupPolicy { group, policy_name } => gone_is_done(send!(
+                "DeleteGroupPolicy",
+                iam.delete_group_policy()
+                    .group_name(group)
+                    .policy_name(policy_name)
+            )),
             Op::AttachGroupPolicy { group, policy_arn } => {
-                self.propagating(|| async {
-                    send!(
-                        "AttachGroupPolicy",
-                        iam.attach_group_policy()
-                            .group_name(group.as_str())
-                            .policy_arn(policy_arn)
-                    )
-                })
-                .await
+                let attach = iam
+                    .attach_group_policy()
+                    .group_name(group.as_str())
+                    .policy_arn(policy_arn);
+                self.propagating("AttachGroupPolicy", || attach.clone().send())
+                    .await
             }
-            Op::DetachGroupPolicy { group, policy_arn } => done_if(
-                send!(
-                    "DetachGroupPolicy",
-                    iam.detach_group_policy()
-                        .group_name(group)
-                        .policy_arn(policy_arn)
-                ),
-                GONE,
-            ),
-            Op::DeleteGroup { group } => done_if(
-                send!("DeleteGroup", iam.delete_group().group_name(group)),
-                GONE,
-            ),
+            Op::DetachGroupPolicy { group, policy_arn } => gone_is_done(send!(
+                "DetachGroupPolicy",
+                iam.detach_group_policy()
+                    .group_name(group)
+                    .policy_arn(policy_arn)
+            )),
+            Op::DeleteGroup { group } => {
+                gone_is_done(send!("DeleteGroup", iam.delete_group().group_name(group)))
+            }
             Op::CreateUser { user, tags } => {
                 let user = user.as_str();
                 self.create_settled("CreateUser", Object::User(user), user, || async {
@@ -801,15 +761,11 @@ impl Aws {
                 .await
             }
             Op::TagUser { user, tags } => {
-                self.propagating(|| async {
-                    send!(
-                        "TagUser",
-                        iam.tag_user()
-                            .user_name(user.as_str())
-                            .set_tags(Some(tags_of(tags)))
-                    )
-                })
-                .await
+                let tag = iam
+                    .tag_user()
+                    .user_name(user.as_str())
+                    .set_tags(Some(tags_of(tags)));
+                self.propagating("TagUser", || tag.clone().send()).await
             }
             Op::UpdateUser {
                 user,
@@ -821,122 +777,89 @@ impl Aws {
                     .new_user_name(new_user_name.as_str())
             ),
             Op::AddUserToGroup { user, group } => {
-                self.propagating(|| async {
-                    send!(
-                        "AddUserToGroup",
-                        iam.add_user_to_group()
-                            .user_name(user.as_str())
-                            .group_name(group.as_str())
-                    )
-                })
-                .await
+                let add = iam
+                    .add_user_to_group()
+                    .user_name(user.as_str())
+                    .group_name(group.as_str());
+                self.propagating("AddUserToGroup", || add.clone().send())
+                    .await
             }
-            Op::RemoveUserFromGroup { user, group } => done_if(
-                send!(
-                    "RemoveUserFromGroup",
-                    iam.remove_user_from_group()
-                        .user_name(user)
-                        .group_name(group)
-                ),
-                GONE,
-            ),
+            Op::RemoveUserFromGroup { user, group } => gone_is_done(send!(
+                "RemoveUserFromGroup",
+                iam.remove_user_from_group()
+                    .user_name(user)
+                    .group_name(group)
+            )),
             Op::CreateLoginProfile { .. } => Err(AwsError::Unsupported(
                 "CreateLoginProfile needs a password: use create_login_profile".into(),
             )),
-            Op::DeleteLoginProfile { user } => done_if(
-                send!(
-                    "DeleteLoginProfile",
-                    iam.delete_login_profile().user_name(user)
-                ),
-                GONE,
-            ),
+            Op::DeleteLoginProfile { user } => gone_is_done(send!(
+                "DeleteLoginProfile",
+                iam.delete_login_profile().user_name(user)
+            )),
             Op::DeleteAccessKey {
                 user,
                 access_key_id,
-            } => done_if(
-                send!(
-                    "DeleteAccessKey",
-                    iam.delete_access_key()
-                        .user_name(user)
-                        .access_key_id(access_key_id)
-                ),
-                GONE,
-            ),
+            } => gone_is_done(send!(
+                "DeleteAccessKey",
+                iam.delete_access_key()
+                    .user_name(user)
+                    .access_key_id(access_key_id)
+            )),
             Op::DeleteSigningCertificate {
                 user,
                 certificate_id,
-            } => done_if(
-                send!(
-                    "DeleteSigningCertificate",
-                    iam.delete_signing_certificate()
-                        .user_name(user)
-                        .certificate_id(certificate_id)
-                ),
-                GONE,
-            ),
+            } => gone_is_done(send!(
+                "DeleteSigningCertificate",
+                iam.delete_signing_certificate()
+                    .user_name(user)
+                    .certificate_id(certificate_id)
+            )),
             Op::DeleteSshPublicKey {
                 user,
                 ssh_public_key_id,
-            } => done_if(
-                send!(
-                    "DeleteSSHPublicKey",
-                    iam.delete_ssh_public_key()
-                        .user_name(user)
-                        .ssh_public_key_id(ssh_public_key_id)
-                ),
-                GONE,
-            ),
+            } => gone_is_done(send!(
+                "DeleteSSHPublicKey",
+                iam.delete_ssh_public_key()
+                    .user_name(user)
+                    .ssh_public_key_id(ssh_public_key_id)
+            )),
             Op::DeleteServiceSpecificCredential {
                 user,
                 credential_id,
-            } => done_if(
-                send!(
-                    "DeleteServiceSpecificCredential",
-                    iam.delete_service_specific_credential()
-                        .user_name(user)
-                        .service_specific_credential_id(credential_id)
-                ),
-                GONE,
-            ),
+            } => gone_is_done(send!(
+                "DeleteServiceSpecificCredential",
+                iam.delete_service_specific_credential()
+                    .user_name(user)
+                    .service_specific_credential_id(credential_id)
+            )),
             Op::DeactivateMfaDevice {
                 user,
                 serial_number,
-            } => done_if(
-                send!(
-                    "DeactivateMFADevice",
-                    iam.deactivate_mfa_device()
-                        .user_name(user)
-                        .serial_number(serial_number)
-                ),
-                GONE,
-            ),
-            Op::DeleteVirtualMfaDevice { serial_number } => done_if(
-                send!(
-                    "DeleteVirtualMFADevice",
-                    iam.delete_virtual_mfa_device().serial_number(serial_number)
-                ),
-                GONE,
-            ),
-            Op::DeleteUserPolicy { user, policy_name } => done_if(
-                send!(
-                    "DeleteUserPolicy",
-                    iam.delete_user_policy()
-                        .user_name(user)
-                        .policy_name(policy_name)
-                ),
-                GONE,
-            ),
-            Op::DetachUserPolicy { user, policy_arn } => done_if(
-                send!(
-                    "DetachUserPolicy",
-                    iam.detach_user_policy()
-                        .user_name(user)
-                        .policy_arn(policy_arn)
-                ),
-                GONE,
-            ),
+            } => gone_is_done(send!(
+                "DeactivateMFADevice",
+                iam.deactivate_mfa_device()
+                    .user_name(user)
+                    .serial_number(serial_number)
+            )),
+            Op::DeleteVirtualMfaDevice { serial_number } => gone_is_done(send!(
+                "DeleteVirtualMFADevice",
+                iam.delete_virtual_mfa_device().serial_number(serial_number)
+            )),
+            Op::DeleteUserPolicy { user, policy_name } => gone_is_done(send!(
+                "DeleteUserPolicy",
+                iam.delete_user_policy()
+                    .user_name(user)
+                    .policy_name(policy_name)
+            )),
+            Op::DetachUserPolicy { user, policy_arn } => gone_is_done(send!(
+                "DetachUserPolicy",
+                iam.detach_user_policy()
+                    .user_name(user)
+                    .policy_arn(policy_arn)
+            )),
             Op::DeleteUser { user } => {
-                done_if(send!("DeleteUser", iam.delete_user().user_name(user)), GONE)
+                gone_is_done(send!("DeleteUser", iam.delete_user().user_name(user)))
             }
             other => Err(AwsError::not_a_call_of("an IAM", other)),
         }
@@ -983,26 +906,17 @@ impl Aws {
 
 impl LockStore for Aws {
     async fn create_lock(&self, holder: &str) -> Result<bool, AwsError> {
-        let result = {
-            let _permit = self.permit().await;
-            self.iam
-                .create_policy()
-                .policy_name(LOCK_POLICY_NAME)
-                .path(OWNED_PATH)
-                .policy_document(LOCK_DOCUMENT)
-                .description(holder)
-                .send()
-                .await
-        };
-        let created = match result {
+        let create = self
+            .iam
+            .create_policy()
+            .policy_name(LOCK_POLICY_NAME)
+            .path(OWNED_PATH)
+            .policy_document(LOCK_DOCUMENT)
+            .description(holder);
+        let created = match self.request("CreatePolicy", create.send()).await {
             Ok(_) => true,
-            Err(err) => {
-                let err = AwsError::from_sdk("CreatePolicy", err);
-                if !is_code(&err, EXISTS) {
-                    return Err(err);
-                }
-                false
-            }
+            Err(err) if is_code(&err, EXISTS) => false,
+            Err(err) => return Err(err),
         };
         // Made now, or found made a moment ago (by another apply, or by our
         // own attempt whose answer was lost): IAM's reads may not show it
@@ -1017,37 +931,19 @@ impl LockStore for Aws {
 
     async fn read_lock(&self) -> Result<Option<String>, AwsError> {
         let arn = self.lock_arn().await?;
-        let _permit = self.permit().await;
-        match self.iam.get_policy().policy_arn(arn.as_str()).send().await {
-            Ok(out) => Ok(Some(
-                out.policy()
-                    .and_then(|p| p.description())
-                    .unwrap_or("(no holder recorded)")
-                    .to_owned(),
-            )),
-            Err(err) => {
-                let err = AwsError::from_sdk("GetPolicy", err);
-                if is_code(&err, GONE) {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        let get = self.iam.get_policy().policy_arn(arn.as_str()).send();
+        let got = gone_is_none(self.request("GetPolicy", get).await)?;
+        Ok(got.map(|out| {
+            out.policy()
+                .and_then(|p| p.description())
+                .unwrap_or("(no holder recorded)")
+                .to_owned()
+        }))
     }
 
     async fn delete_lock(&self) -> Result<(), AwsError> {
         let arn = self.lock_arn().await?;
-        let _permit = self.permit().await;
-        done_if(
-            self.iam
-                .delete_policy()
-                .policy_arn(arn.as_str())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk("DeletePolicy", e)),
-            GONE,
-        )
+        let delete = self.iam.delete_policy().policy_arn(arn.as_str()).send();
+        gone_is_done(self.request("DeletePolicy", delete).await.map(drop))
     }
 }

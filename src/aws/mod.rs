@@ -33,8 +33,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region as SdkRegion};
 use aws_sdk_iam::config::SharedCredentialsProvider;
+use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::config::interceptors::InterceptorContext;
 use aws_sdk_iam::config::retry::{ClassifyRetry, RetryAction, RetryPartition, TokenBucket};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::Semaphore;
 
 pub use error::{AwsError, InstanceFailure};
@@ -391,6 +393,20 @@ impl Aws {
             .expect("the semaphore is never closed")
     }
 
+    /// Sends one request (`sent`, a request's `send()`) within the bound on
+    /// requests in flight; its error names `call`.
+    async fn request<T, E>(
+        &self,
+        call: &'static str,
+        sent: impl std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let _permit = self.permit().await;
+        sent.await.map_err(|e| AwsError::from_sdk(call, e))
+    }
+
     /// Every item of a paginated list call, following `NextToken` by hand
     /// (CloudFormation's and Organizations' list calls used here have no
     /// item paginator). `page` sends the call with the token given and
@@ -461,6 +477,19 @@ fn is_loopback(connection: &Connection) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// `action` for an answer `matches`; no opinion (the SDK's own classifiers
+/// decide) on any other answer, or when no answer came.
+fn when_answered(
+    ctx: &InterceptorContext,
+    matches: impl FnOnce(&HttpResponse) -> bool,
+    action: RetryAction,
+) -> RetryAction {
+    match ctx.response() {
+        Some(response) if matches(response) => action,
+        _ => RetryAction::NoActionIndicated,
+    }
+}
+
 /// Stops retries of an HTTP 500 or 501 answered with an HTML page instead of
 /// an AWS error: that is how a stand-in (such as a local emulator) says it
 /// does not implement the call. Retrying cannot help, and with the standard
@@ -471,19 +500,14 @@ struct UnimplementedOperation;
 
 impl ClassifyRetry for UnimplementedOperation {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
-        let Some(response) = ctx.response() else {
-            return RetryAction::NoActionIndicated;
+        let unimplemented = |response: &HttpResponse| {
+            let html = response
+                .headers()
+                .get("content-type")
+                .is_some_and(|t| t.trim_start().starts_with("text/html"));
+            matches!(response.status().as_u16(), 500 | 501) && html
         };
-        let status = response.status().as_u16();
-        let html = response
-            .headers()
-            .get("content-type")
-            .is_some_and(|t| t.trim_start().starts_with("text/html"));
-        if matches!(status, 500 | 501) && html {
-            RetryAction::RetryForbidden
-        } else {
-            RetryAction::NoActionIndicated
-        }
+        when_answered(ctx, unimplemented, RetryAction::RetryForbidden)
     }
 
     fn name(&self) -> &'static str {
@@ -502,25 +526,18 @@ struct TransientIamRefusal;
 
 impl ClassifyRetry for TransientIamRefusal {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
-        let Some(response) = ctx.response() else {
-            return RetryAction::NoActionIndicated;
+        let transient = |response: &HttpResponse| {
+            let body = response.body().bytes().unwrap_or_default();
+            let codes = [
+                &b"<Code>ConcurrentModification</Code>"[..],
+                b"<Code>EntityTemporarilyUnmodifiable</Code>",
+            ];
+            !response.status().is_success()
+                && codes
+                    .iter()
+                    .any(|code| body.windows(code.len()).any(|w| w == *code))
         };
-        if response.status().is_success() {
-            return RetryAction::NoActionIndicated;
-        }
-        let body = response.body().bytes().unwrap_or_default();
-        let transient = [
-            &b"<Code>ConcurrentModification</Code>"[..],
-            b"<Code>EntityTemporarilyUnmodifiable</Code>",
-        ];
-        if transient
-            .iter()
-            .any(|code| body.windows(code.len()).any(|w| w == *code))
-        {
-            RetryAction::transient_error()
-        } else {
-            RetryAction::NoActionIndicated
-        }
+        when_answered(ctx, transient, RetryAction::transient_error())
     }
 
     fn name(&self) -> &'static str {

@@ -17,23 +17,14 @@ const GENERATION_POLLS: u32 = 60;
 impl Aws {
     pub(super) async fn read_credential_report(&self) -> Result<CredentialReport, AwsError> {
         for _ in 0..GENERATION_POLLS {
-            let state = {
-                let _permit = self.permit().await;
-                self.iam
-                    .generate_credential_report()
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("GenerateCredentialReport", e))?
-                    .state
-            };
+            let generate = self.iam.generate_credential_report().send();
+            let state = self
+                .request("GenerateCredentialReport", generate)
+                .await?
+                .state;
             if state == Some(ReportStateType::Complete) {
-                let _permit = self.permit().await;
-                let out = self
-                    .iam
-                    .get_credential_report()
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("GetCredentialReport", e))?;
+                let get = self.iam.get_credential_report().send();
+                let out = self.request("GetCredentialReport", get).await?;
                 let generated = out
                     .generated_time()
                     .and_then(|t| {

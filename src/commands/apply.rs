@@ -18,23 +18,37 @@ use jumpgate::secrets::{self, Delivered};
 
 use super::{Failure, color_enabled, confirm, load_with_digest};
 
-pub async fn apply(
-    connection: &Connection,
+// `apply`'s arguments, taken whole so that the command line and this
+// function cannot drift apart field by field.
+#[derive(clap::Args)]
+pub struct ApplyArgs {
+    #[arg(default_value = "state")]
     path: PathBuf,
+    /// Apply this saved plan, if live state has not changed since it was made.
+    #[arg(long)]
     plan: Option<PathBuf>,
+    /// Do not ask for confirmation (required when not on a terminal).
+    #[arg(long)]
     yes: bool,
+    /// Where initial passwords of users without age-recipient are written.
+    #[arg(long)]
     secrets_dir: Option<PathBuf>,
+    /// Apply even if some account would be left without anyone able to reach its admin role.
+    #[arg(long)]
     allow_lockout: bool,
-    only: &[String],
-) -> Result<ExitCode, Failure> {
-    let (desired, inputs_digest) = load_with_digest(&path)?;
-    let saved = plan.as_deref().map(read_saved_plan).transpose()?;
-    if let Some(dir) = &secrets_dir {
+    #[command(flatten)]
+    only: crate::Only,
+}
+
+pub async fn apply(connection: &Connection, args: ApplyArgs) -> Result<ExitCode, Failure> {
+    let (desired, inputs_digest) = load_with_digest(&args.path)?;
+    let saved = args.plan.as_deref().map(read_saved_plan).transpose()?;
+    if let Some(dir) = &args.secrets_dir {
         secrets::check_private_dir(dir)?;
     }
     let aws = Aws::connect(connection, desired.jump.region.as_str()).await;
     let options = ApplyOptions {
-        secrets_dir,
+        secrets_dir: args.secrets_dir,
         changes_at_once: connection.concurrency,
     };
     let inputs = Inputs {
@@ -42,7 +56,8 @@ pub async fn apply(
         digest: inputs_digest,
         saved,
     };
-    run_apply(&aws, inputs, &options, yes, allow_lockout, only).await
+    let only = &args.only.only;
+    run_apply(&aws, inputs, &options, args.yes, args.allow_lockout, only).await
 }
 
 pub async fn unlock(

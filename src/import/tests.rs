@@ -24,6 +24,15 @@ fn parse(text: &str) -> crate::model::desired::DesiredState {
     }
 }
 
+/// Some note of the import passes `says`.
+fn assert_noted(imported: &Imported, says: impl Fn(&str) -> bool) {
+    assert!(
+        imported.notes.iter().any(|n| says(n)),
+        "{:?}",
+        imported.notes
+    );
+}
+
 fn run(live: &LiveState) -> Imported {
     import(&ImportInput {
         jump_account: &AccountId::new("111111111111").unwrap(),
@@ -249,22 +258,10 @@ fn without_a_stack_set_the_default_roles_apply() {
             .text
             .contains("// Also in ops, which jumpgate does not manage (left alone).")
     );
-    assert!(
-        imported
-            .notes
-            .iter()
-            .any(|n| n.contains("user dave has policies of its own (mine)")),
-        "{:?}",
-        imported.notes
-    );
-    assert!(
-        imported
-            .notes
-            .iter()
-            .any(|n| n.contains("group ops (1 members)")),
-        "{:?}",
-        imported.notes
-    );
+    assert_noted(&imported, |n| {
+        n.contains("user dave has policies of its own (mine)")
+    });
+    assert_noted(&imported, |n| n.contains("group ops (1 members)"));
 }
 
 #[test]
@@ -365,14 +362,9 @@ fn users_outside_the_pattern_are_listed_not_adopted() {
     );
     assert_eq!(imported.summary.unmanaged, 2);
     assert_eq!(imported.summary.users, 0);
-    assert!(
-        imported
-            .notes
-            .iter()
-            .any(|n| n.starts_with("user lonely is left unmanaged: it is in no group")),
-        "{:?}",
-        imported.notes
-    );
+    assert_noted(&imported, |n| {
+        n.starts_with("user lonely is left unmanaged: it is in no group")
+    });
     // Uncommented, the block parses.
     let adopted = parse(
         &imported

@@ -129,29 +129,23 @@ impl Scanner<'_> {
                     }
                     self.pos += 2;
                 }
-                b'{' => {
-                    depth += 1;
-                    if depth > MAX_NESTING {
-                        return Some((start, 1, Exceeded::Nesting));
+                // Blocks and parentheses nest alike, each kind against its own limit.
+                b'{' | b'(' => {
+                    let (open, max, exceeded) = if b == b'{' {
+                        (&mut depth, MAX_NESTING, Exceeded::Nesting)
+                    } else {
+                        (&mut parens, MAX_PARENS, Exceeded::Parens)
+                    };
+                    *open += 1;
+                    if *open > max {
+                        return Some((start, 1, exceeded));
                     }
                     slashdashes = 0;
                     self.pos += 1;
                 }
-                b'}' => {
-                    depth = depth.saturating_sub(1);
-                    slashdashes = 0;
-                    self.pos += 1;
-                }
-                b'(' => {
-                    parens += 1;
-                    if parens > MAX_PARENS {
-                        return Some((start, 1, Exceeded::Parens));
-                    }
-                    slashdashes = 0;
-                    self.pos += 1;
-                }
-                b')' => {
-                    parens = parens.saturating_sub(1);
+                b'}' | b')' => {
+                    let open = if b == b'}' { &mut depth } else { &mut parens };
+                    *open = open.saturating_sub(1);
                     slashdashes = 0;
                     self.pos += 1;
                 }

@@ -164,31 +164,9 @@ fn owner_tags() -> BTreeMap<String, String> {
 }
 
 impl Planner<'_> {
-    #[allow(clippy::too_many_arguments)]
+    /// A change to an object in the jump account (`in_account` moves it).
     fn push(
         &mut self,
-        action: Action,
-        address: Address,
-        stage: Stage,
-        before: Option<Value>,
-        after: Option<Value>,
-        operations: Vec<Operation>,
-    ) {
-        self.push_in(
-            self.jump.clone(),
-            action,
-            address,
-            stage,
-            before,
-            after,
-            operations,
-        );
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn push_in(
-        &mut self,
-        account: AccountId,
         action: Action,
         address: Address,
         stage: Stage,
@@ -199,13 +177,70 @@ impl Planner<'_> {
         self.changes.push(Change {
             action,
             address,
-            account,
+            account: self.jump.clone(),
             stage,
             before,
             after,
             operations,
             reason: None,
         });
+    }
+
+    /// A new object: nothing before it, `after` once made.
+    fn create(&mut self, address: Address, stage: Stage, after: Value, operations: Vec<Operation>) {
+        self.push(
+            Action::Create,
+            address,
+            stage,
+            None,
+            Some(after),
+            operations,
+        );
+    }
+
+    /// An object removed: `before`, and nothing after.
+    fn delete(
+        &mut self,
+        address: Address,
+        stage: Stage,
+        before: Value,
+        operations: Vec<Operation>,
+    ) {
+        self.push(
+            Action::Delete,
+            address,
+            stage,
+            Some(before),
+            None,
+            operations,
+        );
+    }
+
+    /// Takes over an object made outside jumpgate: always an explicit update.
+    fn adopt(
+        &mut self,
+        address: Address,
+        stage: Stage,
+        before: Value,
+        after: Value,
+        operation: Operation,
+    ) {
+        self.push(
+            Action::Update,
+            address,
+            stage,
+            Some(before),
+            Some(after),
+            vec![operation],
+        );
+        self.because(Reason::Adopt);
+    }
+
+    /// Moves the change just pushed to `account` (a stack instance's).
+    fn in_account(&mut self, account: AccountId) {
+        if let Some(change) = self.changes.last_mut() {
+            change.account = account;
+        }
     }
 
     /// Says why the change just pushed was chosen.
@@ -295,12 +330,10 @@ impl Planner<'_> {
             "role {role} already exists in the jump account, made outside jumpgate; jumpgate uses it as it is instead of deploying stack {stack} (it must {needs}). To let jumpgate manage it, delete the role, or the stack that made it, and apply again"
         ));
         if let Some(live) = self.live.stacks.get(stack) {
-            self.push(
-                Action::Delete,
+            self.delete(
                 Address::new(Kind::Stack, stack),
                 stage,
-                Some(json!({"status": live.status, "reason": format!("failed on the existing role {role}")})),
-                None,
+                json!({"status": live.status, "reason": format!("failed on the existing role {role}")}),
                 vec![Operation::DeleteStack {
                     stack: stack.into(),
                 }],
@@ -337,12 +370,10 @@ impl Planner<'_> {
         let address = Address::new(Kind::StackSet, ROLES_STACK_SET);
         let live_set = self.live.live_stack_set();
         match live_set {
-            None => self.push(
-                Action::Create,
+            None => self.create(
                 address,
                 Stage::StackSet,
-                None,
-                Some(after),
+                after,
                 vec![Operation::CreateStackSet {
                     stack_set: ROLES_STACK_SET.into(),
                     template,
@@ -391,23 +422,21 @@ impl Planner<'_> {
             if live.contains(&key) {
                 continue;
             }
-            self.push_in(
-                target.id.clone(),
-                Action::Create,
+            self.create(
                 Address::of_part(
                     Kind::StackInstance,
                     ROLES_STACK_SET,
                     format!("{}/{region}", target.id),
                 ),
                 Stage::StackInstances,
-                None,
-                Some(json!({"account": target.id, "name": target.name, "region": region})),
+                json!({"account": target.id, "name": target.name, "region": region}),
                 vec![Operation::CreateStackInstances {
                     stack_set: ROLES_STACK_SET.into(),
                     accounts: vec![target.id.clone()],
                     regions: vec![region.clone()],
                 }],
             );
+            self.in_account(target.id.clone());
         }
         for instance in self
             .live
@@ -418,20 +447,17 @@ impl Planner<'_> {
             let wanted_here =
                 instance.region == region && wanted_ids.contains(instance.account.as_str());
             if !wanted_here {
-                let account = instance.account.clone();
-                self.push_in(
-                    account,
-                    Action::Delete,
+                self.delete(
                     Address::of_part(Kind::StackInstance, ROLES_STACK_SET, format!("{}/{}", instance.account, instance.region)),
                     Stage::DeleteStackInstances,
-                    Some(json!({"account": instance.account, "region": instance.region, "status": instance.status})),
-                    None,
+                    json!({"account": instance.account, "region": instance.region, "status": instance.status}),
                     vec![Operation::DeleteStackInstances {
                         stack_set: ROLES_STACK_SET.into(),
                         accounts: vec![instance.account.clone()],
                         regions: vec![instance.region.clone()],
                     }],
                 );
+                self.in_account(instance.account.clone());
             } else if instance.status == StackInstanceStatus::Inoperable {
                 // API_StackInstanceSummary: AWS leaves such an instance out of
                 // every update; only DeleteStackInstances with RetainStacks
@@ -455,15 +481,13 @@ impl Planner<'_> {
             } else if instance.status != StackInstanceStatus::Current {
                 // OUTDATED: an operation failed or was cancelled there. An
                 // UpdateStackSet planned above deploys to every instance anyway.
-                let account = instance.account.clone();
                 let before = json!({
                     "account": instance.account,
                     "region": instance.region,
                     "status": instance.status,
                     "reason": instance.status_reason,
                 });
-                self.push_in(
-                    account,
+                self.push(
                     Action::Update,
                     Address::of_part(Kind::StackInstance, ROLES_STACK_SET, format!("{}/{}", instance.account, instance.region)),
                     Stage::StackInstances,
@@ -475,6 +499,7 @@ impl Planner<'_> {
                         regions: vec![instance.region.clone()],
                     }],
                 );
+                self.in_account(instance.account.clone());
                 self.because(Reason::Repair);
             }
         }
@@ -501,12 +526,10 @@ impl Planner<'_> {
         let document = mfa_policy();
         let address = Address::new(Kind::ManagedPolicy, MFA_POLICY_NAME);
         match self.live.policies.get(MFA_POLICY_NAME) {
-            None => self.push(
-                Action::Create,
+            None => self.create(
                 address,
                 Stage::MfaPolicy,
-                None,
-                Some(document.as_json().clone()),
+                document.as_json().clone(),
                 vec![Operation::CreatePolicy {
                     name: MFA_POLICY_NAME.into(),
                     path: OWNED_PATH.into(),
@@ -564,31 +587,25 @@ impl Planner<'_> {
                 self.because(Reason::Rename);
             }
             match live {
-                None => self.push(
-                    Action::Create,
+                None => self.create(
                     Address::new(Kind::Group, name),
                     Stage::Groups,
-                    None,
-                    Some(json!({"name": name, "path": OWNED_PATH})),
+                    json!({"name": name, "path": OWNED_PATH}),
                     vec![Operation::CreateGroup {
                         group: group_name.clone(),
                         path: OWNED_PATH.into(),
                     }],
                 ),
-                Some(group) if !group.is_owned() => {
-                    self.push(
-                        Action::Update,
-                        Address::new(Kind::Group, name),
-                        Stage::Groups,
-                        Some(json!({"name": name, "path": group.path})),
-                        Some(json!({"name": name, "path": OWNED_PATH})),
-                        vec![Operation::UpdateGroupPath {
-                            group: group_name.clone(),
-                            path: OWNED_PATH.into(),
-                        }],
-                    );
-                    self.because(Reason::Adopt);
-                }
+                Some(group) if !group.is_owned() => self.adopt(
+                    Address::new(Kind::Group, name),
+                    Stage::Groups,
+                    json!({"name": name, "path": group.path}),
+                    json!({"name": name, "path": OWNED_PATH}),
+                    Operation::UpdateGroupPath {
+                        group: group_name.clone(),
+                        path: OWNED_PATH.into(),
+                    },
+                ),
                 Some(_) => {}
             }
             let live_policies = live.map(|g| &g.inline_policies);
@@ -634,12 +651,10 @@ impl Planner<'_> {
                 }
             }
             if !live.is_some_and(|g| g.attached_policies.contains(&mfa_arn)) {
-                self.push(
-                    Action::Create,
+                self.create(
                     Address::of_part(Kind::GroupPolicyAttachment, name, MFA_POLICY_NAME),
                     Stage::GroupPolicies,
-                    None,
-                    Some(json!({"group": name, "policy_arn": mfa_arn})),
+                    json!({"group": name, "policy_arn": mfa_arn}),
                     vec![Operation::AttachGroupPolicy {
                         group: group_name.clone(),
                         policy_arn: mfa_arn.clone(),
@@ -691,28 +706,24 @@ impl Planner<'_> {
             operations.push(Operation::DeleteGroup {
                 group: group.name.clone(),
             });
-            self.push(
-                Action::Delete,
+            self.delete(
                 Address::new(Kind::Group, &group.name),
                 Stage::DeleteGroups,
-                Some(json!({
+                json!({
                     "name": group.name,
                     "inline_policies": group.inline_policies.keys().collect::<Vec<_>>(),
                     "attached_policies": group.attached_policies,
-                })),
-                None,
+                }),
                 operations,
             );
         }
     }
 
     fn delete_group_policy(&mut self, group: &str, policy_name: &str, document: &PolicyDocument) {
-        self.push(
-            Action::Delete,
+        self.delete(
             Address::of_part(Kind::GroupPolicy, group, policy_name),
             Stage::RemoveGroupPolicies,
-            Some(document.as_json().clone()),
-            None,
+            document.as_json().clone(),
             vec![Operation::DeleteGroupPolicy {
                 group: group.into(),
                 policy_name: policy_name.into(),
@@ -721,12 +732,10 @@ impl Planner<'_> {
     }
 
     fn detach_group_policy(&mut self, group: &str, arn: &str) {
-        self.push(
-            Action::Delete,
+        self.delete(
             Address::of_part(Kind::GroupPolicyAttachment, group, policy_name_of(arn)),
             Stage::RemoveGroupPolicies,
-            Some(json!({"group": group, "policy_arn": arn})),
-            None,
+            json!({"group": group, "policy_arn": arn}),
             vec![Operation::DetachGroupPolicy {
                 group: group.into(),
                 policy_arn: arn.into(),
@@ -798,35 +807,29 @@ impl Planner<'_> {
                     Reason::Adopt
                 });
             }
-            None => self.push(
-                Action::Create,
+            None => self.create(
                 Address::new(Kind::User, name),
                 Stage::Users,
-                None,
-                Some(json!({"name": name, "tags": owner_tags(), "console": user.console})),
+                json!({"name": name, "tags": owner_tags(), "console": user.console}),
                 vec![Operation::CreateUser {
                     user: user.name.clone(),
                     tags: owner_tags(),
                 }],
             ),
-            Some(existing) if !existing.is_owned() => {
-                self.push(
-                    Action::Update,
-                    Address::new(Kind::User, name),
-                    Stage::Users,
-                    Some(json!({"name": name, "tags": existing.tags})),
-                    // TagUser adds the marker and keeps the user's other tags.
-                    Some(json!({
-                        "name": name,
-                        "tags": existing.tags.clone().into_iter().chain(owner_tags()).collect::<BTreeMap<_, _>>(),
-                    })),
-                    vec![Operation::TagUser {
-                        user: user.name.clone(),
-                        tags: owner_tags(),
-                    }],
-                );
-                self.because(Reason::Adopt);
-            }
+            Some(existing) if !existing.is_owned() => self.adopt(
+                Address::new(Kind::User, name),
+                Stage::Users,
+                json!({"name": name, "tags": existing.tags}),
+                // TagUser adds the marker and keeps the user's other tags.
+                json!({
+                    "name": name,
+                    "tags": existing.tags.clone().into_iter().chain(owner_tags()).collect::<BTreeMap<_, _>>(),
+                }),
+                Operation::TagUser {
+                    user: user.name.clone(),
+                    tags: owner_tags(),
+                },
+            ),
             Some(_) => {}
         }
         let wanted = user_groups(user);
@@ -836,29 +839,34 @@ impl Planner<'_> {
         let current_lower: HashSet<String> = current.iter().map(|g| g.to_lowercase()).collect();
         for group in &wanted {
             if !current_lower.contains(&group.as_str().to_lowercase()) {
-                let add = Operation::AddUserToGroup {
-                    user: user.name.clone(),
-                    group: group.clone(),
-                };
-                self.membership(Action::Create, name, group.as_str(), add);
+                let group_name = group.as_str();
+                self.create(
+                    Address::of_part(Kind::Membership, name, group_name),
+                    Stage::Memberships,
+                    json!({"user": name, "group": group_name}),
+                    vec![Operation::AddUserToGroup {
+                        user: user.name.clone(),
+                        group: group.clone(),
+                    }],
+                );
             }
         }
         for group in &current {
             let lower = group.to_lowercase();
             if owned_groups.contains(&lower) && !wanted_lower.contains(&lower) {
-                let remove = Operation::RemoveUserFromGroup {
-                    user: name.into(),
-                    group: group.clone(),
-                };
-                self.membership(Action::Delete, name, group, remove);
+                self.remove_held(name, Held::Membership(group), Stage::RemoveMemberships);
             }
         }
         if let Some(existing) = live {
             for policy_name in &existing.inline_policies {
-                self.remove_user_policy(name, policy_name, Stage::RemoveMemberships);
+                self.remove_held(
+                    name,
+                    Held::InlinePolicy(policy_name),
+                    Stage::RemoveMemberships,
+                );
             }
             for arn in &existing.attached_policies {
-                self.detach_user_policy(name, arn, Stage::RemoveMemberships);
+                self.remove_held(name, Held::AttachedPolicy(arn), Stage::RemoveMemberships);
             }
         }
         let has_profile = live.and_then(|l| l.login_profile).unwrap_or(false);
@@ -869,12 +877,10 @@ impl Planner<'_> {
                 },
                 None => SecretDelivery::File,
             };
-            self.push(
-                Action::Create,
+            self.create(
                 Address::new(Kind::LoginProfile, name),
                 Stage::LoginProfiles,
-                None,
-                Some(json!({"user": name, "password_reset_required": true, "password": delivery})),
+                json!({"user": name, "password_reset_required": true, "password": delivery}),
                 vec![Operation::CreateLoginProfile {
                     user: user.name.clone(),
                     delivery,
@@ -889,59 +895,54 @@ impl Planner<'_> {
         }
     }
 
-    /// `operation` adds `user` to `group` or removes them from it.
-    fn membership(&mut self, action: Action, user: &str, group: &str, operation: Operation) {
-        let value = Some(json!({"user": user, "group": group}));
-        let (stage, before, after) = match action {
-            Action::Delete => (Stage::RemoveMemberships, value, None),
-            _ => (Stage::Memberships, None, value),
-        };
-        self.push(
-            action,
-            Address::of_part(Kind::Membership, user, group),
-            stage,
-            before,
-            after,
-            vec![operation],
-        );
-    }
-
     fn delete_login_profile(&mut self, user: &str, stage: Stage) {
-        self.push(
-            Action::Delete,
+        self.delete(
             Address::new(Kind::LoginProfile, user),
             stage,
-            Some(json!({"user": user})),
-            None,
+            json!({"user": user}),
             vec![Operation::DeleteLoginProfile { user: user.into() }],
         );
     }
 
-    fn remove_user_policy(&mut self, user: &str, policy_name: &str, stage: Stage) {
-        self.push(
-            Action::Delete,
-            Address::of_part(Kind::UserPolicy, user, policy_name),
+    /// Removes something `user` holds: a membership, or a policy of its own.
+    fn remove_held(&mut self, user: &str, held: Held<'_>, stage: Stage) {
+        let (kind, part, field, value, operation) = match held {
+            Held::Membership(group) => (
+                Kind::Membership,
+                group,
+                "group",
+                group,
+                Operation::RemoveUserFromGroup {
+                    user: user.into(),
+                    group: group.into(),
+                },
+            ),
+            Held::InlinePolicy(policy_name) => (
+                Kind::UserPolicy,
+                policy_name,
+                "policy_name",
+                policy_name,
+                Operation::DeleteUserPolicy {
+                    user: user.into(),
+                    policy_name: policy_name.into(),
+                },
+            ),
+            Held::AttachedPolicy(arn) => (
+                Kind::UserPolicyAttachment,
+                policy_name_of(arn),
+                "policy_arn",
+                arn,
+                Operation::DetachUserPolicy {
+                    user: user.into(),
+                    policy_arn: arn.into(),
+                },
+            ),
+        };
+        self.delete(
+            Address::of_part(kind, user, part),
             stage,
-            Some(json!({"user": user, "policy_name": policy_name})),
-            None,
-            vec![Operation::DeleteUserPolicy {
-                user: user.into(),
-                policy_name: policy_name.into(),
-            }],
-        );
-    }
-
-    fn detach_user_policy(&mut self, user: &str, arn: &str, stage: Stage) {
-        self.push(
-            Action::Delete,
-            Address::of_part(Kind::UserPolicyAttachment, user, policy_name_of(arn)),
-            stage,
-            Some(json!({"user": user, "policy_arn": arn})),
-            None,
-            vec![Operation::DetachUserPolicy {
-                user: user.into(),
-                policy_arn: arn.into(),
-            }],
+            json!({"user": user, field: value}),
+            vec![operation],
         );
     }
 
@@ -959,12 +960,10 @@ impl Planner<'_> {
             ));
         }
         let mut dependent = |kind: Kind, id: &str, operations: Vec<Operation>| {
-            self.push(
-                Action::Delete,
+            self.delete(
                 Address::of_part(kind, name, id),
                 stage,
-                Some(json!({"user": name, "id": id})),
-                None,
+                json!({"user": name, "id": id}),
                 operations,
             );
         };
@@ -1024,33 +1023,28 @@ impl Planner<'_> {
             );
         }
         for policy_name in &user.inline_policies {
-            self.remove_user_policy(name, policy_name, stage);
+            self.remove_held(name, Held::InlinePolicy(policy_name), stage);
         }
         for arn in &user.attached_policies {
-            self.detach_user_policy(name, arn, stage);
+            self.remove_held(name, Held::AttachedPolicy(arn), stage);
         }
         for group in &user.groups {
-            self.push(
-                Action::Delete,
-                Address::of_part(Kind::Membership, name, group),
-                stage,
-                Some(json!({"user": name, "group": group})),
-                None,
-                vec![Operation::RemoveUserFromGroup {
-                    user: name.into(),
-                    group: group.clone(),
-                }],
-            );
+            self.remove_held(name, Held::Membership(group), stage);
         }
-        self.push(
-            Action::Delete,
+        self.delete(
             Address::new(Kind::User, name),
             Stage::DeleteUsers,
-            Some(json!({"name": name, "path": user.path, "tags": user.tags})),
-            None,
+            json!({"name": name, "path": user.path, "tags": user.tags}),
             vec![Operation::DeleteUser { user: name.into() }],
         );
     }
+}
+
+/// What a user holds that comes off it alone: `remove_held` takes it off.
+enum Held<'a> {
+    Membership(&'a str),
+    InlinePolicy(&'a str),
+    AttachedPolicy(&'a str),
 }
 
 /// Builds the call that deletes one credential: (user, credential id).

@@ -91,6 +91,31 @@ pub(crate) fn addresses(plan: &Plan) -> Vec<String> {
     plan.changes.iter().map(|c| c.address.to_string()).collect()
 }
 
+/// The addresses of the plan's changes of one kind.
+fn addresses_of(plan: &Plan, kind: Kind) -> Vec<String> {
+    let of_kind = plan.changes.iter().filter(|c| c.kind() == kind);
+    of_kind.map(|c| c.address.to_string()).collect()
+}
+
+/// `text`, and the live state one apply of it leaves.
+fn converged(text: &str) -> (DesiredState, LiveState) {
+    let desired = state(text);
+    let live = converge(&desired, LiveState::default());
+    (desired, live)
+}
+
+/// One apply of the plan from `live` leaves nothing to do.
+fn assert_converges(desired: &DesiredState, live: LiveState) {
+    let plan = build(desired, &converge(desired, live));
+    assert!(plan.is_empty(), "{}", outline(&plan));
+}
+
+/// Some warning of the plan says all of `words`.
+fn assert_warned(plan: &Plan, words: &[&str]) {
+    let said = |w: &String| words.iter().all(|word| w.contains(word));
+    assert!(plan.warnings.iter().any(said), "{:?}", plan.warnings);
+}
+
 const ESTATE: &str = r#"
     jump-account id="111111111111" region="ap-northeast-1"
     project "p" {
@@ -213,8 +238,7 @@ fn a_password_policy_comes_first_and_converges() {
 
 #[test]
 fn offboarding_removes_every_dependent_before_the_user() {
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     let mut carol = owned_user("carol");
     carol.groups = ["group-admin".to_owned(), "legacy-team".to_owned()].into();
     carol.inline_policies = ["scratch".to_owned()].into();
@@ -270,8 +294,7 @@ fn offboarding_removes_every_dependent_before_the_user() {
 
 #[test]
 fn unreadable_dependents_are_a_warning() {
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     let mut carol = owned_user("carol");
     carol.dependents = Some(UserDependents {
         unreadable: vec!["ListSSHPublicKeys: AccessDenied".into()],
@@ -289,8 +312,7 @@ fn unreadable_dependents_are_a_warning() {
 
 #[test]
 fn an_unowned_undeclared_user_is_listed_and_left_alone() {
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     let mut dave = unowned_user("dave");
     dave.groups = ["group-admin".to_owned(), "break-glass".to_owned()].into();
     dave.login_profile = None;
@@ -302,8 +324,7 @@ fn an_unowned_undeclared_user_is_listed_and_left_alone() {
 
 #[test]
 fn adopting_a_declared_unowned_user_is_an_explicit_update() {
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     let mut alice = unowned_user("alice");
     alice.tags = [("team".to_owned(), "platform".to_owned())].into();
     alice.login_profile = Some(true);
@@ -318,8 +339,7 @@ fn adopting_a_declared_unowned_user_is_an_explicit_update() {
     assert_eq!(adopt.reason, Some(Reason::Adopt));
     assert!(matches!(adopt.operations[..], [Operation::TagUser { .. }]));
     assert!(plan.unmanaged_users.is_empty());
-    let live = converge(&desired, live);
-    assert!(build(&desired, &live).is_empty());
+    assert_converges(&desired, live);
 }
 
 #[test]
@@ -385,8 +405,7 @@ fn url_encoded(document: &Value) -> String {
 
 #[test]
 fn documents_equal_to_iam_plan_no_change() {
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     // Single-item lists where jumpgate writes scalars, and URL-encoded on the way back.
     let group = group_mut(&mut live, "group-admin");
     let mut listy = group.inline_policies[GROUP_POLICY_NAME].as_json().clone();
@@ -418,8 +437,7 @@ fn documents_equal_to_iam_plan_no_change() {
 
 #[test]
 fn a_changed_document_is_an_update_with_both_sides() {
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     let group = group_mut(&mut live, "group-developer-p");
     group.inline_policies.insert(
         GROUP_POLICY_NAME.into(),
@@ -442,8 +460,7 @@ fn a_changed_document_is_an_update_with_both_sides() {
 
 #[test]
 fn a_full_managed_policy_frees_its_oldest_version_first() {
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     let policy = live.policies.get_mut(MFA_POLICY_NAME).unwrap();
     policy.versions = ["v3", "v4", "v5", "v6", "v7"].map(String::from).into();
     policy.default_version = "v7".into();
@@ -460,8 +477,7 @@ fn a_full_managed_policy_frees_its_oldest_version_first() {
 
 #[test]
 fn stray_policies_on_owned_groups_are_removed() {
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     let group = group_mut(&mut live, "group-operator");
     group
         .inline_policies
@@ -497,12 +513,7 @@ fn an_obsolete_owned_group_is_emptied_then_deleted() {
     "#,
     );
     let plan = build(&without, &live);
-    let deleted: Vec<String> = plan
-        .changes
-        .iter()
-        .filter(|c| c.kind() == Kind::Group)
-        .map(|c| c.address.to_string())
-        .collect();
+    let deleted = addresses_of(&plan, Kind::Group);
     assert_eq!(
         deleted,
         [
@@ -572,8 +583,7 @@ fn initial_passwords_go_where_the_file_says() {
 #[test]
 fn a_missing_stack_set_hides_stale_instances() {
     // Instances listed for a stack set that is gone are not deleted twice.
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     live.stack_set.as_mut().unwrap().status = StackSetStatus::Deleted;
     let plan = build(&desired, &live);
     assert!(plan.changes.iter().all(|c| c.action == Action::Create));
@@ -588,8 +598,7 @@ fn a_missing_stack_set_hides_stale_instances() {
 
 #[test]
 fn adopting_a_group_also_settles_its_members_in_one_apply() {
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     // A hand-made group-operator that bob, a developer, is in.
     let group = group_mut(&mut live, "group-operator");
     group.path = "/".into();
@@ -601,8 +610,7 @@ fn adopting_a_group_also_settles_its_members_in_one_apply() {
         addresses(&plan),
         ["group.group-operator", "membership.bob/group-operator"]
     );
-    let live = converge(&desired, live);
-    assert!(build(&desired, &live).is_empty());
+    assert_converges(&desired, live);
 }
 
 /// Estates to move between; every move must converge in one apply.
@@ -694,12 +702,7 @@ fn organizations_mode_creates_accounts_first_then_bootstraps_them() {
         .insert(AccountId::new("555555555555").unwrap(), false);
     let first = build(&desired, &live);
     assert_eq!(first.changes[0].stage, Stage::CreateAccounts);
-    let created: Vec<String> = first
-        .changes
-        .iter()
-        .filter(|c| c.kind() == Kind::Account)
-        .map(|c| c.address.to_string())
-        .collect();
+    let created = addresses_of(&first, Kind::Account);
     assert_eq!(created, ["account.sandbox", "account.prod"]);
     // The existing member is bootstrapped through the access role before its instance.
     let bootstrap = first
@@ -800,8 +803,7 @@ fn instance_in<'a>(live: &'a mut LiveState, account: &str) -> &'a mut LiveStackI
 
 #[test]
 fn an_instance_left_outdated_by_a_failure_is_deployed_again_until_current() {
-    let desired = state(ONE_MEMBER);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ONE_MEMBER);
     let failed = instance_in(&mut live, "222222222222");
     failed.status = StackInstanceStatus::Outdated;
     failed.status_reason = Some(
@@ -838,8 +840,7 @@ fn an_instance_left_outdated_by_a_failure_is_deployed_again_until_current() {
 
 #[test]
 fn an_update_of_the_stack_set_repairs_outdated_instances_without_a_second_operation() {
-    let desired = state(ONE_MEMBER);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ONE_MEMBER);
     instance_in(&mut live, "222222222222").status = StackInstanceStatus::Outdated;
     live.stack_set.as_mut().unwrap().template = json!({"Resources": {}});
     let plan = build(&desired, &live);
@@ -853,18 +854,11 @@ fn an_update_of_the_stack_set_repairs_outdated_instances_without_a_second_operat
 
 #[test]
 fn an_inoperable_instance_is_reported_with_what_to_do_not_updated() {
-    let desired = state(ONE_MEMBER);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ONE_MEMBER);
     instance_in(&mut live, "222222222222").status = StackInstanceStatus::Inoperable;
     let plan = build(&desired, &live);
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
-    assert!(
-        plan.warnings
-            .iter()
-            .any(|w| w.contains("INOPERABLE") && w.contains("--retain-stacks")),
-        "{:?}",
-        plan.warnings
-    );
+    assert_warned(&plan, &["INOPERABLE", "--retain-stacks"]);
 }
 
 #[test]
@@ -900,13 +894,7 @@ fn a_member_whose_access_role_cannot_be_assumed_is_named_for_bootstrap_not_boots
         .map(|h| h.account_id.as_str())
         .collect();
     assert_eq!(hinted, ["555555555555"]);
-    assert!(
-        plan.warnings
-            .iter()
-            .any(|w| w.contains("555555555555") && w.contains("cannot be assumed")),
-        "{:?}",
-        plan.warnings
-    );
+    assert_warned(&plan, &["555555555555", "cannot be assumed"]);
 }
 
 /// IAM names ignore case ("IAM identifiers"): a file's `Alice` and a live
@@ -947,14 +935,12 @@ fn a_user_differing_only_in_case_is_renamed_not_replaced() {
     ));
     assert_eq!(plan.changes[1].reason, Some(Reason::Adopt));
     assert!(plan.unmanaged_users.is_empty());
-    let live = converge(&desired, live);
-    assert!(build(&desired, &live).is_empty());
+    assert_converges(&desired, live);
 }
 
 #[test]
 fn a_group_differing_only_in_case_is_renamed_with_its_members() {
-    let desired = state(ESTATE);
-    let mut live = converge(&desired, LiveState::default());
+    let (desired, mut live) = converged(ESTATE);
     let mut group = live.groups.remove("group-admin").expect("group-admin");
     group.name = "Group-Admin".into();
     live.groups.insert("Group-Admin".into(), group);
@@ -972,8 +958,7 @@ fn a_group_differing_only_in_case_is_renamed_with_its_members() {
         plan.changes[0].operations[..],
         [Operation::UpdateGroupName { .. }]
     ));
-    let live = converge(&desired, live);
-    assert!(build(&desired, &live).is_empty());
+    assert_converges(&desired, live);
 }
 
 /// CreateLoginProfile must meet the account's policy too, not only the file's.

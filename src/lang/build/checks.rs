@@ -159,11 +159,15 @@ fn unique_accounts(
     } else {
         ""
     };
+    // The jump account's name or id, where the file writes it, else at its
+    // node (both may be left to their defaults).
+    let jump_value = |value: fn(&JumpAccount) -> String, written_at: Option<Location>| {
+        jump.map(value).zip(written_at.or(jump_at))
+    };
     report_duplicates(
         sources,
-        jump.iter()
-            .zip(c.jump_name_at.or(jump_at))
-            .map(|(j, at)| (j.name.to_string(), at))
+        jump_value(|j| j.name.to_string(), c.jump_name_at)
+            .into_iter()
             .chain(
                 c.accounts
                     .iter()
@@ -179,9 +183,8 @@ fn unique_accounts(
     );
     report_duplicates(
         sources,
-        jump.iter()
-            .zip(c.jump_id_at.or(jump_at))
-            .map(|(j, at)| (j.id.to_string(), at))
+        jump_value(|j| j.id.to_string(), c.jump_id_at)
+            .into_iter()
             .chain(
                 c.accounts
                     .iter()
