@@ -280,8 +280,10 @@ fn is_read(call: &str) -> bool {
 }
 
 /// Every AWS call in the source of the AWS layer, as `service:Action`: the
-/// name each call passes on to its error (`from_sdk("X"`, `send!("X"`, and
-/// the other macros of the layer that take it first).
+/// name each call passes on to its error, the first string among the
+/// arguments of the layer's calling helpers (`from_sdk("X", ..)`,
+/// `request("X", ..)`, `write_stack(stack, "X", ..)`, the macros that take
+/// it first).
 fn calls_in_source() -> BTreeSet<String> {
     let mut calls = BTreeSet::new();
     for entry in fs::read_dir(repo().join("src/aws")).expect("src/aws") {
@@ -294,25 +296,32 @@ fn calls_in_source() -> BTreeSet<String> {
         };
         let text = fs::read_to_string(&path).expect("source");
         for marker in [
-            "from_sdk(\"",
+            "from_sdk(",
+            "request(",
+            "write_stack(",
+            "create_settled(",
+            "propagating(",
+            "unless_gone(",
             "send!(",
             "once!(",
-            "all_items!(",
+            "ids!(",
             "all_pages!(",
             "instance_operation!(",
             "stack_set_operation!(",
-            "answered(\"",
-            "exists(\"",
+            "answered(",
+            "exists(",
         ] {
             for (at, _) in text.match_indices(marker) {
-                let rest = text[at + marker.len()..]
-                    .trim_start()
-                    .trim_start_matches('"');
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric())
-                    .collect();
-                if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                // The arguments up to the first nested call or the end.
+                let arguments = &text[at + marker.len()..];
+                let arguments = &arguments[..arguments.find(['(', ')', ';', '{']).unwrap_or(0)];
+                let Some(name) = arguments.split('"').nth(1) else {
+                    continue;
+                };
+                if name.is_empty()
+                    || !name.starts_with(|c: char| c.is_ascii_uppercase())
+                    || !name.chars().all(|c| c.is_ascii_alphanumeric())
+                {
                     continue;
                 }
                 let service = if name == "GetCallerIdentity" || name == "AssumeRole" {
