@@ -29,8 +29,9 @@ mkdir -p "$target/suite-times"
     sed -n "s/^\(.*\): test$/$suite \1/p"
 done) >"$work/tests"
 
-# Runs each suite of the list in DIR with only those tests (a test since
-# moved into a module is found by its last path segment) and prints the times.
+# times DIR LABEL TARGET: runs each suite of the list in DIR (built into
+# TARGET) with only those tests (a test since moved into a module is found by
+# its last path segment) and prints the times under LABEL.
 times() {
   local dir=$1 label=$2 total=0 suite names now secs
   for suite in $(cut -d' ' -f1 "$work/tests" | sort -u); do

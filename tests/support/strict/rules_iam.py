@@ -494,10 +494,13 @@ def install(settings):
         keys = PAGED[action]
         marker = self._get_param("Marker")
         max_items = self._get_param("MaxItems")
-        asked = int(max_items) if max_items else DEFAULT_MAX_ITEMS
+        try:
+            asked = int(max_items) if max_items else DEFAULT_MAX_ITEMS
+        except ValueError:
+            asked = 0
         if not 1 <= asked <= MAX_ITEMS:
             raise ValidationError(
-                f"1 validation error detected: Value '{asked}' at 'maxItems' failed to satisfy "
+                f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy "
                 f"constraint: Member must have value between 1 and {MAX_ITEMS}"
             )
         # The original answers everything at once (some of moto's own
